@@ -1,0 +1,128 @@
+/* media.h — media front end: decoding, resampling, scaling (libav*),
+ * log-mel features (av_tx), windowing. design.md "Layers".
+ *
+ * The element and the tools share ONE windowing and feature path
+ * (UdmlWindower), so a window seen live and the same window seen in
+ * training give bit-identical features.
+ *
+ * Raw feature units (what the core expects): audio log-mel
+ * ln(power + log_floor), shape 1 x n_mels x frames; video pixels 0..255 as
+ * float, shape C x H x W. Times are nanoseconds.
+ */
+#ifndef UDML_MEDIA_H
+#define UDML_MEDIA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "udml.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------- log-mel */
+
+typedef struct UdmlMel UdmlMel;
+
+/* (transfer full) */
+UdmlMel *udml_media_mel_new (const UdmlFeatureSpec *spec, UdmlError *err);
+void udml_media_mel_free (UdmlMel *mel);
+
+/* Frames for n samples with centre (zero) padding: 1 + n / hop. */
+int udml_media_mel_frames (const UdmlFeatureSpec *spec, size_t n_samples);
+
+/* pcm: n mono samples in [-1, 1] at spec->sample_rate.
+ * out: n_mels x udml_media_mel_frames(n), row-major (mel band = row). */
+void udml_media_mel_compute (UdmlMel *mel, const float *pcm, size_t n, float *out);
+
+/* ----------------------------------------------- conversion to model format */
+
+/* Converts any decoded audio to mono float at spec->sample_rate
+ * (libswresample). Reconfigures itself when the input format changes. */
+typedef struct UdmlResampler UdmlResampler;
+UdmlResampler *udml_media_resampler_new (const UdmlFeatureSpec *spec, UdmlError *err);
+void udml_media_resampler_free (UdmlResampler *r);
+/* in: interleaved (or planar, per av_fmt) samples; av_fmt is an
+ * AVSampleFormat. Writes at most out_cap samples, sets *n_out. */
+UdmlStatus udml_media_resample (UdmlResampler *r, int av_fmt, int rate, int channels,
+    const uint8_t *const *in, int n_in, float *out, int out_cap, int *n_out, UdmlError *err);
+/* Upper bound of output samples for n_in input samples at this rate. */
+int udml_media_resample_bound (const UdmlResampler *r, int rate, int n_in);
+
+/* Converts and scales any frame to the model's frame_width x frame_height x
+ * frame_channels (libswscale). av_fmt is an AVPixelFormat. */
+typedef struct UdmlScaler UdmlScaler;
+UdmlScaler *udml_media_scaler_new (const UdmlFeatureSpec *spec, UdmlError *err);
+void udml_media_scaler_free (UdmlScaler *s);
+/* out: C x H x W floats in 0..255. */
+UdmlStatus udml_media_scale (UdmlScaler *s, int av_fmt, int width, int height,
+    const uint8_t *const planes[4], const int strides[4], float *out, UdmlError *err);
+
+/* ------------------------------------------------------------ windowing */
+
+/* Window k covers running time [k*hop, k*hop + window). Audio is placed by
+ * timestamp; holes are zero and lower the coverage. The video input of a
+ * window is the frame shown at the window's midpoint (else the nearest frame
+ * inside the window). */
+typedef struct {
+  int64_t index;
+  int64_t start_ns, end_ns;
+  const float *audio;        /* 1 x n_mels x frames, borrowed until the next call */
+  const float *video;        /* C x H x W, borrowed until the next call */
+  float coverage[2];         /* indexed by UdmlModalityKind, 0..1 */
+  int partial;               /* forced before all data arrived (EOS, timeout) */
+} UdmlMediaWindow;
+
+typedef struct UdmlWindower UdmlWindower;
+UdmlWindower *udml_media_windower_new (const UdmlFeatureSpec *spec, UdmlError *err);
+void udml_media_windower_free (UdmlWindower *w);
+/* Forgets all data; the next window is the one containing start_ns. */
+void udml_media_windower_reset (UdmlWindower *w, int64_t start_ns);
+
+/* Mono float samples at spec->sample_rate, the first at pts_ns. */
+void udml_media_windower_push_audio (UdmlWindower *w, int64_t pts_ns, const float *pcm, size_t n);
+/* One converted frame (C x H x W, 0..255) shown from pts_ns for
+ * duration_ns (< 0: until the next frame). */
+void udml_media_windower_push_video (UdmlWindower *w, int64_t pts_ns, int64_t duration_ns,
+    const float *frame);
+/* Declares [pts, pts+duration) of a modality seen with no data (GAP). */
+void udml_media_windower_gap (UdmlWindower *w, UdmlModalityKind kind, int64_t pts_ns,
+    int64_t duration_ns);
+/* A modality that is done (EOS, unlinked, disabled) is no longer waited for. */
+void udml_media_windower_set_done (UdmlWindower *w, UdmlModalityKind kind, int done);
+
+/* Running time up to which a modality has delivered data or gaps. */
+int64_t udml_media_windower_position (const UdmlWindower *w, UdmlModalityKind kind);
+
+/* Computes the next window if every modality not done has reached its end,
+ * or at once when force is set (EOS or live timeout: partial). Returns 1 and
+ * fills out, or 0 when not ready / nothing left. */
+int udml_media_windower_next (UdmlWindower *w, int force, UdmlMediaWindow *out);
+
+/* ------------------------------------------------------------- decoding */
+
+/* A whole file decoded to model format. */
+typedef struct {
+  float *pcm;                /* mono, spec->sample_rate; NULL if no audio stream */
+  size_t n_samples;
+  float *frames;             /* n_frames x C x H x W, 0..255; NULL if no video */
+  int64_t *frame_pts;        /* n_frames, ns from the file start */
+  int n_frames;
+  int64_t duration_ns;
+} UdmlMediaClip;
+
+/* Decodes every audio and video sample of path (any container/codec FFmpeg
+ * opens; a still image is a one-frame video). Errors name the file. */
+UdmlStatus udml_media_decode_file (const char *path, const UdmlFeatureSpec *spec,
+    UdmlMediaClip *clip, UdmlError *err);
+void udml_media_clip_clear (UdmlMediaClip *clip);
+
+/* Features of window 0 of a decoded clip through the shared windower.
+ * audio_out: 1 x n_mels x frames; video_out: C x H x W. Either may be NULL. */
+UdmlStatus udml_media_clip_features (UdmlWindower *w, const UdmlMediaClip *audio_clip,
+    const UdmlMediaClip *video_clip, float *audio_out, float *video_out, UdmlError *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* UDML_MEDIA_H */

@@ -1,0 +1,273 @@
+/* udml.h — public API of the UDML numeric core (method.md, design.md).
+ *
+ * Plain C11 on OpenBLAS; no GLib, no libav. The core never exits, aborts or
+ * prints: fallible calls return a UdmlStatus and fill an optional
+ * caller-owned UdmlError. Messages go to the log hook.
+ *
+ * Dimension glossary used in every comment: N batch, C channels, H height,
+ * W width, K classes, M modalities, F feature size (C*H*W of an input).
+ */
+#ifndef UDML_H
+#define UDML_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UDML_MAX_MODALITIES 4
+#define UDML_MAX_STAGES 8
+#define UDML_MAX_CLASSES 64
+#define UDML_NAME_LEN 32
+#define UDML_NOISE_LEVELS 11    /* labels 1..11, 1 = clean (method.md §3) */
+
+/* ---------------------------------------------------------------- status */
+
+typedef enum {
+  UDML_OK = 0,
+  UDML_ERR_ARG,          /* invalid argument or configuration */
+  UDML_ERR_NOMEM,
+  UDML_ERR_IO,           /* open/read/write/rename failed */
+  UDML_ERR_TRUNCATED,    /* file ends early */
+  UDML_ERR_MAGIC,        /* not a .udml model / checkpoint */
+  UDML_ERR_VERSION,      /* format version newer than this build */
+  UDML_ERR_CRC,          /* header or tensor checksum mismatch */
+  UDML_ERR_DIMS,         /* absurd or inconsistent dimensions */
+  UDML_ERR_FORMAT,       /* other malformed content */
+  UDML_ERR_MISMATCH,     /* model/checkpoint/data do not fit together */
+  UDML_ERR_INTERRUPTED,  /* training stopped by the progress callback */
+  UDML_ERR_NUMERIC,      /* loss became NaN/inf */
+} UdmlStatus;
+
+typedef struct {
+  UdmlStatus code;
+  char msg[512];         /* names the file/tensor, expected vs actual */
+} UdmlError;
+
+const char *udml_status_name (UdmlStatus s);
+
+typedef enum { UDML_LOG_ERROR, UDML_LOG_WARNING, UDML_LOG_INFO, UDML_LOG_DEBUG } UdmlLogLevel;
+typedef void (*UdmlLogFunc) (UdmlLogLevel level, const char *msg, void *user);
+/* Process-wide; NULL silences. Default: silent. */
+void udml_set_log_func (UdmlLogFunc func, void *user);
+
+/* Sets the OpenBLAS thread count (n >= 1). */
+void udml_set_num_threads (int n);
+
+/* ----------------------------------------------------------- configuration */
+
+typedef enum { UDML_MODALITY_AUDIO = 0, UDML_MODALITY_VIDEO = 1 } UdmlModalityKind;
+
+typedef enum {
+  UDML_POLICY_STATIC = 0,   /* w = 1 */
+  UDML_POLICY_PE,           /* w = M softmax(-ln mean std^2) */
+  UDML_POLICY_UDML,         /* full method */
+  UDML_POLICY_UDML_NUE,     /* pe uncertainty with D */
+  UDML_POLICY_UDML_MC,      /* estimator without D */
+  UDML_POLICY_UDML_POS,     /* one stage, noise from epoch 0 */
+  UDML_POLICY_COUNT
+} UdmlPolicy;
+
+const char *udml_policy_name (UdmlPolicy p);           /* "udml-nue" ... */
+int udml_policy_from_name (const char *name);           /* -1 if unknown */
+
+typedef enum { UDML_SCALING_RESIDUAL = 0, UDML_SCALING_PAPER = 1 } UdmlScaling;
+
+/* Per-modality input and encoder. The encoder is n_stages blocks of
+ * conv3x3(pad 1) -> BN -> ReLU, each but the last followed by maxpool 2x2;
+ * channels[n_stages-1] is the embedding width (method.md §1). */
+typedef struct {
+  char name[UDML_NAME_LEN];      /* "audio", "video" */
+  UdmlModalityKind kind;
+  int in_c, in_h, in_w;          /* input tensor C x H x W */
+  int n_stages;
+  int channels[UDML_MAX_STAGES];
+  float norm_mean, norm_std;     /* x' = (x - mean) / std, raw feature units */
+} UdmlModalitySpec;
+
+/* Feature extraction parameters; the core stores them, lib/media uses them. */
+typedef struct {
+  int sample_rate;      /* 16000 */
+  int n_fft;            /* 512 */
+  int win_length;       /* 400 (25 ms) */
+  int hop_length;       /* 160 (10 ms) */
+  int n_mels;           /* 64 */
+  float fmin, fmax;     /* 0, 8000 */
+  float log_floor;      /* 1e-6: ln(power + floor) */
+  int frame_width, frame_height, frame_channels;   /* 64, 64, 1 */
+  int fps_num, fps_den;                            /* 10/1 for AV-digits clips */
+  int64_t window_ns, hop_ns;                       /* 1 s / 1 s */
+} UdmlFeatureSpec;
+
+typedef struct {
+  int n_modalities;
+  UdmlModalitySpec mod[UDML_MAX_MODALITIES];
+  int n_classes;
+  char labels[UDML_MAX_CLASSES][UDML_NAME_LEN];
+  int est_hidden;             /* 64 */
+  UdmlPolicy policy;
+  UdmlScaling scaling;
+  UdmlFeatureSpec features;
+} UdmlConfig;
+
+/* Fills the default audio+video configuration of method.md §1 with the
+ * ten digit labels "0".."9". */
+void udml_config_default (UdmlConfig *cfg);
+
+/* Checks ranges and internal consistency; names the offending field. */
+UdmlStatus udml_config_validate (const UdmlConfig *cfg, UdmlError *err);
+
+/* Size of one input of modality m (C*H*W). */
+size_t udml_config_input_size (const UdmlConfig *cfg, int m);
+
+/* Index of the modality of this kind, or -1. */
+int udml_config_find (const UdmlConfig *cfg, UdmlModalityKind kind);
+
+/* ------------------------------------------------------------------- model */
+
+typedef struct UdmlModel UdmlModel;
+
+/* New model with freshly initialised parameters (reference-code §1.7).
+ * (transfer full) */
+UdmlModel *udml_model_new (const UdmlConfig *cfg, uint64_t seed, UdmlError *err);
+void udml_model_free (UdmlModel *model);
+
+/* (transfer none) */
+const UdmlConfig *udml_model_config (const UdmlModel *model);
+
+/* Saved dependency EMA D_m and alpha_m = M D_m / sum_k D_k. */
+float udml_model_dependency (const UdmlModel *model, int m);
+float udml_model_alpha (const UdmlModel *model, int m);
+
+/* Training provenance stored as free text metadata ("key=value\n" lines). */
+const char *udml_model_provenance (const UdmlModel *model);
+void udml_model_set_provenance (UdmlModel *model, const char *text);
+
+/* Sets per-modality input standardisation (before training). */
+void udml_model_set_normalisation (UdmlModel *model, int m, float mean, float std);
+
+size_t udml_model_num_params (const UdmlModel *model);
+
+/* Model file (.udml, design.md). Save is atomic (temp file + rename). */
+UdmlStatus udml_model_save (const UdmlModel *model, const char *path, UdmlError *err);
+UdmlStatus udml_model_load (const char *path, UdmlModel **out, UdmlError *err);
+/* Reads only the header and checks every CRC. */
+UdmlStatus udml_model_verify (const char *path, UdmlError *err);
+
+/* Tensor table access, for udml-inspect. */
+int udml_model_num_tensors (const UdmlModel *model);
+const char *udml_model_tensor_name (const UdmlModel *model, int i);
+/* dims[4] filled, returns ndim. */
+int udml_model_tensor_dims (const UdmlModel *model, int i, int dims[4]);
+
+/* -------------------------------------------------------------- inference */
+
+/* Which terms enter the weights at inference (method.md §5, last line). */
+typedef enum {
+  UDML_INFER_AS_TRAINED = 0,      /* the model's own policy */
+  UDML_INFER_NO_DEPENDENCY,       /* all D equal */
+  UDML_INFER_NO_UNCERTAINTY,      /* g = 0: weights from D only */
+  UDML_INFER_STATIC,              /* w = 1 */
+} UdmlInferMode;
+
+typedef struct {
+  int present;               /* took part in the fusion */
+  float noise;               /* predicted sigma-hat = exp(g/2); 0 if absent */
+  float alpha;               /* dependency alpha_m (fraction: alpha/M) */
+  float uncertainty_weight;  /* softmax(-g) share over present, sums to 1 */
+  float weight;              /* final w_m / M, sums to 1 over present */
+  int label;                 /* argmax of the unimodal logits o_m */
+} UdmlModalityResult;
+
+typedef struct {
+  int label;                 /* argmax of fused logits */
+  float confidence;          /* probs[label] */
+  float probs[UDML_MAX_CLASSES];
+  UdmlModalityResult mod[UDML_MAX_MODALITIES];
+} UdmlResult;
+
+/* Inference workspace for batches up to max_batch; all memory is allocated
+ * here, none per call. One per thread. (transfer full) */
+typedef struct UdmlInfer UdmlInfer;
+UdmlInfer *udml_infer_new (const UdmlModel *model, int max_batch, UdmlError *err);
+void udml_infer_free (UdmlInfer *inf);
+
+/* inputs[m]: N x F_m raw features (audio log-mel, video pixels 0..255),
+ * NULL for a modality absent in the whole batch. present: N x M flags, or
+ * NULL for "all non-NULL inputs present". out: N results. */
+UdmlStatus udml_infer_run (UdmlInfer *inf, int n, const float *const inputs[],
+    const uint8_t *present, UdmlInferMode mode, UdmlResult *out, UdmlError *err);
+
+/* ------------------------------------------------------------------ noise */
+
+/* Counter-based RNG: the same (seed, stream) gives the same numbers. */
+typedef struct { uint64_t s[4]; } UdmlRng;
+void udml_rng_seed (UdmlRng *rng, uint64_t seed, uint64_t stream);
+uint64_t udml_rng_u64 (UdmlRng *rng);
+float udml_rng_uniform (UdmlRng *rng);        /* [0,1) */
+float udml_rng_normal (UdmlRng *rng);         /* N(0,1) */
+
+/* Noise operators of method.md §3 on one raw feature tensor of n values,
+ * in place. level 1 is identity. */
+void udml_noise_gaussian (UdmlModalityKind kind, float *x, size_t n, int level, UdmlRng *rng);
+/* Salt-and-pepper at intensity e: a fraction e/20 of the values set to the
+ * tensor's min or max with equal probability. */
+void udml_noise_salt (float *x, size_t n, int e, UdmlRng *rng);
+
+/* --------------------------------------------------------------- training */
+
+/* Features of n samples, one contiguous N x F_m array per modality. */
+typedef struct {
+  int n;
+  const float *x[UDML_MAX_MODALITIES];
+  const int *y;              /* N labels in [0, K) */
+} UdmlDataset;
+
+typedef struct {
+  int epoch, epochs;
+  int step, steps_per_epoch; /* step within the epoch */
+  int stage;                 /* 1 or 2 */
+  float lr;
+  float loss, accuracy;      /* running means over the epoch so far */
+  int epoch_done;            /* 1 on the call after the last step */
+  float val_accuracy;        /* valid when epoch_done and a val set was given; else -1 */
+  float val_loss;
+} UdmlTrainProgress;
+
+/* Return nonzero to stop: a checkpoint is written (if a path is set) and
+ * udml_train returns UDML_ERR_INTERRUPTED. */
+typedef int (*UdmlProgressFunc) (const UdmlTrainProgress *p, void *user);
+
+typedef struct {
+  int epochs;                /* 30 */
+  int batch;                 /* 64 */
+  float lr;                  /* 0.01 */
+  float momentum;            /* 0.9 */
+  float weight_decay;        /* 1e-4 */
+  float clip;                /* 40 */
+  float gamma;               /* 4 */
+  float lambda;              /* 0.1 */
+  float beta;                /* < 0: 1e-5 * 27648 / (C h w) */
+  uint64_t seed;
+  int threads;               /* BLAS threads, 1 */
+  const char *checkpoint;    /* written atomically after each epoch; NULL = none */
+  int checkpoint_every_steps;/* also mid-epoch; 0 = epoch ends only */
+  const char *resume;        /* checkpoint to resume from, or NULL */
+  UdmlProgressFunc progress;
+  void *progress_user;
+} UdmlTrainOptions;
+
+void udml_train_options_default (UdmlTrainOptions *opt);
+
+/* Computes per-modality mean/std of the training features and stores them
+ * in the model; trains with the progressive schedule of method.md §4 for the
+ * model's policy. Deterministic for a seed on one thread. */
+UdmlStatus udml_train (UdmlModel *model, const UdmlDataset *train, const UdmlDataset *val,
+    const UdmlTrainOptions *opt, UdmlError *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* UDML_H */
