@@ -1,0 +1,31 @@
+/* udmloverlay.h — draws the UdmlFusionMeta of each buffer (label,
+ * confidence, one weight bar per modality) onto raw video with cairo. */
+#ifndef __GST_UDML_OVERLAY_H__
+#define __GST_UDML_OVERLAY_H__
+
+#include <gst/gst.h>
+#include <gst/video/video.h>
+#include <gst/video/gstvideofilter.h>
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  GST_UDML_OVERLAY_POSITION_TOP_LEFT = 0,
+  GST_UDML_OVERLAY_POSITION_TOP_RIGHT,
+  GST_UDML_OVERLAY_POSITION_BOTTOM_LEFT,
+  GST_UDML_OVERLAY_POSITION_BOTTOM_RIGHT,
+} GstUdmlOverlayPosition;
+
+#define GST_TYPE_UDML_OVERLAY_POSITION (gst_udml_overlay_position_get_type ())
+GType gst_udml_overlay_position_get_type (void);
+
+#define GST_TYPE_UDML_OVERLAY (gst_udml_overlay_get_type ())
+G_DECLARE_FINAL_TYPE (GstUdmlOverlay, gst_udml_overlay, GST, UDML_OVERLAY,
+    GstVideoFilter)
+
+GST_ELEMENT_REGISTER_DECLARE (udmloverlay);
+
+G_END_DECLS
+
+#endif /* __GST_UDML_OVERLAY_H__ */
