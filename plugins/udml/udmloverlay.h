@@ -17,6 +17,12 @@ typedef enum
   GST_UDML_OVERLAY_POSITION_BOTTOM_RIGHT,
 } GstUdmlOverlayPosition;
 
+/* Layout in pixels at scale 1 (multiplied by the scale property): each
+ * weight bar is a track of BAR_WIDTH x BAR_HEIGHT whose filled part is
+ * round (scale * BAR_WIDTH * weight) long. */
+#define GST_UDML_OVERLAY_BAR_WIDTH 100
+#define GST_UDML_OVERLAY_BAR_HEIGHT 12
+
 #define GST_TYPE_UDML_OVERLAY_POSITION (gst_udml_overlay_position_get_type ())
 GType gst_udml_overlay_position_get_type (void);
 
