@@ -56,6 +56,24 @@ sum_sq_dev (const float *x, size_t n, float m)
   return s;
 }
 
+/* y = x * scale + shift; y may equal x.  Blocks of 8 load before they
+ * store, so the compiler can vectorise without alias checks. */
+static void
+affine (float *y, const float *x, size_t n, float scale, float shift)
+{
+  size_t i = 0;
+
+  for (; i + 8 <= n; i += 8) {
+    float t[8];
+    for (int j = 0; j < 8; j++)
+      t[j] = x[i + j] * scale + shift;
+    for (int j = 0; j < 8; j++)
+      y[i + j] = t[j];
+  }
+  for (; i < n; i++)
+    y[i] = x[i] * scale + shift;
+}
+
 /* ------------------------------------------------------------------ conv2d */
 
 size_t
@@ -249,12 +267,9 @@ udml_batchnorm_forward_train (float *out, float *mean, float *rstd,
 
     mean[c] = m;
     rstd[c] = r;
-    for (int n = 0; n < N; n++) {
-      const float *x = in + ((size_t) n * C + c) * HW;
-      float *y = out + ((size_t) n * C + c) * HW;
-      for (int i = 0; i < HW; i++)
-        y[i] = x[i] * scale + shift;
-    }
+    for (int n = 0; n < N; n++)
+      affine (out + ((size_t) n * C + c) * HW, in + ((size_t) n * C + c) * HW,
+          HW, scale, shift);
     if (run_mean) {
       double uvar = M > 1 ? ss / (M - 1) : var;
       run_mean[c] = (1.0f - UDML_BN_MOMENTUM) * run_mean[c] + UDML_BN_MOMENTUM * m;
@@ -272,12 +287,9 @@ udml_batchnorm_forward_eval (float *out, const float *in, const float *gamma,
   for (int c = 0; c < C; c++) {
     float scale = gamma[c] / sqrtf (run_var[c] + UDML_BN_EPS);
     float shift = beta[c] - run_mean[c] * scale;
-    for (int n = 0; n < N; n++) {
-      const float *x = in + ((size_t) n * C + c) * HW;
-      float *y = out + ((size_t) n * C + c) * HW;
-      for (int i = 0; i < HW; i++)
-        y[i] = x[i] * scale + shift;
-    }
+    for (int n = 0; n < N; n++)
+      affine (out + ((size_t) n * C + c) * HW, in + ((size_t) n * C + c) * HW,
+          HW, scale, shift);
   }
 }
 
@@ -324,7 +336,15 @@ udml_batchnorm_backward (float *din, float *dgamma, float *dbeta,
         const float *x = in + ((size_t) n * C + c) * HW;
         float *dx = din + ((size_t) n * C + c) * HW;
         float fM = (float) M;
-        for (int i = 0; i < HW; i++)
+        int i = 0;
+        for (; i + 8 <= HW; i += 8) {
+          float t[8];
+          for (int j = 0; j < 8; j++)
+            t[j] = dx[i + j] + k * (fM * g[i + j] - a - (x[i + j] - m) * bq);
+          for (int j = 0; j < 8; j++)
+            dx[i + j] = t[j];
+        }
+        for (; i < HW; i++)
           dx[i] += k * (fM * g[i] - a - (x[i] - m) * bq);
       }
     }
@@ -336,14 +356,33 @@ udml_batchnorm_backward (float *din, float *dgamma, float *dbeta,
 void
 udml_relu_forward (float *out, const float *in, size_t n)
 {
-  for (size_t i = 0; i < n; i++)
+  size_t i = 0;
+
+  /* blocks of 8 as in affine (): vectorisable even when out == in */
+  for (; i + 8 <= n; i += 8) {
+    float t[8];
+    for (int j = 0; j < 8; j++)
+      t[j] = in[i + j] > 0.0f ? in[i + j] : 0.0f;
+    for (int j = 0; j < 8; j++)
+      out[i + j] = t[j];
+  }
+  for (; i < n; i++)
     out[i] = in[i] > 0.0f ? in[i] : 0.0f;
 }
 
 void
 udml_relu_backward (float *din, const float *dout, const float *out, size_t n)
 {
-  for (size_t i = 0; i < n; i++)
+  size_t i = 0;
+
+  for (; i + 8 <= n; i += 8) {
+    float t[8];
+    for (int j = 0; j < 8; j++)
+      t[j] = din[i + j] + (out[i + j] > 0.0f ? dout[i + j] : 0.0f);
+    for (int j = 0; j < 8; j++)
+      din[i + j] = t[j];
+  }
+  for (; i < n; i++)
     din[i] += out[i] > 0.0f ? dout[i] : 0.0f;
 }
 
@@ -360,10 +399,11 @@ udml_maxpool2_forward (float *out, const float *in, int N, int C, int H, int W)
     for (int oy = 0; oy < Ho; oy++) {
       const float *r0 = x + (size_t) (2 * oy) * W;
       const float *r1 = r0 + W;
+      /* plain compares: fmaxf's NaN rules cost a libm-style sequence */
       for (int ox = 0; ox < Wo; ox++) {
-        float a = fmaxf (r0[2 * ox], r0[2 * ox + 1]);
-        float b = fmaxf (r1[2 * ox], r1[2 * ox + 1]);
-        y[oy * Wo + ox] = fmaxf (a, b);
+        float a = r0[2 * ox] > r0[2 * ox + 1] ? r0[2 * ox] : r0[2 * ox + 1];
+        float b = r1[2 * ox] > r1[2 * ox + 1] ? r1[2 * ox] : r1[2 * ox + 1];
+        y[oy * Wo + ox] = a > b ? a : b;
       }
     }
   }

@@ -418,6 +418,13 @@ test_batchnorm (int N, int C, int HW)
   }
   snprintf (name, sizeof name, "batchnorm eval fwd N%d C%d HW%d", N, C, HW);
   check_close (name, c.out, want, n, 1e-5, 1e-5);
+  {
+    float *t = fdup (c.in, n);
+    udml_batchnorm_forward_eval (t, t, c.gamma, c.beta, rm, rv, N, C, HW);
+    snprintf (name, sizeof name, "batchnorm eval in place N%d C%d HW%d", N, C, HW);
+    check_close (name, t, want, n, 1e-5, 1e-5);
+    free (t);
+  }
 
   bn_loss (&c);
   udml_batchnorm_backward (din, dg, dbt, c.r, c.in, c.mean, c.rstd, c.gamma, N,
@@ -483,6 +490,12 @@ test_elementwise (void)
   for (size_t i = 0; i < n; i++)
     want[i] = c.in[i] > 0 ? c.in[i] : 0.0;
   check_close ("relu fwd", c.out, want, n, 0, 0);
+  {
+    float *t = fdup (c.in, n);  /* in place must give the same */
+    udml_relu_forward (t, t, n);
+    check_close ("relu fwd in place", t, want, n, 0, 0);
+    free (t);
+  }
   udml_relu_backward (din, c.r, c.out, n);
   fd_check ("relu fd din", c.in, n, din, din0, elem_loss, &c, 1e-2f, 1e-4, 1e-4);
 
@@ -727,6 +740,7 @@ main (void)
   test_linear (3, 5, 4);
   test_batchnorm (3, 4, 5);
   test_batchnorm (1, 2, 7);
+  test_batchnorm (2, 3, 29);    /* HW past the 8-wide blocks */
   test_elementwise ();
   test_dropout ();
   test_losses ();
