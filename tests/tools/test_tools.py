@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+"""End-to-end checks of udml-train and udml-eval on generated clips.
+
+Usage: test_tools.py TOOLS_BUILD_DIR
+
+Writes small WAV + PGM clips (audio,video,label manifests) into a temporary
+directory, then checks: bad rows named with file:line, empty manifests,
+unknown labels, --skip-bad, a tiny training run giving a loadable model,
+the feature cache, interrupt + resume, eval --json keys and invariants, and
+that --plot writes valid SVG. Exit status carries the verdict.
+"""
+import csv
+import json
+import math
+import os
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what, flush=True)
+    else:
+        print("ok:", what, flush=True)
+
+
+def write_wav(path, freq, rate=8000, seconds=1.0):
+    n = int(rate * seconds)
+    data = b"".join(struct.pack("<h", int(12000 * math.sin(2 * math.pi * freq * i / rate)))
+                    for i in range(n))
+    with open(path, "wb") as f:
+        f.write(b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVE")
+        f.write(b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16))
+        f.write(b"data" + struct.pack("<I", len(data)) + data)
+
+
+def write_pgm(path, label, size=28):
+    # a bar whose position encodes the label
+    px = bytearray(size * size)
+    for y in range(size):
+        for x in range(size):
+            if abs(x - (3 + 2 * label)) <= 1 or (y + label) % 9 == 0:
+                px[y * size + x] = 230
+    with open(path, "wb") as f:
+        f.write(b"P5\n%d %d\n255\n" % (size, size))
+        f.write(bytes(px))
+
+
+def run(args, **kw):
+    t0 = time.time()
+    p = subprocess.run(args, capture_output=True, text=True, **kw)
+    print("$ %s -> %d (%.1f s)" % (" ".join(os.path.basename(a) if i == 0 else a
+                                            for i, a in enumerate(args)),
+                                  p.returncode, time.time() - t0), flush=True)
+    if p.returncode not in (0, 1, 2, 130):
+        print(p.stderr)
+    return p
+
+
+def main():
+    tools = sys.argv[1]
+    train = os.path.join(tools, "udml-train")
+    evalt = os.path.join(tools, "udml-eval")
+    for t in (train, evalt):
+        if not os.access(t, os.X_OK):
+            print("FAIL: tool not built:", t)
+            return 1
+
+    with tempfile.TemporaryDirectory(prefix="udml-tools-") as d:
+        os.mkdir(os.path.join(d, "clips"))
+        rows = []
+        for i in range(20):
+            lab = i % 4
+            a = "clips/a%02d.wav" % i
+            v = "clips/v%02d.pgm" % i
+            write_wav(os.path.join(d, a), 300 + 250 * lab + 10 * (i // 4))
+            write_pgm(os.path.join(d, v), lab)
+            rows.append((a, v, str(lab)))
+
+        def manifest(name, body_rows, header="audio,video,label"):
+            p = os.path.join(d, name)
+            with open(p, "w") as f:
+                f.write(header + "\n")
+                for r in body_rows:
+                    f.write(",".join(r) + "\n")
+            return p
+
+        good = manifest("good.csv", rows)
+        with open(os.path.join(d, "clips/garbage.wav"), "wb") as f:
+            f.write(b"this is not a media file at all" * 10)
+        bad = manifest("bad.csv", [
+            rows[0],                                   # line 2 good
+            ("clips/missing.wav", rows[1][1], "1"),    # line 3 missing file
+            (rows[2][0], rows[2][1], "x"),             # line 4 unknown label
+            ("clips/garbage.wav", rows[3][1], "3"),    # line 5 undecodable
+        ] + rows[4:12])
+        novideo = manifest("novideo.csv", [(rows[0][0], "0")], header="path,label")
+        empty = os.path.join(d, "empty.csv")
+        open(empty, "w").close()
+        header_only = manifest("header.csv", [])
+        model = os.path.join(d, "m.udml")
+
+        # bad rows: every one named with file:line and path, no model written
+        p = run([train, "--epochs", "1", "--out", model, bad])
+        err = p.stderr
+        check(p.returncode == 1, "bad rows: exit status 1")
+        check("bad.csv:3: " in err and "missing.wav" in err, "missing file named with file:line")
+        check("bad.csv:4: " in err and "unknown label 'x'" in err, "unknown label named with line")
+        check("bad.csv:5: " in err and "garbage.wav" in err, "undecodable media named with line")
+        check("bad.csv:2:" not in err, "good row not reported")
+        check("udml-train: error: " in err, "errors use the tool prefix")
+        check(not os.path.exists(model), "no model written after bad rows")
+        if p.returncode != 1:
+            print(err)
+
+        p = run([train, "--epochs", "1", "--out", model, novideo])
+        check(p.returncode == 1 and "novideo.csv:2:" in p.stderr and "no video" in p.stderr,
+              "missing video stream reported")
+
+        p = run([train, "--epochs", "1", "--out", model, empty])
+        check(p.returncode == 1 and "empty manifest" in p.stderr, "empty manifest: clear error")
+        p = run([train, "--epochs", "1", "--out", model, header_only])
+        check(p.returncode == 1 and "no rows" in p.stderr, "header-only manifest: clear error")
+        p = run([train, "--out", model, "--policy", "nope", good])
+        check(p.returncode == 2 and "unknown policy" in p.stderr, "unknown policy: usage error")
+
+        # --skip-bad trains on the good rows
+        p = run([train, "--epochs", "1", "--batch", "4", "--skip-bad", "--out", model, bad])
+        check(p.returncode == 0 and os.path.exists(model), "--skip-bad trains and writes the model")
+        check("warning: " in p.stderr and "bad.csv:4:" in p.stderr, "--skip-bad still reports rows")
+        if p.returncode != 0:
+            print(p.stderr)
+        os.path.exists(model) and os.unlink(model)
+
+        # tiny run; the second run must hit the feature cache
+        args = [train, "--epochs", "2", "--batch", "8", "--seed", "3", "--val", good,
+                "--out", model, good]
+        p = run(args)
+        check(p.returncode == 0 and os.path.exists(model), "tiny training run writes a model")
+        check("epoch 2/2" in p.stderr, "one progress line per epoch without a TTY")
+        if p.returncode != 0:
+            print(p.stderr)
+        p = run(args)
+        check(p.returncode == 0 and "from the feature cache" in p.stderr,
+              "second run reads the feature cache")
+        check(not os.path.exists(model + ".ckpt"), "default checkpoint removed after success")
+
+        # interrupt and resume
+        model2 = os.path.join(d, "m2.udml")
+        ckpt = os.path.join(d, "m2.ckpt")
+        proc = subprocess.Popen([train, "--epochs", "6", "--batch", "4", "--checkpoint", ckpt,
+                                 "--out", model2, good],
+                                stderr=subprocess.PIPE, text=True)
+        lines = []
+        for line in proc.stderr:
+            lines.append(line)
+            if line.startswith("epoch 1/6"):
+                proc.send_signal(signal.SIGINT)
+                break
+        rest = proc.stderr.read()
+        rc = proc.wait()
+        check(rc == 130 and "resume with" in rest and os.path.exists(ckpt),
+              "SIGINT stops cleanly with a checkpoint and a resume hint")
+        if rc != 130:
+            print("".join(lines) + rest)
+        p = run([train, "--epochs", "6", "--batch", "4", "--checkpoint", ckpt, "--resume", ckpt,
+                 "--out", model2, good])
+        check(p.returncode == 0 and os.path.exists(model2), "resumed run completes")
+        check("epoch 1/6" not in p.stderr, "resumed run does not restart at epoch 1")
+
+        # eval: JSON keys and invariants, CSV, SVG
+        svg = os.path.join(d, "w.svg")
+        sweep_csv = os.path.join(d, "s.csv")
+        p = run([evalt, "--json", "--protocol", "all", "--seed", "7", "--plot", svg,
+                 "--csv", sweep_csv, model, model2, good])
+        check(p.returncode == 0, "eval runs on the trained models (they load)")
+        if p.returncode != 0:
+            print(p.stderr)
+            return report()
+        try:
+            doc = json.loads(p.stdout)
+        except ValueError as e:
+            doc = None
+            print(p.stdout[:2000])
+        check(doc is not None, "eval --json prints one JSON object")
+        if doc is None:
+            return report()
+        models = doc.get("models", [])
+        check(len(models) == 2, "one entry per model")
+        for m in models:
+            check(all(k in m for k in ("model", "policy", "results", "sweep")), "model keys")
+            conds = [r.get("condition") for r in m["results"]]
+            check(conds == ["clean", "gaussian-5", "gaussian-10", "salt-5", "salt-10"],
+                  "table-3 conditions")
+            for r in m["results"]:
+                ok = all(k in r for k in ("accuracy", "macro_f1", "accuracy_audio",
+                                          "accuracy_video"))
+                ok = ok and all(0 <= r[k] <= 1 for k in ("accuracy", "macro_f1"))
+                check(ok, "result keys and ranges (%s)" % r.get("condition"))
+            sw = m["sweep"]
+            check(len(sw) == 22, "sweep: 11 levels x 2 modalities (got %d)" % len(sw))
+            worst = 0.0
+            for s in sw:
+                keys = all(k in s for k in ("modality", "level", "accuracy", "weight",
+                                            "uncertainty_weight", "alpha"))
+                if not keys or set(s["weight"]) != {"audio", "video"}:
+                    check(False, "sweep point keys")
+                    break
+                # w/M sums to 1 over the present modalities: atol 1e-4
+                worst = max(worst, abs(s["weight"]["audio"] + s["weight"]["video"] - 1))
+            check(worst <= 1e-4, "sweep weights sum to 1 (max |sum-1| = %.2e, atol 1e-4)" % worst)
+            levels = [s["level"] for s in sw if s["modality"] == "video"]
+            check(levels == list(range(1, 12)), "video sweep levels 1..11")
+        # same seed, same numbers
+        p2 = run([evalt, "--json", "--protocol", "table3", "--seed", "7", model, good])
+        doc2 = json.loads(p2.stdout) if p2.returncode == 0 else None
+        same = doc2 is not None and doc2["models"][0]["results"] == models[0]["results"]
+        check(same, "eval is deterministic for a seed")
+
+        try:
+            root = ET.parse(svg).getroot()
+            ok = root.tag.endswith("svg") and len(list(root.iter())) > 10
+        except (ET.ParseError, OSError) as e:
+            print(e)
+            ok = False
+        check(ok, "--plot writes a valid SVG document")
+        with open(sweep_csv) as f:
+            crow = list(csv.DictReader(f))
+        check(len(crow) == 44 and "weight_video" in crow[0], "--csv: 44 sweep rows with weights")
+
+        p = run([evalt, "--protocol", "clean", model, bad])
+        check(p.returncode == 1 and "bad.csv:4:" in p.stderr, "eval reports bad test rows")
+        p = run([evalt, "--protocol", "clean", model])
+        check(p.returncode == 2, "eval without a test manifest is a usage error")
+    return report()
+
+
+def report():
+    if failures:
+        print("%d check(s) failed:" % len(failures))
+        for f in failures:
+            print("  -", f)
+        return 1
+    print("all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
