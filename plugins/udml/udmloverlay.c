@@ -199,6 +199,9 @@ draw_state (cairo_t * cr, const OverlayState * st, gint width, gint height,
   oy = (position == GST_UDML_OVERLAY_POSITION_BOTTOM_LEFT ||
       position == GST_UDML_OVERLAY_POSITION_BOTTOM_RIGHT) ?
       height - margin - ph : margin;
+  /* A panel larger than the frame is clipped on the far side only. */
+  ox = MAX (ox, 0);
+  oy = MAX (oy, 0);
 
   /* Translucent panel so the video stays visible underneath. */
   cairo_set_source_rgba (cr, 0.0, 0.0, 0.0, 0.55);

@@ -1,0 +1,546 @@
+/* test-noise.c — udmlnoise with GstHarness: video noise statistics per
+ * level (std of the added field against level² including the clamp),
+ * channel sharing, YUV handling, pure noise, salt fraction, burst timing by
+ * stream time, seed determinism, and audio SNR per level. */
+#include <math.h>
+#include <string.h>
+
+#include <gst/gst.h>
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+#include <gst/video/video.h>
+
+#define W 320
+#define H 240
+#define MS (GST_SECOND / 1000)
+
+static GstBuffer *
+make_video (const gchar * format, guint8 fill, GstClockTime pts,
+    GstVideoInfo * info)
+{
+  GstCaps *caps = gst_caps_new_simple ("video/x-raw", "format", G_TYPE_STRING,
+      format, "width", G_TYPE_INT, W, "height", G_TYPE_INT, H, "framerate",
+      GST_TYPE_FRACTION, 10, 1, NULL);
+  GstBuffer *buf;
+
+  fail_unless (gst_video_info_from_caps (info, caps));
+  gst_caps_unref (caps);
+  buf = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (info), NULL);
+  gst_buffer_memset (buf, 0, fill, GST_VIDEO_INFO_SIZE (info));
+  GST_BUFFER_PTS (buf) = pts;
+  GST_BUFFER_DURATION (buf) = 100 * MS;
+  return buf;
+}
+
+static GstHarness *
+noise_harness (const gchar * caps, const gchar * props)
+{
+  GstHarness *h = gst_harness_new ("udmlnoise");
+
+  if (props)
+    gst_util_set_object_arg (G_OBJECT (h->element), "kind", props);
+  gst_harness_set_src_caps_str (h, caps);
+  return h;
+}
+
+#define GRAY_CAPS "video/x-raw,format=GRAY8,width=320,height=240,framerate=10/1"
+
+/* Expected mean and std of clamp (base + round (s z), 0, 255) - base for
+ * z ~ N(0, 1), by numerical integration: the clamp makes the measured std
+ * smaller than s at high levels, and the test must not ignore that. */
+static void
+expected_clamped (double s, int base, double *mean, double *std)
+{
+  double m0 = 0, m1 = 0, m2 = 0, z;
+
+  for (z = -9.0; z <= 9.0; z += 1e-4) {
+    double w = exp (-0.5 * z * z);
+    double v = base + rint (s * z);
+    v = v < 0 ? 0 : (v > 255 ? 255 : v);
+    v -= base;
+    m0 += w;
+    m1 += w * v;
+    m2 += w * v * v;
+  }
+  *mean = m1 / m0;
+  *std = sqrt (m2 / m0 - *mean * *mean);
+}
+
+/* Mean and std of (data - base) over n bytes at a pixel stride. */
+static void
+measure (const guint8 * data, gsize n, gsize step, int base, double *mean,
+    double *std)
+{
+  double s1 = 0, s2 = 0;
+  gsize i;
+
+  for (i = 0; i < n; i++) {
+    double d = (double) data[i * step] - base;
+    s1 += d;
+    s2 += d * d;
+  }
+  *mean = s1 / n;
+  *std = sqrt (s2 / n - *mean * *mean);
+}
+
+GST_START_TEST (test_gaussian_std_per_level)
+{
+  const double rtol = 0.02, atol = 0.05;
+  int level;
+
+  for (level = 1; level <= 10; level++) {
+    GstHarness *h = noise_harness (GRAY_CAPS, "gaussian");
+    GstVideoInfo info;
+    GstBuffer *out;
+    GstMapInfo map;
+    double mean, std, emean, estd, tol;
+
+    g_object_set (h->element, "level", level, "seed", (guint64) 11, NULL);
+    out = gst_harness_push_and_pull (h, make_video ("GRAY8", 128, 0, &info));
+    fail_unless (out != NULL);
+    fail_unless (gst_buffer_map (out, &map, GST_MAP_READ));
+    measure (map.data, W * H, 1, 128, &mean, &std);
+    gst_buffer_unmap (out, &map);
+    if (level == 1) {
+      emean = estd = 0.0;
+    } else {
+      expected_clamped ((double) level * level, 128, &emean, &estd);
+    }
+    tol = atol + rtol * estd;
+    fail_unless (fabs (std - estd) <= tol,
+        "level %d: noise std %.3f, expected %.3f (level^2 = %d with clamp), "
+        "|diff| %.3f > tol %.3f", level, std, estd, level * level,
+        fabs (std - estd), tol);
+    fail_unless (fabs (mean - emean) <= atol + 4.0 * estd / sqrt (W * H),
+        "level %d: noise mean %.3f, expected %.3f", level, mean, emean);
+    gst_buffer_unref (out);
+    gst_harness_teardown (h);
+  }
+}
+
+GST_END_TEST;
+
+/* One field shared by the colour channels; padding byte untouched. */
+GST_START_TEST (test_gaussian_shared_channels)
+{
+  GstHarness *h = noise_harness
+      ("video/x-raw,format=BGRx,width=320,height=240,framerate=10/1",
+      "gaussian");
+  GstVideoInfo info;
+  GstBuffer *out;
+  GstMapInfo map;
+  gsize i, bad = 0, changed = 0;
+
+  g_object_set (h->element, "level", 4, NULL);
+  out = gst_harness_push_and_pull (h, make_video ("BGRx", 128, 0, &info));
+  fail_unless (gst_buffer_map (out, &map, GST_MAP_READ));
+  for (i = 0; i < W * H; i++) {
+    const guint8 *p = map.data + 4 * i;
+    if (p[0] != p[1] || p[1] != p[2] || p[3] != 128)
+      bad++;
+    if (p[0] != 128)
+      changed++;
+  }
+  gst_buffer_unmap (out, &map);
+  fail_unless (bad == 0, "%" G_GSIZE_FORMAT " pixels with unequal channel "
+      "noise or a touched padding byte", bad);
+  fail_unless (changed > W * H / 2, "only %" G_GSIZE_FORMAT " pixels changed",
+      changed);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* I420: the field goes to luma only; level 11 sets chroma to neutral. */
+GST_START_TEST (test_gaussian_i420)
+{
+  const char *caps =
+      "video/x-raw,format=I420,width=320,height=240,framerate=10/1";
+  GstHarness *h = noise_harness (caps, "gaussian");
+  GstVideoInfo info;
+  GstBuffer *in, *out;
+  GstVideoFrame frame;
+  double mean, std, emean, estd;
+  gint y, x, chroma_changed = 0;
+
+  g_object_set (h->element, "level", 5, NULL);
+  in = make_video ("I420", 100, 0, &info);
+  out = gst_harness_push_and_pull (h, in);
+  fail_unless (gst_video_frame_map (&frame, &info, out, GST_MAP_READ));
+  measure (GST_VIDEO_FRAME_PLANE_DATA (&frame, 0), W * H, 1, 100, &mean,
+      &std);
+  expected_clamped (25.0, 100, &emean, &estd);
+  fail_unless (fabs (std - estd) <= 0.05 + 0.02 * estd,
+      "I420 luma std %.3f, expected %.3f", std, estd);
+  for (y = 0; y < H / 2; y++)
+    for (x = 0; x < W / 2; x++)
+      chroma_changed +=
+          ((guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&frame, 1))[y *
+          GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 1) + x] != 100;
+  fail_unless (chroma_changed == 0, "%d chroma samples changed",
+      chroma_changed);
+  gst_video_frame_unmap (&frame);
+  gst_buffer_unref (out);
+
+  g_object_set (h->element, "level", 11, NULL);
+  out = gst_harness_push_and_pull (h, make_video ("I420", 100, 0, &info));
+  fail_unless (gst_video_frame_map (&frame, &info, out, GST_MAP_READ));
+  for (y = 0; y < H / 2; y++)
+    for (x = 0; x < W / 2; x++)
+      chroma_changed +=
+          ((guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&frame, 2))[y *
+          GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 2) + x] != 128;
+  fail_unless (chroma_changed == 0, "level 11: %d chroma samples not neutral",
+      chroma_changed);
+  gst_video_frame_unmap (&frame);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* Level 11: 25.5 N(0, 121^2) clamped is nearly binary black/white noise,
+ * independent of the input. */
+GST_START_TEST (test_pure_noise)
+{
+  GstHarness *h = noise_harness (GRAY_CAPS, "gaussian");
+  const double s = 25.5 * 121.0;
+  GstVideoInfo info;
+  GstBuffer *out;
+  GstMapInfo map;
+  gsize i, extreme = 0;
+  double mean, std, emean, estd, frac, efrac;
+
+  g_object_set (h->element, "level", 11, NULL);
+  out = gst_harness_push_and_pull (h, make_video ("GRAY8", 30, 0, &info));
+  fail_unless (gst_buffer_map (out, &map, GST_MAP_READ));
+  for (i = 0; i < W * H; i++)
+    extreme += map.data[i] == 0 || map.data[i] == 255;
+  measure (map.data, W * H, 1, 0, &mean, &std);
+  gst_buffer_unmap (out, &map);
+  frac = (double) extreme / (W * H);
+  /* Not extreme: 0.5 <= s z < 254.5, i.e. P(0.5/s < z < 254.5/s). */
+  efrac = 1.0 - 0.5 * (erfc (0.5 / s / G_SQRT2) - erfc (254.5 / s / G_SQRT2));
+  expected_clamped (s, 0, &emean, &estd);
+  fail_unless (fabs (frac - efrac) <= 0.005,
+      "fraction of 0/255 pixels %.4f, expected %.4f +- 0.005", frac, efrac);
+  fail_unless (fabs (mean - emean) <= 2.0 && fabs (std - estd) <= 2.0,
+      "mean %.2f std %.2f, expected %.2f %.2f +- 2", mean, std, emean, estd);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_salt_fraction)
+{
+  int level;
+
+  for (level = 1; level <= 11; level++) {
+    GstHarness *h = noise_harness (GRAY_CAPS, "salt");
+    GstVideoInfo info;
+    GstBuffer *out;
+    GstMapInfo map;
+    gsize i, black = 0, white = 0, other = 0;
+    double frac, expect = level == 1 ? 0.0 : level / 20.0;
+    double tol = 0.005;
+
+    g_object_set (h->element, "level", level, "seed", (guint64) 3, NULL);
+    out = gst_harness_push_and_pull (h, make_video ("GRAY8", 77, 0, &info));
+    fail_unless (gst_buffer_map (out, &map, GST_MAP_READ));
+    for (i = 0; i < W * H; i++) {
+      if (map.data[i] == 0)
+        black++;
+      else if (map.data[i] == 255)
+        white++;
+      else if (map.data[i] != 77)
+        other++;
+    }
+    gst_buffer_unmap (out, &map);
+    frac = (double) (black + white) / (W * H);
+    fail_unless (other == 0, "level %d: %" G_GSIZE_FORMAT " pixels neither "
+        "kept nor black/white", level, other);
+    fail_unless (fabs (frac - expect) <= tol,
+        "salt level %d: fraction %.4f, expected %.4f, |diff| %.4f > %.4f",
+        level, frac, expect, fabs (frac - expect), tol);
+    if (level > 1)
+      fail_unless (fabs ((double) black / (black + white) - 0.5) <= 0.03,
+          "salt level %d: black share %.3f, expected 0.5 +- 0.03", level,
+          (double) black / (black + white));
+    gst_buffer_unref (out);
+    gst_harness_teardown (h);
+  }
+}
+
+GST_END_TEST;
+
+static gboolean
+frame_changed (GstBuffer * buf, guint8 fill)
+{
+  GstMapInfo map;
+  gsize i, n = 0;
+
+  fail_unless (gst_buffer_map (buf, &map, GST_MAP_READ));
+  for (i = 0; i < map.size; i++)
+    n += map.data[i] != fill;
+  gst_buffer_unmap (buf, &map);
+  return n > 0;
+}
+
+/* period 2 s, duty 0.5: on for stream time in [0, 1) mod 2 s. The second
+ * run moves stream time 0.5 s ahead of the timestamps with a segment. */
+GST_START_TEST (test_burst_video_stream_time)
+{
+  int run, k;
+
+  for (run = 0; run < 2; run++) {
+    GstHarness *h = noise_harness (GRAY_CAPS, "gaussian");
+    GstClockTime offset = run ? 500 * MS : 0;
+
+    g_object_set (h->element, "level", 8, "period", (guint64) 2 * GST_SECOND,
+        "duty", 0.5, NULL);
+    if (run) {
+      GstSegment seg;
+      gst_segment_init (&seg, GST_FORMAT_TIME);
+      seg.time = offset;
+      fail_unless (gst_harness_push_event (h, gst_event_new_segment (&seg)));
+    }
+    for (k = 0; k < 50; k++) {
+      GstVideoInfo info;
+      GstClockTime pts = k * 100 * MS;
+      gboolean expect = ((pts + offset) % (2 * GST_SECOND)) < GST_SECOND;
+      GstBuffer *out = gst_harness_push_and_pull (h,
+          make_video ("GRAY8", 128, pts, &info));
+      gboolean got = frame_changed (out, 128);
+      fail_unless (got == expect, "run %d frame pts %" GST_TIME_FORMAT
+          " (stream time %" GST_TIME_FORMAT "): noise %s, expected %s", run,
+          GST_TIME_ARGS (pts), GST_TIME_ARGS (pts + offset),
+          got ? "on" : "off", expect ? "on" : "off");
+      gst_buffer_unref (out);
+    }
+    gst_harness_teardown (h);
+  }
+}
+
+GST_END_TEST;
+
+/* Audio bursts are timed per sample. */
+GST_START_TEST (test_burst_audio_per_sample)
+{
+  GstHarness *h = noise_harness
+      ("audio/x-raw,format=F32LE,layout=interleaved,rate=1000,channels=1",
+      "gaussian");
+  GstBuffer *in, *out;
+  GstMapInfo map;
+  gsize i, wrong = 0, first = G_MAXSIZE;
+  const gsize n = 4000;
+
+  g_object_set (h->element, "level", 5, "period", (guint64) GST_SECOND,
+      "duty", 0.25, NULL);
+  in = gst_buffer_new_allocate (NULL, n * sizeof (gfloat), NULL);
+  gst_buffer_memset (in, 0, 0, n * sizeof (gfloat));
+  GST_BUFFER_PTS (in) = 0;
+  GST_BUFFER_DURATION (in) = 4 * GST_SECOND;
+  out = gst_harness_push_and_pull (h, in);
+  fail_unless (gst_buffer_map (out, &map, GST_MAP_READ));
+  for (i = 0; i < n; i++) {
+    gboolean on = ((const gfloat *) map.data)[i] != 0.0f;
+    if (on != ((i % 1000) < 250)) {
+      wrong++;
+      if (first == G_MAXSIZE)
+        first = i;
+    }
+  }
+  gst_buffer_unmap (out, &map);
+  fail_unless (wrong == 0, "%" G_GSIZE_FORMAT " samples with the wrong burst "
+      "state, first at sample %" G_GSIZE_FORMAT, wrong, first);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+static GstBuffer *
+run_once (guint64 seed, GstClockTime pts)
+{
+  GstHarness *h = noise_harness (GRAY_CAPS, "gaussian");
+  GstVideoInfo info;
+  GstBuffer *out;
+
+  g_object_set (h->element, "level", 6, "seed", seed, NULL);
+  out = gst_harness_push_and_pull (h, make_video ("GRAY8", 128, pts, &info));
+  gst_harness_teardown (h);
+  return out;
+}
+
+static gsize
+count_diff (GstBuffer * a, GstBuffer * b)
+{
+  GstMapInfo ma, mb;
+  gsize i, n = 0;
+
+  fail_unless (gst_buffer_map (a, &ma, GST_MAP_READ));
+  fail_unless (gst_buffer_map (b, &mb, GST_MAP_READ));
+  fail_unless (ma.size == mb.size);
+  for (i = 0; i < ma.size; i++)
+    n += ma.data[i] != mb.data[i];
+  gst_buffer_unmap (a, &ma);
+  gst_buffer_unmap (b, &mb);
+  return n;
+}
+
+GST_START_TEST (test_seed_determinism)
+{
+  GstBuffer *a = run_once (42, 0), *b = run_once (42, 0);
+  GstBuffer *c = run_once (43, 0), *d = run_once (42, 100 * MS);
+  gsize same = count_diff (a, b), seed = count_diff (a, c);
+  gsize frame = count_diff (a, d);
+
+  fail_unless (same == 0, "same seed and input: %" G_GSIZE_FORMAT
+      " bytes differ", same);
+  fail_unless (seed > W * H / 2, "other seed: only %" G_GSIZE_FORMAT
+      " bytes differ", seed);
+  fail_unless (frame > W * H / 2, "next frame: only %" G_GSIZE_FORMAT
+      " bytes differ", frame);
+  gst_buffer_unref (a);
+  gst_buffer_unref (b);
+  gst_buffer_unref (c);
+  gst_buffer_unref (d);
+}
+
+GST_END_TEST;
+
+/* SNR against the -20 dBFS reference: a sine of that RMS must measure
+ * 30 - 5 (level - 2) dB; level 11 drops the signal. */
+static void
+audio_snr_case (const gchar * format, int level, double *snr_db,
+    double *corr)
+{
+  const int rate = 48000, n = 48000;
+  gboolean s16 = g_str_equal (format, "S16LE");
+  gchar *caps = g_strdup_printf ("audio/x-raw,format=%s,layout=interleaved,"
+      "rate=%d,channels=1", format, rate);
+  GstHarness *h = noise_harness (caps, "gaussian");
+  gsize bps = s16 ? 2 : 4;
+  GstBuffer *in = gst_buffer_new_allocate (NULL, n * bps, NULL), *out;
+  double *ref = g_new (double, n);
+  double ps = 0, pn = 0, so = 0, sio = 0;
+  GstMapInfo map;
+  int i;
+
+  fail_unless (gst_buffer_map (in, &map, GST_MAP_WRITE));
+  for (i = 0; i < n; i++) {
+    double x = sqrt (2.0) * 0.1 * sin (2 * G_PI * 440.0 * i / rate);
+    if (s16) {
+      ((gint16 *) map.data)[i] = (gint16) lrint (x * 32768.0);
+      ref[i] = ((gint16 *) map.data)[i] / 32768.0;
+    } else {
+      ((gfloat *) map.data)[i] = (gfloat) x;
+      ref[i] = (gfloat) x;
+    }
+  }
+  gst_buffer_unmap (in, &map);
+  GST_BUFFER_PTS (in) = 0;
+  g_object_set (h->element, "level", level, "seed", (guint64) 5, NULL);
+  out = gst_harness_push_and_pull (h, in);
+  fail_unless (gst_buffer_map (out, &map, GST_MAP_READ));
+  for (i = 0; i < n; i++) {
+    double y = s16 ? ((gint16 *) map.data)[i] / 32768.0 :
+        ((gfloat *) map.data)[i];
+    ps += ref[i] * ref[i];
+    pn += (y - ref[i]) * (y - ref[i]);
+    so += y * y;
+    sio += y * ref[i];
+  }
+  gst_buffer_unmap (out, &map);
+  *snr_db = 10.0 * log10 (ps / pn);
+  *corr = sio / sqrt (ps * so);
+  if (level == 11)              /* noise RMS in dB relative to the signal */
+    *snr_db = 10.0 * log10 (ps / so);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  g_free (ref);
+  g_free (caps);
+}
+
+GST_START_TEST (test_audio_snr_per_level)
+{
+  const double atol_db = 0.15;
+  int level, f;
+
+  for (f = 0; f < 2; f++) {
+    const gchar *format = f ? "S16LE" : "F32LE";
+    for (level = 2; level <= 11; level++) {
+      double snr, corr, expect = 30.0 - 5.0 * (MIN (level, 10) - 2);
+      if (f && level > 8)       /* S16 clips at -5 dB and below */
+        continue;
+      audio_snr_case (format, level, &snr, &corr);
+      fail_unless (fabs (snr - expect) <= atol_db,
+          "%s level %d: SNR %.3f dB, expected %.1f dB, |diff| %.3f > %.2f",
+          format, level, snr, expect, fabs (snr - expect), atol_db);
+      if (level == 11)
+        fail_unless (fabs (corr) < 0.02, "level 11 output correlates with "
+            "the input: %.4f", corr);
+    }
+  }
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_audio_salt)
+{
+  GstHarness *h = noise_harness
+      ("audio/x-raw,format=F32LE,layout=interleaved,rate=16000,channels=2",
+      "salt");
+  const gsize n = 16000;
+  GstBuffer *in = gst_buffer_new_allocate (NULL, n * 2 * 4, NULL), *out;
+  GstMapInfo map;
+  gsize i, hit = 0, other = 0;
+  double frac;
+
+  gst_buffer_memset (in, 0, 0, n * 2 * 4);
+  GST_BUFFER_PTS (in) = 0;
+  g_object_set (h->element, "level", 6, NULL);
+  out = gst_harness_push_and_pull (h, in);
+  fail_unless (gst_buffer_map (out, &map, GST_MAP_READ));
+  for (i = 0; i < 2 * n; i++) {
+    gfloat v = ((gfloat *) map.data)[i];
+    if (v == 1.0f || v == -1.0f)
+      hit++;
+    else if (v != 0.0f)
+      other++;
+  }
+  gst_buffer_unmap (out, &map);
+  frac = (double) hit / (2 * n);
+  fail_unless (other == 0 && fabs (frac - 0.3) <= 0.01,
+      "audio salt: fraction %.4f (expected 0.30 +- 0.01), %" G_GSIZE_FORMAT
+      " other values", frac, other);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+static Suite *
+udmlnoise_suite (void)
+{
+  Suite *s = suite_create ("udmlnoise");
+  TCase *tc = tcase_create ("general");
+
+  tcase_set_timeout (tc, 60);
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_gaussian_std_per_level);
+  tcase_add_test (tc, test_gaussian_shared_channels);
+  tcase_add_test (tc, test_gaussian_i420);
+  tcase_add_test (tc, test_pure_noise);
+  tcase_add_test (tc, test_salt_fraction);
+  tcase_add_test (tc, test_burst_video_stream_time);
+  tcase_add_test (tc, test_burst_audio_per_sample);
+  tcase_add_test (tc, test_seed_determinism);
+  tcase_add_test (tc, test_audio_snr_per_level);
+  tcase_add_test (tc, test_audio_salt);
+  return s;
+}
+
+GST_CHECK_MAIN (udmlnoise);
