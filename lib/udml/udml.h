@@ -215,6 +215,10 @@ void udml_noise_gaussian (UdmlModalityKind kind, float *x, size_t n, int level, 
 /* Salt-and-pepper at intensity e: a fraction e/20 of the values set to the
  * tensor's min or max with equal probability. */
 void udml_noise_salt (float *x, size_t n, int e, UdmlRng *rng);
+/* Like udml_noise_gaussian on a channels x plane tensor; video noise is one
+ * field shared by all channels (method.md §3). */
+void udml_noise_gaussian_planes (UdmlModalityKind kind, float *x, int channels,
+    size_t plane, int level, UdmlRng *rng);
 
 /* --------------------------------------------------------------- training */
 

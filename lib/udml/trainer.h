@@ -1,0 +1,68 @@
+/* trainer.h — per-step training API (internal to lib/udml; used by
+ * udml_train, the tests and the benchmarks).
+ *
+ * A UdmlTrainer owns the gradient and momentum arenas (laid out like the
+ * model's parameter arena), the activation workspace for one batch size and
+ * the dependency state. Nothing is allocated after udml_trainer_new.
+ *
+ * N batch, M modalities, F_m input size of modality m.
+ */
+#ifndef UDML_TRAINER_H
+#define UDML_TRAINER_H
+
+#include "model.h"
+
+typedef enum {
+  UDML_PHASE_STAGE1 = 0,      /* clean; CE + gamma uni + beta KL; weights from D only */
+  UDML_PHASE_STAGE2,          /* noisy; + lambda L_est; weights still from D only */
+  UDML_PHASE_UNCERTAINTY,     /* stage 2 with the uncertainty term in the weights */
+} UdmlPhase;
+
+typedef struct UdmlTrainer UdmlTrainer;
+
+/* opt: NULL for udml_train_options_default. (transfer full) */
+UdmlTrainer *udml_trainer_new (UdmlModel *model, const UdmlTrainOptions *opt, int batch,
+    UdmlError *err);
+void udml_trainer_free (UdmlTrainer *tr);
+
+/* Loss (and, if backward, the gradient arena, zeroed first) of one batch.
+ * x[m]: n x F_m raw features, copied before the noise; y: n labels;
+ * levels: n x M noise labels 1..11 (NULL = clean); key: all randomness of
+ * the pass (noise, eps, dropout) derives from (seed, key). Updates neither
+ * parameters, BN running statistics nor D. */
+UdmlStatus udml_trainer_compute (UdmlTrainer *tr, int n, const float *const x[],
+    const int *y, const uint8_t *levels, UdmlPhase phase, uint64_t key, int backward,
+    UdmlLossParts *parts, UdmlError *err);
+
+/* One training step (method.md §4 step order): forward with the D of the
+ * previous step, losses, D and its EMA from this step's unimodal logits,
+ * backward, global-norm clip, SGD. Updates BN running statistics. */
+UdmlStatus udml_trainer_step (UdmlTrainer *tr, int n, const float *const x[],
+    const int *y, const uint8_t *levels, UdmlPhase phase, uint64_t key, float lr,
+    UdmlLossParts *parts, UdmlError *err);
+
+/* (transfer none) arenas laid out like udml_model_params. */
+float *udml_trainer_grads (UdmlTrainer *tr, size_t *n);
+float *udml_trainer_momentum (UdmlTrainer *tr, size_t *n);
+
+/* D of the previous step (used by the next forward) and its EMA. */
+void udml_trainer_get_dependency (const UdmlTrainer *tr, float *dep, float *ema);
+void udml_trainer_set_dependency (UdmlTrainer *tr, const float *dep, const float *ema);
+
+/* Gradient checks: record the detached inputs (estimator input, pe
+ * uncertainty) once, then reuse them so finite differences see the same
+ * constants the backward treats as constant. */
+void udml_trainer_set_freeze (UdmlTrainer *tr, UdmlFreeze freeze);
+
+/* Raw input staging buffers (n x F_m); passing them as x skips the copy. */
+float *udml_trainer_input (UdmlTrainer *tr, int m);
+
+/* optim.c */
+double udml_grad_norm (const float *g, size_t n);
+/* Scales g so its L2 norm is at most max_norm; returns the norm before. */
+double udml_clip_grad_norm (float *g, size_t n, float max_norm);
+/* buf = momentum buf + (g + wd p); p -= lr buf */
+void udml_sgd_step (float *p, float *buf, const float *g, size_t n, float lr,
+    float momentum, float weight_decay);
+
+#endif /* UDML_TRAINER_H */
