@@ -9,7 +9,7 @@
 #define PROG "udml-inspect"
 
 static void
-usage (FILE *out)
+usage (FILE * out)
 {
   fprintf (out,
       "Usage: " PROG " MODEL\n"
@@ -24,7 +24,7 @@ usage (FILE *out)
 }
 
 static void
-print_features (const UdmlConfig *cfg)
+print_features (const UdmlConfig * cfg)
 {
   const UdmlFeatureSpec *fs = &cfg->features;
 
@@ -41,7 +41,7 @@ print_features (const UdmlConfig *cfg)
 }
 
 static void
-print_modalities (const UdmlModel *model)
+print_modalities (const UdmlModel * model)
 {
   const UdmlConfig *cfg = udml_model_config (model);
 
@@ -77,7 +77,7 @@ print_provenance (const char *text)
 }
 
 static size_t
-print_tensors (const UdmlModel *model)
+print_tensors (const UdmlModel * model)
 {
   int n = udml_model_num_tensors (model);
   size_t total = 0;

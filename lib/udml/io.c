@@ -64,7 +64,7 @@ typedef enum
 /* ------------------------------------------------------------ byte helpers */
 
 static void
-put_le32 (uint8_t *p, uint32_t v)
+put_le32 (uint8_t * p, uint32_t v)
 {
   p[0] = v;
   p[1] = v >> 8;
@@ -73,14 +73,14 @@ put_le32 (uint8_t *p, uint32_t v)
 }
 
 static uint32_t
-get_le32 (const uint8_t *p)
+get_le32 (const uint8_t * p)
 {
   return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 |
       (uint32_t) p[3] << 24;
 }
 
 static uint64_t
-get_le64 (const uint8_t *p)
+get_le64 (const uint8_t * p)
 {
   return (uint64_t) get_le32 (p) | (uint64_t) get_le32 (p + 4) << 32;
 }
@@ -108,7 +108,7 @@ align_up (uint64_t x)
 }
 
 static uint32_t
-crc_update (uint32_t crc, const uint8_t *p, size_t n)
+crc_update (uint32_t crc, const uint8_t * p, size_t n)
 {
   return (uint32_t) crc32 (crc, p, (uInt) n);
 }
@@ -123,7 +123,7 @@ typedef struct
 } IoBuf;
 
 static void
-buf_put (IoBuf *b, const void *src, size_t n)
+buf_put (IoBuf * b, const void *src, size_t n)
 {
   if (b->oom)
     return;
@@ -145,20 +145,20 @@ buf_put (IoBuf *b, const void *src, size_t n)
 }
 
 static void
-buf_u8 (IoBuf *b, uint8_t v)
+buf_u8 (IoBuf * b, uint8_t v)
 {
   buf_put (b, &v, 1);
 }
 
 static void
-buf_u16 (IoBuf *b, uint16_t v)
+buf_u16 (IoBuf * b, uint16_t v)
 {
   uint8_t p[2] = { v & 0xff, v >> 8 };
   buf_put (b, p, 2);
 }
 
 static void
-buf_u32 (IoBuf *b, uint32_t v)
+buf_u32 (IoBuf * b, uint32_t v)
 {
   uint8_t p[4];
   put_le32 (p, v);
@@ -166,7 +166,7 @@ buf_u32 (IoBuf *b, uint32_t v)
 }
 
 static void
-buf_u64 (IoBuf *b, uint64_t v)
+buf_u64 (IoBuf * b, uint64_t v)
 {
   buf_u32 (b, (uint32_t) v);
   buf_u32 (b, (uint32_t) (v >> 32));
@@ -182,7 +182,7 @@ typedef struct
 } IoMetaOut;
 
 static void
-meta_key (IoMetaOut *m, const char *key, IoMetaType type)
+meta_key (IoMetaOut * m, const char *key, IoMetaType type)
 {
   size_t n = strlen (key);
   if (n == 0 || n > IO_MAX_KEY) {
@@ -196,21 +196,21 @@ meta_key (IoMetaOut *m, const char *key, IoMetaType type)
 }
 
 static void
-meta_int (IoMetaOut *m, const char *key, int64_t v)
+meta_int (IoMetaOut * m, const char *key, int64_t v)
 {
   meta_key (m, key, IO_META_INT);
   buf_u64 (&m->buf, (uint64_t) v);
 }
 
 static void
-meta_f32 (IoMetaOut *m, const char *key, float v)
+meta_f32 (IoMetaOut * m, const char *key, float v)
 {
   meta_key (m, key, IO_META_F32);
   buf_u32 (&m->buf, f32_bits (v));
 }
 
 static void
-meta_f64 (IoMetaOut *m, const char *key, double v)
+meta_f64 (IoMetaOut * m, const char *key, double v)
 {
   uint64_t u;
   memcpy (&u, &v, 8);
@@ -219,7 +219,7 @@ meta_f64 (IoMetaOut *m, const char *key, double v)
 }
 
 static void
-meta_str (IoMetaOut *m, const char *key, const char *s)
+meta_str (IoMetaOut * m, const char *key, const char *s)
 {
   size_t n = s ? strlen (s) : 0;
   if (n > IO_MAX_STRING)
@@ -230,7 +230,7 @@ meta_str (IoMetaOut *m, const char *key, const char *s)
 }
 
 static void
-meta_ints (IoMetaOut *m, const char *key, const int *v, int n)
+meta_ints (IoMetaOut * m, const char *key, const int *v, int n)
 {
   meta_key (m, key, IO_META_INTS);
   buf_u32 (&m->buf, (uint32_t) n);
@@ -239,7 +239,7 @@ meta_ints (IoMetaOut *m, const char *key, const int *v, int n)
 }
 
 static void
-meta_f32s (IoMetaOut *m, const char *key, const float *v, int n)
+meta_f32s (IoMetaOut * m, const char *key, const float *v, int n)
 {
   meta_key (m, key, IO_META_F32S);
   buf_u32 (&m->buf, (uint32_t) n);
@@ -268,7 +268,7 @@ scaling_name (UdmlScaling s)
 
 /* Everything in UdmlConfig, then the model state kept outside the tensors. */
 static void
-meta_put_model (IoMetaOut *m, const UdmlModel *model)
+meta_put_model (IoMetaOut * m, const UdmlModel * model)
 {
   const UdmlConfig *cfg = udml_model_config (model);
   const UdmlFeatureSpec *fs = &cfg->features;
@@ -330,14 +330,14 @@ typedef struct
 } IoTensorOut;
 
 static void
-f32_to_le (uint8_t *dst, const float *src, size_t n)
+f32_to_le (uint8_t * dst, const float *src, size_t n)
 {
   for (size_t i = 0; i < n; i++)
     put_le32 (dst + 4 * i, f32_bits (src[i]));
 }
 
 static uint32_t
-tensor_crc (const float *data, size_t count, uint8_t *chunk)
+tensor_crc (const float *data, size_t count, uint8_t * chunk)
 {
   uint32_t crc = crc_update (0, NULL, 0);
   for (size_t i = 0; i < count; i += IO_CHUNK) {
@@ -349,7 +349,7 @@ tensor_crc (const float *data, size_t count, uint8_t *chunk)
 }
 
 static int
-write_all (FILE *f, const void *p, size_t n)
+write_all (FILE * f, const void *p, size_t n)
 {
   return fwrite (p, 1, n, f) == n;
 }
@@ -358,8 +358,8 @@ write_all (FILE *f, const void *p, size_t n)
  * and renames it over path, so readers see the old file or the new one and
  * an interrupted write never leaves a broken file. */
 static UdmlStatus
-io_write (const char *path, const char magic[8], IoMetaOut *meta,
-    IoTensorOut *t, int n_tensors, UdmlError *err)
+io_write (const char *path, const char magic[8], IoMetaOut * meta,
+    IoTensorOut * t, int n_tensors, UdmlError * err)
 {
   static const uint8_t zeros[IO_ALIGN];
   UdmlStatus s = UDML_OK;
@@ -445,8 +445,7 @@ io_write (const char *path, const char magic[8], IoMetaOut *meta,
   }
   if (fd < 0) {
     s = udml_error_set (err, UDML_ERR_IO,
-        "%s: cannot create temporary file %s: %s", path, tmp,
-        strerror (errno));
+        "%s: cannot create temporary file %s: %s", path, tmp, strerror (errno));
     goto out;
   }
   created = 1;
@@ -524,7 +523,7 @@ out:
 
 /* Tensor list of a model; data is only read (the accessor is not const). */
 static IoTensorOut *
-model_tensors_out (const UdmlModel *model, int extra, int *n_out)
+model_tensors_out (const UdmlModel * model, int extra, int *n_out)
 {
   UdmlModel *mm = (UdmlModel *) model;
   int n = udml_model_num_tensors (model);
@@ -543,7 +542,7 @@ model_tensors_out (const UdmlModel *model, int extra, int *n_out)
 }
 
 static UdmlStatus
-check_savable (const UdmlModel *model, const char *path, UdmlError *err)
+check_savable (const UdmlModel * model, const char *path, UdmlError * err)
 {
   const UdmlConfig *cfg;
   int n;
@@ -578,7 +577,7 @@ check_savable (const UdmlModel *model, const char *path, UdmlError *err)
 }
 
 UdmlStatus
-udml_model_save (const UdmlModel *model, const char *path, UdmlError *err)
+udml_model_save (const UdmlModel * model, const char *path, UdmlError * err)
 {
   UdmlStatus s;
   IoMetaOut meta = { 0 };
@@ -603,9 +602,9 @@ out:
 }
 
 UdmlStatus
-udml_checkpoint_save (const char *path, const UdmlModel *model,
-    const UdmlCheckpointState *st, const float *momentum, size_t n,
-    UdmlError *err)
+udml_checkpoint_save (const char *path, const UdmlModel * model,
+    const UdmlCheckpointState * st, const float *momentum, size_t n,
+    UdmlError * err)
 {
   UdmlStatus s;
   IoMetaOut meta = { 0 };
@@ -698,7 +697,7 @@ typedef struct
 } IoCur;
 
 static const uint8_t *
-cur_take (IoCur *c, size_t n)
+cur_take (IoCur * c, size_t n)
 {
   const uint8_t *p;
   if (c->len - c->pos < n)
@@ -709,7 +708,7 @@ cur_take (IoCur *c, size_t n)
 }
 
 static int
-cur_u16 (IoCur *c, uint32_t *v)
+cur_u16 (IoCur * c, uint32_t * v)
 {
   const uint8_t *p = cur_take (c, 2);
   if (p)
@@ -718,7 +717,7 @@ cur_u16 (IoCur *c, uint32_t *v)
 }
 
 static int
-cur_u32 (IoCur *c, uint32_t *v)
+cur_u32 (IoCur * c, uint32_t * v)
 {
   const uint8_t *p = cur_take (c, 4);
   if (p)
@@ -727,7 +726,7 @@ cur_u32 (IoCur *c, uint32_t *v)
 }
 
 static int
-cur_u64 (IoCur *c, uint64_t *v)
+cur_u64 (IoCur * c, uint64_t * v)
 {
   const uint8_t *p = cur_take (c, 8);
   if (p)
@@ -736,7 +735,7 @@ cur_u64 (IoCur *c, uint64_t *v)
 }
 
 static void
-io_close (IoFile *io)
+io_close (IoFile * io)
 {
   if (io->f)
     fclose (io->f);
@@ -747,7 +746,7 @@ io_close (IoFile *io)
 }
 
 static int
-has_nul (const uint8_t *p, size_t n)
+has_nul (const uint8_t * p, size_t n)
 {
   return memchr (p, 0, n) != NULL;
 }
@@ -760,7 +759,7 @@ has_nul (const uint8_t *p, size_t n)
       io->path, what, i, io->header_size)
 
 static UdmlStatus
-io_parse_header (IoFile *io, UdmlError *err)
+io_parse_header (IoFile * io, UdmlError * err)
 {
   IoCur c = { io->header, (size_t) io->header_size, 0 };
   uint32_t n;
@@ -929,7 +928,7 @@ io_parse_header (IoFile *io, UdmlError *err)
 /* Opens path and checks preamble, header CRC and the tensor table against
  * the file size. Nothing of the tensor data is read. */
 static UdmlStatus
-io_open (IoFile *io, const char *path, int ckpt, UdmlError *err)
+io_open (IoFile * io, const char *path, int ckpt, UdmlError * err)
 {
   UdmlStatus s = UDML_OK;
   uint8_t pre[IO_PREAMBLE];
@@ -984,8 +983,7 @@ io_open (IoFile *io, const char *path, int ckpt, UdmlError *err)
         "%s: format version %u is newer than this build reads (%u); "
         "update udml", path, v, IO_VERSION);
   if (v == 0)
-    return udml_error_set (err, UDML_ERR_FORMAT, "%s: format version 0",
-        path);
+    return udml_error_set (err, UDML_ERR_FORMAT, "%s: format version 0", path);
   io->header_size = get_le64 (pre + 16);
   if (io->header_size < 8 || io->header_size > IO_MAX_HEADER)
     return udml_error_set (err, UDML_ERR_FORMAT,
@@ -1017,8 +1015,8 @@ io_open (IoFile *io, const char *path, int ckpt, UdmlError *err)
 /* Streams one tensor's data: checks its CRC and, if dst is non-NULL,
  * converts it into dst (count floats, as given by the table). */
 static UdmlStatus
-io_read_tensor (IoFile *io, const IoTensor *t, float *dst, uint8_t *chunk,
-    UdmlError *err)
+io_read_tensor (IoFile * io, const IoTensor * t, float *dst, uint8_t * chunk,
+    UdmlError * err)
 {
   uint64_t count = t->size / 4;
   uint32_t crc = crc_update (0, NULL, 0);
@@ -1047,7 +1045,7 @@ io_read_tensor (IoFile *io, const IoTensor *t, float *dst, uint8_t *chunk,
 /* ------------------------------------------------------- metadata reading */
 
 static const IoMeta *
-io_find (const IoFile *io, const char *key)
+io_find (const IoFile * io, const char *key)
 {
   size_t n = strlen (key);
   for (int i = 0; i < io->n_meta; i++)
@@ -1057,8 +1055,8 @@ io_find (const IoFile *io, const char *key)
 }
 
 static UdmlStatus
-io_need (const IoFile *io, const char *key, IoMetaType type,
-    const IoMeta **out, UdmlError *err)
+io_need (const IoFile * io, const char *key, IoMetaType type,
+    const IoMeta ** out, UdmlError * err)
 {
   const IoMeta *m = io_find (io, key);
   if (!m)
@@ -1073,8 +1071,8 @@ io_need (const IoFile *io, const char *key, IoMetaType type,
 }
 
 static UdmlStatus
-io_get_int (const IoFile *io, const char *key, int64_t lo, int64_t hi,
-    int64_t *out, UdmlError *err)
+io_get_int (const IoFile * io, const char *key, int64_t lo, int64_t hi,
+    int64_t * out, UdmlError * err)
 {
   const IoMeta *m;
   UdmlStatus s = io_need (io, key, IO_META_INT, &m, err);
@@ -1093,8 +1091,8 @@ io_get_int (const IoFile *io, const char *key, int64_t lo, int64_t hi,
 
 /* int-sized fields: the range keeps the narrowing exact */
 static UdmlStatus
-io_get_i (const IoFile *io, const char *key, int lo, int hi, int *out,
-    UdmlError *err)
+io_get_i (const IoFile * io, const char *key, int lo, int hi, int *out,
+    UdmlError * err)
 {
   int64_t v = 0;
   UdmlStatus s = io_get_int (io, key, lo, hi, &v, err);
@@ -1104,7 +1102,7 @@ io_get_i (const IoFile *io, const char *key, int lo, int hi, int *out,
 }
 
 static UdmlStatus
-io_get_f32 (const IoFile *io, const char *key, float *out, UdmlError *err)
+io_get_f32 (const IoFile * io, const char *key, float *out, UdmlError * err)
 {
   const IoMeta *m;
   UdmlStatus s = io_need (io, key, IO_META_F32, &m, err);
@@ -1114,7 +1112,7 @@ io_get_f32 (const IoFile *io, const char *key, float *out, UdmlError *err)
 }
 
 static UdmlStatus
-io_get_f64 (const IoFile *io, const char *key, double *out, UdmlError *err)
+io_get_f64 (const IoFile * io, const char *key, double *out, UdmlError * err)
 {
   const IoMeta *m;
   UdmlStatus s = io_need (io, key, IO_META_F64, &m, err);
@@ -1125,8 +1123,8 @@ io_get_f64 (const IoFile *io, const char *key, double *out, UdmlError *err)
 
 /* Copies a string into dst (size bytes with the NUL). */
 static UdmlStatus
-io_get_str (const IoFile *io, const char *key, char *dst, size_t size,
-    UdmlError *err)
+io_get_str (const IoFile * io, const char *key, char *dst, size_t size,
+    UdmlError * err)
 {
   const IoMeta *m;
   UdmlStatus s = io_need (io, key, IO_META_STR, &m, err);
@@ -1143,8 +1141,8 @@ io_get_str (const IoFile *io, const char *key, char *dst, size_t size,
 
 /* Reads an int array of 1..max elements, each within lo..hi. */
 static UdmlStatus
-io_get_ints (const IoFile *io, const char *key, int *dst, int max, int *n,
-    int lo, int hi, UdmlError *err)
+io_get_ints (const IoFile * io, const char *key, int *dst, int max, int *n,
+    int lo, int hi, UdmlError * err)
 {
   const IoMeta *m;
   UdmlStatus s = io_need (io, key, IO_META_INTS, &m, err);
@@ -1167,8 +1165,8 @@ io_get_ints (const IoFile *io, const char *key, int *dst, int max, int *n,
 }
 
 static UdmlStatus
-io_get_f32s (const IoFile *io, const char *key, float *dst, uint32_t n,
-    UdmlError *err)
+io_get_f32s (const IoFile * io, const char *key, float *dst, uint32_t n,
+    UdmlError * err)
 {
   const IoMeta *m;
   UdmlStatus s = io_need (io, key, IO_META_F32S, &m, err);
@@ -1186,7 +1184,7 @@ io_get_f32s (const IoFile *io, const char *key, float *dst, uint32_t n,
 
 /* Rebuilds the UdmlConfig from the metadata and validates it. */
 static UdmlStatus
-io_read_config (const IoFile *io, UdmlConfig *cfg, UdmlError *err)
+io_read_config (const IoFile * io, UdmlConfig * cfg, UdmlError * err)
 {
   UdmlStatus s = UDML_OK;
   UdmlFeatureSpec *fs = &cfg->features;
@@ -1262,10 +1260,8 @@ io_read_config (const IoFile *io, UdmlConfig *cfg, UdmlError *err)
   TRY (io_get_i (io, "features.sample_rate", 0, 1 << 24, &fs->sample_rate,
           err));
   TRY (io_get_i (io, "features.n_fft", 0, 1 << 24, &fs->n_fft, err));
-  TRY (io_get_i (io, "features.win_length", 0, 1 << 24, &fs->win_length,
-          err));
-  TRY (io_get_i (io, "features.hop_length", 0, 1 << 24, &fs->hop_length,
-          err));
+  TRY (io_get_i (io, "features.win_length", 0, 1 << 24, &fs->win_length, err));
+  TRY (io_get_i (io, "features.hop_length", 0, 1 << 24, &fs->hop_length, err));
   TRY (io_get_i (io, "features.n_mels", 0, 1 << 16, &fs->n_mels, err));
   TRY (io_get_f32 (io, "features.fmin", &fs->fmin, err));
   TRY (io_get_f32 (io, "features.fmax", &fs->fmax, err));
@@ -1292,7 +1288,7 @@ out:
 
 /* The saved dependency EMA D per modality. */
 static UdmlStatus
-io_read_deps (const IoFile *io, int n_mod, float *d, UdmlError *err)
+io_read_deps (const IoFile * io, int n_mod, float *d, UdmlError * err)
 {
   UdmlStatus s = UDML_OK;
   char k[IO_MAX_KEY + 1];
@@ -1305,7 +1301,7 @@ io_read_deps (const IoFile *io, int n_mod, float *d, UdmlError *err)
 
 /* Provenance text, NUL-terminated. (transfer full) */
 static UdmlStatus
-io_read_provenance (const IoFile *io, char **out, UdmlError *err)
+io_read_provenance (const IoFile * io, char **out, UdmlError * err)
 {
   const IoMeta *m;
   UdmlStatus s = io_need (io, "provenance", IO_META_STR, &m, err);
@@ -1314,8 +1310,7 @@ io_read_provenance (const IoFile *io, char **out, UdmlError *err)
     return s;
   *out = malloc (m->n + 1);
   if (!*out)
-    return udml_error_set (err, UDML_ERR_NOMEM, "%s: out of memory",
-        io->path);
+    return udml_error_set (err, UDML_ERR_NOMEM, "%s: out of memory", io->path);
   memcpy (*out, m->p, m->n);
   (*out)[m->n] = '\0';          /* an embedded NUL only shortens the text */
   return UDML_OK;
@@ -1334,8 +1329,8 @@ format_dims (char *buf, size_t size, int ndim, const int *dims)
  * dims. File tensors the model does not have are refused, except a
  * checkpoint's momentum. map[i] is the file index of model tensor i. */
 static UdmlStatus
-io_match_tensors (const IoFile *io, const UdmlModel *model, int *map,
-    const char *extra, UdmlError *err)
+io_match_tensors (const IoFile * io, const UdmlModel * model, int *map,
+    const char *extra, UdmlError * err)
 {
   int n = udml_model_num_tensors (model);
   int matched = 0;
@@ -1385,7 +1380,7 @@ io_match_tensors (const IoFile *io, const UdmlModel *model, int *map,
 }
 
 UdmlStatus
-udml_model_load (const char *path, UdmlModel **out, UdmlError *err)
+udml_model_load (const char *path, UdmlModel ** out, UdmlError * err)
 {
   UdmlStatus s = UDML_OK;
   IoFile io;
@@ -1439,7 +1434,7 @@ out:
 }
 
 UdmlStatus
-udml_model_verify (const char *path, UdmlError *err)
+udml_model_verify (const char *path, UdmlError * err)
 {
   UdmlStatus s = UDML_OK;
   IoFile io;
@@ -1465,7 +1460,7 @@ out:
 /* First field in which two configs differ (normalisation excluded: it is
  * model state the checkpoint restores), or NULL. what gets the values. */
 static const char *
-config_diff (const UdmlConfig *a, const UdmlConfig *b, char *what,
+config_diff (const UdmlConfig * a, const UdmlConfig * b, char *what,
     size_t size)
 {
 #define DIFF_INT(field, label) \
@@ -1524,8 +1519,8 @@ config_diff (const UdmlConfig *a, const UdmlConfig *b, char *what,
 }
 
 UdmlStatus
-udml_checkpoint_load (const char *path, UdmlModel *model,
-    UdmlCheckpointState *st, float *momentum, size_t n, UdmlError *err)
+udml_checkpoint_load (const char *path, UdmlModel * model,
+    UdmlCheckpointState * st, float *momentum, size_t n, UdmlError * err)
 {
   UdmlStatus s = UDML_OK;
   IoFile io;

@@ -81,21 +81,21 @@ write_file (const char *path, const void *p, size_t n)
 }
 
 static uint32_t
-le32 (const uint8_t *p)
+le32 (const uint8_t * p)
 {
   return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 |
       (uint32_t) p[3] << 24;
 }
 
 static void
-set_le32 (uint8_t *p, uint32_t v)
+set_le32 (uint8_t * p, uint32_t v)
 {
   for (int i = 0; i < 4; i++)
     p[i] = (uint8_t) (v >> (8 * i));
 }
 
 static void
-set_le64 (uint8_t *p, uint64_t v)
+set_le64 (uint8_t * p, uint64_t v)
 {
   for (int i = 0; i < 8; i++)
     p[i] = (uint8_t) (v >> (8 * i));
@@ -103,7 +103,7 @@ set_le64 (uint8_t *p, uint64_t v)
 
 /* Bitwise CRC32 (IEEE, reflected), independent of zlib. */
 static uint32_t
-crc32_ref (uint32_t crc, const uint8_t *p, size_t n)
+crc32_ref (uint32_t crc, const uint8_t * p, size_t n)
 {
   crc = ~crc;
   for (size_t i = 0; i < n; i++) {
@@ -115,14 +115,14 @@ crc32_ref (uint32_t crc, const uint8_t *p, size_t n)
 }
 
 static size_t
-header_end (const uint8_t *b)
+header_end (const uint8_t * b)
 {
   return 32 + (size_t) (le32 (b + 16) | (uint64_t) le32 (b + 20) << 32);
 }
 
 /* Re-seals the header checksum of an edited image. */
 static void
-fix_header_crc (uint8_t *b)
+fix_header_crc (uint8_t * b)
 {
   size_t end = header_end (b);
   uint32_t crc = crc32_ref (0, b, 28);
@@ -132,7 +132,7 @@ fix_header_crc (uint8_t *b)
 
 /* Offset of the value of metadata key (after its type byte), or 0. */
 static size_t
-meta_value (const uint8_t *b, const char *key)
+meta_value (const uint8_t * b, const char *key)
 {
   size_t pos = 36, kl = strlen (key);
   uint32_t n = le32 (b + 32);
@@ -146,12 +146,24 @@ meta_value (const uint8_t *b, const char *key)
     if (hit)
       return pos;
     switch (type) {
-      case 1: case 3: pos += 8; break;
-      case 2: pos += 4; break;
-      case 4: pos += 4 + le32 (b + pos); break;
-      case 5: pos += 4 + 8 * (size_t) le32 (b + pos); break;
-      case 6: pos += 4 + 4 * (size_t) le32 (b + pos); break;
-      default: return 0;
+      case 1:
+      case 3:
+        pos += 8;
+        break;
+      case 2:
+        pos += 4;
+        break;
+      case 4:
+        pos += 4 + le32 (b + pos);
+        break;
+      case 5:
+        pos += 4 + 8 * (size_t) le32 (b + pos);
+        break;
+      case 6:
+        pos += 4 + 4 * (size_t) le32 (b + pos);
+        break;
+      default:
+        return 0;
     }
   }
   return 0;
@@ -159,7 +171,7 @@ meta_value (const uint8_t *b, const char *key)
 
 /* Offset of the tensor count (which follows the metadata). */
 static size_t
-tensor_count_off (const uint8_t *b)
+tensor_count_off (const uint8_t * b)
 {
   size_t pos = 36;
   uint32_t n = le32 (b + 32);
@@ -170,11 +182,22 @@ tensor_count_off (const uint8_t *b)
     pos += 2 + len;
     type = b[pos++];
     switch (type) {
-      case 1: case 3: pos += 8; break;
-      case 2: pos += 4; break;
-      case 4: pos += 4 + le32 (b + pos); break;
-      case 5: pos += 4 + 8 * (size_t) le32 (b + pos); break;
-      case 6: pos += 4 + 4 * (size_t) le32 (b + pos); break;
+      case 1:
+      case 3:
+        pos += 8;
+        break;
+      case 2:
+        pos += 4;
+        break;
+      case 4:
+        pos += 4 + le32 (b + pos);
+        break;
+      case 5:
+        pos += 4 + 8 * (size_t) le32 (b + pos);
+        break;
+      case 6:
+        pos += 4 + 4 * (size_t) le32 (b + pos);
+        break;
     }
   }
   return pos;
@@ -183,7 +206,7 @@ tensor_count_off (const uint8_t *b)
 /* Offset of tensor entry i: u16 name length, name, u32 dtype, u32 ndim,
  * dims, u64 offset, u64 size, u32 crc. */
 static size_t
-tensor_entry (const uint8_t *b, int i)
+tensor_entry (const uint8_t * b, int i)
 {
   size_t pos = tensor_count_off (b) + 4;
   for (int j = 0; j < i; j++) {
@@ -195,13 +218,13 @@ tensor_entry (const uint8_t *b, int i)
 }
 
 static size_t
-entry_ndim_off (const uint8_t *b, size_t e)
+entry_ndim_off (const uint8_t * b, size_t e)
 {
   return e + 2 + (b[e] | b[e + 1] << 8) + 4;
 }
 
 static uint64_t
-entry_data_off (const uint8_t *b, size_t e)
+entry_data_off (const uint8_t * b, size_t e)
 {
   size_t p = entry_ndim_off (b, e);
   p += 4 + 4 * le32 (b + p);
@@ -211,7 +234,7 @@ entry_data_off (const uint8_t *b, size_t e)
 /* ------------------------------------------------------------- expectations */
 
 static UdmlStatus
-load_status (const char *path, UdmlError *err)
+load_status (const char *path, UdmlError * err)
 {
   UdmlModel *m = (UdmlModel *) 0x1;
   UdmlStatus s;
@@ -250,7 +273,7 @@ expect_refused (const char *what, const char *path, UdmlStatus want,
 
 /* Writes an edited copy of image, re-sealing the header CRC if asked. */
 static void
-expect_image (const char *what, const uint8_t *image, size_t len,
+expect_image (const char *what, const uint8_t * image, size_t len,
     void (*edit) (uint8_t *, void *), void *user, int reseal,
     UdmlStatus want, int verify_too)
 {
@@ -269,7 +292,7 @@ expect_image (const char *what, const uint8_t *image, size_t len,
 /* ------------------------------------------------------------ model helpers */
 
 static void
-small_config (UdmlConfig *cfg)
+small_config (UdmlConfig * cfg)
 {
   udml_config_default (cfg);
   cfg->mod[0].in_h = 16;
@@ -305,7 +328,7 @@ small_config (UdmlConfig *cfg)
 /* Every tensor gets distinct values, including bit patterns a text or
  * double round trip would lose. */
 static void
-fill_model (UdmlModel *m, uint64_t seed)
+fill_model (UdmlModel * m, uint64_t seed)
 {
   UdmlRng rng;
   udml_rng_seed (&rng, seed, 3);
@@ -326,7 +349,7 @@ fill_model (UdmlModel *m, uint64_t seed)
 }
 
 static int
-config_equal (const UdmlConfig *a, const UdmlConfig *b)
+config_equal (const UdmlConfig * a, const UdmlConfig * b)
 {
   const UdmlFeatureSpec *x = &a->features, *y = &b->features;
   int ok = a->n_modalities == b->n_modalities && a->n_classes == b->n_classes
@@ -358,7 +381,7 @@ config_equal (const UdmlConfig *a, const UdmlConfig *b)
 
 /* Bit-exact tensor comparison; reports the first difference. */
 static void
-check_tensors_equal (const char *what, UdmlModel *a, UdmlModel *b)
+check_tensors_equal (const char *what, UdmlModel * a, UdmlModel * b)
 {
   CHECK (udml_model_num_tensors (a) == udml_model_num_tensors (b),
       "%s: %d vs %d tensors", what, udml_model_num_tensors (a),
@@ -419,7 +442,7 @@ count_temp_files (void)
 /* ------------------------------------------------------------------ edits */
 
 static void
-edit_byte (uint8_t *b, void *user)
+edit_byte (uint8_t * b, void *user)
 {
   size_t off = *(size_t *) user;
   b[off] ^= 0x5a;
@@ -432,7 +455,7 @@ typedef struct
 } Set32;
 
 static void
-edit_set32 (uint8_t *b, void *user)
+edit_set32 (uint8_t * b, void *user)
 {
   Set32 *s = user;
   set_le32 (b + s->off, s->v);
@@ -445,7 +468,7 @@ typedef struct
 } Set64;
 
 static void
-edit_set64 (uint8_t *b, void *user)
+edit_set64 (uint8_t * b, void *user)
 {
   Set64 *s = user;
   set_le64 (b + s->off, s->v);
@@ -454,7 +477,7 @@ edit_set64 (uint8_t *b, void *user)
 /* ------------------------------------------------------------------ tests */
 
 static void
-test_round_trip (const UdmlConfig *cfg, const char *a_path)
+test_round_trip (const UdmlConfig * cfg, const char *a_path)
 {
   UdmlError err = { 0 };
   UdmlModel *m = udml_model_new (cfg, 42, &err), *l = NULL;
@@ -549,7 +572,7 @@ test_truncation (const char *a_path)
 }
 
 static void
-test_malformed (const UdmlConfig *cfg, const char *a_path)
+test_malformed (const UdmlConfig * cfg, const char *a_path)
 {
   size_t len = 0, off;
   uint8_t *img = read_file (a_path, &len);
@@ -787,7 +810,7 @@ test_fuzz (const char *a_path)
 }
 
 static void
-test_atomic (const UdmlConfig *cfg, const char *a_path)
+test_atomic (const UdmlConfig * cfg, const char *a_path)
 {
   UdmlError err;
   UdmlModel *m = udml_model_new (cfg, 99, NULL);
@@ -858,7 +881,7 @@ test_atomic (const UdmlConfig *cfg, const char *a_path)
 }
 
 static void
-test_checkpoint (const UdmlConfig *cfg)
+test_checkpoint (const UdmlConfig * cfg)
 {
   UdmlError err = { 0 };
   UdmlModel *m = udml_model_new (cfg, 5, NULL);
