@@ -127,8 +127,7 @@ run_all (UdmlInfer *inf, const FeatureSet *set, float *const *x, int batch,
   return 0;
 }
 
-/* Accuracy, macro-F1 over the K classes (F1 = 0 for a class without true
- * or predicted positives) and unimodal accuracies, over all samples. */
+/* Accuracy, macro-F1 and unimodal accuracies, over all samples. */
 static void
 metrics (const FeatureSet *set, const UdmlResult *res, int K, double *acc,
     double *f1, double *uni)
@@ -149,13 +148,20 @@ metrics (const FeatureSet *set, const UdmlResult *res, int K, double *acc,
     for (int m = 0; m < set->n_mod; m++)
       ucorrect[m] += res[i].mod[m].label == y;
   }
+  /* averaged over the classes that occur in the truth or the predictions
+   * (as scikit-learn does); a class that is never predicted correctly has
+   * F1 = 0, never a division by zero */
   double sum = 0;
+  int n_classes = 0;
   for (int k = 0; k < K; k++) {
     int d = 2 * tp[k] + fp[k] + fn[k];
-    sum += d > 0 ? 2.0 * tp[k] / d : 0.0;
+    if (d == 0)
+      continue;
+    sum += 2.0 * tp[k] / d;
+    n_classes++;
   }
   *acc = set->n ? (double) correct / set->n : 0;
-  *f1 = K ? sum / K : 0;
+  *f1 = n_classes ? sum / n_classes : 0;
   for (int m = 0; m < set->n_mod; m++)
     uni[m] = set->n ? (double) ucorrect[m] / set->n : 0;
 }
