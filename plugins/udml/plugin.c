@@ -1,0 +1,38 @@
+/* plugin.c — registers udmlfuse, udmlnoise and udmloverlay. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <gst/gst.h>
+
+#include "udmlfuse.h"
+#ifdef UDML_HAVE_NOISE
+#include "udmlnoise.h"
+#endif
+#ifdef UDML_HAVE_OVERLAY
+#include "udmloverlay.h"
+#endif
+
+#ifndef PACKAGE
+#define PACKAGE "udml"
+#endif
+
+static gboolean
+plugin_init (GstPlugin * plugin)
+{
+  gboolean ret = FALSE;
+
+  ret |= GST_ELEMENT_REGISTER (udmlfuse, plugin);
+#ifdef UDML_HAVE_NOISE
+  ret |= GST_ELEMENT_REGISTER (udmlnoise, plugin);
+#endif
+#ifdef UDML_HAVE_OVERLAY
+  ret |= GST_ELEMENT_REGISTER (udmloverlay, plugin);
+#endif
+  return ret;
+}
+
+GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, udml,
+    "Unbiased Dynamic Multimodal Learning: audio-video fusion with "
+    "noise-aware, dependency-corrected weights",
+    plugin_init, UDML_VERSION, "LGPL", "udml", "https://github.com/udml/udml")
