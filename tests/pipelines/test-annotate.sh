@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# test-annotate.sh — end to end: builds a 20-clip AV-digits stream from the
+# bundled fixtures (tests/data) with udml-avdigits, annotates it with
+# pipelines/annotate-jsonl.sh and the shipped model, and checks the
+# per-window labels against the stream's ground truth (score.py). Also
+# renders the overlay (render-overlay.sh) and the WebVTT subtitles and
+# checks they are produced and decodable.
+#
+# Environment (set by meson): UDML_BUILD_DIR, GST_PLUGIN_PATH_1_0.
+# Exit status: 0 pass, 1 fail (the message says what and by how much).
+set -euo pipefail
+src=$(cd "$(dirname "$0")/../.." && pwd)
+build=${UDML_BUILD_DIR:?UDML_BUILD_DIR not set}
+model=${UDML_MODEL:-$src/models/avdigits.udml}
+clips=20
+# The shipped model's test accuracy is far above this; 20 windows at a true
+# accuracy of 0.9 fall below 0.75 with probability < 1 %.
+min_acc=0.75
+
+fail () { echo "test-annotate: FAIL: $*" >&2; exit 1; }
+
+[ -r "$model" ] || fail "model '$model' missing (models/avdigits.udml is shipped with the tree)"
+avdigits=$build/tools/udml-avdigits
+[ -x "$avdigits" ] || fail "'$avdigits' not built"
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+"$avdigits" --fsdd "$src/tests/data/fsdd" --mnist "$src/tests/data/mnist" \
+  --out "$tmp/av" --stream "$clips" >"$tmp/avdigits.log" 2>&1 ||
+  { cat "$tmp/avdigits.log" >&2; fail "udml-avdigits could not build the stream"; }
+
+export UDML_MODEL="$model" UDML_BUILD_DIR="$build"
+"$src/pipelines/annotate-jsonl.sh" "$tmp/av/stream.mkv" "$tmp/out.jsonl" ||
+  fail "annotate-jsonl.sh exited with $?"
+python3 "$src/tests/pipelines/score.py" "$tmp/out.jsonl" "$tmp/av/stream.csv" \
+  --min-windows "$clips" --min-accuracy "$min_acc" ||
+  fail "labels do not match the ground truth well enough (see above)"
+
+"$src/pipelines/annotate-webvtt.sh" "$tmp/av/stream.mkv" "$tmp/out.vtt" ||
+  fail "annotate-webvtt.sh exited with $?"
+cues=$(grep -c -- '-->' "$tmp/out.vtt" || true)
+[ "$cues" -ge "$clips" ] || fail "WebVTT has $cues cues, expected >= $clips"
+
+"$src/pipelines/render-overlay.sh" "$tmp/av/stream.mkv" "$tmp/out.mkv" ||
+  fail "render-overlay.sh exited with $?"
+frames=$(gst-launch-1.0 -v filesrc location="$tmp/out.mkv" ! matroskademux \
+  ! vp8dec ! fakesink silent=false 2>/dev/null | grep -c 'chain' || true)
+[ "$frames" -ge $((clips * 10)) ] ||
+  fail "rendered video has $frames frames, expected >= $((clips * 10))"
+echo "test-annotate: ok ($clips windows, $cues cues, $frames rendered frames)"
