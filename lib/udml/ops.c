@@ -375,12 +375,15 @@ udml_relu_backward (float *din, const float *dout, const float *out, size_t n)
 {
   size_t i = 0;
 
+  /* unconditional loads first, so the select becomes a vector mask */
   for (; i + 8 <= n; i += 8) {
-    float t[8];
+    float g[8], o[8], d[8];
+    memcpy (g, dout + i, sizeof g);
+    memcpy (o, out + i, sizeof o);
+    memcpy (d, din + i, sizeof d);
     for (int j = 0; j < 8; j++)
-      t[j] = din[i + j] + (out[i + j] > 0.0f ? dout[i + j] : 0.0f);
-    for (int j = 0; j < 8; j++)
-      din[i + j] = t[j];
+      d[j] += o[j] > 0.0f ? g[j] : 0.0f;
+    memcpy (din + i, d, sizeof d);
   }
   for (; i < n; i++)
     din[i] += out[i] > 0.0f ? dout[i] : 0.0f;
@@ -409,7 +412,8 @@ udml_maxpool2_forward (float *out, const float *in, int N, int C, int H, int W)
   }
 }
 
-/* The gradient goes to the first maximum in row-major window order. */
+/* The gradient goes to the first maximum in row-major window order.
+ * Branch-free: the argmax of random data is unpredictable. */
 void
 udml_maxpool2_backward (float *din, const float *dout, const float *in, int N,
     int C, int H, int W)
@@ -420,16 +424,27 @@ udml_maxpool2_backward (float *din, const float *dout, const float *in, int N,
     const float *x = in + nc * H * W;
     float *dx = din + nc * H * W;
     const float *g = dout + nc * Ho * Wo;
-    for (int oy = 0; oy < Ho; oy++)
+    for (int oy = 0; oy < Ho; oy++) {
+      const float *r0 = x + (size_t) (2 * oy) * W;
+      const float *r1 = r0 + W;
+      float *d0 = dx + (size_t) (2 * oy) * W;
+      float *d1 = d0 + W;
       for (int ox = 0; ox < Wo; ox++) {
-        size_t i0 = (size_t) (2 * oy) * W + 2 * ox;
-        size_t idx[4] = { i0, i0 + 1, i0 + W, i0 + W + 1 };
-        size_t best = idx[0];
-        for (int j = 1; j < 4; j++)
-          if (x[idx[j]] > x[best])
-            best = idx[j];
-        dx[best] += g[oy * Wo + ox];
+        float a = r0[2 * ox], b = r0[2 * ox + 1];
+        float c = r1[2 * ox], d = r1[2 * ox + 1];
+        float gv = g[oy * Wo + ox];
+        float m = a > b ? a : b, m2 = c > d ? c : d;
+        m = m > m2 ? m : m2;
+        int fa = a == m;
+        int fb = (b == m) & !fa;
+        int fc = (c == m) & !(fa | fb);
+        int fd = !(fa | fb | fc);
+        d0[2 * ox] += gv * fa;
+        d0[2 * ox + 1] += gv * fb;
+        d1[2 * ox] += gv * fc;
+        d1[2 * ox + 1] += gv * fd;
       }
+    }
   }
 }
 

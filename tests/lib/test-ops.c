@@ -522,6 +522,15 @@ test_elementwise (void)
   udml_maxpool2_backward (din, c.r, c.in, N, C, H, W);
   fd_check ("maxpool fd din", c.in, n, din, din0, elem_loss, &c, 1e-2f, 1e-4, 1e-4);
 
+  /* ties: the whole gradient goes to the first maximum, once */
+  {
+    float tin[8] = { 1, 1, 0, 2, 1, 0, 0, 2 };  /* 2 x 4: windows (1,1,1,0), (0,2,0,2) */
+    float tg[2] = { 3, 5 }, tdin[8] = { 0 };
+    double twant[8] = { 3, 0, 0, 5, 0, 0, 0, 0 };
+    udml_maxpool2_backward (tdin, tg, tin, 1, 1, 2, 4);
+    check_close ("maxpool ties -> first max", tdin, twant, 8, 0, 0);
+  }
+
   /* gap */
   c.op = 2;
   fill (c.in, n, -1, 1);

@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* udml-bench — throughput of the UDML core against the machine's sgemm rate.
+ *
+ * Prints key=value lines:
+ *   sgemm_gflops             large square sgemm, 1 thread (median)
+ *   forward_ms               batch-1 udml_infer_run of the default model, 1 thread
+ *   forward_bound_fraction   (forward FLOPs / sgemm rate) / forward time
+ *   train1_samples_per_s     batch-64 training steps, 1 thread
+ *   train1_bound_fraction    (3 x forward FLOPs x 64 / sgemm rate) / step time
+ *   train2_samples_per_s     the same with 2 BLAS threads
+ *   allocs_per_forward, allocs_per_train_step   malloc/calloc/realloc calls
+ *                            in steady state, counted by interposition
+ * Every time is the median of several repetitions.  FLOPs count the convs
+ * and linears analytically (2 per multiply-add); everything else (BN, ReLU,
+ * pooling, im2col, losses, noise) is overhead by this measure.
+ *
+ * Usage: udml-bench [--quick]
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cblas.h>
+#undef I                        /* <complex.h> via OpenBLAS */
+
+#include "udml.h"
+#include "trainer.h"
+
+/* ------------------------------------------------------ allocation counter */
+
+/* glibc's own entry points: the wrappers below replace malloc & co for the
+ * whole process (the executable's definitions win symbol lookup), and
+ * forward to these without going through dlsym, which itself allocates. */
+extern void *__libc_malloc (size_t n);
+extern void *__libc_calloc (size_t n, size_t size);
+extern void *__libc_realloc (void *p, size_t n);
+
+static atomic_long alloc_count;
+
+void *
+malloc (size_t n)
+{
+  atomic_fetch_add_explicit (&alloc_count, 1, memory_order_relaxed);
+  return __libc_malloc (n);
+}
+
+void *
+calloc (size_t n, size_t size)
+{
+  atomic_fetch_add_explicit (&alloc_count, 1, memory_order_relaxed);
+  return __libc_calloc (n, size);
+}
+
+void *
+realloc (void *p, size_t n)
+{
+  atomic_fetch_add_explicit (&alloc_count, 1, memory_order_relaxed);
+  return __libc_realloc (p, n);
+}
+
+static long
+allocs (void)
+{
+  return atomic_load_explicit (&alloc_count, memory_order_relaxed);
+}
+
+/* ----------------------------------------------------------------- helpers */
+
+static double
+now (void)
+{
+  struct timespec t;
+  clock_gettime (CLOCK_MONOTONIC, &t);
+  return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static int
+cmp_double (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+static double
+median (double *v, int n)
+{
+  qsort (v, n, sizeof *v, cmp_double);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static void
+die (const char *what, const UdmlError *err)
+{
+  fprintf (stderr, "udml-bench: error: %s: %s\n", what,
+      err && err->msg[0] ? err->msg : "failed");
+  exit (1);
+}
+
+/* Median sgemm rate of an n x n x n product, GFLOP/s. */
+static double
+sgemm_gflops (int n, int reps)
+{
+  float *a = malloc ((size_t) n * n * sizeof (float));
+  float *b = malloc ((size_t) n * n * sizeof (float));
+  float *c = malloc ((size_t) n * n * sizeof (float));
+  double *t = malloc (reps * sizeof (double)), r;
+
+  if (!a || !b || !c || !t)
+    die ("sgemm buffers", NULL);
+  for (size_t i = 0; i < (size_t) n * n; i++) {
+    a[i] = (float) (i % 13) * 0.01f;
+    b[i] = (float) (i % 7) * 0.01f;
+  }
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n,
+      b, n, 0.0f, c, n);        /* warm-up */
+  for (int k = 0; k < reps; k++) {
+    double t0 = now ();
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a,
+        n, b, n, 0.0f, c, n);
+    t[k] = now () - t0;
+  }
+  r = 2.0 * n * n * n / median (t, reps) / 1e9;
+  free (a);
+  free (b);
+  free (c);
+  free (t);
+  return r;
+}
+
+/* Conv and linear FLOPs of one inference forward of one sample (method.md
+ * §1): encoder convs, the two 1x1 heads, the estimator MLP and the shared
+ * classifier (fused + M unimodal passes). */
+static double
+forward_flops (const UdmlConfig *cfg)
+{
+  double f = 0.0;
+  int feat = 0;
+
+  for (int m = 0; m < cfg->n_modalities; m++) {
+    const UdmlModalitySpec *s = &cfg->mod[m];
+    int h = s->in_h, w = s->in_w, ci = s->in_c, C = 0;
+    for (int k = 0; k < s->n_stages; k++) {
+      int co = s->channels[k];
+      f += 2.0 * co * ci * 9 * h * w;
+      if (k < s->n_stages - 1) {
+        h /= 2;
+        w /= 2;
+      }
+      ci = C = co;
+    }
+    f += 2 * 2.0 * C * C * h * w;                       /* mu, logvar heads */
+    f += 2.0 * (C * cfg->est_hidden + cfg->est_hidden); /* estimator */
+    feat += C;
+  }
+  f += 2.0 * feat * cfg->n_classes * (1 + cfg->n_modalities);
+  return f;
+}
+
+/* ---------------------------------------------------------------- benches */
+
+typedef struct {
+  double ms;
+  double allocs;
+} Timing;
+
+static Timing
+bench_forward (const UdmlModel *model, int reps)
+{
+  const UdmlConfig *cfg = udml_model_config (model);
+  UdmlError err = { 0 };
+  UdmlInfer *inf = udml_infer_new (model, 1, &err);
+  float *x[UDML_MAX_MODALITIES] = { 0 };
+  const float *cx[UDML_MAX_MODALITIES] = { 0 };
+  double *t = malloc (reps * sizeof (double));
+  UdmlResult res;
+  UdmlRng rng;
+  Timing out;
+  long a0;
+
+  if (!inf)
+    die ("udml_infer_new", &err);
+  udml_rng_seed (&rng, 1, 0);
+  for (int m = 0; m < cfg->n_modalities; m++) {
+    size_t F = udml_config_input_size (cfg, m);
+    x[m] = malloc (F * sizeof (float));
+    for (size_t i = 0; i < F; i++)
+      x[m][i] = cfg->mod[m].kind == UDML_MODALITY_VIDEO
+          ? 255.0f * udml_rng_uniform (&rng) : 3.0f * udml_rng_normal (&rng) - 5.0f;
+    cx[m] = x[m];
+  }
+  for (int k = 0; k < 20; k++)  /* warm-up: caches, BLAS buffers */
+    if (udml_infer_run (inf, 1, cx, NULL, UDML_INFER_AS_TRAINED, &res, &err))
+      die ("udml_infer_run", &err);
+  a0 = allocs ();
+  for (int k = 0; k < reps; k++) {
+    double t0 = now ();
+    udml_infer_run (inf, 1, cx, NULL, UDML_INFER_AS_TRAINED, &res, &err);
+    t[k] = now () - t0;
+  }
+  out.allocs = (double) (allocs () - a0) / reps;
+  out.ms = median (t, reps) * 1e3;
+  for (int m = 0; m < cfg->n_modalities; m++)
+    free (x[m]);
+  free (t);
+  udml_infer_free (inf);
+  return out;
+}
+
+/* Training steps of `batch` samples on random data; phase STAGE1 is the
+ * clean stage, UNCERTAINTY the noisy one with every loss on. */
+static Timing
+bench_train (UdmlModel *model, int threads, int batch, UdmlPhase phase, int reps)
+{
+  const UdmlConfig *cfg = udml_model_config (model);
+  UdmlTrainOptions opt;
+  UdmlError err = { 0 };
+  UdmlTrainer *tr;
+  float *x[UDML_MAX_MODALITIES] = { 0 };
+  const float *cx[UDML_MAX_MODALITIES] = { 0 };
+  int *y = malloc (batch * sizeof (int));
+  uint8_t *levels = malloc ((size_t) batch * cfg->n_modalities);
+  double *t = malloc (reps * sizeof (double));
+  UdmlLossParts parts;
+  UdmlRng rng;
+  Timing out;
+  long a0;
+
+  udml_train_options_default (&opt);
+  opt.threads = threads;
+  opt.batch = batch;
+  udml_set_num_threads (threads);
+  tr = udml_trainer_new (model, &opt, batch, &err);
+  if (!tr)
+    die ("udml_trainer_new", &err);
+
+  udml_rng_seed (&rng, 2, 0);
+  for (int m = 0; m < cfg->n_modalities; m++) {
+    size_t F = udml_config_input_size (cfg, m) * batch;
+    x[m] = malloc (F * sizeof (float));
+    for (size_t i = 0; i < F; i++)
+      x[m][i] = cfg->mod[m].kind == UDML_MODALITY_VIDEO
+          ? 255.0f * udml_rng_uniform (&rng) : 3.0f * udml_rng_normal (&rng) - 5.0f;
+    cx[m] = x[m];
+  }
+  for (int n = 0; n < batch; n++) {
+    y[n] = (int) (udml_rng_u64 (&rng) % cfg->n_classes);
+    for (int m = 0; m < cfg->n_modalities; m++)
+      levels[n * cfg->n_modalities + m] = 1 + udml_rng_u64 (&rng) % UDML_NOISE_LEVELS;
+  }
+
+  /* small lr: the weights must stay finite over the run */
+  for (int k = 0; k < 2; k++)
+    if (udml_trainer_step (tr, batch, cx, y, phase == UDML_PHASE_STAGE1 ? NULL : levels,
+            phase, k, 1e-4f, &parts, &err))
+      die ("udml_trainer_step", &err);
+  a0 = allocs ();
+  for (int k = 0; k < reps; k++) {
+    double t0 = now ();
+    if (udml_trainer_step (tr, batch, cx, y, phase == UDML_PHASE_STAGE1 ? NULL : levels,
+            phase, 100 + k, 1e-4f, &parts, &err))
+      die ("udml_trainer_step", &err);
+    t[k] = now () - t0;
+  }
+  out.allocs = (double) (allocs () - a0) / reps;
+  out.ms = median (t, reps) * 1e3;
+  for (int m = 0; m < cfg->n_modalities; m++)
+    free (x[m]);
+  free (y);
+  free (levels);
+  free (t);
+  udml_trainer_free (tr);
+  udml_set_num_threads (1);
+  return out;
+}
+
+int
+main (int argc, char **argv)
+{
+  int quick = 0, batch = 64;
+  UdmlConfig cfg;
+  UdmlError err = { 0 };
+  UdmlModel *model;
+  double gf, flops, bound_ms;
+  Timing fwd, tr1, tr1n, tr2;
+
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp (argv[i], "--quick"))
+      quick = 1;
+    else {
+      fprintf (stderr, "usage: udml-bench [--quick]\n");
+      return 2;
+    }
+  }
+
+  udml_set_num_threads (1);
+  udml_config_default (&cfg);
+  model = udml_model_new (&cfg, 42, &err);
+  if (!model)
+    die ("udml_model_new", &err);
+  flops = forward_flops (&cfg);
+
+  gf = sgemm_gflops (1024, quick ? 3 : 9);
+  printf ("sgemm_n=1024\nsgemm_gflops=%.1f\n", gf);
+  printf ("forward_mflops=%.2f\n", flops / 1e6);
+
+  fwd = bench_forward (model, quick ? 50 : 500);
+  bound_ms = flops / (gf * 1e9) * 1e3;
+  printf ("forward_ms=%.3f\n", fwd.ms);
+  printf ("forward_bound_ms=%.3f\n", bound_ms);
+  printf ("forward_bound_fraction=%.3f\n", bound_ms / fwd.ms);
+
+  tr1 = bench_train (model, 1, batch, UDML_PHASE_STAGE1, quick ? 3 : 15);
+  bound_ms = 3.0 * flops * batch / (gf * 1e9) * 1e3;
+  printf ("train_batch=%d\n", batch);
+  printf ("train1_step_ms=%.1f\n", tr1.ms);
+  printf ("train1_samples_per_s=%.1f\n", batch / (tr1.ms * 1e-3));
+  printf ("train1_bound_fraction=%.3f\n", bound_ms / tr1.ms);
+
+  tr1n = bench_train (model, 1, batch, UDML_PHASE_UNCERTAINTY, quick ? 3 : 15);
+  printf ("train1_noisy_samples_per_s=%.1f\n", batch / (tr1n.ms * 1e-3));
+  printf ("train1_noisy_bound_fraction=%.3f\n", bound_ms / tr1n.ms);
+
+  tr2 = bench_train (model, 2, batch, UDML_PHASE_STAGE1, quick ? 3 : 15);
+  printf ("train2_samples_per_s=%.1f\n", batch / (tr2.ms * 1e-3));
+  printf ("train2_speedup=%.2f\n", tr1.ms / tr2.ms);
+
+  printf ("allocs_per_forward=%.2f\n", fwd.allocs);
+  printf ("allocs_per_train_step=%.2f\n", tr1.allocs > tr1n.allocs ? tr1.allocs : tr1n.allocs);
+  printf ("allocs_per_train_step_2threads=%.2f\n", tr2.allocs);
+
+  udml_model_free (model);
+  return 0;
+}
