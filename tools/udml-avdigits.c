@@ -19,46 +19,51 @@
 #include <libavutil/channel_layout.h>
 #include <libavutil/log.h>
 #include <libavutil/opt.h>
+#include <libavutil/rational.h>
 
 #include "media.h"
 #include "udml.h"
 
 #define PROG "udml-avdigits"
-#define SIDE 64                  /* frame side */
+#define SIDE 64                 /* frame side */
 #define RATE 16000
 #define FPS 10
 #define IMG 28
-#define MAX_OFFSET 4             /* seeded offset of the x2 digit, pixels */
-#define TEST_PAIRS 4             /* images per test recording */
+#define MAX_OFFSET 4            /* seeded offset of the x2 digit, pixels */
+#define TEST_PAIRS 4            /* images per test recording */
 
-enum { SPLIT_TRAIN, SPLIT_VAL, SPLIT_TEST, N_SPLITS };
+enum
+{ SPLIT_TRAIN, SPLIT_VAL, SPLIT_TEST, N_SPLITS };
 static const char *split_name[N_SPLITS] = { "train", "val", "test" };
 
 /* LAPACK from OpenBLAS (gfortran ABI: hidden string lengths at the end). */
-extern void ssyevd_ (const char *jobz, const char *uplo, const int *n, float *a, const int *lda,
-    float *w, float *work, const int *lwork, int *iwork, const int *liwork, int *info,
-    size_t jobz_len, size_t uplo_len);
+extern void ssyevd_ (const char *jobz, const char *uplo, const int *n, float *a,
+    const int *lda, float *w, float *work, const int *lwork, int *iwork,
+    const int *liwork, int *info, size_t jobz_len, size_t uplo_len);
 
-typedef struct {
+typedef struct
+{
   int digit, take;
   char speaker[64];
-  char name[96];             /* file name without .wav */
+  char name[96];                /* file name without .wav */
   int split;
 } Recording;
 
-typedef struct {
-  int rec;                   /* index into recordings */
-  int image;                 /* index into the MNIST arrays */
+typedef struct
+{
+  int rec;                      /* index into recordings */
+  int image;                    /* index into the MNIST arrays */
   int dx, dy;
   int split;
-  char rel[160];             /* path relative to the output directory */
+  char rel[160];                /* path relative to the output directory */
 } Clip;
 
-typedef struct {
+typedef struct
+{
   int n, rows, cols;
-  uint8_t *pixels;           /* n x rows x cols */
-  uint8_t *labels;           /* n */
-  int *split;                /* n */
+  uint8_t *pixels;              /* n x rows x cols */
+  uint8_t *labels;              /* n */
+  int *split;                   /* n */
 } Mnist;
 
 static void
@@ -74,7 +79,7 @@ die (const char *fmt, ...)
 }
 
 static void
-usage (FILE *f)
+usage (FILE * f)
 {
   fprintf (f,
       "usage: " PROG " --fsdd DIR --mnist DIR --out DIR [options]\n"
@@ -104,7 +109,8 @@ read_file (const char *path, size_t *len)
 
   if (!f)
     die ("%s: %s", path, strerror (errno));
-  if (fseek (f, 0, SEEK_END) != 0 || (n = ftell (f)) < 0 || fseek (f, 0, SEEK_SET) != 0)
+  if (fseek (f, 0, SEEK_END) != 0 || (n = ftell (f)) < 0
+      || fseek (f, 0, SEEK_SET) != 0)
     die ("%s: cannot determine the size", path);
   buf = malloc (n ? n : 1);
   if (!buf)
@@ -117,13 +123,14 @@ read_file (const char *path, size_t *len)
 }
 
 static uint32_t
-be32 (const uint8_t *p)
+be32 (const uint8_t * p)
 {
-  return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
+  return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 |
+      p[3];
 }
 
 static void
-load_mnist (const char *dir, Mnist *m)
+load_mnist (const char *dir, Mnist * m)
 {
   char ip[PATH_MAX], lp[PATH_MAX];
   size_t ilen, llen;
@@ -142,12 +149,14 @@ load_mnist (const char *dir, Mnist *m)
   m->rows = (int) be32 (img + 8);
   m->cols = (int) be32 (img + 12);
   if (m->rows != IMG || m->cols != IMG)
-    die ("%s: images are %d x %d, expected %d x %d", ip, m->rows, m->cols, IMG, IMG);
+    die ("%s: images are %d x %d, expected %d x %d", ip, m->rows, m->cols, IMG,
+        IMG);
   if (m->n <= 0 || ilen != 16 + (size_t) m->n * IMG * IMG)
     die ("%s: %zu bytes, expected %zu for %d images (truncated?)", ip, ilen,
         16 + (size_t) m->n * IMG * IMG, m->n);
   if ((int) be32 (lab + 4) != m->n || llen != 8 + (size_t) m->n)
-    die ("%s: %u labels in %zu bytes, expected %d", lp, be32 (lab + 4), llen, m->n);
+    die ("%s: %u labels in %zu bytes, expected %d", lp, be32 (lab + 4), llen,
+        m->n);
   m->pixels = malloc ((size_t) m->n * IMG * IMG);
   m->labels = malloc (m->n);
   m->split = malloc (m->n * sizeof (int));
@@ -210,9 +219,11 @@ list_fsdd (const char *dir, char *rec_dir, size_t rec_dir_len, int *n_out)
     if (len < 5 || strcmp (e->d_name + len - 4, ".wav") != 0)
       continue;
     /* {digit}_{speaker}_{take}.wav */
-    if (sscanf (e->d_name, "%d_%63[a-zA-Z]_%d.wav%n", &r.digit, spk, &r.take, &used) != 3
-        || used != len || r.digit < 0 || r.digit > 9 || r.take < 0) {
-      fprintf (stderr, PROG ": warning: %s/%s: not {digit}_{speaker}_{take}.wav, skipped\n",
+    if (sscanf (e->d_name, "%d_%63[a-zA-Z]_%d.wav%n", &r.digit, spk, &r.take,
+            &used) != 3 || used != len || r.digit < 0 || r.digit > 9
+        || r.take < 0) {
+      fprintf (stderr,
+          PROG ": warning: %s/%s: not {digit}_{speaker}_{take}.wav, skipped\n",
           rec_dir, e->d_name);
       continue;
     }
@@ -241,7 +252,7 @@ list_fsdd (const char *dir, char *rec_dir, size_t rec_dir_len, int *n_out)
 /* Projects every image onto the principal components of the train images
  * that keep `keep` of the variance (AV-MNIST's hard vision). */
 static void
-pca_project (Mnist *m, double keep, int *k_out, double *kept_out)
+pca_project (Mnist * m, double keep, int *k_out, double *kept_out)
 {
   const int D = IMG * IMG;
   int n_train = 0, i, j, k = 0, info = 0, lwork = -1, liwork = -1, iwq = 0;
@@ -274,8 +285,8 @@ pca_project (Mnist *m, double keep, int *k_out, double *kept_out)
       k++;
     }
   /* C = X^T X / (n - 1), upper triangle in row-major = lower in column-major */
-  cblas_ssyrk (CblasRowMajor, CblasUpper, CblasTrans, D, n_train, 1.0f / (n_train - 1), X, D,
-      0.0f, C, D);
+  cblas_ssyrk (CblasRowMajor, CblasUpper, CblasTrans, D, n_train,
+      1.0f / (n_train - 1), X, D, 0.0f, C, D);
   ssyevd_ ("V", "L", &D, C, &D, ev, &wq, &lwork, &iwq, &liwork, &info, 1, 1);
   if (info != 0)
     die ("ssyevd workspace query failed (info %d)", info);
@@ -299,10 +310,10 @@ pca_project (Mnist *m, double keep, int *k_out, double *kept_out)
     for (j = 0; j < D; j++)
       x[j] = p[j] - mean[j];
     /* coef = V_k x; x' = mean + V_k^T coef */
-    cblas_sgemv (CblasRowMajor, CblasNoTrans, k, D, 1.0f, C + (size_t) (D - k) * D, D, x, 1,
-        0.0f, coef, 1);
-    cblas_sgemv (CblasRowMajor, CblasTrans, k, D, 1.0f, C + (size_t) (D - k) * D, D, coef, 1,
-        0.0f, x, 1);
+    cblas_sgemv (CblasRowMajor, CblasNoTrans, k, D, 1.0f,
+        C + (size_t) (D - k) * D, D, x, 1, 0.0f, coef, 1);
+    cblas_sgemv (CblasRowMajor, CblasTrans, k, D, 1.0f,
+        C + (size_t) (D - k) * D, D, coef, 1, 0.0f, x, 1);
     for (j = 0; j < D; j++) {
       float v = mean[j] + x[j];
       p[j] = (uint8_t) (v < 0 ? 0 : v > 255 ? 255 : lrintf (v));
@@ -324,7 +335,8 @@ pca_project (Mnist *m, double keep, int *k_out, double *kept_out)
 
 /* Matroska writer: FFV1 gray 64x64 at 10 fps + FLAC 16 kHz mono, written
  * to path.tmp and renamed by mkv_close. */
-typedef struct {
+typedef struct
+{
   char path[PATH_MAX], tmp[PATH_MAX + 8];
   AVFormatContext *fmt;
   AVCodecContext *venc, *aenc;
@@ -332,7 +344,7 @@ typedef struct {
   AVFrame *vframe, *aframe;
   AVPacket *pkt;
   int64_t vpts, apts;
-  int16_t *abuf;             /* pending samples, < frame_size */
+  int16_t *abuf;                /* pending samples, < frame_size */
   int abuf_n;
 } MkvWriter;
 
@@ -345,7 +357,7 @@ av_die (const char *path, const char *what, int ret)
 }
 
 static void
-drain (MkvWriter *w, AVCodecContext *enc, AVStream *st)
+drain (MkvWriter * w, AVCodecContext * enc, AVStream * st)
 {
   int ret;
   for (;;) {
@@ -364,7 +376,7 @@ drain (MkvWriter *w, AVCodecContext *enc, AVStream *st)
 }
 
 static AVCodecContext *
-open_encoder (MkvWriter *w, enum AVCodecID id, AVStream **st_out)
+open_encoder (MkvWriter * w, enum AVCodecID id, AVStream ** st_out)
 {
   const AVCodec *codec = avcodec_find_encoder (id);
   AVCodecContext *enc;
@@ -384,15 +396,15 @@ open_encoder (MkvWriter *w, enum AVCodecID id, AVStream **st_out)
     enc->width = SIDE;
     enc->height = SIDE;
     enc->pix_fmt = AV_PIX_FMT_GRAY8;
-    enc->time_base = (AVRational) { 1, FPS };
-    enc->framerate = (AVRational) { FPS, 1 };
-    enc->gop_size = 1;       /* every frame a key frame: exact seeking */
+    enc->time_base = av_make_q (1, FPS);
+    enc->framerate = av_make_q (FPS, 1);
+    enc->gop_size = 1;          /* every frame a key frame: exact seeking */
   } else {
     AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
     enc->sample_fmt = AV_SAMPLE_FMT_S16;
     enc->sample_rate = RATE;
     av_channel_layout_copy (&enc->ch_layout, &mono);
-    enc->time_base = (AVRational) { 1, RATE };
+    enc->time_base = av_make_q (1, RATE);
   }
   if ((ret = avcodec_open2 (enc, codec, NULL)) < 0)
     av_die (w->path, "cannot open the encoder", ret);
@@ -407,14 +419,16 @@ open_encoder (MkvWriter *w, enum AVCodecID id, AVStream **st_out)
 }
 
 static void
-mkv_open (MkvWriter *w, const char *path)
+mkv_open (MkvWriter * w, const char *path)
 {
   int ret;
 
   memset (w, 0, sizeof *w);
   snprintf (w->path, sizeof w->path, "%s", path);
   snprintf (w->tmp, sizeof w->tmp, "%s.tmp", path);
-  if ((ret = avformat_alloc_output_context2 (&w->fmt, NULL, "matroska", w->tmp)) < 0)
+  if ((ret =
+          avformat_alloc_output_context2 (&w->fmt, NULL, "matroska",
+              w->tmp)) < 0)
     av_die (path, "no Matroska muxer", ret);
   w->fmt->flags |= AVFMT_FLAG_BITEXACT;
   av_dict_set (&w->fmt->metadata, "COMMENT",
@@ -446,7 +460,7 @@ mkv_open (MkvWriter *w, const char *path)
 }
 
 static void
-encode_audio (MkvWriter *w, const int16_t *s, int n)
+encode_audio (MkvWriter * w, const int16_t * s, int n)
 {
   int ret;
   if ((ret = av_frame_make_writable (w->aframe)) < 0)
@@ -462,7 +476,7 @@ encode_audio (MkvWriter *w, const int16_t *s, int n)
 
 /* One second: the same image for all FPS frames and RATE samples. */
 static void
-mkv_write_second (MkvWriter *w, const uint8_t *image, const int16_t *pcm)
+mkv_write_second (MkvWriter * w, const uint8_t * image, const int16_t * pcm)
 {
   int f, y, ret, i = 0, fs = w->aenc->frame_size;
 
@@ -470,7 +484,8 @@ mkv_write_second (MkvWriter *w, const uint8_t *image, const int16_t *pcm)
     if ((ret = av_frame_make_writable (w->vframe)) < 0)
       av_die (w->path, "frame", ret);
     for (y = 0; y < SIDE; y++)
-      memcpy (w->vframe->data[0] + (size_t) y * w->vframe->linesize[0], image + y * SIDE, SIDE);
+      memcpy (w->vframe->data[0] + (size_t) y * w->vframe->linesize[0],
+          image + y * SIDE, SIDE);
     w->vframe->pts = w->vpts++;
     if ((ret = avcodec_send_frame (w->venc, w->vframe)) < 0)
       av_die (w->path, "video encoding", ret);
@@ -489,7 +504,7 @@ mkv_write_second (MkvWriter *w, const uint8_t *image, const int16_t *pcm)
 }
 
 static void
-mkv_close (MkvWriter *w)
+mkv_close (MkvWriter * w)
 {
   int ret;
 
@@ -516,22 +531,25 @@ mkv_close (MkvWriter *w)
 
 /* ------------------------------------------------------------- building */
 
-typedef struct {
+typedef struct
+{
   const char *rec_dir;
   const Recording *recs;
   const Mnist *mnist;
   UdmlFeatureSpec spec;
-  int n_long;                /* recordings cut to 1.0 s */
+  int n_long;                   /* recordings cut to 1.0 s */
 } Ctx;
 
 /* Renders a clip: the x2 digit at the centre plus offset, and the first
  * 1.0 s of the recording at 16 kHz, zero-padded. */
 static void
-render (Ctx *c, const Clip *cl, uint8_t *image, int16_t *pcm, int count_long)
+render (Ctx * c, const Clip * cl, uint8_t * image, int16_t * pcm,
+    int count_long)
 {
   const uint8_t *src = c->mnist->pixels + (size_t) cl->image * IMG * IMG;
   const Recording *r = &c->recs[cl->rec];
-  int x0 = (SIDE - 2 * IMG) / 2 + cl->dx, y0 = (SIDE - 2 * IMG) / 2 + cl->dy, x, y;
+  int x0 = (SIDE - 2 * IMG) / 2 + cl->dx, y0 =
+      (SIDE - 2 * IMG) / 2 + cl->dy, x, y;
   char path[PATH_MAX];
   UdmlMediaClip clip;
   UdmlError err = { 0 };
@@ -554,7 +572,8 @@ render (Ctx *c, const Clip *cl, uint8_t *image, int16_t *pcm, int count_long)
     c->n_long++;
   for (i = 0; i < RATE; i++) {
     float v = i < clip.n_samples ? clip.pcm[i] * 32768.0f : 0.0f;
-    pcm[i] = (int16_t) (v > 32767.0f ? 32767 : v < -32768.0f ? -32768 : lrintf (v));
+    pcm[i] =
+        (int16_t) (v > 32767.0f ? 32767 : v < -32768.0f ? -32768 : lrintf (v));
   }
   udml_media_clip_clear (&clip);
 }
@@ -565,7 +584,7 @@ mkdirs (const char *path)
   char buf[PATH_MAX];
   char *p;
   snprintf (buf, sizeof buf, "%s", path);
-  for (p = buf + 1; ; p++) {
+  for (p = buf + 1;; p++) {
     if (*p == '/' || *p == '\0') {
       char saved = *p;
       *p = '\0';
@@ -591,7 +610,7 @@ open_tmp (const char *path, char *tmp, size_t len)
 }
 
 static void
-close_tmp (FILE *f, const char *tmp, const char *path)
+close_tmp (FILE * f, const char *tmp, const char *path)
 {
   if (ferror (f) | fclose (f))
     die ("%s: write error", tmp);
@@ -608,7 +627,7 @@ now (void)
 }
 
 static int
-pick (UdmlRng *rng, int n)
+pick (UdmlRng * rng, int n)
 {
   return (int) (udml_rng_u64 (rng) % (uint64_t) n);
 }
@@ -616,7 +635,8 @@ pick (UdmlRng *rng, int n)
 int
 main (int argc, char **argv)
 {
-  const char *fsdd = NULL, *mnist_dir = NULL, *out = NULL, *variant = "avdigits";
+  const char *fsdd = NULL, *mnist_dir = NULL, *out = NULL, *variant =
+      "avdigits";
   int all_test = 0, n_stream = 0, i, j, n_recs, n_clips = 0, hard;
   unsigned long long seed = 1;
   char rec_dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX + 8];
@@ -652,7 +672,9 @@ main (int argc, char **argv)
       char *end;
       long v = strtol (argv[++i], &end, 10);
       if (*end || v < 0 || v > 100000) {
-        fprintf (stderr, PROG ": --stream wants a clip count (0..100000), got '%s'\n", argv[i]);
+        fprintf (stderr,
+            PROG ": --stream wants a clip count (0..100000), got '%s'\n",
+            argv[i]);
         return 2;
       }
       n_stream = (int) v;
@@ -675,7 +697,8 @@ main (int argc, char **argv)
     return 2;
   }
   if (strcmp (variant, "avdigits") && strcmp (variant, "avdigits-hard")) {
-    fprintf (stderr, PROG ": unknown variant '%s' (avdigits, avdigits-hard)\n", variant);
+    fprintf (stderr, PROG ": unknown variant '%s' (avdigits, avdigits-hard)\n",
+        variant);
     return 2;
   }
   hard = !strcmp (variant, "avdigits-hard");
@@ -684,13 +707,14 @@ main (int argc, char **argv)
 
   recs = list_fsdd (fsdd, rec_dir, sizeof rec_dir, &n_recs);
   load_mnist (mnist_dir, &m);
-  fprintf (stderr, PROG ": %d recordings, %d images, variant %s, seed %llu\n", n_recs, m.n,
-      variant, seed);
+  fprintf (stderr, PROG ": %d recordings, %d images, variant %s, seed %llu\n",
+      n_recs, m.n, variant, seed);
   if (hard) {
     int k;
     double kept;
     pca_project (&m, 0.25, &k, &kept);
-    fprintf (stderr, PROG ": PCA of the train images: %d components keep %.1f %% of the "
+    fprintf (stderr,
+        PROG ": PCA of the train images: %d components keep %.1f %% of the "
         "variance\n", k, 100 * kept);
   }
 
@@ -715,8 +739,8 @@ main (int argc, char **argv)
     int s = r->split, d = r->digit, n_pairs = s == SPLIT_TEST ? TEST_PAIRS : 1;
     int chosen[TEST_PAIRS];
     if (pool_n[s][d] < n_pairs)
-      die ("digit %d has %d %s images, %d needed per recording", d, pool_n[s][d],
-          split_name[s], n_pairs);
+      die ("digit %d has %d %s images, %d needed per recording", d,
+          pool_n[s][d], split_name[s], n_pairs);
     for (j = 0; j < n_pairs; j++) {
       Clip *cl = &clips[n_clips++];
       int img, dup;
@@ -733,9 +757,11 @@ main (int argc, char **argv)
       cl->dy = pick (&rng, 2 * MAX_OFFSET + 1) - MAX_OFFSET;
       cl->split = s;
       if (n_pairs > 1)
-        snprintf (cl->rel, sizeof cl->rel, "clips/%s/%s_%d.mkv", split_name[s], r->name, j);
+        snprintf (cl->rel, sizeof cl->rel, "clips/%s/%s_%d.mkv", split_name[s],
+            r->name, j);
       else
-        snprintf (cl->rel, sizeof cl->rel, "clips/%s/%s.mkv", split_name[s], r->name);
+        snprintf (cl->rel, sizeof cl->rel, "clips/%s/%s.mkv", split_name[s],
+            r->name);
     }
   }
 
@@ -759,7 +785,8 @@ main (int argc, char **argv)
     mkv_close (&w);
     count[clips[i].split]++;
     if ((i + 1) % 100 == 0 || i + 1 == n_clips)
-      fprintf (stderr, "\r" PROG ": %d/%d clips (%.1f s)", i + 1, n_clips, now () - t0);
+      fprintf (stderr, "\r" PROG ": %d/%d clips (%.1f s)", i + 1, n_clips,
+          now () - t0);
   }
   fputc ('\n', stderr);
 
@@ -823,9 +850,11 @@ main (int argc, char **argv)
     fprintf (stderr, PROG ": stream.mkv: %d clips, %d s\n", n_stream, n_stream);
   }
 
-  printf ("%s: train %d, val %d, test %d clips%s (%d recordings longer than 1.0 s cut); "
-      "%.1f s\n", variant, count[SPLIT_TRAIN], count[SPLIT_VAL], count[SPLIT_TEST],
-      all_test ? ", all listed in test.csv" : "", ctx.n_long, now () - t0);
+  printf
+      ("%s: train %d, val %d, test %d clips%s (%d recordings longer than 1.0 s cut); "
+      "%.1f s\n", variant, count[SPLIT_TRAIN], count[SPLIT_VAL],
+      count[SPLIT_TEST], all_test ? ", all listed in test.csv" : "", ctx.n_long,
+      now () - t0);
 
   for (i = 0; i < N_SPLITS; i++)
     for (j = 0; j < 10; j++)

@@ -17,7 +17,7 @@
 #include "media.h"
 
 static UdmlStatus
-set_error (UdmlError *err, UdmlStatus code, const char *fmt, ...)
+set_error (UdmlError * err, UdmlStatus code, const char *fmt, ...)
 {
   if (err) {
     va_list ap;
@@ -31,14 +31,15 @@ set_error (UdmlError *err, UdmlStatus code, const char *fmt, ...)
 
 /* ------------------------------------------------------------ resampler */
 
-struct UdmlResampler {
+struct UdmlResampler
+{
   int out_rate;
   SwrContext *swr;
-  int in_fmt, in_rate, in_channels;   /* configuration of swr, 0 = none */
+  int in_fmt, in_rate, in_channels;     /* configuration of swr, 0 = none */
 };
 
 UdmlResampler *
-udml_media_resampler_new (const UdmlFeatureSpec *spec, UdmlError *err)
+udml_media_resampler_new (const UdmlFeatureSpec * spec, UdmlError * err)
 {
   UdmlResampler *r;
 
@@ -56,7 +57,7 @@ udml_media_resampler_new (const UdmlFeatureSpec *spec, UdmlError *err)
 }
 
 void
-udml_media_resampler_free (UdmlResampler *r)
+udml_media_resampler_free (UdmlResampler * r)
 {
   if (!r)
     return;
@@ -65,7 +66,8 @@ udml_media_resampler_free (UdmlResampler *r)
 }
 
 static UdmlStatus
-resampler_configure (UdmlResampler *r, int av_fmt, int rate, int channels, UdmlError *err)
+resampler_configure (UdmlResampler * r, int av_fmt, int rate, int channels,
+    UdmlError * err)
 {
   AVChannelLayout in_layout = { 0 }, out_layout = AV_CHANNEL_LAYOUT_MONO;
   double *matrix = NULL;
@@ -75,11 +77,14 @@ resampler_configure (UdmlResampler *r, int av_fmt, int rate, int channels, UdmlE
   swr_free (&r->swr);
   r->in_fmt = r->in_rate = r->in_channels = 0;
   av_channel_layout_default (&in_layout, channels);
-  ret = swr_alloc_set_opts2 (&r->swr, &out_layout, AV_SAMPLE_FMT_FLT, r->out_rate,
+  ret =
+      swr_alloc_set_opts2 (&r->swr, &out_layout, AV_SAMPLE_FMT_FLT, r->out_rate,
       &in_layout, av_fmt, rate, 0, NULL);
   if (ret < 0) {
-    st = set_error (err, UDML_ERR_ARG, "resampler: cannot convert %s %d Hz %d ch",
-        av_get_sample_fmt_name (av_fmt) ? av_get_sample_fmt_name (av_fmt) : "?", rate, channels);
+    st = set_error (err, UDML_ERR_ARG,
+        "resampler: cannot convert %s %d Hz %d ch",
+        av_get_sample_fmt_name (av_fmt) ? av_get_sample_fmt_name (av_fmt) : "?",
+        rate, channels);
     goto out;
   }
   /* Downmix is the plain channel average, whatever the layout. */
@@ -91,9 +96,10 @@ resampler_configure (UdmlResampler *r, int av_fmt, int rate, int channels, UdmlE
   for (c = 0; c < channels; c++)
     matrix[c] = 1.0 / channels;
   if (swr_set_matrix (r->swr, matrix, channels) < 0 || swr_init (r->swr) < 0) {
-    st = set_error (err, UDML_ERR_ARG, "resampler: cannot initialise %s %d Hz %d ch -> %d Hz mono",
-        av_get_sample_fmt_name (av_fmt) ? av_get_sample_fmt_name (av_fmt) : "?", rate, channels,
-        r->out_rate);
+    st = set_error (err, UDML_ERR_ARG,
+        "resampler: cannot initialise %s %d Hz %d ch -> %d Hz mono",
+        av_get_sample_fmt_name (av_fmt) ? av_get_sample_fmt_name (av_fmt) : "?",
+        rate, channels, r->out_rate);
     goto out;
   }
   r->in_fmt = av_fmt;
@@ -109,18 +115,21 @@ out:
 }
 
 int
-udml_media_resample_bound (const UdmlResampler *r, int rate, int n_in)
+udml_media_resample_bound (const UdmlResampler * r, int rate, int n_in)
 {
-  int64_t delay = r->swr ? swr_get_delay ((SwrContext *) r->swr, r->out_rate) : 0;
+  int64_t delay =
+      r->swr ? swr_get_delay ((SwrContext *) r->swr, r->out_rate) : 0;
   if (rate <= 0 || n_in < 0)
     return 0;
-  return (int) (av_rescale_rnd (n_in, r->out_rate, rate, AV_ROUND_UP) + delay + 32);
+  return (int) (av_rescale_rnd (n_in, r->out_rate, rate,
+          AV_ROUND_UP) + delay + 32);
 }
 
 /* in == NULL (n_in 0) drains the samples held back by the filter. */
 UdmlStatus
-udml_media_resample (UdmlResampler *r, int av_fmt, int rate, int channels,
-    const uint8_t *const *in, int n_in, float *out, int out_cap, int *n_out, UdmlError *err)
+udml_media_resample (UdmlResampler * r, int av_fmt, int rate, int channels,
+    const uint8_t * const *in, int n_in, float *out, int out_cap, int *n_out,
+    UdmlError * err)
 {
   uint8_t *outp[1] = { (uint8_t *) out };
   int ret;
@@ -137,39 +146,43 @@ udml_media_resample (UdmlResampler *r, int av_fmt, int rate, int channels,
   }
   if (rate <= 0 || channels <= 0 || channels > 64 || n_in < 0 || av_fmt < 0
       || av_fmt >= AV_SAMPLE_FMT_NB)
-    return set_error (err, UDML_ERR_ARG, "resampler: invalid input (%d Hz, %d ch, %d samples)",
-        rate, channels, n_in);
-  if (!r->swr || av_fmt != r->in_fmt || rate != r->in_rate || channels != r->in_channels) {
+    return set_error (err, UDML_ERR_ARG,
+        "resampler: invalid input (%d Hz, %d ch, %d samples)", rate, channels,
+        n_in);
+  if (!r->swr || av_fmt != r->in_fmt || rate != r->in_rate
+      || channels != r->in_channels) {
     UdmlStatus st = resampler_configure (r, av_fmt, rate, channels, err);
     if (st != UDML_OK)
       return st;
   }
   ret = swr_convert (r->swr, outp, out_cap, (const uint8_t **) in, n_in);
   if (ret < 0)
-    return set_error (err, UDML_ERR_FORMAT, "resampler: conversion failed (%d Hz %d ch)",
-        rate, channels);
+    return set_error (err, UDML_ERR_FORMAT,
+        "resampler: conversion failed (%d Hz %d ch)", rate, channels);
   *n_out = ret;
   return UDML_OK;
 }
 
 /* --------------------------------------------------------------- scaler */
 
-struct UdmlScaler {
+struct UdmlScaler
+{
   int width, height, channels;
-  enum AVPixelFormat out_fmt;       /* GRAY8 or RGB24 */
+  enum AVPixelFormat out_fmt;   /* GRAY8 or RGB24 */
   struct SwsContext *sws;
-  int in_fmt, in_w, in_h;           /* input of sws */
-  uint8_t *buf;                     /* height x width x channels */
+  int in_fmt, in_w, in_h;       /* input of sws */
+  uint8_t *buf;                 /* height x width x channels */
 };
 
 UdmlScaler *
-udml_media_scaler_new (const UdmlFeatureSpec *spec, UdmlError *err)
+udml_media_scaler_new (const UdmlFeatureSpec * spec, UdmlError * err)
 {
   UdmlScaler *s;
 
   if (!spec || spec->frame_width <= 0 || spec->frame_height <= 0
       || (spec->frame_channels != 1 && spec->frame_channels != 3)) {
-    set_error (err, UDML_ERR_ARG, "scaler: frame must be W x H x 1 or 3 (got %d x %d x %d)",
+    set_error (err, UDML_ERR_ARG,
+        "scaler: frame must be W x H x 1 or 3 (got %d x %d x %d)",
         spec ? spec->frame_width : 0, spec ? spec->frame_height : 0,
         spec ? spec->frame_channels : 0);
     return NULL;
@@ -193,7 +206,7 @@ udml_media_scaler_new (const UdmlFeatureSpec *spec, UdmlError *err)
 }
 
 void
-udml_media_scaler_free (UdmlScaler *s)
+udml_media_scaler_free (UdmlScaler * s)
 {
   if (!s)
     return;
@@ -210,15 +223,17 @@ is_full_range (enum AVPixelFormat fmt)
   const AVPixFmtDescriptor *d = av_pix_fmt_desc_get (fmt);
   if (!d)
     return 0;
-  if (fmt == AV_PIX_FMT_YUVJ420P || fmt == AV_PIX_FMT_YUVJ422P || fmt == AV_PIX_FMT_YUVJ444P
-      || fmt == AV_PIX_FMT_YUVJ440P || fmt == AV_PIX_FMT_YUVJ411P)
+  if (fmt == AV_PIX_FMT_YUVJ420P || fmt == AV_PIX_FMT_YUVJ422P
+      || fmt == AV_PIX_FMT_YUVJ444P || fmt == AV_PIX_FMT_YUVJ440P
+      || fmt == AV_PIX_FMT_YUVJ411P)
     return 1;
   return (d->flags & AV_PIX_FMT_FLAG_RGB) || d->nb_components <= 2;
 }
 
 UdmlStatus
-udml_media_scale (UdmlScaler *s, int av_fmt, int width, int height,
-    const uint8_t *const planes[4], const int strides[4], float *out, UdmlError *err)
+udml_media_scale (UdmlScaler * s, int av_fmt, int width, int height,
+    const uint8_t * const planes[4], const int strides[4], float *out,
+    UdmlError * err)
 {
   enum AVPixelFormat fmt = av_fmt;
   uint8_t *dst[4] = { s->buf, NULL, NULL, NULL };
@@ -227,33 +242,39 @@ udml_media_scale (UdmlScaler *s, int av_fmt, int width, int height,
   int c, *inv, *tab, src_range, dst_range, bright, contrast, sat;
   int flags;
 
-  if (width <= 0 || height <= 0 || width > 16384 || height > 16384 || !av_pix_fmt_desc_get (fmt)
+  if (width <= 0 || height <= 0 || width > 16384 || height > 16384
+      || !av_pix_fmt_desc_get (fmt)
       || !sws_isSupportedInput (fmt))
     return set_error (err, UDML_ERR_ARG, "scaler: unsupported frame %s %d x %d",
-        av_get_pix_fmt_name (fmt) ? av_get_pix_fmt_name (fmt) : "?", width, height);
+        av_get_pix_fmt_name (fmt) ? av_get_pix_fmt_name (fmt) : "?", width,
+        height);
 
   if (!s->sws || av_fmt != s->in_fmt || width != s->in_w || height != s->in_h) {
     /* Area averaging when shrinking, bilinear otherwise; exact rounding. */
     flags = (width > s->width || height > s->height) ? SWS_AREA : SWS_BILINEAR;
     flags |= SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT | SWS_FULL_CHR_H_INP;
     sws_freeContext (s->sws);
-    s->sws = sws_getContext (width, height, fmt, s->width, s->height, s->out_fmt, flags,
-        NULL, NULL, NULL);
+    s->sws =
+        sws_getContext (width, height, fmt, s->width, s->height, s->out_fmt,
+        flags, NULL, NULL, NULL);
     if (!s->sws)
-      return set_error (err, UDML_ERR_ARG, "scaler: cannot convert %s %d x %d to %s %d x %d",
-          av_get_pix_fmt_name (fmt), width, height, av_get_pix_fmt_name (s->out_fmt), s->width,
-          s->height);
-    if (sws_getColorspaceDetails (s->sws, &inv, &src_range, &tab, &dst_range, &bright,
-            &contrast, &sat) >= 0)
-      sws_setColorspaceDetails (s->sws, inv, is_full_range (fmt), tab, 1, bright, contrast, sat);
+      return set_error (err, UDML_ERR_ARG,
+          "scaler: cannot convert %s %d x %d to %s %d x %d",
+          av_get_pix_fmt_name (fmt), width, height,
+          av_get_pix_fmt_name (s->out_fmt), s->width, s->height);
+    if (sws_getColorspaceDetails (s->sws, &inv, &src_range, &tab, &dst_range,
+            &bright, &contrast, &sat) >= 0)
+      sws_setColorspaceDetails (s->sws, inv, is_full_range (fmt), tab, 1,
+          bright, contrast, sat);
     s->in_fmt = av_fmt;
     s->in_w = width;
     s->in_h = height;
   }
-  if (sws_scale (s->sws, (const uint8_t *const *) planes, strides, 0, height, dst,
-          dst_stride) != s->height)
-    return set_error (err, UDML_ERR_FORMAT, "scaler: conversion of %s %d x %d failed",
-        av_get_pix_fmt_name (fmt), width, height);
+  if (sws_scale (s->sws, (const uint8_t * const *) planes, strides, 0, height,
+          dst, dst_stride) != s->height)
+    return set_error (err, UDML_ERR_FORMAT,
+        "scaler: conversion of %s %d x %d failed", av_get_pix_fmt_name (fmt),
+        width, height);
 
   /* Packed H x W x C bytes -> planar C x H x W floats. */
   for (c = 0; c < s->channels; c++)

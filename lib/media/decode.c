@@ -16,7 +16,7 @@
 static const AVRational ns_q = { 1, 1000000000 };
 
 static UdmlStatus
-set_error (UdmlError *err, UdmlStatus code, const char *fmt, ...)
+set_error (UdmlError * err, UdmlStatus code, const char *fmt, ...)
 {
   if (err) {
     va_list ap;
@@ -37,7 +37,7 @@ averr (int e, char *buf, size_t len)
 
 /* Names the file in an error coming from the converters. */
 static void
-prefix_path (UdmlError *err, const char *path)
+prefix_path (UdmlError * err, const char *path)
 {
   char msg[sizeof err->msg];
 
@@ -47,7 +47,8 @@ prefix_path (UdmlError *err, const char *path)
   memcpy (err->msg, msg, sizeof msg);
 }
 
-typedef struct {
+typedef struct
+{
   const char *path;
   const UdmlFeatureSpec *spec;
   AVFormatContext *fmt;
@@ -58,13 +59,13 @@ typedef struct {
   UdmlMediaClip *clip;
   size_t pcm_cap;
   int frames_cap;
-  int64_t start_ns;          /* file start */
-  int64_t a_first_ns;        /* pts of the first audio frame, or INT64_MIN */
-  int64_t v_frame_ns;        /* nominal frame duration, 0 if unknown */
+  int64_t start_ns;             /* file start */
+  int64_t a_first_ns;           /* pts of the first audio frame, or INT64_MIN */
+  int64_t v_frame_ns;           /* nominal frame duration, 0 if unknown */
 } Decoder;
 
 static UdmlStatus
-open_decoder (Decoder *d, int idx, AVCodecContext **out, UdmlError *err)
+open_decoder (Decoder * d, int idx, AVCodecContext ** out, UdmlError * err)
 {
   AVStream *st = d->fmt->streams[idx];
   const AVCodec *codec = avcodec_find_decoder (st->codecpar->codec_id);
@@ -73,24 +74,25 @@ open_decoder (Decoder *d, int idx, AVCodecContext **out, UdmlError *err)
   int ret;
 
   if (!codec)
-    return set_error (err, UDML_ERR_FORMAT, "%s: no decoder for %s stream %d (%s)", d->path,
+    return set_error (err, UDML_ERR_FORMAT,
+        "%s: no decoder for %s stream %d (%s)", d->path,
         av_get_media_type_string (st->codecpar->codec_type), idx,
         avcodec_get_name (st->codecpar->codec_id));
   ctx = avcodec_alloc_context3 (codec);
   if (!ctx)
     return set_error (err, UDML_ERR_NOMEM, "%s: out of memory", d->path);
   *out = ctx;
-  ctx->thread_count = 1;       /* deterministic and polite on shared machines */
+  ctx->thread_count = 1;        /* deterministic and polite on shared machines */
   if ((ret = avcodec_parameters_to_context (ctx, st->codecpar)) < 0
       || (ret = avcodec_open2 (ctx, codec, NULL)) < 0)
-    return set_error (err, UDML_ERR_FORMAT, "%s: cannot open %s decoder: %s", d->path,
-        codec->name, averr (ret, eb, sizeof eb));
+    return set_error (err, UDML_ERR_FORMAT, "%s: cannot open %s decoder: %s",
+        d->path, codec->name, averr (ret, eb, sizeof eb));
   ctx->pkt_timebase = st->time_base;
   return UDML_OK;
 }
 
 static UdmlStatus
-take_audio (Decoder *d, AVFrame *f, UdmlError *err)
+take_audio (Decoder * d, AVFrame * f, UdmlError * err)
 {
   UdmlMediaClip *c = d->clip;
   int bound, n_out, channels = f->ch_layout.nb_channels;
@@ -99,8 +101,9 @@ take_audio (Decoder *d, AVFrame *f, UdmlError *err)
   if (d->a_first_ns == INT64_MIN && f->best_effort_timestamp != AV_NOPTS_VALUE)
     d->a_first_ns = av_rescale_q (f->best_effort_timestamp,
         d->fmt->streams[d->a_idx]->time_base, ns_q) - d->start_ns;
-  bound = udml_media_resample_bound (d->res, f->sample_rate > 0 ? f->sample_rate : 1,
-      f->nb_samples);
+  bound =
+      udml_media_resample_bound (d->res,
+      f->sample_rate > 0 ? f->sample_rate : 1, f->nb_samples);
   if (c->n_samples + bound > d->pcm_cap) {
     size_t cap = d->pcm_cap ? d->pcm_cap : 16384;
     float *p;
@@ -108,13 +111,14 @@ take_audio (Decoder *d, AVFrame *f, UdmlError *err)
       cap *= 2;
     p = realloc (c->pcm, cap * sizeof (float));
     if (!p)
-      return set_error (err, UDML_ERR_NOMEM, "%s: out of memory decoding audio", d->path);
+      return set_error (err, UDML_ERR_NOMEM, "%s: out of memory decoding audio",
+          d->path);
     c->pcm = p;
     d->pcm_cap = cap;
   }
   st = udml_media_resample (d->res, f->format, f->sample_rate, channels,
-      (const uint8_t *const *) f->extended_data, f->nb_samples, c->pcm + c->n_samples, bound,
-      &n_out, err);
+      (const uint8_t * const *) f->extended_data, f->nb_samples,
+      c->pcm + c->n_samples, bound, &n_out, err);
   if (st != UDML_OK) {
     prefix_path (err, d->path);
     return st;
@@ -124,10 +128,12 @@ take_audio (Decoder *d, AVFrame *f, UdmlError *err)
 }
 
 static UdmlStatus
-take_video (Decoder *d, AVFrame *f, UdmlError *err)
+take_video (Decoder * d, AVFrame * f, UdmlError * err)
 {
   UdmlMediaClip *c = d->clip;
-  size_t fs = (size_t) d->spec->frame_channels * d->spec->frame_height * d->spec->frame_width;
+  size_t fs =
+      (size_t) d->spec->frame_channels * d->spec->frame_height *
+      d->spec->frame_width;
   int64_t pts;
   UdmlStatus st;
 
@@ -136,23 +142,28 @@ take_video (Decoder *d, AVFrame *f, UdmlError *err)
     float *fr = realloc (c->frames, (size_t) cap * fs * sizeof (float));
     int64_t *pt;
     if (!fr)
-      return set_error (err, UDML_ERR_NOMEM, "%s: out of memory decoding video", d->path);
+      return set_error (err, UDML_ERR_NOMEM, "%s: out of memory decoding video",
+          d->path);
     c->frames = fr;
     pt = realloc (c->frame_pts, (size_t) cap * sizeof (int64_t));
     if (!pt)
-      return set_error (err, UDML_ERR_NOMEM, "%s: out of memory decoding video", d->path);
+      return set_error (err, UDML_ERR_NOMEM, "%s: out of memory decoding video",
+          d->path);
     c->frame_pts = pt;
     d->frames_cap = cap;
   }
   if (f->best_effort_timestamp != AV_NOPTS_VALUE)
-    pts = av_rescale_q (f->best_effort_timestamp, d->fmt->streams[d->v_idx]->time_base, ns_q)
+    pts =
+        av_rescale_q (f->best_effort_timestamp,
+        d->fmt->streams[d->v_idx]->time_base, ns_q)
         - d->start_ns;
   else if (c->n_frames > 0)
     pts = c->frame_pts[c->n_frames - 1] + d->v_frame_ns;
   else
     pts = 0;
   st = udml_media_scale (d->scl, f->format, f->width, f->height,
-      (const uint8_t *const *) f->data, f->linesize, c->frames + fs * c->n_frames, err);
+      (const uint8_t * const *) f->data, f->linesize,
+      c->frames + fs * c->n_frames, err);
   if (st != UDML_OK) {
     prefix_path (err, d->path);
     return st;
@@ -163,22 +174,25 @@ take_video (Decoder *d, AVFrame *f, UdmlError *err)
 
 /* Sends pkt (NULL drains) and takes every frame that comes out. */
 static UdmlStatus
-feed (Decoder *d, AVCodecContext *dec, const AVPacket *pkt, AVFrame *f, UdmlError *err)
+feed (Decoder * d, AVCodecContext * dec, const AVPacket * pkt, AVFrame * f,
+    UdmlError * err)
 {
   char eb[128];
   int ret = avcodec_send_packet (dec, pkt);
   UdmlStatus st = UDML_OK;
 
   if (ret < 0 && ret != AVERROR_EOF)
-    return set_error (err, UDML_ERR_FORMAT, "%s: undecodable %s data: %s", d->path,
-        dec == d->a_dec ? "audio" : "video", averr (ret, eb, sizeof eb));
+    return set_error (err, UDML_ERR_FORMAT, "%s: undecodable %s data: %s",
+        d->path, dec == d->a_dec ? "audio" : "video", averr (ret, eb,
+            sizeof eb));
   for (;;) {
     ret = avcodec_receive_frame (dec, f);
     if (ret == AVERROR (EAGAIN) || ret == AVERROR_EOF)
       break;
     if (ret < 0)
-      return set_error (err, UDML_ERR_FORMAT, "%s: undecodable %s data: %s", d->path,
-          dec == d->a_dec ? "audio" : "video", averr (ret, eb, sizeof eb));
+      return set_error (err, UDML_ERR_FORMAT, "%s: undecodable %s data: %s",
+          d->path, dec == d->a_dec ? "audio" : "video", averr (ret, eb,
+              sizeof eb));
     st = dec == d->a_dec ? take_audio (d, f, err) : take_video (d, f, err);
     av_frame_unref (f);
     if (st != UDML_OK)
@@ -188,7 +202,7 @@ feed (Decoder *d, AVCodecContext *dec, const AVPacket *pkt, AVFrame *f, UdmlErro
 }
 
 void
-udml_media_clip_clear (UdmlMediaClip *clip)
+udml_media_clip_clear (UdmlMediaClip * clip)
 {
   if (!clip)
     return;
@@ -199,8 +213,8 @@ udml_media_clip_clear (UdmlMediaClip *clip)
 }
 
 UdmlStatus
-udml_media_decode_file (const char *path, const UdmlFeatureSpec *spec, UdmlMediaClip *clip,
-    UdmlError *err)
+udml_media_decode_file (const char *path, const UdmlFeatureSpec * spec,
+    UdmlMediaClip * clip, UdmlError * err)
 {
   Decoder d = { 0 };
   AVPacket *pkt = NULL;
@@ -220,13 +234,14 @@ udml_media_decode_file (const char *path, const UdmlFeatureSpec *spec, UdmlMedia
   d.a_idx = d.v_idx = -1;
 
   if ((ret = avformat_open_input (&d.fmt, path, NULL, NULL)) < 0) {
-    st = set_error (err, ret == AVERROR (ENOENT) ? UDML_ERR_IO : UDML_ERR_FORMAT,
+    st = set_error (err,
+        ret == AVERROR (ENOENT) ? UDML_ERR_IO : UDML_ERR_FORMAT,
         "%s: cannot open media: %s", path, averr (ret, eb, sizeof eb));
     goto out;
   }
   if ((ret = avformat_find_stream_info (d.fmt, NULL)) < 0) {
-    st = set_error (err, UDML_ERR_FORMAT, "%s: cannot read stream info: %s", path,
-        averr (ret, eb, sizeof eb));
+    st = set_error (err, UDML_ERR_FORMAT, "%s: cannot read stream info: %s",
+        path, averr (ret, eb, sizeof eb));
     goto out;
   }
   d.a_idx = av_find_best_stream (d.fmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
@@ -296,18 +311,21 @@ udml_media_decode_file (const char *path, const UdmlFeatureSpec *spec, UdmlMedia
       clip->pcm = p;
       d.pcm_cap = clip->n_samples + room;
     }
-    if ((st = udml_media_resample (d.res, 0, 0, 0, NULL, 0, clip->pcm + clip->n_samples, room,
-                &n_out, err)) != UDML_OK)
+    if ((st =
+            udml_media_resample (d.res, 0, 0, 0, NULL, 0,
+                clip->pcm + clip->n_samples, room, &n_out, err)) != UDML_OK)
       goto out;
     clip->n_samples += n_out;
   }
 
   if (d.a_idx >= 0 && clip->n_samples == 0) {
-    st = set_error (err, UDML_ERR_TRUNCATED, "%s: audio stream has no decodable samples", path);
+    st = set_error (err, UDML_ERR_TRUNCATED,
+        "%s: audio stream has no decodable samples", path);
     goto out;
   }
   if (d.v_idx >= 0 && clip->n_frames == 0) {
-    st = set_error (err, UDML_ERR_TRUNCATED, "%s: video stream has no decodable frames", path);
+    st = set_error (err, UDML_ERR_TRUNCATED,
+        "%s: video stream has no decodable frames", path);
     goto out;
   }
   /* audio that starts after the file start keeps its place */
@@ -336,7 +354,8 @@ udml_media_decode_file (const char *path, const UdmlFeatureSpec *spec, UdmlMedia
   if (d.fmt->duration != AV_NOPTS_VALUE && d.fmt->duration > 0)
     declared_ns = av_rescale_q (d.fmt->duration, AV_TIME_BASE_Q, ns_q);
   /* The container promised more than the packets held: cut-off file. */
-  if (declared_ns > 0 && decoded_ns < declared_ns - (NS / 10 + declared_ns / 20)) {
+  if (declared_ns > 0
+      && decoded_ns < declared_ns - (NS / 10 + declared_ns / 20)) {
     st = set_error (err, UDML_ERR_TRUNCATED,
         "%s: truncated media: decoded %.3f s of %.3f s", path, decoded_ns / 1e9,
         declared_ns / 1e9);

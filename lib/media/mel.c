@@ -14,18 +14,19 @@
 
 #include "media.h"
 
-struct UdmlMel {
+struct UdmlMel
+{
   UdmlFeatureSpec spec;
-  int n_bins;                /* n_fft / 2 + 1 */
+  int n_bins;                   /* n_fft / 2 + 1 */
   AVTXContext *tx;
   av_tx_fn tx_fn;
-  float *window;             /* n_fft: Hann of win_length, zero-padded, centred */
-  float *frame;              /* n_fft */
-  AVComplexFloat *spec_out;  /* n_bins */
-  float *power;              /* n_bins */
+  float *window;                /* n_fft: Hann of win_length, zero-padded, centred */
+  float *frame;                 /* n_fft */
+  AVComplexFloat *spec_out;     /* n_bins */
+  float *power;                 /* n_bins */
   /* Sparse filter bank: filter m covers bins [fb_start[m], fb_start[m] + fb_len[m]). */
   int *fb_start, *fb_len;
-  float *fb_weight;          /* n_mels x n_bins, only the covered span is used */
+  float *fb_weight;             /* n_mels x n_bins, only the covered span is used */
 };
 
 static double
@@ -41,13 +42,13 @@ mel_to_hz (double m)
 }
 
 int
-udml_media_mel_frames (const UdmlFeatureSpec *spec, size_t n_samples)
+udml_media_mel_frames (const UdmlFeatureSpec * spec, size_t n_samples)
 {
   return 1 + (int) (n_samples / (size_t) spec->hop_length);
 }
 
 void
-udml_media_mel_free (UdmlMel *mel)
+udml_media_mel_free (UdmlMel * mel)
 {
   if (!mel)
     return;
@@ -63,7 +64,7 @@ udml_media_mel_free (UdmlMel *mel)
 }
 
 UdmlMel *
-udml_media_mel_new (const UdmlFeatureSpec *spec, UdmlError *err)
+udml_media_mel_new (const UdmlFeatureSpec * spec, UdmlError * err)
 {
   UdmlMel *mel = NULL;
   const char *why = NULL;
@@ -76,7 +77,8 @@ udml_media_mel_new (const UdmlFeatureSpec *spec, UdmlError *err)
       || spec->hop_length <= 0 || spec->n_mels <= 0 || spec->fmin < 0
       || spec->fmax <= spec->fmin || spec->fmax > spec->sample_rate / 2.0f
       || !(spec->log_floor > 0)) {
-    why = "invalid mel configuration (rate, n_fft, win_length, hop, n_mels, fmin/fmax, log_floor)";
+    why =
+        "invalid mel configuration (rate, n_fft, win_length, hop, n_mels, fmin/fmax, log_floor)";
     goto out;
   }
   n_fft = spec->n_fft;
@@ -98,12 +100,13 @@ udml_media_mel_new (const UdmlFeatureSpec *spec, UdmlError *err)
   mel->fb_len = calloc (n_mels, sizeof (int));
   mel->fb_weight = calloc ((size_t) n_mels * n_bins, sizeof (float));
   hz = malloc ((n_mels + 2) * sizeof (double));
-  if (!mel->window || !mel->frame || !mel->spec_out || !mel->power || !mel->fb_start
-      || !mel->fb_len || !mel->fb_weight || !hz) {
+  if (!mel->window || !mel->frame || !mel->spec_out || !mel->power
+      || !mel->fb_start || !mel->fb_len || !mel->fb_weight || !hz) {
     why = "out of memory";
     goto out;
   }
-  if (av_tx_init (&mel->tx, &mel->tx_fn, AV_TX_FLOAT_RDFT, 0, n_fft, &scale, 0) < 0) {
+  if (av_tx_init (&mel->tx, &mel->tx_fn, AV_TX_FLOAT_RDFT, 0, n_fft, &scale,
+          0) < 0) {
     why = "av_tx_init (RDFT) failed";
     goto out;
   }
@@ -111,7 +114,9 @@ udml_media_mel_new (const UdmlFeatureSpec *spec, UdmlError *err)
   /* Periodic Hann (as torch.hann_window), centred in n_fft like torch.stft. */
   pad = (n_fft - spec->win_length) / 2;
   for (i = 0; i < spec->win_length; i++)
-    mel->window[pad + i] = (float) (0.5 - 0.5 * cos (2.0 * 3.14159265358979323846 * i / spec->win_length));
+    mel->window[pad + i] =
+        (float) (0.5 -
+        0.5 * cos (2.0 * 3.14159265358979323846 * i / spec->win_length));
 
   /* HTK mel points, evenly spaced in mel between fmin and fmax. */
   {
@@ -151,7 +156,7 @@ out:
 }
 
 void
-udml_media_mel_compute (UdmlMel *mel, const float *pcm, size_t n, float *out)
+udml_media_mel_compute (UdmlMel * mel, const float *pcm, size_t n, float *out)
 {
   const UdmlFeatureSpec *s = &mel->spec;
   int n_fft = s->n_fft, half = n_fft / 2, n_bins = mel->n_bins;

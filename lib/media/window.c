@@ -16,71 +16,73 @@
 
 #include "media.h"
 
-#define HORIZON_NS INT64_C(4000000000)   /* lookahead kept beyond a window */
-#define SNAP_NS INT64_C(20000000)        /* timestamp jitter still "contiguous" */
+#define HORIZON_NS INT64_C(4000000000)  /* lookahead kept beyond a window */
+#define SNAP_NS INT64_C(20000000)       /* timestamp jitter still "contiguous" */
 #define MAX_SLOTS 512
 #define NS INT64_C(1000000000)
 
-typedef struct {
-  int64_t k;                 /* window index held */
+typedef struct
+{
+  int64_t k;                    /* window index held */
   int has;
-  int64_t dist;              /* distance of the held frame to the midpoint */
-  int64_t covered_ns;        /* display time of frames inside the window */
-  float *frame;              /* C x H x W */
+  int64_t dist;                 /* distance of the held frame to the midpoint */
+  int64_t covered_ns;           /* display time of frames inside the window */
+  float *frame;                 /* C x H x W */
 } VideoSlot;
 
-struct UdmlWindower {
+struct UdmlWindower
+{
   UdmlFeatureSpec spec;
   UdmlMel *mel;
   int done[2];
   int64_t next_k;
 
   /* audio, in samples at spec.sample_rate */
-  int64_t win_n;             /* samples per window */
-  int64_t cap;               /* ring size */
-  int64_t base;              /* first sample of window next_k */
-  int64_t a_pos;             /* end of data or gaps delivered */
-  int64_t a_last_end;        /* end of the last push, -1 after reset */
-  float *ring;               /* cap */
-  uint8_t *have;             /* cap: 1 where data arrived */
-  float *win_pcm;            /* win_n */
-  float *mel_out;            /* n_mels x frames */
+  int64_t win_n;                /* samples per window */
+  int64_t cap;                  /* ring size */
+  int64_t base;                 /* first sample of window next_k */
+  int64_t a_pos;                /* end of data or gaps delivered */
+  int64_t a_last_end;           /* end of the last push, -1 after reset */
+  float *ring;                  /* cap */
+  uint8_t *have;                /* cap: 1 where data arrived */
+  float *win_pcm;               /* win_n */
+  float *mel_out;               /* n_mels x frames */
 
   /* video, in ns */
-  size_t frame_size;         /* C*H*W */
+  size_t frame_size;            /* C*H*W */
   int n_slots;
   VideoSlot *slots;
   float *slot_mem;
   int64_t v_pos;
-  int has_pend;              /* a frame whose end is not known yet */
+  int has_pend;                 /* a frame whose end is not known yet */
   int64_t pend_pts;
   float *pend;
-  int has_last;              /* last committed frame, for windows opened later */
+  int has_last;                 /* last committed frame, for windows opened later */
   int64_t last_pts, last_end;
   float *last;
   float *vid_out;
 };
 
 static int64_t
-ns_to_samples (const UdmlWindower *w, int64_t ns)
+ns_to_samples (const UdmlWindower * w, int64_t ns)
 {
   return av_rescale_rnd (ns, w->spec.sample_rate, NS, AV_ROUND_NEAR_INF);
 }
 
 static int64_t
-samples_to_ns (const UdmlWindower *w, int64_t s)
+samples_to_ns (const UdmlWindower * w, int64_t s)
 {
   return av_rescale_rnd (s, NS, w->spec.sample_rate, AV_ROUND_NEAR_INF);
 }
 
 static int64_t
-window_start_sample (const UdmlWindower *w, int64_t k)
+window_start_sample (const UdmlWindower * w, int64_t k)
 {
   return ns_to_samples (w, k * w->spec.hop_ns);
 }
 
 void
-udml_media_windower_free (UdmlWindower *w)
+udml_media_windower_free (UdmlWindower * w)
 {
   if (!w)
     return;
@@ -98,14 +100,15 @@ udml_media_windower_free (UdmlWindower *w)
 }
 
 UdmlWindower *
-udml_media_windower_new (const UdmlFeatureSpec *spec, UdmlError *err)
+udml_media_windower_new (const UdmlFeatureSpec * spec, UdmlError * err)
 {
   UdmlWindower *w = NULL;
   int64_t horizon;
   int i;
 
-  if (!spec || spec->window_ns <= 0 || spec->hop_ns <= 0 || spec->sample_rate <= 0
-      || spec->frame_width <= 0 || spec->frame_height <= 0 || spec->frame_channels <= 0
+  if (!spec || spec->window_ns <= 0 || spec->hop_ns <= 0
+      || spec->sample_rate <= 0 || spec->frame_width <= 0
+      || spec->frame_height <= 0 || spec->frame_channels <= 0
       || spec->window_ns > 60 * NS) {
     if (err) {
       err->code = UDML_ERR_ARG;
@@ -123,15 +126,18 @@ udml_media_windower_new (const UdmlFeatureSpec *spec, UdmlError *err)
     goto fail;
 
   w->win_n = ns_to_samples (w, spec->window_ns);
-  horizon = spec->window_ns + (spec->hop_ns > HORIZON_NS ? spec->hop_ns : HORIZON_NS);
+  horizon =
+      spec->window_ns + (spec->hop_ns > HORIZON_NS ? spec->hop_ns : HORIZON_NS);
   w->cap = ns_to_samples (w, horizon) + 1;
   w->ring = calloc (w->cap, sizeof (float));
   w->have = calloc (w->cap, 1);
   w->win_pcm = calloc (w->win_n, sizeof (float));
-  w->mel_out = calloc ((size_t) spec->n_mels * udml_media_mel_frames (spec, w->win_n),
+  w->mel_out =
+      calloc ((size_t) spec->n_mels * udml_media_mel_frames (spec, w->win_n),
       sizeof (float));
 
-  w->frame_size = (size_t) spec->frame_channels * spec->frame_height * spec->frame_width;
+  w->frame_size =
+      (size_t) spec->frame_channels * spec->frame_height * spec->frame_width;
   w->n_slots = (int) (horizon / spec->hop_ns) + 2;
   if (w->n_slots > MAX_SLOTS)
     w->n_slots = MAX_SLOTS;
@@ -140,8 +146,8 @@ udml_media_windower_new (const UdmlFeatureSpec *spec, UdmlError *err)
   w->pend = calloc (w->frame_size, sizeof (float));
   w->last = calloc (w->frame_size, sizeof (float));
   w->vid_out = calloc (w->frame_size, sizeof (float));
-  if (!w->ring || !w->have || !w->win_pcm || !w->mel_out || !w->slots || !w->slot_mem
-      || !w->pend || !w->last || !w->vid_out)
+  if (!w->ring || !w->have || !w->win_pcm || !w->mel_out || !w->slots
+      || !w->slot_mem || !w->pend || !w->last || !w->vid_out)
     goto nomem;
   for (i = 0; i < w->n_slots; i++)
     w->slots[i].frame = w->slot_mem + w->frame_size * i;
@@ -159,14 +165,15 @@ fail:
 }
 
 static VideoSlot *
-slot_of (UdmlWindower *w, int64_t k)
+slot_of (UdmlWindower * w, int64_t k)
 {
   return &w->slots[k % w->n_slots];
 }
 
 /* Offers frame [p, e) to window k's slot. */
 static void
-slot_offer (UdmlWindower *w, VideoSlot *sl, const float *frame, int64_t p, int64_t e)
+slot_offer (UdmlWindower * w, VideoSlot * sl, const float *frame, int64_t p,
+    int64_t e)
 {
   int64_t start = sl->k * w->spec.hop_ns, end = start + w->spec.window_ns;
   int64_t mid = start + w->spec.window_ns / 2;
@@ -178,7 +185,7 @@ slot_offer (UdmlWindower *w, VideoSlot *sl, const float *frame, int64_t p, int64
   if (p <= mid && mid < e)
     dist = 0;
   else if (e <= mid)
-    dist = mid - e + 1;      /* e is exclusive: last shown instant is e - 1 */
+    dist = mid - e + 1;         /* e is exclusive: last shown instant is e - 1 */
   else
     dist = p - mid;
   if (!sl->has || dist < sl->dist) {
@@ -189,7 +196,7 @@ slot_offer (UdmlWindower *w, VideoSlot *sl, const float *frame, int64_t p, int64
 }
 
 static void
-slot_open (UdmlWindower *w, int64_t k)
+slot_open (UdmlWindower * w, int64_t k)
 {
   VideoSlot *sl = slot_of (w, k);
 
@@ -203,7 +210,7 @@ slot_open (UdmlWindower *w, int64_t k)
 
 /* A frame whose display interval is now known. */
 static void
-commit_frame (UdmlWindower *w, const float *frame, int64_t p, int64_t e)
+commit_frame (UdmlWindower * w, const float *frame, int64_t p, int64_t e)
 {
   int64_t k;
 
@@ -217,7 +224,7 @@ commit_frame (UdmlWindower *w, const float *frame, int64_t p, int64_t e)
 }
 
 void
-udml_media_windower_reset (UdmlWindower *w, int64_t start_ns)
+udml_media_windower_reset (UdmlWindower * w, int64_t start_ns)
 {
   int64_t k;
 
@@ -237,12 +244,14 @@ udml_media_windower_reset (UdmlWindower *w, int64_t start_ns)
 }
 
 void
-udml_media_windower_push_audio (UdmlWindower *w, int64_t pts_ns, const float *pcm, size_t n)
+udml_media_windower_push_audio (UdmlWindower * w, int64_t pts_ns,
+    const float *pcm, size_t n)
 {
   int64_t s0 = ns_to_samples (w, pts_ns), s, lo, hi;
 
   /* Rounding of timestamps (or resampler delay) must not open holes. */
-  if (w->a_last_end >= 0 && llabs (s0 - w->a_last_end) <= ns_to_samples (w, SNAP_NS))
+  if (w->a_last_end >= 0
+      && llabs (s0 - w->a_last_end) <= ns_to_samples (w, SNAP_NS))
     s0 = w->a_last_end;
   w->a_last_end = s0 + (int64_t) n;
   if (s0 + (int64_t) n > w->a_pos)
@@ -259,11 +268,12 @@ udml_media_windower_push_audio (UdmlWindower *w, int64_t pts_ns, const float *pc
 }
 
 void
-udml_media_windower_push_video (UdmlWindower *w, int64_t pts_ns, int64_t duration_ns,
-    const float *frame)
+udml_media_windower_push_video (UdmlWindower * w, int64_t pts_ns,
+    int64_t duration_ns, const float *frame)
 {
   if (w->has_pend) {
-    commit_frame (w, w->pend, w->pend_pts, pts_ns > w->pend_pts ? pts_ns : w->pend_pts);
+    commit_frame (w, w->pend, w->pend_pts,
+        pts_ns > w->pend_pts ? pts_ns : w->pend_pts);
     w->has_pend = 0;
   }
   if (duration_ns > 0) {
@@ -280,8 +290,8 @@ udml_media_windower_push_video (UdmlWindower *w, int64_t pts_ns, int64_t duratio
 }
 
 void
-udml_media_windower_gap (UdmlWindower *w, UdmlModalityKind kind, int64_t pts_ns,
-    int64_t duration_ns)
+udml_media_windower_gap (UdmlWindower * w, UdmlModalityKind kind,
+    int64_t pts_ns, int64_t duration_ns)
 {
   int64_t end = pts_ns + (duration_ns > 0 ? duration_ns : 0);
 
@@ -292,7 +302,8 @@ udml_media_windower_gap (UdmlWindower *w, UdmlModalityKind kind, int64_t pts_ns,
     w->a_last_end = e;
   } else if (kind == UDML_MODALITY_VIDEO) {
     if (w->has_pend) {
-      commit_frame (w, w->pend, w->pend_pts, pts_ns > w->pend_pts ? pts_ns : w->pend_pts);
+      commit_frame (w, w->pend, w->pend_pts,
+          pts_ns > w->pend_pts ? pts_ns : w->pend_pts);
       w->has_pend = 0;
     }
     if (end > w->v_pos)
@@ -302,13 +313,13 @@ udml_media_windower_gap (UdmlWindower *w, UdmlModalityKind kind, int64_t pts_ns,
 
 /* End of the latest window containing t. */
 static int64_t
-window_end_containing (const UdmlWindower *w, int64_t t)
+window_end_containing (const UdmlWindower * w, int64_t t)
 {
   return (t / w->spec.hop_ns) * w->spec.hop_ns + w->spec.window_ns;
 }
 
 void
-udml_media_windower_set_done (UdmlWindower *w, UdmlModalityKind kind, int done)
+udml_media_windower_set_done (UdmlWindower * w, UdmlModalityKind kind, int done)
 {
   if (kind != UDML_MODALITY_AUDIO && kind != UDML_MODALITY_VIDEO)
     return;
@@ -325,7 +336,7 @@ udml_media_windower_set_done (UdmlWindower *w, UdmlModalityKind kind, int done)
 }
 
 int64_t
-udml_media_windower_position (const UdmlWindower *w, UdmlModalityKind kind)
+udml_media_windower_position (const UdmlWindower * w, UdmlModalityKind kind)
 {
   if (kind == UDML_MODALITY_AUDIO)
     return samples_to_ns (w, w->a_pos);
@@ -333,7 +344,7 @@ udml_media_windower_position (const UdmlWindower *w, UdmlModalityKind kind)
 }
 
 int
-udml_media_windower_next (UdmlWindower *w, int force, UdmlMediaWindow *out)
+udml_media_windower_next (UdmlWindower * w, int force, UdmlMediaWindow * out)
 {
   int64_t k = w->next_k;
   int64_t start = k * w->spec.hop_ns, end = start + w->spec.window_ns;
@@ -404,8 +415,9 @@ udml_media_windower_next (UdmlWindower *w, int force, UdmlMediaWindow *out)
 }
 
 UdmlStatus
-udml_media_clip_features (UdmlWindower *w, const UdmlMediaClip *audio_clip,
-    const UdmlMediaClip *video_clip, float *audio_out, float *video_out, UdmlError *err)
+udml_media_clip_features (UdmlWindower * w, const UdmlMediaClip * audio_clip,
+    const UdmlMediaClip * video_clip, float *audio_out, float *video_out,
+    UdmlError * err)
 {
   UdmlMediaWindow win;
   const char *why = NULL;
@@ -413,9 +425,11 @@ udml_media_clip_features (UdmlWindower *w, const UdmlMediaClip *audio_clip,
 
   if (!w)
     why = "no windower";
-  else if (audio_out && (!audio_clip || !audio_clip->pcm || !audio_clip->n_samples))
+  else if (audio_out && (!audio_clip || !audio_clip->pcm
+          || !audio_clip->n_samples))
     why = "the clip has no audio";
-  else if (video_out && (!video_clip || !video_clip->frames || video_clip->n_frames <= 0))
+  else if (video_out && (!video_clip || !video_clip->frames
+          || video_clip->n_frames <= 0))
     why = "the clip has no video";
   if (why)
     goto out;
@@ -423,20 +437,22 @@ udml_media_clip_features (UdmlWindower *w, const UdmlMediaClip *audio_clip,
   udml_media_windower_reset (w, 0);
   w->done[UDML_MODALITY_AUDIO] = w->done[UDML_MODALITY_VIDEO] = 0;
   if (audio_out)
-    udml_media_windower_push_audio (w, 0, audio_clip->pcm, audio_clip->n_samples);
+    udml_media_windower_push_audio (w, 0, audio_clip->pcm,
+        audio_clip->n_samples);
   if (video_out) {
     const UdmlMediaClip *v = video_clip;
     for (i = 0; i < v->n_frames; i++) {
       int64_t pts = v->frame_pts[i], dur;
       if (pts >= w->spec.window_ns)
-        break;               /* only window 0 is wanted */
+        break;                  /* only window 0 is wanted */
       if (i + 1 < v->n_frames)
         dur = v->frame_pts[i + 1] - pts;
       else if (v->n_frames > 1 && v->duration_ns > pts)
         dur = v->duration_ns - pts;
       else
-        dur = -1;            /* a still image: shown to the end of its window */
-      udml_media_windower_push_video (w, pts, dur, v->frames + w->frame_size * i);
+        dur = -1;               /* a still image: shown to the end of its window */
+      udml_media_windower_push_video (w, pts, dur,
+          v->frames + w->frame_size * i);
     }
   }
   udml_media_windower_set_done (w, UDML_MODALITY_AUDIO, 1);

@@ -25,7 +25,8 @@ static int failures;
 
 #define MAX_ROWS 512
 
-typedef struct {
+typedef struct
+{
   int n;
   char path[MAX_ROWS][160];
   int label[MAX_ROWS];
@@ -45,7 +46,7 @@ run (const char *args)
 }
 
 static int
-read_manifest (const char *path, Manifest *m)
+read_manifest (const char *path, Manifest * m)
 {
   FILE *f = fopen (path, "r");
   char line[512];
@@ -202,41 +203,49 @@ check_build (const char *dir, int hard, int all_test)
       double ad;
       if (sscanf (m->path[i], "clips/%15[a-z]/", split_dir) != 1)
         split_dir[0] = '\0';
-      CHECK (m->label[i] == digit, "%s row %d: label %d but file %s", p, i + 1, m->label[i],
-          m->path[i]);
-      CHECK (all_test || strcmp (split_dir, splits[s]) == 0, "%s row %d: %s not in clips/%s",
-          p, i + 1, m->path[i], splits[s]);
+      CHECK (m->label[i] == digit, "%s row %d: label %d but file %s", p, i + 1,
+          m->label[i], m->path[i]);
+      CHECK (all_test
+          || strcmp (split_dir, splits[s]) == 0,
+          "%s row %d: %s not in clips/%s", p, i + 1, m->path[i], splits[s]);
       snprintf (p, sizeof p, "%s/%s", dir, m->path[i]);
       if (udml_media_decode_file (p, &spec, &c, &err) != UDML_OK) {
         CHECK (0, "%s", err.msg);
         snprintf (p, sizeof p, "%s/%s.csv", dir, splits[s]);
         continue;
       }
-      CHECK (c.n_samples == 16000 && c.n_frames == 10 && c.duration_ns == 1000000000,
-          "%s: %zu samples, %d frames, %lld ns; want 16000, 10, 1 s", p, c.n_samples,
-          c.n_frames, (long long) c.duration_ns);
+      CHECK (c.n_samples == 16000 && c.n_frames == 10
+          && c.duration_ns == 1000000000,
+          "%s: %zu samples, %d frames, %lld ns; want 16000, 10, 1 s", p,
+          c.n_samples, c.n_frames, (long long) c.duration_ns);
       for (f = 0; f < c.n_frames; f++) {
-        CHECK (c.frame_pts[f] == f * 100000000LL, "%s: frame %d at %lld ns", p, f,
-            (long long) c.frame_pts[f]);
-        CHECK (memcmp (c.frames, c.frames + 4096 * f, 4096 * sizeof (float)) == 0,
+        CHECK (c.frame_pts[f] == f * 100000000LL, "%s: frame %d at %lld ns", p,
+            f, (long long) c.frame_pts[f]);
+        CHECK (memcmp (c.frames, c.frames + 4096 * f,
+                4096 * sizeof (float)) == 0,
             "%s: frame %d differs from frame 0", p, f);
       }
       /* audio: the recording at 16 kHz, quantised to 16 bits, zero-padded */
-      snprintf (rec, sizeof rec, "%.*s", (int) strcspn (base + 1, "."), base + 1);
+      snprintf (rec, sizeof rec, "%.*s", (int) strcspn (base + 1, "."),
+          base + 1);
       if (!strcmp (split_dir, "test"))
-        rec[strlen (rec) - 2] = '\0';    /* drop _j */
+        rec[strlen (rec) - 2] = '\0';   /* drop _j */
       ad = c.n_samples == 16000 ? audio_diff (rec, c.pcm) : 1e9;
-      CHECK (ad <= 1.0 / 32768 + 1e-7, "%s: audio differs from %s.wav by %g (atol 1/32768)", p,
-          rec, ad);
+      CHECK (ad <= 1.0 / 32768 + 1e-7,
+          "%s: audio differs from %s.wav by %g (atol 1/32768)", p, rec, ad);
       /* video: an image of the right digit and split, x2, centred +- 4 px */
       if (!hard && c.n_frames) {
         img = find_image (c.frames, digit);
-        CHECK (img >= 0, "%s: the frame is no x2 MNIST %d within +-4 px of the centre", p,
+        CHECK (img >= 0,
+            "%s: the frame is no x2 MNIST %d within +-4 px of the centre", p,
             digit);
-        CHECK (img < 0 || !strcmp (splits[mn_split[img]], split_dir),
-            "%s: image %d is from the %s split", p, img, img < 0 ? "?" : splits[mn_split[img]]);
+        CHECK (img < 0
+            || !strcmp (splits[mn_split[img]], split_dir),
+            "%s: image %d is from the %s split", p, img,
+            img < 0 ? "?" : splits[mn_split[img]]);
       } else if (c.n_frames) {
-        CHECK (find_image (c.frames, digit) < 0, "%s: hard variant shows an unprojected image", p);
+        CHECK (find_image (c.frames, digit) < 0,
+            "%s: hard variant shows an unprojected image", p);
       }
       udml_media_clip_clear (&c);
       checked++;
@@ -259,12 +268,13 @@ check_stream (const char *dir, int n)
 
   snprintf (p, sizeof p, "%.1000s/stream.csv", dir);
   f = fopen (p, "r");
-  CHECK (f && fgets (line, sizeof line, f) && !strcmp (line, "start,end,label\n"),
-      "%s: missing or bad header", p);
+  CHECK (f && fgets (line, sizeof line, f)
+      && !strcmp (line, "start,end,label\n"), "%s: missing or bad header", p);
   while (f && fgets (line, sizeof line, f)) {
     double a, b;
     int l;
-    CHECK (sscanf (line, "%lf,%lf,%d", &a, &b, &l) == 3 && a == rows && b == rows + 1 && l >= 0
+    CHECK (sscanf (line, "%lf,%lf,%d", &a, &b, &l) == 3 && a == rows
+        && b == rows + 1 && l >= 0
         && l <= 9, "%s row %d: '%s'", p, rows + 1, line);
     if (rows < 64)
       labels[rows] = l;
@@ -279,8 +289,8 @@ check_stream (const char *dir, int n)
     return;
   }
   CHECK (c.n_samples == 16000 * (size_t) n && c.n_frames == 10 * n
-      && c.duration_ns == n * 1000000000LL, "%s: %zu samples %d frames %lld ns", p,
-      c.n_samples, c.n_frames, (long long) c.duration_ns);
+      && c.duration_ns == n * 1000000000LL, "%s: %zu samples %d frames %lld ns",
+      p, c.n_samples, c.n_frames, (long long) c.duration_ns);
   /* each second shows an MNIST image of its label */
   for (int i = 0; i < rows && i < 64 && c.n_frames == 10 * n; i++)
     CHECK (find_image (c.frames + 4096 * 10 * i + 4096 * 5, labels[i]) >= 0,
@@ -334,33 +344,40 @@ main (int argc, char **argv)
   CHECK ((rc = run ("")) == 2, "no arguments: exit %d, want 2", rc);
   CHECK ((rc = run ("--fsdd x --mnist y --out z --variant nope")) == 2,
       "bad variant: exit %d, want 2", rc);
-  snprintf (args, sizeof args, "--fsdd /nonexistent --mnist '%s/mnist' --out '%s/x'", data, tmp);
+  snprintf (args, sizeof args,
+      "--fsdd /nonexistent --mnist '%s/mnist' --out '%s/x'", data, tmp);
   CHECK ((rc = run (args)) == 1, "missing FSDD dir: exit %d, want 1", rc);
 
-  snprintf (args, sizeof args, "--fsdd '%s/fsdd' --mnist '%s/mnist' --out '%s/a' --stream 6 "
-      "--seed 7", data, data, tmp);
+  snprintf (args, sizeof args,
+      "--fsdd '%s/fsdd' --mnist '%s/mnist' --out '%s/a' --stream 6 " "--seed 7",
+      data, data, tmp);
   CHECK ((rc = run (args)) == 0, "build: exit %d", rc);
   snprintf (a, sizeof a, "%s/a", tmp);
   check_build (a, 0, 0);
   check_stream (a, 6);
 
-  snprintf (args, sizeof args, "--fsdd '%s/fsdd' --mnist '%s/mnist' --out '%s/b' "
+  snprintf (args, sizeof args,
+      "--fsdd '%s/fsdd' --mnist '%s/mnist' --out '%s/b' "
       "--variant avdigits-hard --all-test --seed 7", data, data, tmp);
   CHECK ((rc = run (args)) == 0, "hard build: exit %d", rc);
   snprintf (b, sizeof b, "%s/b", tmp);
   check_build (b, 1, 1);
 
   /* same seed, same bytes */
-  snprintf (args, sizeof args, "--fsdd '%s/fsdd' --mnist '%s/mnist' --out '%s/c' --seed 7",
-      data, data, tmp);
+  snprintf (args, sizeof args,
+      "--fsdd '%s/fsdd' --mnist '%s/mnist' --out '%s/c' --seed 7", data, data,
+      tmp);
   CHECK ((rc = run (args)) == 0, "second build: exit %d", rc);
   {
-    const char *files[] = { "train.csv", "val.csv", "test.csv", "clips/test/4_lucas_0_3.mkv",
-      "clips/train/9_george_11.mkv" };
+    const char *files[] =
+        { "train.csv", "val.csv", "test.csv", "clips/test/4_lucas_0_3.mkv",
+      "clips/train/9_george_11.mkv"
+    };
     for (int i = 0; i < 5; i++) {
       snprintf (a, sizeof a, "%s/a/%s", tmp, files[i]);
       snprintf (b, sizeof b, "%s/c/%s", tmp, files[i]);
-      CHECK (same_file (a, b), "%s differs between two builds with the same seed", files[i]);
+      CHECK (same_file (a, b),
+          "%s differs between two builds with the same seed", files[i]);
     }
   }
 

@@ -25,7 +25,8 @@ static const char *data_dir;
 
 /* |a - b| <= atol + rtol |b| everywhere; reports the worst element. */
 static int
-check_close (const char *what, const float *a, const float *b, size_t n, float atol, float rtol)
+check_close (const char *what, const float *a, const float *b, size_t n,
+    float atol, float rtol)
 {
   size_t i, worst = 0;
   double maxd = 0, excess = -1;
@@ -42,7 +43,8 @@ check_close (const char *what, const float *a, const float *b, size_t n, float a
   }
   if (excess > 0 || isnan (excess)) {
     failures++;
-    fprintf (stderr, "FAIL %s: max |diff| %g, worst at %zu: got %g want %g (atol %g rtol %g)\n",
+    fprintf (stderr,
+        "FAIL %s: max |diff| %g, worst at %zu: got %g want %g (atol %g rtol %g)\n",
         what, maxd, worst, a[worst], b[worst], atol, rtol);
     return 0;
   }
@@ -51,15 +53,25 @@ check_close (const char *what, const float *a, const float *b, size_t n, float a
 }
 
 static void
-default_spec (UdmlFeatureSpec *s)
+default_spec (UdmlFeatureSpec * s)
 {
-  UdmlFeatureSpec d = {
-    .sample_rate = 16000, .n_fft = 512, .win_length = 400, .hop_length = 160, .n_mels = 64,
-    .fmin = 0, .fmax = 8000, .log_floor = 1e-6f, .frame_width = 64, .frame_height = 64,
-    .frame_channels = 1, .fps_num = 10, .fps_den = 1, .window_ns = 1000000000,
-    .hop_ns = 1000000000,
-  };
-  *s = d;
+  /* method.md §1 */
+  memset (s, 0, sizeof *s);
+  s->sample_rate = 16000;
+  s->n_fft = 512;
+  s->win_length = 400;
+  s->hop_length = 160;
+  s->n_mels = 64;
+  s->fmin = 0;
+  s->fmax = 8000;
+  s->log_floor = 1e-6f;
+  s->frame_width = 64;
+  s->frame_height = 64;
+  s->frame_channels = 1;
+  s->fps_num = 10;
+  s->fps_den = 1;
+  s->window_ns = 1000000000;
+  s->hop_ns = 1000000000;
 }
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -105,7 +117,8 @@ test_mel (void)
     float *want = malloc ((size_t) s.n_mels * frames * sizeof (float));
     for (t = 0; t < s.n_mels * frames; t++)
       want[t] = logf (1e-6f);
-    check_close ("silence = ln(1e-6)", out, want, (size_t) s.n_mels * frames, 1e-6f, 0);
+    check_close ("silence = ln(1e-6)", out, want, (size_t) s.n_mels * frames,
+        1e-6f, 0);
     free (want);
   }
 
@@ -121,7 +134,8 @@ test_mel (void)
       }
     }
     for (t = 0; t < n; t++)
-      pcm[t] = 0.5f * (float) sin (2 * 3.14159265358979 * freqs[k] * t / 16000.0);
+      pcm[t] =
+          0.5f * (float) sin (2 * 3.14159265358979 * freqs[k] * t / 16000.0);
     udml_media_mel_compute (mel, pcm, n, out);
     for (t = 2; t < frames - 2; t++) {
       int arg = 0;
@@ -134,7 +148,8 @@ test_mel (void)
         bad_m = arg;
       }
     }
-    CHECK (bad == 0, "%.0f Hz sine: %d frames peak elsewhere (frame %d peaks in band %d, want %d)",
+    CHECK (bad == 0,
+        "%.0f Hz sine: %d frames peak elsewhere (frame %d peaks in band %d, want %d)",
         freqs[k], bad, bad_t, bad_m, want);
     if (!bad)
       printf ("ok   %.0f Hz sine peaks in mel band %d\n", freqs[k], want);
@@ -148,17 +163,19 @@ test_mel (void)
 
 /* ------------------------------------------------------------ windowing */
 
-typedef struct {
+typedef struct
+{
   int n;
   int64_t index[16];
   float cov[16][2];
   int partial[16];
-  float *audio;              /* n x A */
-  float *video;              /* n x V */
+  float *audio;                 /* n x A */
+  float *video;                 /* n x V */
 } Windows;
 
 static void
-collect (UdmlWindower *w, int force, Windows *ws, size_t a_size, size_t v_size)
+collect (UdmlWindower * w, int force, Windows * ws, size_t a_size,
+    size_t v_size)
 {
   UdmlMediaWindow win;
   while (ws->n < 16 && udml_media_windower_next (w, force, &win)) {
@@ -175,8 +192,8 @@ collect (UdmlWindower *w, int force, Windows *ws, size_t a_size, size_t v_size)
 /* Streams audio (n samples) and video (10 fps) through the windower in
  * chunks; chunked = 0 pushes everything at once. */
 static void
-run_stream (const UdmlFeatureSpec *s, const float *pcm, size_t n, const float *frames,
-    int n_frames, int chunked, Windows *ws)
+run_stream (const UdmlFeatureSpec * s, const float *pcm, size_t n,
+    const float *frames, int n_frames, int chunked, Windows * ws)
 {
   UdmlWindower *w = udml_media_windower_new (s, NULL);
   size_t a_size = (size_t) s->n_mels * udml_media_mel_frames (s, 16000);
@@ -190,7 +207,8 @@ run_stream (const UdmlFeatureSpec *s, const float *pcm, size_t n, const float *f
       if (c > n - pos)
         c = n - pos;
       /* timestamps rounded to whole microseconds, as a real pipeline */
-      udml_media_windower_push_audio (w, (int64_t) (pos * 1000000 / 16000) * 1000, pcm + pos, c);
+      udml_media_windower_push_audio (w,
+          (int64_t) (pos * 1000000 / 16000) * 1000, pcm + pos, c);
       pos += c;
     }
     if (f < n_frames && (!chunked || rnd () % 2)) {
@@ -211,10 +229,11 @@ static void
 test_window (void)
 {
   UdmlFeatureSpec s;
-  size_t n = 40000, i;             /* 2.5 s */
+  size_t n = 40000, i;          /* 2.5 s */
   int n_frames = 25, k, trial;
   size_t a_size, v_size = 64 * 64;
-  float *pcm = malloc (n * sizeof (float)), *frames = malloc (v_size * n_frames * sizeof (float));
+  float *pcm = malloc (n * sizeof (float)), *frames =
+      malloc (v_size * n_frames * sizeof (float));
   Windows whole = { 0 }, part = { 0 };
   UdmlMel *mel;
   float *ref;
@@ -237,48 +256,56 @@ test_window (void)
   if (whole.n == 3) {
     CHECK (whole.cov[0][0] == 1.0f && whole.cov[1][0] == 1.0f
         && fabsf (whole.cov[2][0] - 0.5f) < 1e-6f,
-        "audio coverage %g %g %g, want 1 1 0.5", whole.cov[0][0], whole.cov[1][0],
-        whole.cov[2][0]);
-    CHECK (!whole.partial[0] && !whole.partial[1] && whole.partial[2],
-        "partial flags %d %d %d, want 0 0 1", whole.partial[0], whole.partial[1],
-        whole.partial[2]);
+        "audio coverage %g %g %g, want 1 1 0.5", whole.cov[0][0],
+        whole.cov[1][0], whole.cov[2][0]);
+    CHECK (!whole.partial[0] && !whole.partial[1]
+        && whole.partial[2], "partial flags %d %d %d, want 0 0 1",
+        whole.partial[0], whole.partial[1], whole.partial[2]);
     /* the frame at the midpoint: frame 5 for window 0, 15 for window 1 */
-    CHECK (memcmp (whole.video, frames + v_size * 5, v_size * sizeof (float)) == 0,
+    CHECK (memcmp (whole.video, frames + v_size * 5,
+            v_size * sizeof (float)) == 0,
         "window 0 video is not the frame at 0.5 s");
-    CHECK (memcmp (whole.video + v_size, frames + v_size * 15, v_size * sizeof (float)) == 0,
+    CHECK (memcmp (whole.video + v_size, frames + v_size * 15,
+            v_size * sizeof (float)) == 0,
         "window 1 video is not the frame at 1.5 s");
     /* features depend on the window's samples only */
     mel = udml_media_mel_new (&s, NULL);
     for (k = 0; k < 2; k++) {
       udml_media_mel_compute (mel, pcm + 16000 * k, 16000, ref);
-      CHECK (memcmp (ref, whole.audio + a_size * k, a_size * sizeof (float)) == 0,
+      CHECK (memcmp (ref, whole.audio + a_size * k,
+              a_size * sizeof (float)) == 0,
           "window %d features differ from the mel of its samples", k);
     }
     udml_media_mel_free (mel);
   }
   for (trial = 0; trial < 5; trial++) {
     run_stream (&s, pcm, n, frames, n_frames, 1, &part);
-    CHECK (part.n == whole.n, "chunked run %d: %d windows, want %d", trial, part.n, whole.n);
+    CHECK (part.n == whole.n, "chunked run %d: %d windows, want %d", trial,
+        part.n, whole.n);
     for (k = 0; k < part.n && k < whole.n; k++) {
       CHECK (memcmp (part.audio + a_size * k, whole.audio + a_size * k,
               a_size * sizeof (float)) == 0,
-          "chunked run %d window %d: audio features not bit-identical", trial, k);
+          "chunked run %d window %d: audio features not bit-identical", trial,
+          k);
       CHECK (memcmp (part.video + v_size * k, whole.video + v_size * k,
               v_size * sizeof (float)) == 0,
           "chunked run %d window %d: video not bit-identical", trial, k);
-      CHECK (part.cov[k][0] == whole.cov[k][0] && part.cov[k][1] == whole.cov[k][1],
+      CHECK (part.cov[k][0] == whole.cov[k][0]
+          && part.cov[k][1] == whole.cov[k][1],
           "chunked run %d window %d: coverage differs", trial, k);
     }
   }
   if (!failures)
-    printf ("ok   windows bit-identical for whole and random chunking (5 runs)\n");
+    printf
+        ("ok   windows bit-identical for whole and random chunking (5 runs)\n");
 
   /* overlapping windows: hop 0.5 s */
   s.hop_ns = 500000000;
   run_stream (&s, pcm, n, frames, n_frames, 0, &whole);
   run_stream (&s, pcm, n, frames, n_frames, 1, &part);
-  CHECK (whole.n == 5 && part.n == 5, "hop 0.5 s over 2.5 s: %d / %d windows, want 5",
-      whole.n, part.n);
+  CHECK (whole.n == 5
+      && part.n == 5, "hop 0.5 s over 2.5 s: %d / %d windows, want 5", whole.n,
+      part.n);
   mel = udml_media_mel_new (&s, NULL);
   for (k = 0; k < whole.n && k < part.n; k++) {
     int ok = memcmp (part.audio + a_size * k, whole.audio + a_size * k,
@@ -286,7 +313,8 @@ test_window (void)
     CHECK (ok, "hop 0.5 s window %d: chunked audio not bit-identical", k);
     if (k < 4) {
       udml_media_mel_compute (mel, pcm + 8000 * k, 16000, ref);
-      CHECK (memcmp (ref, whole.audio + a_size * k, a_size * sizeof (float)) == 0,
+      CHECK (memcmp (ref, whole.audio + a_size * k,
+              a_size * sizeof (float)) == 0,
           "hop 0.5 s window %d differs from the mel of its samples", k);
     }
   }
@@ -304,14 +332,18 @@ test_window (void)
         (long long) udml_media_windower_position (w, UDML_MODALITY_AUDIO));
     udml_media_windower_push_audio (w, 750000000, pcm + 12000, 4000);
     udml_media_windower_gap (w, UDML_MODALITY_VIDEO, 0, 1000000000);
-    CHECK (udml_media_windower_next (w, 0, &win) == 1, "window with a gap not ready");
-    CHECK (fabsf (win.coverage[0] - 0.5f) < 1e-6f && win.coverage[1] == 0.0f && !win.partial,
-        "gap coverage audio %g video %g partial %d, want 0.5 0 0", win.coverage[0],
-        win.coverage[1], win.partial);
-    CHECK (udml_media_windower_next (w, 0, &win) == 0, "a window without data is ready");
+    CHECK (udml_media_windower_next (w, 0, &win) == 1,
+        "window with a gap not ready");
+    CHECK (fabsf (win.coverage[0] - 0.5f) < 1e-6f && win.coverage[1] == 0.0f
+        && !win.partial,
+        "gap coverage audio %g video %g partial %d, want 0.5 0 0",
+        win.coverage[0], win.coverage[1], win.partial);
+    CHECK (udml_media_windower_next (w, 0, &win) == 0,
+        "a window without data is ready");
     udml_media_windower_set_done (w, UDML_MODALITY_AUDIO, 1);
     udml_media_windower_set_done (w, UDML_MODALITY_VIDEO, 1);
-    CHECK (udml_media_windower_next (w, 1, &win) == 0, "a window after EOS has data");
+    CHECK (udml_media_windower_next (w, 1, &win) == 0,
+        "a window after EOS has data");
     udml_media_windower_free (w);
   }
 
@@ -333,8 +365,10 @@ test_scale (void)
   UdmlScaler *sc;
   UdmlError err = { 0 };
   int x, y, c, W = 64, H = 64;
-  uint8_t *g = malloc (128 * 128 * 3), *u = malloc (32 * 32), *v = malloc (32 * 32);
-  float *out = malloc (3 * 64 * 64 * sizeof (float)), *want = malloc (3 * 64 * 64 * sizeof (float));
+  uint8_t *g = malloc (128 * 128 * 3), *u = malloc (32 * 32), *v =
+      malloc (32 * 32);
+  float *out = malloc (3 * 64 * 64 * sizeof (float)), *want =
+      malloc (3 * 64 * 64 * sizeof (float));
 
   default_spec (&s);
   sc = udml_media_scaler_new (&s, &err);
@@ -348,8 +382,8 @@ test_scale (void)
   {
     const uint8_t *pl[4] = { g, NULL, NULL, NULL };
     int st[4] = { W, 0, 0, 0 };
-    CHECK (udml_media_scale (sc, AV_PIX_FMT_GRAY8, W, H, pl, st, out, &err) == UDML_OK,
-        "scale gray: %s", err.msg);
+    CHECK (udml_media_scale (sc, AV_PIX_FMT_GRAY8, W, H, pl, st, out,
+            &err) == UDML_OK, "scale gray: %s", err.msg);
     check_close ("GRAY8 64x64 -> gray (exact)", out, want, 64 * 64, 0, 0);
   }
   /* GRAY8 at 128x128, horizontal gradient: shrinking keeps it within 1.5 */
@@ -358,12 +392,12 @@ test_scale (void)
       g[y * 128 + x] = (uint8_t) (x * 2);
   for (y = 0; y < H; y++)
     for (x = 0; x < W; x++)
-      want[y * W + x] = (float) (x * 4 + 1);   /* mean of 4x and 4x+2 */
+      want[y * W + x] = (float) (x * 4 + 1);    /* mean of 4x and 4x+2 */
   {
     const uint8_t *pl[4] = { g, NULL, NULL, NULL };
     int st[4] = { 128, 0, 0, 0 };
-    CHECK (udml_media_scale (sc, AV_PIX_FMT_GRAY8, 128, 128, pl, st, out, &err) == UDML_OK,
-        "scale gray 128: %s", err.msg);
+    CHECK (udml_media_scale (sc, AV_PIX_FMT_GRAY8, 128, 128, pl, st, out,
+            &err) == UDML_OK, "scale gray 128: %s", err.msg);
     check_close ("GRAY8 128x128 -> 64x64 gray", out, want, 64 * 64, 1.5f, 0);
   }
   /* I420 limited range at model size: luma 16..235 -> 0..255 */
@@ -378,9 +412,10 @@ test_scale (void)
   {
     const uint8_t *pl[4] = { g, u, v, NULL };
     int st[4] = { W, 32, 32, 0 };
-    CHECK (udml_media_scale (sc, AV_PIX_FMT_YUV420P, W, H, pl, st, out, &err) == UDML_OK,
-        "scale i420: %s", err.msg);
-    check_close ("I420 64x64 -> gray (range expanded)", out, want, 64 * 64, 1.5f, 0);
+    CHECK (udml_media_scale (sc, AV_PIX_FMT_YUV420P, W, H, pl, st, out,
+            &err) == UDML_OK, "scale i420: %s", err.msg);
+    check_close ("I420 64x64 -> gray (range expanded)", out, want, 64 * 64,
+        1.5f, 0);
   }
   /* RGB24 grey ramp -> gray: luma of a grey pixel is its value */
   for (y = 0; y < H; y++)
@@ -393,8 +428,8 @@ test_scale (void)
   {
     const uint8_t *pl[4] = { g, NULL, NULL, NULL };
     int st[4] = { W * 3, 0, 0, 0 };
-    CHECK (udml_media_scale (sc, AV_PIX_FMT_RGB24, W, H, pl, st, out, &err) == UDML_OK,
-        "scale rgb: %s", err.msg);
+    CHECK (udml_media_scale (sc, AV_PIX_FMT_RGB24, W, H, pl, st, out,
+            &err) == UDML_OK, "scale rgb: %s", err.msg);
     check_close ("RGB24 grey ramp -> gray", out, want, 64 * 64, 1.5f, 0);
   }
   udml_media_scaler_free (sc);
@@ -412,9 +447,10 @@ test_scale (void)
   {
     const uint8_t *pl[4] = { g, NULL, NULL, NULL };
     int st[4] = { W * 3, 0, 0, 0 };
-    CHECK (udml_media_scale (sc, AV_PIX_FMT_RGB24, W, H, pl, st, out, &err) == UDML_OK,
-        "scale rgb->rgb: %s", err.msg);
-    check_close ("RGB24 64x64 -> RGB planar (exact)", out, want, 3 * 64 * 64, 0, 0);
+    CHECK (udml_media_scale (sc, AV_PIX_FMT_RGB24, W, H, pl, st, out,
+            &err) == UDML_OK, "scale rgb->rgb: %s", err.msg);
+    check_close ("RGB24 64x64 -> RGB planar (exact)", out, want, 3 * 64 * 64, 0,
+        0);
   }
   /* a bad format is refused */
   {
@@ -449,36 +485,38 @@ test_resample (void)
     in[i] = (int16_t) (16384 * sin (2 * 3.14159265358979 * 440 * i / 8000.0));
   for (i = 0; i < n; i += 1000) {
     const uint8_t *pl[1] = { (const uint8_t *) (in + i) };
-    CHECK (udml_media_resample (r, AV_SAMPLE_FMT_S16, 8000, 1, pl, 1000, out + total,
-            udml_media_resample_bound (r, 8000, 1000), &n_out, &err) == UDML_OK,
-        "resample: %s", err.msg);
+    CHECK (udml_media_resample (r, AV_SAMPLE_FMT_S16, 8000, 1, pl, 1000,
+            out + total, udml_media_resample_bound (r, 8000, 1000), &n_out,
+            &err) == UDML_OK, "resample: %s", err.msg);
     total += n_out;
   }
-  CHECK (udml_media_resample (r, 0, 0, 0, NULL, 0, out + total, 4096, &n_out, &err) == UDML_OK,
-      "drain: %s", err.msg);
+  CHECK (udml_media_resample (r, 0, 0, 0, NULL, 0, out + total, 4096, &n_out,
+          &err) == UDML_OK, "drain: %s", err.msg);
   total += n_out;
-  CHECK (abs (total - 16000) <= 2, "8 kHz -> 16 kHz gave %d samples, want 16000", total);
+  CHECK (abs (total - 16000) <= 2,
+      "8 kHz -> 16 kHz gave %d samples, want 16000", total);
   for (i = 1000; i < 15000; i++)
     ss += out[i] * out[i];
-  CHECK (fabs (sqrt (ss / 14000) - 0.5 / sqrt (2)) < 0.01, "resampled RMS %g, want %g",
-      sqrt (ss / 14000), 0.5 / sqrt (2));
+  CHECK (fabs (sqrt (ss / 14000) - 0.5 / sqrt (2)) < 0.01,
+      "resampled RMS %g, want %g", sqrt (ss / 14000), 0.5 / sqrt (2));
   /* stereo downmix is the channel average: opposite channels cancel */
   for (i = 0; i < n; i++) {
     in[2 * i] = (int16_t) (i % 2000);
-    in[2 * i + 1] = (int16_t) -(i % 2000);
+    in[2 * i + 1] = (int16_t) - (i % 2000);
   }
   {
     UdmlResampler *r2 = udml_media_resampler_new (&s, &err);
     const uint8_t *pl[1] = { (const uint8_t *) in };
     float zero[1] = { 0 };
     got = 0;
-    CHECK (udml_media_resample (r2, AV_SAMPLE_FMT_S16, 16000, 2, pl, n, out, 40000, &got,
-            &err) == UDML_OK, "resample stereo: %s", err.msg);
+    CHECK (udml_media_resample (r2, AV_SAMPLE_FMT_S16, 16000, 2, pl, n, out,
+            40000, &got, &err) == UDML_OK, "resample stereo: %s", err.msg);
     CHECK (got == n, "16 kHz stereo -> mono gave %d samples, want %d", got, n);
     for (i = 0; i < got; i++)
       if (fabsf (out[i]) > 1e-6f)
         break;
-    CHECK (i == got, "L = -R does not average to 0 (sample %d = %g)", i, i < got ? out[i] : zero[0]);
+    CHECK (i == got, "L = -R does not average to 0 (sample %d = %g)", i,
+        i < got ? out[i] : zero[0]);
     udml_media_resampler_free (r2);
   }
   udml_media_resampler_free (r);
@@ -537,10 +575,10 @@ test_decode (void)
   CHECK (st == UDML_OK, "wav: %s", err.msg);
   if (st == UDML_OK) {
     CHECK (llabs ((long long) clip.n_samples - 2 * 2384) <= 4 && !clip.frames,
-        "wav: %zu samples, %d frames; want 4768 samples, no video", clip.n_samples,
-        clip.n_frames);
-    CHECK (udml_media_clip_features (w, &clip, NULL, aud, NULL, &err) == UDML_OK,
-        "wav features: %s", err.msg);
+        "wav: %zu samples, %d frames; want 4768 samples, no video",
+        clip.n_samples, clip.n_frames);
+    CHECK (udml_media_clip_features (w, &clip, NULL, aud, NULL,
+            &err) == UDML_OK, "wav features: %s", err.msg);
     printf ("ok   wav decodes (%zu samples)\n", clip.n_samples);
     udml_media_clip_clear (&clip);
   }
@@ -553,16 +591,20 @@ test_decode (void)
     float m = mean_of (clip.frames, 64 * 64 * (size_t) clip.n_frames);
     double r = rms_of (clip.pcm, clip.n_samples);
     CHECK (clip.n_frames == 5 && clip.n_samples == 8000,
-        "mkv: %d frames %zu samples, want 5 and 8000", clip.n_frames, clip.n_samples);
-    CHECK (clip.n_frames < 2 || clip.frame_pts[1] == 100000000, "mkv: frame 1 at %lld ns",
+        "mkv: %d frames %zu samples, want 5 and 8000", clip.n_frames,
+        clip.n_samples);
+    CHECK (clip.n_frames < 2
+        || clip.frame_pts[1] == 100000000, "mkv: frame 1 at %lld ns",
         clip.n_frames < 2 ? 0LL : (long long) clip.frame_pts[1]);
     CHECK (fabsf (m - 128) <= 2, "mkv: mean pixel %g, want 128 +- 2", m);
-    CHECK (fabs (r - 0.125 / sqrt (2)) < 0.01, "mkv: RMS %g, want %g", r, 0.125 / sqrt (2));
-    CHECK (llabs (clip.duration_ns - 500000000) <= 20000000, "mkv: duration %lld",
-        (long long) clip.duration_ns);
-    CHECK (udml_media_clip_features (w, &clip, &clip, aud, vid, &err) == UDML_OK,
-        "mkv features: %s", err.msg);
-    printf ("ok   mkv decodes (%d frames, %zu samples, mean pixel %.1f, RMS %.4f)\n",
+    CHECK (fabs (r - 0.125 / sqrt (2)) < 0.01, "mkv: RMS %g, want %g", r,
+        0.125 / sqrt (2));
+    CHECK (llabs (clip.duration_ns - 500000000) <= 20000000,
+        "mkv: duration %lld", (long long) clip.duration_ns);
+    CHECK (udml_media_clip_features (w, &clip, &clip, aud, vid,
+            &err) == UDML_OK, "mkv features: %s", err.msg);
+    printf
+        ("ok   mkv decodes (%d frames, %zu samples, mean pixel %.1f, RMS %.4f)\n",
         clip.n_frames, clip.n_samples, m, r);
     udml_media_clip_clear (&clip);
   }
@@ -575,13 +617,16 @@ test_decode (void)
   CHECK (st == UDML_OK, "mp4: %s", err.msg);
   if (st == UDML_OK) {
     float m = mean_of (clip.frames, 64 * 64 * (size_t) clip.n_frames);
-    double r = rms_of (clip.pcm + 1600, clip.n_samples > 6400 ? clip.n_samples - 3200 : 0);
+    double r =
+        rms_of (clip.pcm + 1600,
+        clip.n_samples > 6400 ? clip.n_samples - 3200 : 0);
     CHECK (clip.n_frames == 5, "mp4: %d frames, want 5", clip.n_frames);
-    CHECK (llabs ((long long) clip.n_samples - 8000) <= 400, "mp4: %zu samples, want ~8000",
-        clip.n_samples);
+    CHECK (llabs ((long long) clip.n_samples - 8000) <= 400,
+        "mp4: %zu samples, want ~8000", clip.n_samples);
     CHECK (fabsf (m - 128) <= 3, "mp4: mean pixel %g, want 128 +- 3", m);
     CHECK (fabs (r - 0.0625) < 0.01, "mp4: RMS %g, want 0.0625", r);
-    printf ("ok   mp4 decodes (%d frames, %zu samples, mean pixel %.1f, RMS %.4f)\n",
+    printf
+        ("ok   mp4 decodes (%d frames, %zu samples, mean pixel %.1f, RMS %.4f)\n",
         clip.n_frames, clip.n_samples, m, r);
     udml_media_clip_clear (&clip);
   }
@@ -596,10 +641,11 @@ test_decode (void)
       CHECK (st == UDML_OK, "%s: %s", imgs[i], err.msg);
       if (st != UDML_OK)
         continue;
-      CHECK (clip.n_frames == 1 && !clip.pcm, "%s: %d frames, audio %p", imgs[i],
-          clip.n_frames, (void *) clip.pcm);
-      CHECK (fabsf (mean_of (clip.frames, 64 * 64) - 128) <= 2, "%s: mean pixel %g", imgs[i],
-          mean_of (clip.frames, 64 * 64));
+      CHECK (clip.n_frames == 1
+          && !clip.pcm, "%s: %d frames, audio %p", imgs[i], clip.n_frames,
+          (void *) clip.pcm);
+      CHECK (fabsf (mean_of (clip.frames, 64 * 64) - 128) <= 2,
+          "%s: mean pixel %g", imgs[i], mean_of (clip.frames, 64 * 64));
       st = udml_media_clip_features (w, NULL, &clip, NULL, vid, &err);
       CHECK (st == UDML_OK, "%s features: %s", imgs[i], err.msg);
       if (st == UDML_OK)
@@ -660,13 +706,14 @@ file_size (const char *p)
 }
 
 static void
-expect_error (const char *what, const char *path, const UdmlFeatureSpec *s)
+expect_error (const char *what, const char *path, const UdmlFeatureSpec * s)
 {
   UdmlMediaClip clip;
   UdmlError err = { 0 };
   UdmlStatus st = udml_media_decode_file (path, s, &clip, &err);
   CHECK (st != UDML_OK, "%s: decoded without error", what);
-  CHECK (st == UDML_OK || strstr (err.msg, path) != NULL, "%s: error does not name the file: %s",
+  CHECK (st == UDML_OK
+      || strstr (err.msg, path) != NULL, "%s: error does not name the file: %s",
       what, err.msg);
   if (st != UDML_OK)
     printf ("ok   %s refused: %s\n", what, err.msg);
@@ -679,8 +726,10 @@ test_bad_files (void)
 {
   UdmlFeatureSpec s;
   char src[1024], tmp[64];
-  const char *trunc[] = { "media/av.mkv", "media/av.mp4", "fsdd/recordings/5_lucas_10.wav",
-    "media/still.png" };
+  const char *trunc[] =
+      { "media/av.mkv", "media/av.mp4", "fsdd/recordings/5_lucas_10.wav",
+    "media/still.png"
+  };
   int i;
 
   default_spec (&s);
@@ -712,7 +761,7 @@ main (int argc, char **argv)
     return 2;
   }
   data_dir = argv[1];
-  av_log_set_level (AV_LOG_QUIET);   /* the bad-file cases are expected to complain */
+  av_log_set_level (AV_LOG_QUIET);      /* the bad-file cases are expected to complain */
   test_mel ();
   test_window ();
   test_scale ();
