@@ -86,6 +86,7 @@ struct _GstUdmlOverlay
 
   /* streaming thread only */
   OverlayState state;
+  cairo_font_face_t *title_face, *text_face;    /* made once in start () */
 };
 
 GType
@@ -182,8 +183,8 @@ read_meta (const GstStructure * s, OverlayState * st)
 }
 
 static void
-draw_state (cairo_t * cr, const OverlayState * st, gint width, gint height,
-    GstUdmlOverlayPosition position, gdouble scale)
+draw_state (GstUdmlOverlay * self, cairo_t * cr, const OverlayState * st,
+    gint width, gint height, GstUdmlOverlayPosition position, gdouble scale)
 {
   gdouble pw = round (scale * PANEL_WIDTH);
   gdouble ph = round (scale * (PAD + TITLE_HEIGHT + st->n_mod * ROW_HEIGHT +
@@ -208,8 +209,7 @@ draw_state (cairo_t * cr, const OverlayState * st, gint width, gint height,
   cairo_rectangle (cr, ox, oy, pw, ph);
   cairo_fill (cr);
 
-  cairo_select_font_face (cr, "Sans", CAIRO_FONT_SLANT_NORMAL,
-      CAIRO_FONT_WEIGHT_BOLD);
+  cairo_set_font_face (cr, self->title_face);
   cairo_set_font_size (cr, scale * TITLE_FONT);
   cairo_set_source_rgb (cr, 1.0, 1.0, 1.0);
   if (st->valid)
@@ -220,8 +220,7 @@ draw_state (cairo_t * cr, const OverlayState * st, gint width, gint height,
   cairo_move_to (cr, ox + scale * PAD, oy + scale * (PAD + TITLE_FONT));
   cairo_show_text (cr, text);
 
-  cairo_select_font_face (cr, "Sans", CAIRO_FONT_SLANT_NORMAL,
-      CAIRO_FONT_WEIGHT_NORMAL);
+  cairo_set_font_face (cr, self->text_face);
   cairo_set_font_size (cr, scale * NAME_FONT);
   for (i = 0; i < st->n_mod; i++) {
     const OverlayModality *m = &st->mod[i];
@@ -294,7 +293,7 @@ gst_udml_overlay_transform_frame_ip (GstVideoFilter * filter,
       (frame, 0), format, GST_VIDEO_FRAME_WIDTH (frame),
       GST_VIDEO_FRAME_HEIGHT (frame), GST_VIDEO_FRAME_PLANE_STRIDE (frame, 0));
   cr = cairo_create (surface);
-  draw_state (cr, &self->state, GST_VIDEO_FRAME_WIDTH (frame),
+  draw_state (self, cr, &self->state, GST_VIDEO_FRAME_WIDTH (frame),
       GST_VIDEO_FRAME_HEIGHT (frame), position, scale);
   cairo_surface_flush (surface);
   if (cairo_status (cr) != CAIRO_STATUS_SUCCESS) {
@@ -315,6 +314,23 @@ gst_udml_overlay_start (GstBaseTransform * trans)
   GstUdmlOverlay *self = GST_UDML_OVERLAY (trans);
 
   memset (&self->state, 0, sizeof (self->state));
+  /* Font lookup once per stream, not per frame. */
+  if (!self->title_face)
+    self->title_face = cairo_toy_font_face_create ("Sans",
+        CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
+  if (!self->text_face)
+    self->text_face = cairo_toy_font_face_create ("Sans",
+        CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+  return TRUE;
+}
+
+static gboolean
+gst_udml_overlay_stop (GstBaseTransform * trans)
+{
+  GstUdmlOverlay *self = GST_UDML_OVERLAY (trans);
+
+  g_clear_pointer (&self->title_face, cairo_font_face_destroy);
+  g_clear_pointer (&self->text_face, cairo_font_face_destroy);
   return TRUE;
 }
 
@@ -411,6 +427,7 @@ gst_udml_overlay_class_init (GstUdmlOverlayClass * klass)
       "udml");
 
   trans_class->start = GST_DEBUG_FUNCPTR (gst_udml_overlay_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR (gst_udml_overlay_stop);
   vfilter_class->transform_frame_ip =
       GST_DEBUG_FUNCPTR (gst_udml_overlay_transform_frame_ip);
 
