@@ -423,8 +423,7 @@ gst_udml_overlay_class_init (GstUdmlOverlayClass * klass)
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "UDML overlay",
       "Filter/Effect/Video",
-      "Draws the UDML label, confidence and per-modality weight bars",
-      "udml");
+      "Draws the UDML label, confidence and per-modality weight bars", "udml");
 
   trans_class->start = GST_DEBUG_FUNCPTR (gst_udml_overlay_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_udml_overlay_stop);

@@ -168,8 +168,7 @@ GST_START_TEST (test_gaussian_i420)
   in = make_video ("I420", 100, 0, &info);
   out = gst_harness_push_and_pull (h, in);
   fail_unless (gst_video_frame_map (&frame, &info, out, GST_MAP_READ));
-  measure (GST_VIDEO_FRAME_PLANE_DATA (&frame, 0), W * H, 1, 100, &mean,
-      &std);
+  measure (GST_VIDEO_FRAME_PLANE_DATA (&frame, 0), W * H, 1, 100, &mean, &std);
   expected_clamped (25.0, 100, &emean, &estd);
   fail_unless (fabs (std - estd) <= 0.05 + 0.02 * estd,
       "I420 luma std %.3f, expected %.3f", std, estd);
@@ -414,8 +413,7 @@ GST_END_TEST;
 /* SNR against the -20 dBFS reference: a sine of that RMS must measure
  * 30 - 5 (level - 2) dB; level 11 drops the signal. */
 static void
-audio_snr_case (const gchar * format, int level, double *snr_db,
-    double *corr)
+audio_snr_case (const gchar * format, int level, double *snr_db, double *corr)
 {
   const int rate = 48000, n = 48000;
   gboolean s16 = g_str_equal (format, "S16LE");

@@ -157,10 +157,8 @@ GST_START_TEST (test_scale_and_position)
   Blob a;
 
   g_object_set (h->element, "scale", 2.0, NULL);
-  gst_util_set_object_arg (G_OBJECT (h->element), "position",
-      "bottom-right");
-  out = gst_harness_push_and_pull (h, make_frame (TRUE, TRUE, 0.4, TRUE,
-          TRUE));
+  gst_util_set_object_arg (G_OBJECT (h->element), "position", "bottom-right");
+  out = gst_harness_push_and_pull (h, make_frame (TRUE, TRUE, 0.4, TRUE, TRUE));
   a = find_colour (out, AUDIO_BGR);
   check_bar ("audio x2", a, 0.4, 2.0);
   fail_unless (a.x0 > W / 3 && a.y0 > H / 2,
@@ -213,8 +211,7 @@ GST_START_TEST (test_enable_and_keep_last)
   gst_buffer_unref (out);
 
   g_object_set (h->element, "enable", FALSE, NULL);
-  out = gst_harness_push_and_pull (h, make_frame (TRUE, TRUE, 0.3, TRUE,
-          TRUE));
+  out = gst_harness_push_and_pull (h, make_frame (TRUE, TRUE, 0.3, TRUE, TRUE));
   n = count_nonblack (out);
   fail_unless (n == 0, "enable=false drew %" G_GSIZE_FORMAT " px", n);
   gst_buffer_unref (out);
