@@ -81,6 +81,8 @@ usage (FILE *f)
       "  --json          print one JSON object instead of tables\n"
       "  --csv FILE      write the sweeps as CSV\n"
       "  --plot FILE     draw weight vs noise level of every model as SVG\n"
+      "  --plot-video FILE, --plot-audio FILE\n"
+      "                  the same for the video (audio) sweep only\n"
       "  --mode M        inference terms: as-trained, no-dependency,\n"
       "                  no-uncertainty, static (as-trained)\n"
       "  --threads T     BLAS threads (1)\n"
@@ -452,8 +454,9 @@ write_csv (const char *path, ModelEval *me, int n)
   return 0;
 }
 
+/* kind < 0: every swept modality; else only sweeps of that kind. */
 static int
-write_plot (const char *path, ModelEval *me, int n)
+write_plot (const char *path, ModelEval *me, int n, int kind)
 {
   PlotSeries s[MAX_MODELS * UDML_MAX_MODALITIES];
   double xs[MAX_MODELS * UDML_MAX_MODALITIES][N_LEVELS];
@@ -468,6 +471,8 @@ write_plot (const char *path, ModelEval *me, int n)
     base = base ? base + 1 : me[k].path;
     for (int m = 0; m < cfg->n_modalities; m++) {
       int np = 0;
+      if (kind >= 0 && (int) cfg->mod[m].kind != kind)
+        continue;
       for (int i = 0; i < me[k].n_sweep; i++) {
         SweepPoint *p = &me[k].sweep[i];
         if (p->modality != m || np >= N_LEVELS)
@@ -490,8 +495,8 @@ write_plot (const char *path, ModelEval *me, int n)
     }
   }
   if (ns == 0) {
-    fprintf (stderr, PROG ": error: --plot needs a sweep protocol (sweep-video, "
-        "sweep-audio or all)\n");
+    fprintf (stderr, PROG ": error: %s: no sweep to plot (use --protocol sweep-video, "
+        "sweep-audio or all)\n", path);
     return -1;
   }
   PlotAxes ax = {
@@ -511,7 +516,7 @@ main (int argc, char **argv)
 {
   const char *pos[MAX_MODELS + 1];
   int n_pos = 0, json = 0, quiet = 0, skip_bad = 0, no_cache = 0, protos = 0;
-  const char *plot = NULL, *csv = NULL, *cache_dir = NULL, *mode_name = "as-trained";
+  const char *plot = NULL, *plot_video = NULL, *plot_audio = NULL, *csv = NULL, *cache_dir = NULL, *mode_name = "as-trained";
   long threads = 1, batch = 64;
   unsigned long long seed = DEFAULT_SEED;
   UdmlInferMode mode = UDML_INFER_AS_TRAINED;
@@ -524,6 +529,7 @@ main (int argc, char **argv)
     const char *v = NULL;
 #define IS(name) (strcmp (a, name) == 0)
     if (IS ("--protocol") || IS ("--seed") || IS ("--plot") || IS ("--csv")
+        || IS ("--plot-video") || IS ("--plot-audio")
         || IS ("--threads") || IS ("--batch") || IS ("--cache-dir") || IS ("--mode")) {
       if (i + 1 >= argc) {
         fprintf (stderr, PROG ": error: %s needs a value\n", a);
@@ -576,6 +582,10 @@ main (int argc, char **argv)
       *(IS ("--threads") ? &threads : &batch) = x;
     } else if (IS ("--plot"))
       plot = v;
+    else if (IS ("--plot-video"))
+      plot_video = v;
+    else if (IS ("--plot-audio"))
+      plot_audio = v;
     else if (IS ("--csv"))
       csv = v;
     else if (IS ("--cache-dir"))
@@ -613,7 +623,7 @@ main (int argc, char **argv)
   }
   if (!protos)
     protos = PROTO_CLEAN | PROTO_TABLE3 | PROTO_SWEEP_VIDEO | PROTO_SWEEP_AUDIO;
-  if ((plot || csv) && !(protos & (PROTO_SWEEP_VIDEO | PROTO_SWEEP_AUDIO))) {
+  if ((plot || plot_video || plot_audio || csv) && !(protos & (PROTO_SWEEP_VIDEO | PROTO_SWEEP_AUDIO))) {
     fprintf (stderr, PROG ": error: --plot/--csv need a sweep protocol\n");
     return 2;
   }
@@ -689,7 +699,11 @@ main (int argc, char **argv)
   }
   if (csv && write_csv (csv, me, n_models))
     goto out;
-  if (plot && write_plot (plot, me, n_models))
+  if (plot && write_plot (plot, me, n_models, -1))
+    goto out;
+  if (plot_video && write_plot (plot_video, me, n_models, UDML_MODALITY_VIDEO))
+    goto out;
+  if (plot_audio && write_plot (plot_audio, me, n_models, UDML_MODALITY_AUDIO))
     goto out;
   ret = 0;
 
