@@ -105,7 +105,7 @@ median (double *v, int n)
 }
 
 static void
-die (const char *what, const UdmlError *err)
+die (const char *what, const UdmlError * err)
 {
   fprintf (stderr, "udml-bench: error: %s: %s\n", what,
       err && err->msg[0] ? err->msg : "failed");
@@ -129,8 +129,7 @@ sgemm_gflops (int n, int reps, double *wall, double *cpu)
     a[i] = (float) (i % 13) * 0.01f;
     b[i] = (float) (i % 7) * 0.01f;
   }
-  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n,
-      b, n, 0.0f, c, n);        /* warm-up */
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);       /* warm-up */
   for (int k = 0; k < reps; k++) {
     double t0 = now (), c0 = cpu_now ();
     cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a,
@@ -151,7 +150,7 @@ sgemm_gflops (int n, int reps, double *wall, double *cpu)
  * §1): encoder convs, the two 1x1 heads, the estimator MLP and the shared
  * classifier (fused + M unimodal passes). */
 static double
-forward_flops (const UdmlConfig *cfg)
+forward_flops (const UdmlConfig * cfg)
 {
   double f = 0.0;
   int feat = 0;
@@ -168,7 +167,7 @@ forward_flops (const UdmlConfig *cfg)
       }
       ci = C = co;
     }
-    f += 2 * 2.0 * C * C * h * w;                       /* mu, logvar heads */
+    f += 2 * 2.0 * C * C * h * w;       /* mu, logvar heads */
     f += 2.0 * (C * cfg->est_hidden + cfg->est_hidden); /* estimator */
     feat += C;
   }
@@ -178,14 +177,15 @@ forward_flops (const UdmlConfig *cfg)
 
 /* ---------------------------------------------------------------- benches */
 
-typedef struct {
+typedef struct
+{
   double ms;                    /* wall clock, median */
   double cpu_ms;                /* calling thread's CPU time, median */
   double allocs;
 } Timing;
 
 static Timing
-bench_forward (const UdmlModel *model, int reps)
+bench_forward (const UdmlModel * model, int reps)
 {
   const UdmlConfig *cfg = udml_model_config (model);
   UdmlError err = { 0 };
@@ -207,7 +207,8 @@ bench_forward (const UdmlModel *model, int reps)
     x[m] = malloc (F * sizeof (float));
     for (size_t i = 0; i < F; i++)
       x[m][i] = cfg->mod[m].kind == UDML_MODALITY_VIDEO
-          ? 255.0f * udml_rng_uniform (&rng) : 3.0f * udml_rng_normal (&rng) - 5.0f;
+          ? 255.0f * udml_rng_uniform (&rng) : 3.0f * udml_rng_normal (&rng) -
+          5.0f;
     cx[m] = x[m];
   }
   for (int k = 0; k < 20; k++)  /* warm-up: caches, BLAS buffers */
@@ -234,7 +235,8 @@ bench_forward (const UdmlModel *model, int reps)
 /* Training steps of `batch` samples on random data; phase STAGE1 is the
  * clean stage, UNCERTAINTY the noisy one with every loss on. */
 static Timing
-bench_train (UdmlModel *model, int threads, int batch, UdmlPhase phase, int reps)
+bench_train (UdmlModel * model, int threads, int batch, UdmlPhase phase,
+    int reps)
 {
   const UdmlConfig *cfg = udml_model_config (model);
   UdmlTrainOptions opt;
@@ -265,25 +267,29 @@ bench_train (UdmlModel *model, int threads, int batch, UdmlPhase phase, int reps
     x[m] = malloc (F * sizeof (float));
     for (size_t i = 0; i < F; i++)
       x[m][i] = cfg->mod[m].kind == UDML_MODALITY_VIDEO
-          ? 255.0f * udml_rng_uniform (&rng) : 3.0f * udml_rng_normal (&rng) - 5.0f;
+          ? 255.0f * udml_rng_uniform (&rng) : 3.0f * udml_rng_normal (&rng) -
+          5.0f;
     cx[m] = x[m];
   }
   for (int n = 0; n < batch; n++) {
     y[n] = (int) (udml_rng_u64 (&rng) % cfg->n_classes);
     for (int m = 0; m < cfg->n_modalities; m++)
-      levels[n * cfg->n_modalities + m] = 1 + udml_rng_u64 (&rng) % UDML_NOISE_LEVELS;
+      levels[n * cfg->n_modalities + m] =
+          1 + udml_rng_u64 (&rng) % UDML_NOISE_LEVELS;
   }
 
   /* small lr: the weights must stay finite over the run */
   for (int k = 0; k < 2; k++)
-    if (udml_trainer_step (tr, batch, cx, y, phase == UDML_PHASE_STAGE1 ? NULL : levels,
-            phase, k, 1e-4f, &parts, &err))
+    if (udml_trainer_step (tr, batch, cx, y,
+            phase == UDML_PHASE_STAGE1 ? NULL : levels, phase, k, 1e-4f, &parts,
+            &err))
       die ("udml_trainer_step", &err);
   a0 = allocs ();
   for (int k = 0; k < reps; k++) {
     double t0 = now (), c0 = cpu_now ();
-    if (udml_trainer_step (tr, batch, cx, y, phase == UDML_PHASE_STAGE1 ? NULL : levels,
-            phase, 100 + k, 1e-4f, &parts, &err))
+    if (udml_trainer_step (tr, batch, cx, y,
+            phase == UDML_PHASE_STAGE1 ? NULL : levels, phase, 100 + k, 1e-4f,
+            &parts, &err))
       die ("udml_trainer_step", &err);
     tc[k] = cpu_now () - c0;
     t[k] = now () - t0;
@@ -360,7 +366,8 @@ main (int argc, char **argv)
   printf ("train2_speedup_wall=%.2f\n", tr1.ms / tr2.ms);
 
   printf ("allocs_per_forward=%.2f\n", fwd.allocs);
-  printf ("allocs_per_train_step=%.2f\n", tr1.allocs > tr1n.allocs ? tr1.allocs : tr1n.allocs);
+  printf ("allocs_per_train_step=%.2f\n",
+      tr1.allocs > tr1n.allocs ? tr1.allocs : tr1n.allocs);
   printf ("allocs_per_train_step_2threads=%.2f\n", tr2.allocs);
 
   udml_model_free (model);

@@ -79,7 +79,9 @@ affine (float *y, const float *x, size_t n, float scale, float shift)
 size_t
 udml_conv2d_workspace (int Ci, int H, int W, int k)
 {
-  return (size_t) Ci * k * k * H * W;
+  size_t cols = (size_t) H * W;
+
+  return cols * Ci * k * k;
 }
 
 /* col: (Ci*k*k) x HW; row (ci, ky, kx) holds in[ci, y+ky-p, x+kx-p] or 0. */
@@ -95,8 +97,8 @@ im2col (float *col, const float *in, int Ci, int H, int W, int k)
         float *dst = col + ((size_t) (ci * k + ky) * k + kx) * HW;
         const float *src = in + ci * HW;
         int dx = kx - p;
-        int x0 = dx < 0 ? -dx : 0;              /* first valid x */
-        int x1 = dx > 0 ? W - dx : W;           /* one past last valid x */
+        int x0 = dx < 0 ? -dx : 0;      /* first valid x */
+        int x1 = dx > 0 ? W - dx : W;   /* one past last valid x */
 
         for (int y = 0; y < H; y++, dst += W) {
           int sy = y + ky - p;
@@ -214,8 +216,8 @@ udml_conv2d_backward (float *din, float *dw, float *db, float *col,
 /* ------------------------------------------------------------------ linear */
 
 void
-udml_linear_forward (float *out, const float *in, const float *w, const float *b,
-    int N, int I, int O)
+udml_linear_forward (float *out, const float *in, const float *w,
+    const float *b, int N, int I, int O)
 {
   if (b)
     for (int n = 0; n < N; n++)
@@ -272,7 +274,8 @@ udml_batchnorm_forward_train (float *out, float *mean, float *rstd,
           HW, scale, shift);
     if (run_mean) {
       double uvar = M > 1 ? ss / (M - 1) : var;
-      run_mean[c] = (1.0f - UDML_BN_MOMENTUM) * run_mean[c] + UDML_BN_MOMENTUM * m;
+      run_mean[c] =
+          (1.0f - UDML_BN_MOMENTUM) * run_mean[c] + UDML_BN_MOMENTUM * m;
       run_var[c] = (1.0f - UDML_BN_MOMENTUM) * run_var[c]
           + UDML_BN_MOMENTUM * (float) uvar;
     }
@@ -281,8 +284,8 @@ udml_batchnorm_forward_train (float *out, float *mean, float *rstd,
 
 void
 udml_batchnorm_forward_eval (float *out, const float *in, const float *gamma,
-    const float *beta, const float *run_mean, const float *run_var, int N, int C,
-    int HW)
+    const float *beta, const float *run_mean, const float *run_var, int N,
+    int C, int HW)
 {
   for (int c = 0; c < C; c++) {
     float scale = gamma[c] / sqrtf (run_var[c] + UDML_BN_EPS);
@@ -471,8 +474,8 @@ udml_gap_backward (float *din, const float *dout, int N, int C, int HW)
 /* ----------------------------------------------------------------- dropout */
 
 void
-udml_dropout_forward (float *out, float *mask, const float *in, size_t n, float p,
-    UdmlRng *rng)
+udml_dropout_forward (float *out, float *mask, const float *in, size_t n,
+    float p, UdmlRng * rng)
 {
   /* p <= 0 needs no random numbers (rng may then be NULL); p >= 1 drops all */
   float keep = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
@@ -487,7 +490,8 @@ udml_dropout_forward (float *out, float *mask, const float *in, size_t n, float 
 }
 
 void
-udml_dropout_backward (float *din, const float *dout, const float *mask, size_t n)
+udml_dropout_backward (float *din, const float *dout, const float *mask,
+    size_t n)
 {
   for (size_t i = 0; i < n; i++)
     din[i] += dout[i] * mask[i];
@@ -496,7 +500,8 @@ udml_dropout_backward (float *din, const float *dout, const float *mask, size_t 
 /* ------------------------------------------------------------------ losses */
 
 float
-udml_xent_forward (float *probs, const float *logits, const int *y, int N, int K)
+udml_xent_forward (float *probs, const float *logits, const int *y, int N,
+    int K)
 {
   double loss = 0.0;
 
@@ -521,8 +526,8 @@ udml_xent_forward (float *probs, const float *logits, const int *y, int N, int K
 }
 
 void
-udml_xent_backward (float *dlogits, const float *probs, const int *y, int N, int K,
-    float scale)
+udml_xent_backward (float *dlogits, const float *probs, const int *y, int N,
+    int K, float scale)
 {
   float s = scale / N;
 

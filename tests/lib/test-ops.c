@@ -83,7 +83,8 @@ check_close (const char *what, const float *got, const double *want, size_t n,
   }
   if (bad) {
     n_fail++;
-    fprintf (stderr, "FAIL %s: max error %.3g at index %zu (got %.7g, want %.7g,"
+    fprintf (stderr,
+        "FAIL %s: max error %.3g at index %zu (got %.7g, want %.7g,"
         " atol %.1g rtol %.1g)\n", what, worst_err, wi, got[wi], want[wi], atol,
         rtol);
   } else {
@@ -103,7 +104,8 @@ check_close_f (const char *what, const float *got, const float *want, size_t n,
 }
 
 static void
-check_scalar (const char *what, double got, double want, double atol, double rtol)
+check_scalar (const char *what, double got, double want, double atol,
+    double rtol)
 {
   float g = (float) got;
   check_close (what, &g, &want, 1, atol, rtol);
@@ -149,7 +151,8 @@ fd_check (const char *what, float *x, size_t n, const float *grad,
 
 /* ------------------------------------------------------------------ conv2d */
 
-typedef struct {
+typedef struct
+{
   float *out, *col, *in, *w, *b, *r;
   int N, Ci, Co, H, W, k;
 } ConvCtx;
@@ -166,7 +169,8 @@ conv_loss (void *p)
 static void
 test_conv_grad (int N, int Ci, int Co, int H, int W, int k)
 {
-  size_t ni = (size_t) N * Ci * H * W, no = (size_t) N * Co * H * W;
+  size_t ni = (size_t) N * Ci * H * W;
+  size_t no = (size_t) N * Co * H * W;
   size_t nw = (size_t) Co * Ci * k * k;
   ConvCtx c = { falloc (no), falloc (udml_conv2d_workspace (Ci, H, W, k)),
     falloc (ni), falloc (nw), falloc (Co), falloc (no), N, Ci, Co, H, W, k
@@ -190,15 +194,28 @@ test_conv_grad (int N, int Ci, int Co, int H, int W, int k)
   udml_conv2d_backward (din, dw, db, c.col, c.r, c.in, c.w, N, Ci, Co, H, W, k);
 
   /* conv is linear, so rounding is the only FD error */
-  snprintf (name, sizeof name, "conv%d fd din  N%d Ci%d Co%d %dx%d", k, N, Ci, Co, H, W);
+  snprintf (name, sizeof name, "conv%d fd din  N%d Ci%d Co%d %dx%d", k, N, Ci,
+      Co, H, W);
   fd_check (name, c.in, ni, din, din0, conv_loss, &c, 1e-2f, 2e-3, 2e-3);
-  snprintf (name, sizeof name, "conv%d fd dw   N%d Ci%d Co%d %dx%d", k, N, Ci, Co, H, W);
+  snprintf (name, sizeof name, "conv%d fd dw   N%d Ci%d Co%d %dx%d", k, N, Ci,
+      Co, H, W);
   fd_check (name, c.w, nw, dw, dw0, conv_loss, &c, 1e-2f, 2e-3, 2e-3);
-  snprintf (name, sizeof name, "conv%d fd db   N%d Ci%d Co%d %dx%d", k, N, Ci, Co, H, W);
+  snprintf (name, sizeof name, "conv%d fd db   N%d Ci%d Co%d %dx%d", k, N, Ci,
+      Co, H, W);
   fd_check (name, c.b, Co, db, db0, conv_loss, &c, 1e-2f, 2e-3, 2e-3);
 
-  free (c.out); free (c.col); free (c.in); free (c.w); free (c.b); free (c.r);
-  free (din); free (dw); free (db); free (din0); free (dw0); free (db0);
+  free (c.out);
+  free (c.col);
+  free (c.in);
+  free (c.w);
+  free (c.b);
+  free (c.r);
+  free (din);
+  free (dw);
+  free (db);
+  free (din0);
+  free (dw0);
+  free (db0);
 }
 
 /* BLAS vs naive, forward and backward (with and without bias, and with
@@ -206,7 +223,8 @@ test_conv_grad (int N, int Ci, int Co, int H, int W, int k)
 static void
 test_conv_ref (int N, int Ci, int Co, int H, int W, int k)
 {
-  size_t ni = (size_t) N * Ci * H * W, no = (size_t) N * Co * H * W;
+  size_t ni = (size_t) N * Ci * H * W;
+  size_t no = (size_t) N * Co * H * W;
   size_t nw = (size_t) Co * Ci * k * k;
   float *in = falloc (ni), *w = falloc (nw), *b = falloc (Co), *g = falloc (no);
   float *col = falloc (udml_conv2d_workspace (Ci, H, W, k));
@@ -240,11 +258,14 @@ test_conv_ref (int N, int Ci, int Co, int H, int W, int k)
 
   udml_conv2d_backward (din1, dw1, db1, col, g, in, w, N, Ci, Co, H, W, k);
   udml_conv2d_backward_ref (din2, dw2, db2, g, in, w, N, Ci, Co, H, W, k);
-  snprintf (name, sizeof name, "conv%d blas=ref din N%d Ci%d Co%d %dx%d", k, N, Ci, Co, H, W);
+  snprintf (name, sizeof name, "conv%d blas=ref din N%d Ci%d Co%d %dx%d", k, N,
+      Ci, Co, H, W);
   check_close_f (name, din1, din2, ni, 1e-5 * Co * k * k, rtol);
-  snprintf (name, sizeof name, "conv%d blas=ref dw  N%d Ci%d Co%d %dx%d", k, N, Ci, Co, H, W);
+  snprintf (name, sizeof name, "conv%d blas=ref dw  N%d Ci%d Co%d %dx%d", k, N,
+      Ci, Co, H, W);
   check_close_f (name, dw1, dw2, nw, gtol, rtol);
-  snprintf (name, sizeof name, "conv%d blas=ref db  N%d Ci%d Co%d %dx%d", k, N, Ci, Co, H, W);
+  snprintf (name, sizeof name, "conv%d blas=ref db  N%d Ci%d Co%d %dx%d", k, N,
+      Ci, Co, H, W);
   check_close_f (name, db1, db2, Co, gtol, rtol);
 
   /* NULL gradients are skipped; the others are unaffected */
@@ -252,18 +273,32 @@ test_conv_ref (int N, int Ci, int Co, int H, int W, int k)
   udml_conv2d_backward_ref (NULL, dw2, NULL, g, in, w, N, Ci, Co, H, W, k);
   udml_conv2d_backward (din1, NULL, NULL, col, g, in, w, N, Ci, Co, H, W, k);
   udml_conv2d_backward_ref (din2, NULL, NULL, g, in, w, N, Ci, Co, H, W, k);
-  snprintf (name, sizeof name, "conv%d blas=ref partial din N%d %dx%d", k, N, H, W);
+  snprintf (name, sizeof name, "conv%d blas=ref partial din N%d %dx%d", k, N, H,
+      W);
   check_close_f (name, din1, din2, ni, 2e-5 * Co * k * k, rtol);
-  snprintf (name, sizeof name, "conv%d blas=ref partial dw  N%d %dx%d", k, N, H, W);
+  snprintf (name, sizeof name, "conv%d blas=ref partial dw  N%d %dx%d", k, N, H,
+      W);
   check_close_f (name, dw1, dw2, nw, 2 * gtol, rtol);
 
-  free (in); free (w); free (b); free (g); free (col); free (o1); free (o2);
-  free (din1); free (dw1); free (db1); free (din2); free (dw2); free (db2);
+  free (in);
+  free (w);
+  free (b);
+  free (g);
+  free (col);
+  free (o1);
+  free (o2);
+  free (din1);
+  free (dw1);
+  free (db1);
+  free (din2);
+  free (dw2);
+  free (db2);
 }
 
 /* ------------------------------------------------------------------ linear */
 
-typedef struct {
+typedef struct
+{
   float *out, *in, *w, *b, *r;
   int N, I, O;
 } LinCtx;
@@ -279,8 +314,13 @@ lin_loss (void *p)
 static void
 test_linear (int N, int I, int O)
 {
-  size_t ni = (size_t) N * I, no = (size_t) N * O, nw = (size_t) O * I;
-  LinCtx c = { falloc (no), falloc (ni), falloc (nw), falloc (O), falloc (no), N, I, O };
+  size_t ni = (size_t) N * I;
+  size_t no = (size_t) N * O;
+  size_t nw = (size_t) O * I;
+  LinCtx c =
+      { falloc (no), falloc (ni), falloc (nw), falloc (O), falloc (no), N, I,
+    O
+  };
   float *din = falloc (ni), *dw = falloc (nw), *db = falloc (O);
   float *din0, *dw0, *db0, *din2, *dw2, *db2, *o2 = falloc (no);
   char name[128];
@@ -305,7 +345,8 @@ test_linear (int N, int I, int O)
   check_close_f (name, c.out, o2, no, 1e-5 * I, 1e-5);
   udml_linear_forward (c.out, c.in, c.w, NULL, N, I, O);
   udml_linear_forward_ref (o2, c.in, c.w, NULL, N, I, O);
-  snprintf (name, sizeof name, "linear blas=ref fwd nobias N%d I%d O%d", N, I, O);
+  snprintf (name, sizeof name, "linear blas=ref fwd nobias N%d I%d O%d", N, I,
+      O);
   check_close_f (name, c.out, o2, no, 1e-5 * I, 1e-5);
 
   udml_linear_backward (din, dw, db, c.r, c.in, c.w, N, I, O);
@@ -324,14 +365,27 @@ test_linear (int N, int I, int O)
   snprintf (name, sizeof name, "linear fd db  N%d I%d O%d", N, I, O);
   fd_check (name, c.b, O, db, db0, lin_loss, &c, 1e-2f, 2e-3, 2e-3);
 
-  free (c.out); free (c.in); free (c.w); free (c.b); free (c.r); free (o2);
-  free (din); free (dw); free (db); free (din0); free (dw0); free (db0);
-  free (din2); free (dw2); free (db2);
+  free (c.out);
+  free (c.in);
+  free (c.w);
+  free (c.b);
+  free (c.r);
+  free (o2);
+  free (din);
+  free (dw);
+  free (db);
+  free (din0);
+  free (dw0);
+  free (db0);
+  free (din2);
+  free (dw2);
+  free (db2);
 }
 
 /* --------------------------------------------------------------- batchnorm */
 
-typedef struct {
+typedef struct
+{
   float *out, *mean, *rstd, *in, *gamma, *beta, *r;
   int N, C, HW;
 } BnCtx;
@@ -421,7 +475,8 @@ test_batchnorm (int N, int C, int HW)
   {
     float *t = fdup (c.in, n);
     udml_batchnorm_forward_eval (t, t, c.gamma, c.beta, rm, rv, N, C, HW);
-    snprintf (name, sizeof name, "batchnorm eval in place N%d C%d HW%d", N, C, HW);
+    snprintf (name, sizeof name, "batchnorm eval in place N%d C%d HW%d", N, C,
+        HW);
     check_close (name, t, want, n, 1e-5, 1e-5);
     free (t);
   }
@@ -436,15 +491,32 @@ test_batchnorm (int N, int C, int HW)
   snprintf (name, sizeof name, "batchnorm fd dbeta  N%d C%d HW%d", N, C, HW);
   fd_check (name, c.beta, C, dbt, db0, bn_loss, &c, 1e-2f, 5e-3, 1e-2);
 
-  free (c.out); free (c.mean); free (c.rstd); free (c.in); free (c.gamma);
-  free (c.beta); free (c.r); free (din); free (dg); free (dbt); free (din0);
-  free (dg0); free (db0); free (rm); free (rv); free (rm0); free (rv0);
-  free (want); free (wm); free (wv);
+  free (c.out);
+  free (c.mean);
+  free (c.rstd);
+  free (c.in);
+  free (c.gamma);
+  free (c.beta);
+  free (c.r);
+  free (din);
+  free (dg);
+  free (dbt);
+  free (din0);
+  free (dg0);
+  free (db0);
+  free (rm);
+  free (rv);
+  free (rm0);
+  free (rv0);
+  free (want);
+  free (wm);
+  free (wv);
 }
 
 /* ------------------------------------------------------- relu, pool, gap */
 
-typedef struct {
+typedef struct
+{
   float *out, *in, *r;
   int N, C, H, W;
   int op;                       /* 0 relu, 1 maxpool, 2 gap */
@@ -461,7 +533,8 @@ elem_loss (void *p)
       return dot_r (c->r, c->out, n);
     case 1:
       udml_maxpool2_forward (c->out, c->in, c->N, c->C, c->H, c->W);
-      return dot_r (c->r, c->out, (size_t) c->N * c->C * (c->H / 2) * (c->W / 2));
+      return dot_r (c->r, c->out,
+          (size_t) c->N * c->C * (c->H / 2) * (c->W / 2));
     default:
       udml_gap_forward (c->out, c->in, c->N, c->C, c->H * c->W);
       return dot_r (c->r, c->out, (size_t) c->N * c->C);
@@ -497,7 +570,8 @@ test_elementwise (void)
     free (t);
   }
   udml_relu_backward (din, c.r, c.out, n);
-  fd_check ("relu fd din", c.in, n, din, din0, elem_loss, &c, 1e-2f, 1e-4, 1e-4);
+  fd_check ("relu fd din", c.in, n, din, din0, elem_loss, &c, 1e-2f, 1e-4,
+      1e-4);
 
   /* maxpool: distinct values at least 0.05 apart (no ties), h = 1e-2 */
   c.op = 1;
@@ -516,11 +590,13 @@ test_elementwise (void)
     for (int y = 0; y < Ho; y++)
       for (int x = 0; x < Wo; x++) {
         const float *p = c.in + (size_t) nc * H * W + 2 * y * W + 2 * x;
-        want[(nc * Ho + y) * Wo + x] = fmax (fmax (p[0], p[1]), fmax (p[W], p[W + 1]));
+        want[(nc * Ho + y) * Wo + x] =
+            fmax (fmax (p[0], p[1]), fmax (p[W], p[W + 1]));
       }
   check_close ("maxpool fwd", c.out, want, (size_t) N * C * Ho * Wo, 0, 0);
   udml_maxpool2_backward (din, c.r, c.in, N, C, H, W);
-  fd_check ("maxpool fd din", c.in, n, din, din0, elem_loss, &c, 1e-2f, 1e-4, 1e-4);
+  fd_check ("maxpool fd din", c.in, n, din, din0, elem_loss, &c, 1e-2f, 1e-4,
+      1e-4);
 
   /* ties: the whole gradient goes to the first maximum, once */
   {
@@ -547,12 +623,18 @@ test_elementwise (void)
   udml_gap_backward (din, c.r, N, C, H * W);
   fd_check ("gap fd din", c.in, n, din, din0, elem_loss, &c, 1e-2f, 1e-4, 1e-3);
 
-  free (c.out); free (c.in); free (c.r); free (din); free (din0); free (want);
+  free (c.out);
+  free (c.in);
+  free (c.r);
+  free (din);
+  free (din0);
+  free (want);
 }
 
 /* ----------------------------------------------------------------- dropout */
 
-typedef struct {
+typedef struct
+{
   float *out, *mask, *in, *r;
   size_t n;
 } DropCtx;
@@ -595,11 +677,13 @@ test_dropout (void)
   n_check++;
   if (bad) {
     n_fail++;
-    fprintf (stderr, "FAIL dropout mask: %zu values neither 0 nor 1/(1-p)\n", bad);
+    fprintf (stderr, "FAIL dropout mask: %zu values neither 0 nor 1/(1-p)\n",
+        bad);
   }
   check_close ("dropout fwd = in * mask", c.out, want, n, 0, 1e-7);
   /* binomial: 5 standard deviations */
-  check_scalar ("dropout drop fraction", (double) dropped / n, p, 5 * sqrt (p * (1 - p) / n), 0);
+  check_scalar ("dropout drop fraction", (double) dropped / n, p,
+      5 * sqrt (p * (1 - p) / n), 0);
 
   udml_rng_seed (&rng, 1234, 7);
   udml_dropout_forward (out2, mask2, c.in, n, p, &rng);
@@ -612,13 +696,21 @@ test_dropout (void)
   fd_check ("dropout fd din (fixed mask)", c.in, 2000, din, din0, drop_loss, &c,
       1e-2f, 1e-4, 1e-4);
 
-  free (c.out); free (c.mask); free (c.in); free (c.r); free (out2); free (mask2);
-  free (din); free (din0); free (want);
+  free (c.out);
+  free (c.mask);
+  free (c.in);
+  free (c.r);
+  free (out2);
+  free (mask2);
+  free (din);
+  free (din0);
+  free (want);
 }
 
 /* ------------------------------------------------------------------ losses */
 
-typedef struct {
+typedef struct
+{
   float *probs, *logits, *mu, *lv, *prior, *pred, *target;
   int *y;
   int N, K, F;
@@ -629,14 +721,16 @@ static double
 xent_loss (void *p)
 {
   LossCtx *c = p;
-  return c->scale * (double) udml_xent_forward (c->probs, c->logits, c->y, c->N, c->K);
+  return c->scale * (double) udml_xent_forward (c->probs, c->logits, c->y, c->N,
+      c->K);
 }
 
 static double
 kl_loss (void *p)
 {
   LossCtx *c = p;
-  return c->scale * (double) udml_gauss_kl_forward (c->mu, c->lv, c->prior, c->N, c->F);
+  return c->scale * (double) udml_gauss_kl_forward (c->mu, c->lv, c->prior,
+      c->N, c->F);
 }
 
 static double
@@ -669,8 +763,8 @@ test_losses (void)
       s += exp (c.logits[n * K + j] - mx);
     want += log (s) + mx - c.logits[n * K + y[n]];
   }
-  check_scalar ("xent fwd", udml_xent_forward (c.probs, c.logits, y, N, K), want / N,
-      1e-5, 1e-5);
+  check_scalar ("xent fwd", udml_xent_forward (c.probs, c.logits, y, N, K),
+      want / N, 1e-5, 1e-5);
   fill (d1, N * K, -1, 1);
   d0 = fdup (d1, N * K);
   udml_xent_backward (d1, c.probs, y, N, K, c.scale);
@@ -690,12 +784,13 @@ test_losses (void)
       double e = exp (c.lv[n * F + j]), t = c.prior[n], m = c.mu[n * F + j];
       want += 0.5 * (e / t + m * m / t - log ((e + 1e-8) / t) - 1);
     }
-  check_scalar ("gauss_kl fwd", udml_gauss_kl_forward (c.mu, c.lv, c.prior, N, F),
-      want / N, 1e-5, 1e-5);
+  check_scalar ("gauss_kl fwd", udml_gauss_kl_forward (c.mu, c.lv, c.prior, N,
+          F), want / N, 1e-5, 1e-5);
   /* gradient at the extremes against the closed form (the float loss is
    * too coarse there for differences) */
   {
-    double *wmu = malloc (N * F * sizeof (double)), *wlv = malloc (N * F * sizeof (double));
+    double *wmu = malloc (N * F * sizeof (double)), *wlv =
+        malloc (N * F * sizeof (double));
     memset (d1, 0, N * F * sizeof (float));
     memset (d2, 0, N * F * sizeof (float));
     udml_gauss_kl_backward (d1, d2, c.mu, c.lv, c.prior, N, F, c.scale);
@@ -718,23 +813,36 @@ test_losses (void)
   d0 = fdup (d1, N * F);
   d20 = fdup (d2, N * F);
   udml_gauss_kl_backward (d1, d2, c.mu, c.lv, c.prior, N, F, c.scale);
-  fd_check ("gauss_kl fd dmu", c.mu, N * F, d1, d0, kl_loss, &c, 1e-2f, 2e-4, 2e-3);
-  fd_check ("gauss_kl fd dlogvar", c.lv, N * F, d2, d20, kl_loss, &c, 1e-2f, 2e-4, 2e-3);
+  fd_check ("gauss_kl fd dmu", c.mu, N * F, d1, d0, kl_loss, &c, 1e-2f, 2e-4,
+      2e-3);
+  fd_check ("gauss_kl fd dlogvar", c.lv, N * F, d2, d20, kl_loss, &c, 1e-2f,
+      2e-4, 2e-3);
 
   /* mse */
   fill (c.pred, N, -2, 2);
   fill (c.target, N, -2, 2);
   want = 0;
   for (int n = 0; n < N; n++)
-    want += ((double) c.pred[n] - c.target[n]) * ((double) c.pred[n] - c.target[n]);
-  check_scalar ("mse fwd", udml_mse_forward (c.pred, c.target, N), want / N, 1e-6, 1e-6);
+    want +=
+        ((double) c.pred[n] - c.target[n]) * ((double) c.pred[n] - c.target[n]);
+  check_scalar ("mse fwd", udml_mse_forward (c.pred, c.target, N), want / N,
+      1e-6, 1e-6);
   fill (d1, N, -1, 1);
   memcpy (d0, d1, N * sizeof (float));
   udml_mse_backward (d1, c.pred, c.target, N, c.scale);
   fd_check ("mse fd dpred", c.pred, N, d1, d0, mse_loss, &c, 1e-2f, 1e-4, 1e-3);
 
-  free (c.probs); free (c.logits); free (c.mu); free (c.lv); free (c.prior);
-  free (c.pred); free (c.target); free (d1); free (d2); free (d0); free (d20);
+  free (c.probs);
+  free (c.logits);
+  free (c.mu);
+  free (c.lv);
+  free (c.prior);
+  free (c.pred);
+  free (c.target);
+  free (d1);
+  free (d2);
+  free (d0);
+  free (d20);
 }
 
 int
