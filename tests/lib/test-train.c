@@ -1,0 +1,454 @@
+/* test-train.c — end-to-end training on a synthetic two-modality task.
+ *
+ * 1. The trained noise estimator ranks the noise level of held-out samples
+ *    (Spearman >= 0.9 between level and sigma-hat).
+ * 2. The udml fusion weight of a modality falls as its noise rises. The
+ *    accuracy of udml and static with one modality corrupted is printed
+ *    (not gated: on this task it is not yet a robust effect).
+ * 3. A run interrupted by the progress callback and resumed from its
+ *    checkpoint ends with bit-identical parameters, statistics and D.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "model.h"
+
+#define K 4
+#define S 16                    /* inputs are 1 x S x S */
+#define F (S * S)
+#define N_TRAIN 768
+#define N_TEST 880              /* 80 per noise level */
+#define SEED 3
+#ifndef VIDEO_BG
+#define VIDEO_BG 10.0f
+#endif
+#ifndef EST_HIDDEN
+#define EST_HIDDEN 64
+#endif
+#ifndef BATCH
+#define BATCH 16
+#endif
+#ifndef LR
+#define LR 0.01f
+#endif
+#ifndef BETA
+#define BETA 1e-2f
+#endif
+#ifndef EPOCHS
+#define EPOCHS 40
+#endif
+#ifndef AUDIO_AMP
+#define AUDIO_AMP 0.5f
+#endif
+#ifndef VIDEO_AMP
+#define VIDEO_AMP 5.0f
+#endif
+#define MIN_SPEARMAN 0.9
+#define MIN_WEIGHT_DROP 0.1     /* w/M of the corrupted modality: clean minus levels 9..11 */
+
+typedef struct {
+  int n;
+  float *a, *v;
+  int *y;
+} Data;
+
+/* Class k: audio has a band at rows 3k..3k+2 (log-mel units, background
+ * N(0,1)), video a bright square in quadrant k (pixels, grey background).
+ * Both are weak enough that one modality alone is imperfect. */
+static void
+make_data (Data *d, int n, uint64_t seed)
+{
+  UdmlRng rng;
+
+  udml_rng_seed (&rng, seed, 0);
+  d->n = n;
+  d->a = malloc ((size_t) n * F * sizeof (float));
+  d->v = malloc ((size_t) n * F * sizeof (float));
+  d->y = malloc ((size_t) n * sizeof (int));
+  for (int i = 0; i < n; i++) {
+    int k = (int) udml_rng_below (&rng, K);
+    int shift = (int) udml_rng_below (&rng, 3) - 1;
+    int qy = (k / 2) * (S / 2) + 1 + (int) udml_rng_below (&rng, 2);
+    int qx = (k % 2) * (S / 2) + 1 + (int) udml_rng_below (&rng, 2);
+    float *a = d->a + (size_t) i * F, *v = d->v + (size_t) i * F;
+
+    d->y[i] = k;
+    for (int r = 0; r < S; r++)
+      for (int c = 0; c < S; c++) {
+        int band = r >= 3 * k + 2 + shift && r < 3 * k + 5 + shift;
+        int square = r >= qy && r < qy + 5 && c >= qx && c < qx + 5;
+        a[r * S + c] = -4.0f + udml_rng_normal (&rng) * 1.0f + (band ? AUDIO_AMP : 0.0f);
+        v[r * S + c] = 110.0f + udml_rng_normal (&rng) * VIDEO_BG + (square ? VIDEO_AMP : 0.0f);
+        v[r * S + c] = v[r * S + c] < 0.0f ? 0.0f : v[r * S + c] > 255.0f ? 255.0f : v[r * S + c];
+      }
+  }
+}
+
+static void
+free_data (Data *d)
+{
+  free (d->a);
+  free (d->v);
+  free (d->y);
+}
+
+static void
+small_config (UdmlConfig *cfg, UdmlPolicy policy)
+{
+  udml_config_default (cfg);
+  for (int m = 0; m < 2; m++) {
+    cfg->mod[m].in_c = 1;
+    cfg->mod[m].in_h = S;
+    cfg->mod[m].in_w = S;
+    cfg->mod[m].n_stages = 3;
+    cfg->mod[m].channels[0] = 8;
+    cfg->mod[m].channels[1] = 16;
+    cfg->mod[m].channels[2] = 16;
+  }
+  cfg->n_classes = K;
+  cfg->est_hidden = EST_HIDDEN;
+  cfg->policy = policy;
+}
+
+static void
+small_options (UdmlTrainOptions *opt, int epochs)
+{
+  udml_train_options_default (opt);
+  opt->epochs = epochs;
+  opt->batch = BATCH;
+  opt->lr = LR;
+  opt->seed = SEED;
+  opt->threads = 1;
+  opt->beta = BETA;
+}
+
+static UdmlModel *
+train_model (UdmlPolicy policy, const Data *tr, int epochs)
+{
+  UdmlConfig cfg;
+  UdmlTrainOptions opt;
+  UdmlDataset ds = { 0 };
+  UdmlError err = { 0 };
+  UdmlModel *model;
+
+  small_config (&cfg, policy);
+  small_options (&opt, epochs);
+  model = udml_model_new (&cfg, SEED, &err);
+  if (!model) {
+    fprintf (stderr, "FAIL model: %s\n", err.msg);
+    return NULL;
+  }
+  ds.n = tr->n;
+  ds.x[0] = tr->a;
+  ds.x[1] = tr->v;
+  ds.y = tr->y;
+  if (udml_train (model, &ds, NULL, &opt, &err) != UDML_OK) {
+    fprintf (stderr, "FAIL train %s: %s\n", udml_policy_name (policy), err.msg);
+    udml_model_free (model);
+    return NULL;
+  }
+  return model;
+}
+
+/* Average ranks (ties share their mean rank). */
+static void
+ranks (const double *x, double *r, int n)
+{
+  for (int i = 0; i < n; i++) {
+    int less = 0, equal = 0;
+    for (int j = 0; j < n; j++) {
+      less += x[j] < x[i];
+      equal += x[j] == x[i];
+    }
+    r[i] = less + (equal + 1) / 2.0;
+  }
+}
+
+static double
+spearman (const double *x, const double *y, int n)
+{
+  double *rx = malloc (n * sizeof (double)), *ry = malloc (n * sizeof (double));
+  double mx = 0, my = 0, sxy = 0, sxx = 0, syy = 0;
+
+  ranks (x, rx, n);
+  ranks (y, ry, n);
+  for (int i = 0; i < n; i++) {
+    mx += rx[i] / n;
+    my += ry[i] / n;
+  }
+  for (int i = 0; i < n; i++) {
+    sxy += (rx[i] - mx) * (ry[i] - my);
+    sxx += (rx[i] - mx) * (rx[i] - mx);
+    syy += (ry[i] - my) * (ry[i] - my);
+  }
+  free (rx);
+  free (ry);
+  return sxy / sqrt (sxx * syy);
+}
+
+/* Held-out evaluation: modality `noisy_mod` of sample i corrupted at
+ * level[i] (Gaussian operator, fixed seed). Returns accuracy; sigma-hat of
+ * the corrupted modality into sig (may be NULL). */
+static double
+evaluate (UdmlModel *model, const Data *te, int noisy_mod, const int *level, double *sig,
+    double *weight)
+{
+  UdmlError err = { 0 };
+  UdmlInfer *inf = udml_infer_new (model, 1, &err);
+  float a[F], v[F];
+  const float *in[2] = { a, v };
+  int correct = 0;
+
+  if (!inf) {
+    fprintf (stderr, "FAIL infer: %s\n", err.msg);
+    return -1.0;
+  }
+  for (int i = 0; i < te->n; i++) {
+    UdmlResult res;
+    UdmlRng rng;
+    memcpy (a, te->a + (size_t) i * F, sizeof a);
+    memcpy (v, te->v + (size_t) i * F, sizeof v);
+    udml_rng_seed (&rng, 777, (uint64_t) i);
+    udml_noise_gaussian (noisy_mod == 0 ? UDML_MODALITY_AUDIO : UDML_MODALITY_VIDEO,
+        noisy_mod == 0 ? a : v, F, level[i], &rng);
+    if (udml_infer_run (inf, 1, in, NULL, UDML_INFER_AS_TRAINED, &res, &err) != UDML_OK) {
+      fprintf (stderr, "FAIL infer run: %s\n", err.msg);
+      udml_infer_free (inf);
+      return -1.0;
+    }
+    correct += res.label == te->y[i];
+    if (sig)
+      sig[i] = res.mod[noisy_mod].noise;
+    if (weight)
+      weight[i] = res.mod[noisy_mod].weight;
+  }
+  udml_infer_free (inf);
+  return (double) correct / te->n;
+}
+
+/* ------------------------------------------------------------ resume */
+
+typedef struct {
+  int64_t stop_at;            /* global step (1-based count) to stop after */
+  int stop_at_epoch_end;      /* epoch index whose end stops the run, or -1 */
+  int64_t steps;
+} StopCtl;
+
+static int
+stop_cb (const UdmlTrainProgress *p, void *user)
+{
+  StopCtl *s = user;
+
+  if (p->epoch_done)
+    return p->epoch == s->stop_at_epoch_end;
+  s->steps++;
+  return s->steps == s->stop_at;
+}
+
+static int
+test_resume (const Data *tr)
+{
+  UdmlConfig cfg;
+  UdmlTrainOptions opt;
+  UdmlDataset ds = { 0 };
+  UdmlError err = { 0 };
+  UdmlModel *ref, *run;
+  char path[256];
+  StopCtl ctl;
+  int failed = 0;
+  UdmlStatus st;
+  const char *tmp = getenv ("TMPDIR");
+
+  snprintf (path, sizeof path, "%s/udml-test-train-%ld.ckpt", tmp ? tmp : "/tmp",
+      (long) getpid ());
+  small_config (&cfg, UDML_POLICY_UDML);
+  small_options (&opt, 6);
+  ds.n = 256;
+  ds.x[0] = tr->a;
+  ds.x[1] = tr->v;
+  ds.y = tr->y;
+
+  ref = udml_model_new (&cfg, SEED, &err);
+  run = udml_model_new (&cfg, SEED, &err);
+  if (!ref || !run || udml_train (ref, &ds, NULL, &opt, &err) != UDML_OK) {
+    fprintf (stderr, "FAIL resume reference: %s\n", err.msg);
+    return 1;
+  }
+
+  /* stop mid-epoch in stage 2 (step 4 of epoch 3), resume, stop at the end
+   * of epoch 4 (uncertainty term on), resume to the end */
+  opt.checkpoint = path;
+  opt.progress = stop_cb;
+  opt.progress_user = &ctl;
+  memset (&ctl, 0, sizeof ctl);
+  ctl.stop_at = 3 * (256 / BATCH) + 4;
+  ctl.stop_at_epoch_end = -1;
+  st = udml_train (run, &ds, NULL, &opt, &err);
+  if (st != UDML_ERR_INTERRUPTED) {
+    fprintf (stderr, "FAIL resume: first run returned %s (%s), expected interrupted\n",
+        udml_status_name (st), err.msg);
+    failed = 1;
+    goto out;
+  }
+  udml_model_free (run);
+  run = udml_model_new (&cfg, SEED, &err);
+  opt.resume = path;
+  memset (&ctl, 0, sizeof ctl);
+  ctl.stop_at = -1;
+  ctl.stop_at_epoch_end = 4;
+  st = udml_train (run, &ds, NULL, &opt, &err);
+  if (st != UDML_ERR_INTERRUPTED) {
+    fprintf (stderr, "FAIL resume: second run returned %s (%s), expected interrupted\n",
+        udml_status_name (st), err.msg);
+    failed = 1;
+    goto out;
+  }
+  udml_model_free (run);
+  run = udml_model_new (&cfg, SEED, &err);
+  memset (&ctl, 0, sizeof ctl);
+  ctl.stop_at = -1;
+  ctl.stop_at_epoch_end = -1;
+  if ((st = udml_train (run, &ds, NULL, &opt, &err)) != UDML_OK) {
+    fprintf (stderr, "FAIL resume: final run returned %s (%s)\n", udml_status_name (st),
+        err.msg);
+    failed = 1;
+    goto out;
+  }
+
+  for (int t = 0; t < udml_model_num_tensors (ref); t++) {
+    size_t n = udml_model_tensor_size (ref, t);
+    const float *a = udml_model_tensor_data (ref, t), *b = udml_model_tensor_data (run, t);
+    if (memcmp (a, b, n * sizeof (float)) != 0) {
+      size_t j = 0;
+      double maxd = 0.0;
+      for (size_t i = 0; i < n; i++)
+        if (fabs ((double) a[i] - b[i]) > maxd) {
+          maxd = fabs ((double) a[i] - b[i]);
+          j = i;
+        }
+      fprintf (stderr, "FAIL resume: %s differs (max |diff| %.3g at [%zu]; want bit-identical)\n",
+          udml_model_tensor_name (ref, t), maxd, j);
+      failed = 1;
+    }
+  }
+  for (int m = 0; m < 2; m++)
+    if (udml_model_dependency (ref, m) != udml_model_dependency (run, m)) {
+      fprintf (stderr, "FAIL resume: D[%d] %.9g vs %.9g\n", m,
+          udml_model_dependency (ref, m), udml_model_dependency (run, m));
+      failed = 1;
+    }
+  if (!failed)
+    printf ("resume: bit-identical after two interruptions\n");
+
+out:
+  unlink (path);
+  udml_model_free (ref);
+  udml_model_free (run);
+  return failed;
+}
+
+int
+main (void)
+{
+  Data tr, te;
+  UdmlModel *udml = NULL, *stat = NULL;
+  int *level = malloc (N_TEST * sizeof (int)), *hard = malloc (N_TEST * sizeof (int));
+  double *lv = malloc (N_TEST * sizeof (double)), *sig = malloc (N_TEST * sizeof (double));
+  double *wgt = malloc (N_TEST * sizeof (double));
+  int failed = 0, epochs = EPOCHS;
+
+  udml_set_num_threads (1);
+  make_data (&tr, N_TRAIN, 1);
+  make_data (&te, N_TEST, 2);
+  for (int i = 0; i < N_TEST; i++) {
+    level[i] = 1 + i % UDML_NOISE_LEVELS;
+    lv[i] = level[i];
+    hard[i] = 7 + i % 5;        /* levels 7..11 */
+  }
+
+  failed += test_resume (&tr);
+
+  udml = train_model (UDML_POLICY_UDML, &tr, epochs);
+  stat = train_model (UDML_POLICY_STATIC, &tr, epochs);
+  if (!udml || !stat)
+    return 1;
+
+  {
+    int ones[N_TEST];
+    for (int i = 0; i < N_TEST; i++)
+      ones[i] = 1;
+    printf ("clean accuracy: udml %.3f static %.3f\n", evaluate (udml, &te, 1, ones, NULL, NULL),
+        evaluate (stat, &te, 1, ones, NULL, NULL));
+  }
+
+  for (int m = 0; m < 2; m++) {
+    double rho;
+    evaluate (udml, &te, m, level, sig, wgt);
+    rho = spearman (lv, sig, N_TEST);
+    printf ("%s: Spearman(level, sigma-hat) = %.3f; mean sigma-hat per level:", m ? "video" : "audio", rho);
+    for (int l = 1; l <= UDML_NOISE_LEVELS; l++) {
+      double s = 0.0;
+      for (int i = l - 1; i < N_TEST; i += UDML_NOISE_LEVELS)
+        s += sig[i];
+      printf (" %.2f", s / (N_TEST / UDML_NOISE_LEVELS));
+    }
+    printf ("\n");
+    if (!(rho >= MIN_SPEARMAN)) {
+      fprintf (stderr, "FAIL %s estimator: Spearman %.3f < %.2f\n", m ? "video" : "audio",
+          rho, MIN_SPEARMAN);
+      failed++;
+    }
+    /* the fusion weight of the corrupted modality falls with its noise */
+    {
+      double w1 = 0.0, whi = 0.0;
+      int n1 = 0, nhi = 0;
+      for (int i = 0; i < N_TEST; i++) {
+        if (level[i] == 1) {
+          w1 += wgt[i];
+          n1++;
+        } else if (level[i] >= 9) {
+          whi += wgt[i];
+          nhi++;
+        }
+      }
+      w1 /= n1;
+      whi /= nhi;
+      printf ("%s: mean weight w/M clean %.3f, levels 9..11 %.3f\n", m ? "video" : "audio",
+          w1, whi);
+      if (!(w1 - whi >= MIN_WEIGHT_DROP)) {
+        fprintf (stderr, "FAIL %s weight drops by %.3f < %.2f from clean to levels 9..11\n",
+            m ? "video" : "audio", w1 - whi, MIN_WEIGHT_DROP);
+        failed++;
+      }
+    }
+  }
+
+  /* Measured and printed, not asserted: on this synthetic task the sign
+   * of (udml - static) under corruption depends on the seed and the task
+   * constants, so it is not yet a robust effect to gate on. */
+  for (int m = 0; m < 2; m++) {
+    double au = evaluate (udml, &te, m, hard, NULL, NULL);
+    double as = evaluate (stat, &te, m, hard, NULL, NULL);
+    printf ("%s corrupted at levels 7..11: accuracy udml %.3f static %.3f (difference %+.3f)\n",
+        m ? "video" : "audio", au, as, au - as);
+  }
+
+  udml_model_free (udml);
+  udml_model_free (stat);
+  free_data (&tr);
+  free_data (&te);
+  free (level);
+  free (hard);
+  free (lv);
+  free (sig);
+  free (wgt);
+  if (failed) {
+    fprintf (stderr, "test-train: %d failure(s)\n", failed);
+    return 1;
+  }
+  printf ("test-train: ok\n");
+  return 0;
+}
