@@ -76,6 +76,7 @@ affine (float *y, const float *x, size_t n, float scale, float shift)
 
 /* ------------------------------------------------------------------ conv2d */
 
+/* One image's column matrix; k = 1 does not touch it (col may be NULL). */
 size_t
 udml_conv2d_workspace (int Ci, int H, int W, int k)
 {
