@@ -26,19 +26,21 @@
 #define CACHE_MAGIC "UDMLFC01"
 #define CACHE_VERSION_TAG "udml-featcache-1"
 
-typedef struct {
+typedef struct
+{
   int line;
-  char *a_path;              /* resolved; equal to v_path for `path` rows */
+  char *a_path;                 /* resolved; equal to v_path for `path` rows */
   char *v_path;
   char *label;
-  int y;                     /* label index, -1 unknown */
-  char *error;               /* NULL when good */
+  int y;                        /* label index, -1 unknown */
+  char *error;                  /* NULL when good */
 } Row;
 
-typedef struct {
+typedef struct
+{
   Row *rows;
   int n_rows;
-  int single;                /* `path,label` manifest */
+  int single;                   /* `path,label` manifest */
 } Manifest;
 
 uint64_t
@@ -215,7 +217,7 @@ split_csv (char *line, char **fields, int max)
 }
 
 static void
-manifest_free (Manifest *mf)
+manifest_free (Manifest * mf)
 {
   for (int i = 0; i < mf->n_rows; i++) {
     Row *r = &mf->rows[i];
@@ -231,7 +233,7 @@ manifest_free (Manifest *mf)
 }
 
 static int
-label_index (const UdmlConfig *cfg, const char *label)
+label_index (const UdmlConfig * cfg, const char *label)
 {
   for (int k = 0; k < cfg->n_classes; k++)
     if (strcmp (cfg->labels[k], label) == 0)
@@ -241,8 +243,8 @@ label_index (const UdmlConfig *cfg, const char *label)
 
 /* Parses text into rows. Returns 0 or 1 after printing the reason. */
 static int
-manifest_parse (const char *manifest, char *text, const UdmlConfig *cfg,
-    const char *prog, Manifest *mf)
+manifest_parse (const char *manifest, char *text, const UdmlConfig * cfg,
+    const char *prog, Manifest * mf)
 {
   char *dir = dir_of (manifest);
   int col_path = -1, col_audio = -1, col_video = -1, col_label = -1, n_cols = 0;
@@ -338,7 +340,8 @@ manifest_parse (const char *manifest, char *text, const UdmlConfig *cfg,
         strcat (known, k ? "," : "");
         strncat (known, cfg->labels[k], 32);
       }
-      r->error = xprintf ("unknown label '%s' (the model's labels: %s)", r->label,
+      r->error =
+          xprintf ("unknown label '%s' (the model's labels: %s)", r->label,
           known);
       if (!r->error)
         goto nomem;
@@ -346,8 +349,8 @@ manifest_parse (const char *manifest, char *text, const UdmlConfig *cfg,
   }
 
   if (!have_header) {
-    fprintf (stderr, "%s: error: %s: empty manifest (no header, no rows)\n", prog,
-        manifest);
+    fprintf (stderr, "%s: error: %s: empty manifest (no header, no rows)\n",
+        prog, manifest);
     goto out;
   }
   if (mf->n_rows == 0) {
@@ -368,7 +371,7 @@ out:
 }
 
 void
-feature_set_init (FeatureSet *set, const UdmlConfig *cfg)
+feature_set_init (FeatureSet * set, const UdmlConfig * cfg)
 {
   memset (set, 0, sizeof *set);
   set->n_mod = cfg->n_modalities;
@@ -377,7 +380,7 @@ feature_set_init (FeatureSet *set, const UdmlConfig *cfg)
 }
 
 void
-feature_set_clear (FeatureSet *set)
+feature_set_clear (FeatureSet * set)
 {
   for (int m = 0; m < UDML_MAX_MODALITIES; m++)
     free (set->x[m]);
@@ -386,11 +389,13 @@ feature_set_clear (FeatureSet *set)
 }
 
 static int
-feature_set_reserve (FeatureSet *set, int n_more)
+feature_set_reserve (FeatureSet * set, int n_more)
 {
   int n = set->n + n_more;
   for (int m = 0; m < set->n_mod; m++) {
-    float *nx = realloc (set->x[m], (size_t) (n > 0 ? n : 1) * set->F[m] * sizeof (float));
+    float *nx =
+        realloc (set->x[m],
+        (size_t) (n > 0 ? n : 1) * set->F[m] * sizeof (float));
     if (!nx)
       return -1;
     set->x[m] = nx;
@@ -403,14 +408,15 @@ feature_set_reserve (FeatureSet *set, int n_more)
 }
 
 int
-manifest_check_config (const UdmlConfig *cfg, char *msg, size_t msg_len)
+manifest_check_config (const UdmlConfig * cfg, char *msg, size_t msg_len)
 {
   const UdmlFeatureSpec *s = &cfg->features;
   for (int m = 0; m < cfg->n_modalities; m++) {
     const UdmlModalitySpec *ms = &cfg->mod[m];
     int c, h, w;
     if (ms->kind == UDML_MODALITY_AUDIO) {
-      size_t n = (size_t) (s->window_ns * (int64_t) s->sample_rate / 1000000000LL);
+      size_t n =
+          (size_t) (s->window_ns * (int64_t) s->sample_rate / 1000000000LL);
       c = 1;
       h = s->n_mels;
       w = udml_media_mel_frames (s, n);
@@ -421,8 +427,8 @@ manifest_check_config (const UdmlConfig *cfg, char *msg, size_t msg_len)
     }
     if (ms->in_c != c || ms->in_h != h || ms->in_w != w) {
       snprintf (msg, msg_len, "modality '%s' expects input %dx%dx%d but the "
-          "model's feature spec extracts %dx%dx%d from media", ms->name, ms->in_c,
-          ms->in_h, ms->in_w, c, h, w);
+          "model's feature spec extracts %dx%dx%d from media", ms->name,
+          ms->in_c, ms->in_h, ms->in_w, c, h, w);
       return 1;
     }
   }
@@ -430,7 +436,7 @@ manifest_check_config (const UdmlConfig *cfg, char *msg, size_t msg_len)
 }
 
 uint64_t
-manifest_config_key (const UdmlConfig *cfg)
+manifest_config_key (const UdmlConfig * cfg)
 {
   const UdmlFeatureSpec *s = &cfg->features;
   uint64_t h = MANIFEST_HASH_INIT;
@@ -463,7 +469,8 @@ manifest_config_key (const UdmlConfig *cfg)
 }
 
 static uint64_t
-cache_key (const char *text, size_t len, const UdmlConfig *cfg, const Manifest *mf)
+cache_key (const char *text, size_t len, const UdmlConfig * cfg,
+    const Manifest * mf)
 {
   uint64_t h = MANIFEST_HASH_INIT;
   h = manifest_hash (h, CACHE_VERSION_TAG, sizeof CACHE_VERSION_TAG);
@@ -487,13 +494,14 @@ cache_key (const char *text, size_t len, const UdmlConfig *cfg, const Manifest *
 
 /* ---------------------------------------------------------------- cache */
 
-typedef struct {
+typedef struct
+{
   unsigned char *p;
   size_t n, pos;
 } Reader;
 
 static int
-rd (Reader *r, void *dst, size_t n)
+rd (Reader * r, void *dst, size_t n)
 {
   if (r->pos + n > r->n)
     return -1;
@@ -505,8 +513,8 @@ rd (Reader *r, void *dst, size_t n)
 /* Loads a cache into mf (errors) and the local arrays. Returns n_good, or
  * -1 when the cache is absent, stale or damaged. */
 static int
-cache_read (const char *path, uint64_t key, const FeatureSet *set, Manifest *mf,
-    float **x, int *y)
+cache_read (const char *path, uint64_t key, const FeatureSet * set,
+    Manifest * mf, float **x, int *y)
 {
   size_t len = 0;
   char *buf = read_file (path, &len);
@@ -523,8 +531,9 @@ cache_read (const char *path, uint64_t key, const FeatureSet *set, Manifest *mf,
   if (manifest_hash (MANIFEST_HASH_INIT, buf, len - 8) != sum)
     goto out;
   r.n = len - 8;
-  if (rd (&r, magic, 8) || memcmp (magic, CACHE_MAGIC, 8) || rd (&r, &k, 8) || k != key
-      || rd (&r, &n_rows, 4) || (int) n_rows != mf->n_rows || rd (&r, &n_mod, 4)
+  if (rd (&r, magic, 8) || memcmp (magic, CACHE_MAGIC, 8) || rd (&r, &k, 8)
+      || k != key || rd (&r, &n_rows, 4) || (int) n_rows != mf->n_rows
+      || rd (&r, &n_mod, 4)
       || (int) n_mod != set->n_mod)
     goto out;
   for (int m = 0; m < set->n_mod; m++)
@@ -533,8 +542,8 @@ cache_read (const char *path, uint64_t key, const FeatureSet *set, Manifest *mf,
   for (int i = 0; i < mf->n_rows; i++) {
     int32_t line, lab;
     uint32_t l;
-    if (rd (&r, &line, 4) || rd (&r, &lab, 4) || rd (&r, &l, 4) || line != mf->rows[i].line
-        || l > 4096 || r.pos + l > r.n)
+    if (rd (&r, &line, 4) || rd (&r, &lab, 4) || rd (&r, &l, 4)
+        || line != mf->rows[i].line || l > 4096 || r.pos + l > r.n)
       goto out;
     if (l > 0) {
       errs[i] = malloc (l + 1);
@@ -570,8 +579,8 @@ out:
 }
 
 static int
-cache_write (const char *path, uint64_t key, const FeatureSet *set, const Manifest *mf,
-    float *const *x, const int *y, int n_good)
+cache_write (const char *path, uint64_t key, const FeatureSet * set,
+    const Manifest * mf, float *const *x, const int *y, int n_good)
 {
   char *tmp = xprintf ("%s.tmp.%ld", path, (long) getpid ());
   FILE *f = tmp ? fopen (tmp, "wb") : NULL;
@@ -633,7 +642,7 @@ strip_path (const char *msg, const char *path)
 }
 
 static int
-file_error (Row *r, const char *path)
+file_error (Row * r, const char *path)
 {
   struct stat st;
   if (stat (path, &st) != 0) {
@@ -650,7 +659,7 @@ file_error (Row *r, const char *path)
 /* Decodes one row into the given outputs (NULL for a modality the model
  * does not use); sets r->error on failure. */
 static void
-decode_row (Row *r, const UdmlConfig *cfg, UdmlWindower *win, float *a_out,
+decode_row (Row * r, const UdmlConfig * cfg, UdmlWindower * win, float *a_out,
     float *v_out)
 {
   UdmlMediaClip ca, cv;
@@ -676,7 +685,8 @@ decode_row (Row *r, const UdmlConfig *cfg, UdmlWindower *win, float *a_out,
     pa = pv = &ca;
   } else {
     pa = &ca;
-    if (udml_media_decode_file (r->v_path, &cfg->features, &cv, &err) != UDML_OK) {
+    if (udml_media_decode_file (r->v_path, &cfg->features, &cv,
+            &err) != UDML_OK) {
       r->error = xprintf ("%s: %s", r->v_path, strip_path (err.msg, r->v_path));
       goto out;
     }
@@ -699,8 +709,8 @@ out:
 }
 
 int
-manifest_load_features (const char *manifest, const UdmlConfig *cfg,
-    const ManifestOptions *opt, FeatureSet *set)
+manifest_load_features (const char *manifest, const UdmlConfig * cfg,
+    const ManifestOptions * opt, FeatureSet * set)
 {
   const char *prog = opt->prog;
   Manifest mf = { 0 };
@@ -717,8 +727,8 @@ manifest_load_features (const char *manifest, const UdmlConfig *cfg,
   double t0 = now_s ();
 
   if (!text) {
-    fprintf (stderr, "%s: error: %s: cannot read manifest: %s\n", prog, manifest,
-        strerror (errno));
+    fprintf (stderr, "%s: error: %s: cannot read manifest: %s\n", prog,
+        manifest, strerror (errno));
     return 1;
   }
   textcopy = malloc (len + 1);
@@ -740,7 +750,8 @@ manifest_load_features (const char *manifest, const UdmlConfig *cfg,
   uint64_t key = cache_key (text, len, cfg, &mf);
   if (!opt->no_cache) {
     dir = opt->cache_dir ? xstrdup (opt->cache_dir) : dir_of (manifest);
-    cache_path = dir ? xprintf ("%s/%s.%016llx.featcache", dir, base_of (manifest),
+    cache_path =
+        dir ? xprintf ("%s/%s.%016llx.featcache", dir, base_of (manifest),
         (unsigned long long) key) : NULL;
     if (!cache_path)
       goto nomem;
@@ -758,16 +769,20 @@ manifest_load_features (const char *manifest, const UdmlConfig *cfg,
     for (int i = 0; i < mf.n_rows; i++) {
       Row *r = &mf.rows[i];
       if (!r->error) {
-        float *a_out = m_audio >= 0 ? x[m_audio] + (size_t) n_good * set->F[m_audio] : NULL;
-        float *v_out = m_video >= 0 ? x[m_video] + (size_t) n_good * set->F[m_video] : NULL;
+        float *a_out =
+            m_audio >=
+            0 ? x[m_audio] + (size_t) n_good * set->F[m_audio] : NULL;
+        float *v_out =
+            m_video >=
+            0 ? x[m_video] + (size_t) n_good * set->F[m_video] : NULL;
         decode_row (r, cfg, win, a_out, v_out);
         if (!r->error)
           y[n_good++] = r->y;
       }
       if (tty && (i % 16 == 15 || i + 1 == mf.n_rows)) {
         double el = now_s () - t0;
-        fprintf (stderr, "\r%s: decoding %s: %d/%d clips (%.0f s)", prog, manifest,
-            i + 1, mf.n_rows, el);
+        fprintf (stderr, "\r%s: decoding %s: %d/%d clips (%.0f s)", prog,
+            manifest, i + 1, mf.n_rows, el);
       }
     }
     if (tty)
@@ -784,16 +799,19 @@ manifest_load_features (const char *manifest, const UdmlConfig *cfg,
     fprintf (stderr, "%s: %s: %s:%d: %s: %s\n", prog,
         opt->skip_bad ? "warning" : "error", manifest, r->line, path, r->error);
   }
-  if (!from_cache && cache_path && cache_write (cache_path, key, set, &mf, x, y, n_good) != 0)
-    fprintf (stderr, "%s: warning: %s: cannot write the feature cache (continuing)\n",
-        prog, cache_path);
+  if (!from_cache && cache_path
+      && cache_write (cache_path, key, set, &mf, x, y, n_good) != 0)
+    fprintf (stderr,
+        "%s: warning: %s: cannot write the feature cache (continuing)\n", prog,
+        cache_path);
   if (!opt->quiet)
     fprintf (stderr, "%s: %s: %d clips%s, %d bad%s (%.1f s)\n", prog, manifest,
         n_good, from_cache ? " from the feature cache" : " decoded", n_bad,
         n_bad && opt->skip_bad ? " skipped" : "", now_s () - t0);
   set->n_bad += n_bad;
   if (n_bad && !opt->skip_bad) {
-    fprintf (stderr, "%s: error: %s: %d bad row%s; fix them or pass --skip-bad\n", prog,
+    fprintf (stderr,
+        "%s: error: %s: %d bad row%s; fix them or pass --skip-bad\n", prog,
         manifest, n_bad, n_bad == 1 ? "" : "s");
     goto out;
   }

@@ -12,23 +12,25 @@
 #endif
 
 static const double palette[][3] = {
-  { 0.122, 0.467, 0.706 }, { 0.839, 0.153, 0.157 }, { 0.173, 0.627, 0.173 },
-  { 1.000, 0.498, 0.055 }, { 0.580, 0.404, 0.741 }, { 0.549, 0.337, 0.294 },
-  { 0.890, 0.467, 0.761 }, { 0.498, 0.498, 0.498 },
+  {0.122, 0.467, 0.706}, {0.839, 0.153, 0.157}, {0.173, 0.627, 0.173},
+  {1.000, 0.498, 0.055}, {0.580, 0.404, 0.741}, {0.549, 0.337, 0.294},
+  {0.890, 0.467, 0.761}, {0.498, 0.498, 0.498},
 };
+
 #define N_COLORS ((int) (sizeof palette / sizeof palette[0]))
 
 static void
-text_at (cairo_t *cr, double x, double y, const char *s, double ax, double ay)
+text_at (cairo_t * cr, double x, double y, const char *s, double ax, double ay)
 {
   cairo_text_extents_t e;
   cairo_text_extents (cr, s, &e);
-  cairo_move_to (cr, x - ax * e.width - e.x_bearing, y - ay * e.height - e.y_bearing);
+  cairo_move_to (cr, x - ax * e.width - e.x_bearing,
+      y - ay * e.height - e.y_bearing);
   cairo_show_text (cr, s);
 }
 
 int
-plot_svg (const char *path, const PlotAxes *a, const PlotSeries *s, int n,
+plot_svg (const char *path, const PlotAxes * a, const PlotSeries * s, int n,
     char *msg, size_t msg_len)
 {
   double W = a->width > 0 ? a->width : 640, H = a->height > 0 ? a->height : 420;

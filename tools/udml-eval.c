@@ -19,36 +19,41 @@
 #define MAX_MODELS 32
 #define N_LEVELS UDML_NOISE_LEVELS
 
-enum {
+enum
+{
   PROTO_CLEAN = 1 << 0,
   PROTO_TABLE3 = 1 << 1,
   PROTO_SWEEP_VIDEO = 1 << 2,
   PROTO_SWEEP_AUDIO = 1 << 3,
 };
 
-typedef struct {
+typedef struct
+{
   const char *name;
-  int salt;                  /* 0 gaussian, 1 salt-and-pepper, -1 clean */
+  int salt;                     /* 0 gaussian, 1 salt-and-pepper, -1 clean */
   int e;
 } Condition;
 
 static const Condition conditions[] = {
-  { "clean", -1, 0 },
-  { "gaussian-5", 0, 5 },
-  { "gaussian-10", 0, 10 },
-  { "salt-5", 1, 5 },
-  { "salt-10", 1, 10 },
+  {"clean", -1, 0},
+  {"gaussian-5", 0, 5},
+  {"gaussian-10", 0, 10},
+  {"salt-5", 1, 5},
+  {"salt-10", 1, 10},
 };
+
 #define N_CONDITIONS ((int) (sizeof conditions / sizeof conditions[0]))
 
-typedef struct {
+typedef struct
+{
   const char *condition;
   double accuracy, macro_f1;
   double uni[UDML_MAX_MODALITIES];
 } CondResult;
 
-typedef struct {
-  int modality;              /* the corrupted one */
+typedef struct
+{
+  int modality;                 /* the corrupted one */
   int level;
   double accuracy, macro_f1;
   double weight[UDML_MAX_MODALITIES];
@@ -57,7 +62,8 @@ typedef struct {
   double noise[UDML_MAX_MODALITIES];
 } SweepPoint;
 
-typedef struct {
+typedef struct
+{
   const char *path;
   UdmlModel *model;
   const UdmlConfig *cfg;
@@ -69,7 +75,7 @@ typedef struct {
 } ModelEval;
 
 static void
-usage (FILE *f)
+usage (FILE * f)
 {
   fprintf (f,
       "usage: " PROG " [OPTIONS] MODEL... TEST.csv\n"
@@ -90,16 +96,15 @@ usage (FILE *f)
       "  --skip-bad      skip bad manifest rows (reported) instead of stopping\n"
       "  --cache-dir DIR where feature caches go (the manifest's directory)\n"
       "  --no-cache      always decode\n"
-      "  --quiet         no progress output\n",
-      DEFAULT_SEED);
+      "  --quiet         no progress output\n", DEFAULT_SEED);
 }
 
 static void
 log_to_stderr (UdmlLogLevel level, const char *msg, void *user)
 {
   if (level <= UDML_LOG_WARNING)
-    fprintf (stderr, PROG ": %s: %s\n", level == UDML_LOG_ERROR ? "error" : "warning",
-        msg);
+    fprintf (stderr, PROG ": %s: %s\n",
+        level == UDML_LOG_ERROR ? "error" : "warning", msg);
 }
 
 static double
@@ -112,15 +117,15 @@ now_s (void)
 
 /* Runs the model over all n samples in batches; inputs[m] are N x F_m. */
 static int
-run_all (UdmlInfer *inf, const FeatureSet *set, float *const *x, int batch,
-    UdmlInferMode mode, UdmlResult *res)
+run_all (UdmlInfer * inf, const FeatureSet * set, float *const *x, int batch,
+    UdmlInferMode mode, UdmlResult * res)
 {
   UdmlError err = { 0 };
   for (int i = 0; i < set->n; i += batch) {
     int nb = set->n - i < batch ? set->n - i : batch;
     const float *in[UDML_MAX_MODALITIES] = { 0 };
     for (int m = 0; m < set->n_mod; m++)
-      in[m] = x[m] + (size_t) i * set->F[m];
+      in[m] = x[m] + (size_t) i *set->F[m];
     if (udml_infer_run (inf, nb, in, NULL, mode, res + i, &err) != UDML_OK) {
       fprintf (stderr, PROG ": error: inference failed: %s\n", err.msg);
       return -1;
@@ -131,7 +136,7 @@ run_all (UdmlInfer *inf, const FeatureSet *set, float *const *x, int batch,
 
 /* Accuracy, macro-F1 and unimodal accuracies, over all samples. */
 static void
-metrics (const FeatureSet *set, const UdmlResult *res, int K, double *acc,
+metrics (const FeatureSet * set, const UdmlResult * res, int K, double *acc,
     double *f1, double *uni)
 {
   int tp[UDML_MAX_CLASSES] = { 0 }, fp[UDML_MAX_CLASSES] = { 0 };
@@ -173,20 +178,21 @@ metrics (const FeatureSet *set, const UdmlResult *res, int K, double *acc,
 static uint64_t
 stream_id (int proto, int cond, int i, int m)
 {
-  return ((uint64_t) proto << 56) ^ ((uint64_t) cond << 40) ^ ((uint64_t) i << 8)
+  return ((uint64_t) proto << 56) ^ ((uint64_t) cond << 40) ^ ((uint64_t) i <<
+      8)
       ^ (uint64_t) m;
 }
 
 static void
-copy_clean (const FeatureSet *set, float **work)
+copy_clean (const FeatureSet * set, float **work)
 {
   for (int m = 0; m < set->n_mod; m++)
     memcpy (work[m], set->x[m], (size_t) set->n * set->F[m] * sizeof (float));
 }
 
 static int
-eval_model (ModelEval *me, const FeatureSet *set, int protos, uint64_t seed, int batch,
-    UdmlInferMode mode, int quiet)
+eval_model (ModelEval * me, const FeatureSet * set, int protos, uint64_t seed,
+    int batch, UdmlInferMode mode, int quiet)
 {
   const UdmlConfig *cfg = me->cfg;
   UdmlError err = { 0 };
@@ -237,16 +243,18 @@ eval_model (ModelEval *me, const FeatureSet *set, int protos, uint64_t seed, int
 
   for (int sm = 0; sm < M; sm++) {
     UdmlModalityKind kind = cfg->mod[sm].kind;
-    if (!(protos & (kind == UDML_MODALITY_VIDEO ? PROTO_SWEEP_VIDEO : PROTO_SWEEP_AUDIO)))
+    if (!(protos & (kind ==
+                UDML_MODALITY_VIDEO ? PROTO_SWEEP_VIDEO : PROTO_SWEEP_AUDIO)))
       continue;
     for (int level = 1; level <= N_LEVELS; level++) {
       /* only the swept modality is copied and corrupted */
-      memcpy (work[sm], set->x[sm], (size_t) set->n * set->F[sm] * sizeof (float));
+      memcpy (work[sm], set->x[sm],
+          (size_t) set->n * set->F[sm] * sizeof (float));
       for (int i = 0; i < set->n; i++) {
         UdmlRng rng;
         udml_rng_seed (&rng, seed, stream_id (2 + (int) kind, level, i, sm));
-        udml_noise_gaussian (kind, work[sm] + (size_t) i * set->F[sm], set->F[sm], level,
-            &rng);
+        udml_noise_gaussian (kind, work[sm] + (size_t) i * set->F[sm],
+            set->F[sm], level, &rng);
       }
       for (int m = 0; m < M; m++)
         xs[m] = m == sm ? work[m] : set->x[m];
@@ -295,7 +303,7 @@ out:
 }
 
 static void
-json_str (FILE *f, const char *s)
+json_str (FILE * f, const char *s)
 {
   fputc ('"', f);
   for (; *s; s++) {
@@ -311,7 +319,7 @@ json_str (FILE *f, const char *s)
 }
 
 static void
-json_mods (FILE *f, const UdmlConfig *cfg, const double *v)
+json_mods (FILE * f, const UdmlConfig * cfg, const double *v)
 {
   fputc ('{', f);
   for (int m = 0; m < cfg->n_modalities; m++) {
@@ -324,20 +332,21 @@ json_mods (FILE *f, const UdmlConfig *cfg, const double *v)
 }
 
 static void
-print_json (FILE *f, ModelEval *me, int n, const char *test, int n_test, uint64_t seed,
-    const char *mode)
+print_json (FILE * f, ModelEval * me, int n, const char *test, int n_test,
+    uint64_t seed, const char *mode)
 {
   fprintf (f, "{\"test\":");
   json_str (f, test);
-  fprintf (f, ",\"samples\":%d,\"seed\":%llu,\"mode\":\"%s\",\"models\":[", n_test,
-      (unsigned long long) seed, mode);
+  fprintf (f, ",\"samples\":%d,\"seed\":%llu,\"mode\":\"%s\",\"models\":[",
+      n_test, (unsigned long long) seed, mode);
   for (int k = 0; k < n; k++) {
     const UdmlConfig *cfg = me[k].cfg;
     int ia = udml_config_find (cfg, UDML_MODALITY_AUDIO);
     int iv = udml_config_find (cfg, UDML_MODALITY_VIDEO);
     fprintf (f, "%s{\"model\":", k ? "," : "");
     json_str (f, me[k].path);
-    fprintf (f, ",\"policy\":\"%s\",\"results\":[", udml_policy_name (cfg->policy));
+    fprintf (f, ",\"policy\":\"%s\",\"results\":[",
+        udml_policy_name (cfg->policy));
     for (int r = 0; r < me[k].n_res; r++) {
       CondResult *c = &me[k].res[r];
       fprintf (f, "%s{\"condition\":\"%s\",\"accuracy\":%.6f,\"macro_f1\":%.6f",
@@ -353,7 +362,8 @@ print_json (FILE *f, ModelEval *me, int n, const char *test, int n_test, uint64_
       SweepPoint *p = &me[k].sweep[s];
       fprintf (f, "%s{\"modality\":", s ? "," : "");
       json_str (f, cfg->mod[p->modality].name);
-      fprintf (f, ",\"level\":%d,\"accuracy\":%.6f,\"macro_f1\":%.6f,\"weight\":",
+      fprintf (f,
+          ",\"level\":%d,\"accuracy\":%.6f,\"macro_f1\":%.6f,\"weight\":",
           p->level, p->accuracy, p->macro_f1);
       json_mods (f, cfg, p->weight);
       fprintf (f, ",\"uncertainty_weight\":");
@@ -370,15 +380,16 @@ print_json (FILE *f, ModelEval *me, int n, const char *test, int n_test, uint64_
 }
 
 static void
-print_text (FILE *f, ModelEval *me, int n, const char *test, int n_test, uint64_t seed,
-    const char *mode)
+print_text (FILE * f, ModelEval * me, int n, const char *test, int n_test,
+    uint64_t seed, const char *mode)
 {
-  fprintf (f, "test %s: %d clips; corruption seed %llu; inference %s\n", test, n_test,
-      (unsigned long long) seed, mode);
+  fprintf (f, "test %s: %d clips; corruption seed %llu; inference %s\n", test,
+      n_test, (unsigned long long) seed, mode);
   for (int k = 0; k < n; k++) {
     const UdmlConfig *cfg = me[k].cfg;
     int M = cfg->n_modalities;
-    fprintf (f, "\nmodel %s (policy %s)\n", me[k].path, udml_policy_name (cfg->policy));
+    fprintf (f, "\nmodel %s (policy %s)\n", me[k].path,
+        udml_policy_name (cfg->policy));
     if (me[k].n_res) {
       fprintf (f, "  %-12s %8s %8s", "condition", "acc", "macroF1");
       for (int m = 0; m < M; m++)
@@ -398,7 +409,8 @@ print_text (FILE *f, ModelEval *me, int n, const char *test, int n_test, uint64_
       SweepPoint *p = &me[k].sweep[s];
       if (p->modality != last) {
         last = p->modality;
-        fprintf (f, "  sweep: %s noise\n  %5s %7s", cfg->mod[last].name, "level", "acc");
+        fprintf (f, "  sweep: %s noise\n  %5s %7s", cfg->mod[last].name,
+            "level", "acc");
         for (int m = 0; m < M; m++)
           fprintf (f, "  w-%-6s", cfg->mod[m].name);
         for (int m = 0; m < M; m++)
@@ -420,7 +432,7 @@ print_text (FILE *f, ModelEval *me, int n, const char *test, int n_test, uint64_
 }
 
 static int
-write_csv (const char *path, ModelEval *me, int n)
+write_csv (const char *path, ModelEval * me, int n)
 {
   FILE *f = fopen (path, "w");
   if (!f) {
@@ -438,9 +450,11 @@ write_csv (const char *path, ModelEval *me, int n)
     const UdmlConfig *cfg = me[k].cfg;
     for (int s = 0; s < me[k].n_sweep; s++) {
       SweepPoint *p = &me[k].sweep[s];
-      fprintf (f, "%s,%s,%s,%d,%.6f,%.6f", me[k].path, udml_policy_name (cfg->policy),
-          cfg->mod[p->modality].name, p->level, p->accuracy, p->macro_f1);
-      const double *v[] = { p->weight, p->uncertainty_weight, p->alpha, p->noise };
+      fprintf (f, "%s,%s,%s,%d,%.6f,%.6f", me[k].path,
+          udml_policy_name (cfg->policy), cfg->mod[p->modality].name, p->level,
+          p->accuracy, p->macro_f1);
+      const double *v[] =
+          { p->weight, p->uncertainty_weight, p->alpha, p->noise };
       for (int c = 0; c < 4; c++)
         for (int m = 0; m < c0->n_modalities; m++)
           fprintf (f, ",%.6f", m < cfg->n_modalities ? v[c][m] : 0.0);
@@ -456,7 +470,7 @@ write_csv (const char *path, ModelEval *me, int n)
 
 /* kind < 0: every swept modality; else only sweeps of that kind. */
 static int
-write_plot (const char *path, ModelEval *me, int n, int kind)
+write_plot (const char *path, ModelEval * me, int n, int kind)
 {
   PlotSeries s[MAX_MODELS * UDML_MAX_MODALITIES];
   double xs[MAX_MODELS * UDML_MAX_MODALITIES][N_LEVELS];
@@ -495,7 +509,8 @@ write_plot (const char *path, ModelEval *me, int n, int kind)
     }
   }
   if (ns == 0) {
-    fprintf (stderr, PROG ": error: %s: no sweep to plot (use --protocol sweep-video, "
+    fprintf (stderr,
+        PROG ": error: %s: no sweep to plot (use --protocol sweep-video, "
         "sweep-audio or all)\n", path);
     return -1;
   }
@@ -516,7 +531,8 @@ main (int argc, char **argv)
 {
   const char *pos[MAX_MODELS + 1];
   int n_pos = 0, json = 0, quiet = 0, skip_bad = 0, no_cache = 0, protos = 0;
-  const char *plot = NULL, *plot_video = NULL, *plot_audio = NULL, *csv = NULL, *cache_dir = NULL, *mode_name = "as-trained";
+  const char *plot = NULL, *plot_video = NULL, *plot_audio = NULL, *csv =
+      NULL, *cache_dir = NULL, *mode_name = "as-trained";
   long threads = 1, batch = 64;
   unsigned long long seed = DEFAULT_SEED;
   UdmlInferMode mode = UDML_INFER_AS_TRAINED;
@@ -530,7 +546,8 @@ main (int argc, char **argv)
 #define IS(name) (strcmp (a, name) == 0)
     if (IS ("--protocol") || IS ("--seed") || IS ("--plot") || IS ("--csv")
         || IS ("--plot-video") || IS ("--plot-audio")
-        || IS ("--threads") || IS ("--batch") || IS ("--cache-dir") || IS ("--mode")) {
+        || IS ("--threads") || IS ("--batch") || IS ("--cache-dir")
+        || IS ("--mode")) {
       if (i + 1 >= argc) {
         fprintf (stderr, PROG ": error: %s needs a value\n", a);
         return 2;
@@ -558,9 +575,11 @@ main (int argc, char **argv)
       else if (strcmp (v, "sweep-audio") == 0)
         protos |= PROTO_SWEEP_AUDIO;
       else if (strcmp (v, "all") == 0)
-        protos |= PROTO_CLEAN | PROTO_TABLE3 | PROTO_SWEEP_VIDEO | PROTO_SWEEP_AUDIO;
+        protos |=
+            PROTO_CLEAN | PROTO_TABLE3 | PROTO_SWEEP_VIDEO | PROTO_SWEEP_AUDIO;
       else {
-        fprintf (stderr, PROG ": error: --protocol: unknown '%s' (clean, table3, "
+        fprintf (stderr,
+            PROG ": error: --protocol: unknown '%s' (clean, table3, "
             "sweep-video, sweep-audio, all)\n", v);
         return 2;
       }
@@ -576,7 +595,8 @@ main (int argc, char **argv)
       char *end;
       long x = strtol (v, &end, 10);
       if (*end || end == v || x < 1 || x > 4096) {
-        fprintf (stderr, PROG ": error: %s: '%s' is not a positive integer\n", a, v);
+        fprintf (stderr, PROG ": error: %s: '%s' is not a positive integer\n",
+            a, v);
         return 2;
       }
       *(IS ("--threads") ? &threads : &batch) = x;
@@ -591,8 +611,10 @@ main (int argc, char **argv)
     else if (IS ("--cache-dir"))
       cache_dir = v;
     else if (IS ("--mode")) {
-      static const char *modes[] = { "as-trained", "no-dependency", "no-uncertainty",
-        "static" };
+      static const char *modes[] =
+          { "as-trained", "no-dependency", "no-uncertainty",
+        "static"
+      };
       int found = -1;
       for (int k = 0; k < 4; k++)
         if (strcmp (v, modes[k]) == 0)
@@ -617,13 +639,15 @@ main (int argc, char **argv)
 #undef IS
   }
   if (n_pos < 2) {
-    fprintf (stderr, PROG ": error: need at least one MODEL and the TEST.csv manifest\n");
+    fprintf (stderr,
+        PROG ": error: need at least one MODEL and the TEST.csv manifest\n");
     usage (stderr);
     return 2;
   }
   if (!protos)
     protos = PROTO_CLEAN | PROTO_TABLE3 | PROTO_SWEEP_VIDEO | PROTO_SWEEP_AUDIO;
-  if ((plot || plot_video || plot_audio || csv) && !(protos & (PROTO_SWEEP_VIDEO | PROTO_SWEEP_AUDIO))) {
+  if ((plot || plot_video || plot_audio || csv)
+      && !(protos & (PROTO_SWEEP_VIDEO | PROTO_SWEEP_AUDIO))) {
     fprintf (stderr, PROG ": error: --plot/--csv need a sweep protocol\n");
     return 2;
   }
@@ -647,14 +671,15 @@ main (int argc, char **argv)
     }
     me[k].cfg = udml_model_config (me[k].model);
     if (manifest_check_config (me[k].cfg, msg, sizeof msg)) {
-      fprintf (stderr, PROG ": error: %s: model built for other features than media "
+      fprintf (stderr,
+          PROG ": error: %s: model built for other features than media "
           "give: %s\n", pos[k], msg);
       goto out;
     }
     if (udml_config_find (me[k].cfg, UDML_MODALITY_AUDIO) < 0
         && udml_config_find (me[k].cfg, UDML_MODALITY_VIDEO) < 0) {
-      fprintf (stderr, PROG ": error: %s: model has no audio or video modality\n",
-          pos[k]);
+      fprintf (stderr,
+          PROG ": error: %s: model has no audio or video modality\n", pos[k]);
       goto out;
     }
   }
@@ -664,7 +689,8 @@ main (int argc, char **argv)
   for (int k = 0; k < n_models; k++) {
     int found = -1;
     for (int j = 0; j < k && found < 0; j++) {
-      int same = manifest_config_key (me[j].cfg) == manifest_config_key (me[k].cfg);
+      int same =
+          manifest_config_key (me[j].cfg) == manifest_config_key (me[k].cfg);
       if (same)
         found = me[j].set_index;
     }
@@ -674,8 +700,9 @@ main (int argc, char **argv)
     }
     feature_set_init (&sets[n_sets], me[k].cfg);
     if (manifest_load_features (test, me[k].cfg, &mo, &sets[n_sets])) {
-      fprintf (stderr, PROG ": error: %s: the test manifest does not fit model %s\n",
-          test, pos[k]);
+      fprintf (stderr,
+          PROG ": error: %s: the test manifest does not fit model %s\n", test,
+          pos[k]);
       n_sets++;
       goto out;
     }
@@ -685,8 +712,8 @@ main (int argc, char **argv)
   if (!quiet)
     fprintf (stderr, PROG ": corruption seed %llu\n", seed);
   for (int k = 0; k < n_models; k++)
-    if (eval_model (&me[k], &sets[me[k].set_index], protos, seed, (int) batch, mode,
-            quiet))
+    if (eval_model (&me[k], &sets[me[k].set_index], protos, seed, (int) batch,
+            mode, quiet))
       goto out;
 
   if (json)

@@ -28,7 +28,7 @@ on_signal (int sig)
 }
 
 static void
-usage (FILE *f)
+usage (FILE * f)
 {
   UdmlTrainOptions d;
   udml_train_options_default (&d);
@@ -53,8 +53,7 @@ usage (FILE *f)
       "  --no-cache         always decode, never read or write a feature cache\n"
       "  --quiet            no progress output\n"
       "  --verbose          also print the core's informational log\n"
-      "  --help             this text\n",
-      d.epochs, d.lr, d.batch);
+      "  --help             this text\n", d.epochs, d.lr, d.batch);
 }
 
 static void
@@ -91,10 +90,11 @@ fmt_duration (char *buf, size_t n, double s)
     snprintf (buf, n, "%ld:%02ld", t / 60, t % 60);
 }
 
-typedef struct {
+typedef struct
+{
   int tty, quiet;
   double t0, last_draw;
-  long done0;                /* global step at the first callback (resume) */
+  long done0;                   /* global step at the first callback (resume) */
   double last_val_acc;
   double last_val_loss;
   float last_acc, last_loss;
@@ -102,7 +102,7 @@ typedef struct {
 } Progress;
 
 static int
-on_progress (const UdmlTrainProgress *p, void *user)
+on_progress (const UdmlTrainProgress * p, void *user)
 {
   Progress *pr = user;
   int spe = p->steps_per_epoch > 0 ? p->steps_per_epoch : 1;
@@ -147,9 +147,10 @@ on_progress (const UdmlTrainProgress *p, void *user)
           p->val_accuracy);
     if (pr->tty)
       fprintf (stderr, "\r\033[K");
-    fprintf (stderr, "epoch %d/%d stage %d loss %.4f acc %.4f%s lr %.3g elapsed %s "
-        "ETA %s\n", p->epoch + 1, p->epochs, p->stage, p->loss, p->accuracy, val,
-        p->lr, el, eta);
+    fprintf (stderr,
+        "epoch %d/%d stage %d loss %.4f acc %.4f%s lr %.3g elapsed %s "
+        "ETA %s\n", p->epoch + 1, p->epochs, p->stage, p->loss, p->accuracy,
+        val, p->lr, el, eta);
   }
   return stop_requested;
 }
@@ -190,8 +191,8 @@ parse_int (const char *opt, const char *v, long lo, long hi, long *out)
   errno = 0;
   long x = strtol (v, &end, 10);
   if (errno || *end || end == v || x < lo || x > hi) {
-    fprintf (stderr, PROG ": error: %s: '%s' is not an integer in [%ld, %ld]\n", opt,
-        v, lo, hi);
+    fprintf (stderr, PROG ": error: %s: '%s' is not an integer in [%ld, %ld]\n",
+        opt, v, lo, hi);
     return -1;
   }
   *out = x;
@@ -230,7 +231,8 @@ main (int argc, char **argv)
 #define IS(name) (strcmp (a, name) == 0)
     if (IS ("--out") || IS ("--policy") || IS ("--epochs") || IS ("--seed")
         || IS ("--threads") || IS ("--lr") || IS ("--batch") || IS ("--val")
-        || IS ("--resume") || IS ("--checkpoint") || IS ("--cache-dir") || IS ("-o")) {
+        || IS ("--resume") || IS ("--checkpoint") || IS ("--cache-dir")
+        || IS ("-o")) {
       takes = 1;
       if (i + 1 >= argc) {
         fprintf (stderr, PROG ": error: %s needs a value\n", a);
@@ -247,7 +249,8 @@ main (int argc, char **argv)
     else if (IS ("--policy")) {
       policy = udml_policy_from_name (v);
       if (policy < 0) {
-        fprintf (stderr, PROG ": error: --policy: unknown policy '%s' (static, pe, "
+        fprintf (stderr,
+            PROG ": error: --policy: unknown policy '%s' (static, pe, "
             "udml, udml-nue, udml-mc, udml-pos)\n", v);
         return 2;
       }
@@ -267,7 +270,8 @@ main (int argc, char **argv)
       char *end;
       lr = strtod (v, &end);
       if (*end || end == v || !(lr > 0) || lr > 10) {
-        fprintf (stderr, PROG ": error: --lr: '%s' is not a rate in (0, 10]\n", v);
+        fprintf (stderr, PROG ": error: --lr: '%s' is not a rate in (0, 10]\n",
+            v);
         return 2;
       }
     } else if (IS ("--val"))
@@ -376,18 +380,20 @@ main (int argc, char **argv)
   opt.progress = on_progress;
   opt.progress_user = &pr;
 
-  UdmlDataset dtrain = { train.n, { 0 }, train.y };
-  UdmlDataset dval = { val.n, { 0 }, val.y };
+  UdmlDataset dtrain = { train.n, {0}, train.y };
+  UdmlDataset dval = { val.n, {0}, val.y };
   for (int m = 0; m < cfg.n_modalities; m++) {
     dtrain.x[m] = train.x[m];
     dval.x[m] = val.x[m];
   }
 
   if (!quiet)
-    fprintf (stderr, PROG ": training %s on %d clips (%d validation), %d epochs, "
+    fprintf (stderr,
+        PROG ": training %s on %d clips (%d validation), %d epochs, "
         "batch %d, lr %g, seed %ld, %ld thread%s; %zu parameters\n",
-        udml_policy_name (cfg.policy), train.n, val.n, opt.epochs, opt.batch, opt.lr,
-        seed, threads, threads == 1 ? "" : "s", udml_model_num_params (model));
+        udml_policy_name (cfg.policy), train.n, val.n, opt.epochs, opt.batch,
+        opt.lr, seed, threads, threads == 1 ? "" : "s",
+        udml_model_num_params (model));
 
   struct sigaction sa;
   memset (&sa, 0, sizeof sa);
@@ -397,7 +403,8 @@ main (int argc, char **argv)
   sigaction (SIGTERM, &sa, NULL);
 
   double t0 = now_s ();
-  UdmlStatus st = udml_train (model, &dtrain, val_path ? &dval : NULL, &opt, &err);
+  UdmlStatus st =
+      udml_train (model, &dtrain, val_path ? &dval : NULL, &opt, &err);
   double train_s = now_s () - t0;
   signal (SIGINT, SIG_DFL);
   signal (SIGTERM, SIG_DFL);
@@ -416,14 +423,15 @@ main (int argc, char **argv)
       }
       append_arg (again, sizeof again, argv[i]);
     }
-    fprintf (stderr, PROG ": interrupted during epoch %d; checkpoint written to %s\n"
-        PROG ": resume with: %s\n", pr.last_epoch + 1, ckpt, again);
+    fprintf (stderr,
+        PROG ": interrupted during epoch %d; checkpoint written to %s\n" PROG
+        ": resume with: %s\n", pr.last_epoch + 1, ckpt, again);
     ret = 130;
     goto out;
   }
   if (st != UDML_OK) {
-    fprintf (stderr, PROG ": error: training failed (%s): %s\n", udml_status_name (st),
-        err.msg);
+    fprintf (stderr, PROG ": error: training failed (%s): %s\n",
+        udml_status_name (st), err.msg);
     goto out;
   }
 
@@ -454,8 +462,8 @@ main (int argc, char **argv)
         "date=%s\n"
         "train_time_s=%.1f%s\n",
         cmd, seed, udml_policy_name (cfg.policy), opt.epochs, opt.batch, opt.lr,
-        threads, data, train.n, train.n_bad, val_path ? val_path : "none", val.n,
-        pr.last_acc, pr.last_val_acc, date, train_s,
+        threads, data, train.n, train.n_bad, val_path ? val_path : "none",
+        val.n, pr.last_acc, pr.last_val_acc, date, train_s,
         resume ? " (this session, resumed)" : "");
     udml_model_set_provenance (model, prov);
   }
