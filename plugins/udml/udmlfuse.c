@@ -104,6 +104,7 @@ struct _GstUdmlFusePad
   GstVideoInfo vinfo;
   GstAudioInfo ainfo;
   gint av_format;
+  GstClockTime pos;             /* running time reached by popped data */
 };
 
 G_DEFINE_TYPE (GstUdmlFusePad, gst_udml_fuse_pad, GST_TYPE_AGGREGATOR_PAD);
@@ -190,6 +191,7 @@ gst_udml_fuse_pad_init (GstUdmlFusePad * pad)
   pad->min_coverage = DEFAULT_PAD_MIN_COVERAGE;
   pad->enabled = DEFAULT_PAD_ENABLED;
   pad->av_format = -1;
+  pad->pos = GST_CLOCK_TIME_NONE;
 }
 
 /* -------------------------------------------------------------- element */
@@ -493,6 +495,13 @@ clear_held (GstUdmlFuse * self)
 static void
 reset_windows (GstUdmlFuse * self)
 {
+  gint k;
+
+  GST_OBJECT_LOCK (self);
+  for (k = 0; k < 2; k++)
+    if (self->pads[k])
+      self->pads[k]->pos = GST_CLOCK_TIME_NONE;
+  GST_OBJECT_UNLOCK (self);
   clear_held (self);
   self->started = FALSE;
   self->next_index = 0;
@@ -1291,65 +1300,130 @@ feed_audio (GstUdmlFuse * self, GstUdmlFusePad * pad, GstBuffer * buf,
   return TRUE;
 }
 
-/* Pops every queued buffer of a pad into the windower; the primary pad's
+/* Pops the head buffer of a pad into the windower; the primary pad's
  * buffers are kept for output. */
 static GstFlowReturn
-drain_pad (GstUdmlFuse * self, GstUdmlFusePad * pad, gboolean primary,
-    gboolean use)
+pop_one (GstUdmlFuse * self, GstUdmlFusePad * pad)
 {
   GstAggregatorPad *aggpad = GST_AGGREGATOR_PAD (pad);
-  GstBuffer *buf;
+  GstBuffer *buf = gst_aggregator_pad_pop_buffer (aggpad);
+  GstClockTime pts, dur, rt, rt_end = GST_CLOCK_TIME_NONE;
+  gboolean gap, enabled, primary;
 
-  while ((buf = gst_aggregator_pad_pop_buffer (aggpad)) != NULL) {
-    GstClockTime pts = GST_BUFFER_PTS (buf), dur = GST_BUFFER_DURATION (buf);
-    GstClockTime rt, rt_end = GST_CLOCK_TIME_NONE;
-    gboolean gap = GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_GAP)
-        && gst_buffer_get_size (buf) == 0;
+  if (buf == NULL)
+    return GST_FLOW_OK;
+  pts = GST_BUFFER_PTS (buf);
+  dur = GST_BUFFER_DURATION (buf);
+  gap = GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_GAP)
+      && gst_buffer_get_size (buf) == 0;
 
-    if (!pad->have_caps && !gap) {
-      GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
-          ("Data on pad %s before caps (not negotiated).", GST_PAD_NAME (pad)),
-          ("buffer %" GST_PTR_FORMAT, buf));
-      gst_buffer_unref (buf);
-      return GST_FLOW_NOT_NEGOTIATED;
-    }
-    if (!GST_CLOCK_TIME_IS_VALID (dur) && !gap) {
-      if (pad->kind == UDML_MODALITY_AUDIO && pad->ainfo.bpf > 0)
-        dur = gst_util_uint64_scale_int (gst_buffer_get_size (buf) /
-            pad->ainfo.bpf, GST_SECOND, pad->ainfo.rate);
-      else if (pad->kind == UDML_MODALITY_VIDEO && pad->vinfo.fps_n > 0)
-        dur = gst_util_uint64_scale_int (GST_SECOND, pad->vinfo.fps_d,
-            pad->vinfo.fps_n);
-    }
-    rt = pad_running_time (aggpad, pts);
-    if (GST_CLOCK_TIME_IS_VALID (rt) && GST_CLOCK_TIME_IS_VALID (dur))
-      rt_end = pad_running_time (aggpad, pts + dur);
-    if (!GST_CLOCK_TIME_IS_VALID (rt)) {
-      GST_LOG_OBJECT (pad, "dropping buffer outside the segment");
-      gst_buffer_unref (buf);
-      continue;
-    }
-    if (gap) {
-      udml_media_windower_gap (self->windower, pad->kind, rt,
-          GST_CLOCK_TIME_IS_VALID (rt_end) ? (gint64) (rt_end - rt) : 0);
-      gst_buffer_unref (buf);
-      continue;
-    }
-    if (use) {
-      if (pad->kind == UDML_MODALITY_VIDEO)
-        feed_video (self, pad, buf, rt, GST_CLOCK_TIME_IS_VALID (rt_end) ?
-            rt_end - rt : GST_CLOCK_TIME_NONE);
-      else
-        feed_audio (self, pad, buf, rt);
-    }
-    if (primary) {
-      HeldBuffer h = { buf, rt };
-      gst_queue_array_push_tail_struct (self->held, &h);
-    } else {
-      gst_buffer_unref (buf);
-    }
+  if (!pad->have_caps && !gap) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+        ("Data on pad %s before caps (not negotiated).", GST_PAD_NAME (pad)),
+        ("buffer %" GST_PTR_FORMAT, buf));
+    gst_buffer_unref (buf);
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  if (!GST_CLOCK_TIME_IS_VALID (dur) && !gap) {
+    if (pad->kind == UDML_MODALITY_AUDIO && pad->ainfo.bpf > 0)
+      dur = gst_util_uint64_scale_int (gst_buffer_get_size (buf) /
+          pad->ainfo.bpf, GST_SECOND, pad->ainfo.rate);
+    else if (pad->kind == UDML_MODALITY_VIDEO && pad->vinfo.fps_n > 0)
+      dur = gst_util_uint64_scale_int (GST_SECOND, pad->vinfo.fps_d,
+          pad->vinfo.fps_n);
+  }
+  rt = pad_running_time (aggpad, pts);
+  if (!GST_CLOCK_TIME_IS_VALID (rt)) {
+    GST_LOG_OBJECT (pad, "dropping buffer outside the segment");
+    gst_buffer_unref (buf);
+    return GST_FLOW_OK;
+  }
+  if (GST_CLOCK_TIME_IS_VALID (dur))
+    rt_end = pad_running_time (aggpad, pts + dur);
+  pad->pos = GST_CLOCK_TIME_IS_VALID (rt_end) ? rt_end : rt;
+
+  /* the window grid starts at the window holding the first data */
+  if (!self->started) {
+    udml_media_windower_reset (self->windower, rt);
+    self->next_index = rt / self->spec.hop_ns;
+    self->started = TRUE;
+  }
+
+  if (gap) {
+    udml_media_windower_gap (self->windower, pad->kind, rt,
+        GST_CLOCK_TIME_IS_VALID (rt_end) ? (gint64) (rt_end - rt) : 0);
+    gst_buffer_unref (buf);
+    return GST_FLOW_OK;
+  }
+
+  GST_OBJECT_LOCK (pad);
+  enabled = pad->enabled;
+  GST_OBJECT_UNLOCK (pad);
+  if (enabled && self->in_model[pad->kind]) {
+    if (pad->kind == UDML_MODALITY_VIDEO)
+      feed_video (self, pad, buf, rt, GST_CLOCK_TIME_IS_VALID (rt_end) ?
+          rt_end - rt : GST_CLOCK_TIME_NONE);
+    else
+      feed_audio (self, pad, buf, rt);
+  }
+
+  primary = is_primary (self, pad);
+  if (primary) {
+    HeldBuffer h = { buf, rt };
+    gst_queue_array_push_tail_struct (self->held, &h);
+  } else {
+    gst_buffer_unref (buf);
   }
   return GST_FLOW_OK;
+}
+
+/* Takes buffers in running-time order, each only once every other input
+ * that is not at EOS is known to have reached its time (by a queued buffer
+ * or by the data already taken), so no input runs ahead and the base class
+ * always finds an empty pad to refill. A live timeout takes everything. */
+static GstFlowReturn
+drain_pads (GstUdmlFuse * self, GstUdmlFusePad * pads[2], gboolean timeout)
+{
+  GstFlowReturn ret = GST_FLOW_OK;
+
+  while (ret == GST_FLOW_OK) {
+    GstClockTime best_rt = GST_CLOCK_TIME_NONE, limit = GST_CLOCK_TIME_NONE;
+    gboolean blocked = FALSE;
+    gint k, best = -1;
+
+    for (k = 0; k < 2; k++) {
+      GstBuffer *head;
+      GstClockTime rt;
+
+      if (pads[k] == NULL)
+        continue;
+      head = gst_aggregator_pad_peek_buffer (GST_AGGREGATOR_PAD (pads[k]));
+      if (head == NULL) {
+        if (timeout
+            || gst_aggregator_pad_is_eos (GST_AGGREGATOR_PAD (pads[k])))
+          continue;
+        if (!GST_CLOCK_TIME_IS_VALID (pads[k]->pos))
+          blocked = TRUE;
+        else if (!GST_CLOCK_TIME_IS_VALID (limit) || pads[k]->pos < limit)
+          limit = pads[k]->pos;
+        continue;
+      }
+      rt = pad_running_time (GST_AGGREGATOR_PAD (pads[k]),
+          GST_BUFFER_PTS (head));
+      gst_buffer_unref (head);
+      if (!GST_CLOCK_TIME_IS_VALID (rt))
+        rt = 0;                 /* dropped at once by pop_one */
+      if (best < 0 || rt < best_rt) {
+        best = k;
+        best_rt = rt;
+      }
+    }
+    if (best < 0 || blocked
+        || (GST_CLOCK_TIME_IS_VALID (limit) && best_rt >= limit))
+      break;                    /* wait for the input that is behind */
+    ret = pop_one (self, pads[best]);
+  }
+  return ret;
 }
 
 static void
@@ -1598,45 +1672,10 @@ gst_udml_fuse_aggregate (GstAggregator * agg, gboolean timeout)
   for (k = 0; k < 2; k++)
     pads[k] = get_pad (self, k);
 
-  /* the window grid starts at the window holding the first data */
-  if (!self->started) {
-    GstClockTime first = GST_CLOCK_TIME_NONE;
-
-    for (k = 0; k < 2; k++) {
-      GstBuffer *head;
-
-      if (pads[k] == NULL)
-        continue;
-      head = gst_aggregator_pad_peek_buffer (GST_AGGREGATOR_PAD (pads[k]));
-      if (head) {
-        GstClockTime rt = pad_running_time (GST_AGGREGATOR_PAD (pads[k]),
-            GST_BUFFER_PTS (head));
-        if (GST_CLOCK_TIME_IS_VALID (rt) && (!GST_CLOCK_TIME_IS_VALID (first)
-                || rt < first))
-          first = rt;
-        gst_buffer_unref (head);
-      }
-    }
-    if (GST_CLOCK_TIME_IS_VALID (first)) {
-      udml_media_windower_reset (self->windower, first);
-      self->next_index = first / self->spec.hop_ns;
-      self->started = TRUE;
-    }
-  }
-
-  for (k = 0; k < 2 && ret == GST_FLOW_OK; k++) {
-    gboolean enabled, primary;
-
-    if (pads[k] == NULL)
-      continue;
-    any_pad = TRUE;
-    GST_OBJECT_LOCK (pads[k]);
-    enabled = pads[k]->enabled;
-    GST_OBJECT_UNLOCK (pads[k]);
-    primary = is_primary (self, pads[k]);
-    ret = drain_pad (self, pads[k], primary, enabled && self->in_model[k]
-        && self->started);
-  }
+  for (k = 0; k < 2; k++)
+    if (pads[k])
+      any_pad = TRUE;
+  ret = drain_pads (self, pads, timeout);
   if (ret != GST_FLOW_OK)
     goto out;
 

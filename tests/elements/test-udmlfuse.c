@@ -1,0 +1,1353 @@
+/* test-udmlfuse.c — gst-check tests of the udmlfuse element.
+ *
+ * The plugin comes from the build tree (GST_PLUGIN_PATH_1_0); models are
+ * created here with udml_model_new + udml_model_save in a temporary
+ * directory. Every comparison states its tolerance; failures print the
+ * values involved.
+ */
+#include <math.h>
+#include <string.h>
+#include <glib/gstdio.h>
+#include <gst/gst.h>
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+#include <gst/audio/audio.h>
+#include <gst/video/video.h>
+
+#include "udml.h"
+#include "media.h"
+#include "udmlmeta.h"
+
+#define MS GST_MSECOND
+#define FRAME_DUR (100 * MS)
+#define AUDIO_RATE 16000
+
+static gchar *tmpdir;
+static gchar *model_a;          /* default config, 10 classes */
+static gchar *model_c;          /* compatible inputs, 5 classes */
+static gchar *model_bad;        /* 32x32 frames: does not fit model_a */
+static gchar *model_corrupt;
+static gchar *model_truncated;
+
+static GstStaticPadTemplate any_src = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+static GstStaticPadTemplate any_sink = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+
+/* ------------------------------------------------------------- models */
+
+static gchar *
+make_model (const gchar * name, guint64 seed, gint n_classes, gint frame)
+{
+  UdmlConfig cfg;
+  UdmlError err = { 0 };
+  UdmlModel *model;
+  gchar *path = g_build_filename (tmpdir, name, NULL);
+  gint v;
+
+  udml_config_default (&cfg);
+  cfg.n_classes = n_classes;
+  if (frame != cfg.features.frame_width) {
+    v = udml_config_find (&cfg, UDML_MODALITY_VIDEO);
+    cfg.features.frame_width = cfg.features.frame_height = frame;
+    cfg.mod[v].in_w = cfg.mod[v].in_h = frame;
+  }
+  if (udml_config_validate (&cfg, &err) != UDML_OK)
+    g_error ("config for %s: %s", name, err.msg);
+  model = udml_model_new (&cfg, seed, &err);
+  if (model == NULL)
+    g_error ("udml_model_new: %s", err.msg);
+  if (udml_model_save (model, path, &err) != UDML_OK)
+    g_error ("udml_model_save %s: %s", path, err.msg);
+  udml_model_free (model);
+  return path;
+}
+
+static void
+setup_models (void)
+{
+  gchar *data = NULL;
+  gsize len = 0;
+
+  tmpdir = g_dir_make_tmp ("udmlfuse-XXXXXX", NULL);
+  g_assert (tmpdir);
+  model_a = make_model ("a.udml", 1, 10, 64);
+  model_c = make_model ("c.udml", 2, 5, 64);
+  model_bad = make_model ("bad.udml", 3, 10, 32);
+  model_corrupt = g_build_filename (tmpdir, "corrupt.udml", NULL);
+  g_file_set_contents (model_corrupt, "UDML this is not a model file", -1,
+      NULL);
+  model_truncated = g_build_filename (tmpdir, "truncated.udml", NULL);
+  g_assert (g_file_get_contents (model_a, &data, &len, NULL));
+  g_file_set_contents (model_truncated, data, len / 3, NULL);
+  g_free (data);
+}
+
+static void
+remove_models (void)
+{
+  const gchar *files[] = { model_a, model_c, model_bad, model_corrupt,
+    model_truncated
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (files); i++) {
+    g_unlink (files[i]);
+    g_free ((gchar *) files[i]);
+  }
+  g_rmdir (tmpdir);
+  g_free (tmpdir);
+}
+
+/* ------------------------------------------------------------ buffers */
+
+static GstBuffer *
+make_video (GstVideoFormat fmt, gint w, gint h, GstClockTime pts,
+    GstClockTime dur, guint8 value)
+{
+  GstVideoInfo info;
+  GstBuffer *buf;
+  GstMapInfo map;
+  gsize i;
+
+  gst_video_info_set_format (&info, fmt, w, h);
+  buf = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (&info), NULL);
+  fail_unless (gst_buffer_map (buf, &map, GST_MAP_WRITE));
+  for (i = 0; i < map.size; i++)
+    map.data[i] = (guint8) (value + (i * 7) % 61);
+  gst_buffer_unmap (buf, &map);
+  GST_BUFFER_PTS (buf) = pts;
+  GST_BUFFER_DURATION (buf) = dur;
+  return buf;
+}
+
+/* A 440 Hz tone, continuous across buffers. */
+static GstBuffer *
+make_audio (GstAudioFormat fmt, gint rate, gint channels, GstClockTime pts,
+    GstClockTime dur)
+{
+  gint n = (gint) gst_util_uint64_scale_round (dur, rate, GST_SECOND);
+  guint64 s0 = gst_util_uint64_scale_round (pts, rate, GST_SECOND);
+  gint bps = fmt == GST_AUDIO_FORMAT_S16LE ? 2 : 4;
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, (gsize) n * channels * bps,
+      NULL);
+  GstMapInfo map;
+  gint i, c;
+
+  fail_unless (gst_buffer_map (buf, &map, GST_MAP_WRITE));
+  for (i = 0; i < n; i++) {
+    double x = 0.25 * sin (2 * G_PI * 440.0 * (double) (s0 + i) / rate);
+    for (c = 0; c < channels; c++) {
+      if (bps == 2)
+        ((gint16 *) map.data)[i * channels + c] = (gint16) (x * 32767);
+      else
+        ((gfloat *) map.data)[i * channels + c] = (gfloat) x;
+    }
+  }
+  gst_buffer_unmap (buf, &map);
+  GST_BUFFER_PTS (buf) = pts;
+  GST_BUFFER_DURATION (buf) = dur;
+  return buf;
+}
+
+/* ------------------------------------------------------------ harness */
+
+typedef struct
+{
+  GstElement *e;
+  GstHarness *v, *a, *out;
+  GstBus *bus;
+} Fuse;
+
+#define VCAPS "video/x-raw,format=GRAY8,width=64,height=48,framerate=10/1"
+#define ACAPS "audio/x-raw,format=F32LE,layout=interleaved,rate=16000,channels=1"
+
+static GstHarness *
+attach (GstElement * e, const gchar * pad, gboolean out, gboolean live)
+{
+  GstHarness *h = gst_harness_new_empty ();
+
+  gst_harness_set_live (h, live);
+  gst_harness_add_element_full (h, e, &any_src, pad, &any_sink,
+      out ? "src" : NULL);
+  return h;
+}
+
+/* Creates udmlfuse with the given properties (NULL-terminated list) and
+ * harnesses on the requested pads; the video pad carries the output. */
+static void
+fuse_setup (Fuse * f, gboolean live, const gchar * vcaps, const gchar * acaps,
+    const gchar * first_prop, ...)
+{
+  va_list ap;
+
+  memset (f, 0, sizeof *f);
+  f->e = gst_element_factory_make ("udmlfuse", NULL);
+  fail_unless (f->e != NULL, "udmlfuse not found: is GST_PLUGIN_PATH set?");
+  g_object_set (f->e, "model", model_a, NULL);
+  if (first_prop) {
+    va_start (ap, first_prop);
+    g_object_set_valist (G_OBJECT (f->e), first_prop, ap);
+    va_end (ap);
+  }
+  f->bus = gst_bus_new ();
+  gst_element_set_bus (f->e, f->bus);
+  if (vcaps) {
+    f->v = attach (f->e, "video_0", TRUE, live);
+    gst_harness_set_src_caps_str (f->v, vcaps);
+    f->out = f->v;
+  }
+  if (acaps) {
+    f->a = attach (f->e, "audio_0", vcaps == NULL, live);
+    gst_harness_set_src_caps_str (f->a, acaps);
+    if (!vcaps)
+      f->out = f->a;
+  }
+}
+
+static void
+fuse_teardown (Fuse * f)
+{
+  if (f->a)
+    gst_harness_teardown (f->a);
+  if (f->v)
+    gst_harness_teardown (f->v);
+  gst_element_set_bus (f->e, NULL);
+  gst_bus_set_flushing (f->bus, TRUE);
+  gst_object_unref (f->bus);
+  gst_object_unref (f->e);
+}
+
+/* Interleaves 100 ms of video and of audio from t0 to t1. */
+static void
+push_av (Fuse * f, GstClockTime t0, GstClockTime t1)
+{
+  GstClockTime t;
+
+  for (t = t0; t < t1; t += FRAME_DUR) {
+    if (f->v)
+      fail_unless_equals_int (gst_harness_push (f->v,
+              make_video (GST_VIDEO_FORMAT_GRAY8, 64, 48, t, FRAME_DUR,
+                  (guint8) (t / FRAME_DUR))), GST_FLOW_OK);
+    if (f->a)
+      fail_unless_equals_int (gst_harness_push (f->a,
+              make_audio (GST_AUDIO_FORMAT_F32LE, AUDIO_RATE, 1, t,
+                  FRAME_DUR)), GST_FLOW_OK);
+  }
+}
+
+static void
+push_eos (Fuse * f)
+{
+  if (f->v)
+    fail_unless (gst_harness_push_event (f->v, gst_event_new_eos ()));
+  if (f->a)
+    fail_unless (gst_harness_push_event (f->a, gst_event_new_eos ()));
+}
+
+/* Waits for EOS on the output; every window message is on the bus then. */
+static void
+wait_eos (Fuse * f)
+{
+  GstEvent *ev;
+
+  while ((ev = gst_harness_pull_event (f->out)) != NULL) {
+    gboolean eos = GST_EVENT_TYPE (ev) == GST_EVENT_EOS;
+    gst_event_unref (ev);
+    if (eos)
+      return;
+  }
+  fail ("no EOS on the output");
+}
+
+typedef struct
+{
+  GPtrArray *windows;           /* GstStructure "udmlfuse" */
+  GPtrArray *model_events;      /* GstStructure "udmlfuse-model" */
+  guint64 qos_dropped;
+  guint n_qos, n_warnings, n_errors;
+  GError *error;
+} Msgs;
+
+static void
+msgs_init (Msgs * m)
+{
+  memset (m, 0, sizeof *m);
+  m->windows = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      gst_structure_free);
+  m->model_events = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      gst_structure_free);
+}
+
+static void
+msgs_clear (Msgs * m)
+{
+  g_ptr_array_unref (m->windows);
+  g_ptr_array_unref (m->model_events);
+  g_clear_error (&m->error);
+}
+
+static void
+msgs_take (Msgs * m, GstMessage * msg)
+{
+  switch (GST_MESSAGE_TYPE (msg)) {
+    case GST_MESSAGE_ELEMENT:{
+      const GstStructure *s = gst_message_get_structure (msg);
+      if (gst_structure_has_name (s, "udmlfuse"))
+        g_ptr_array_add (m->windows, gst_structure_copy (s));
+      else if (gst_structure_has_name (s, "udmlfuse-model"))
+        g_ptr_array_add (m->model_events, gst_structure_copy (s));
+      break;
+    }
+    case GST_MESSAGE_QOS:{
+      GstFormat fmt;
+      guint64 processed, dropped;
+      gst_message_parse_qos_stats (msg, &fmt, &processed, &dropped);
+      m->n_qos++;
+      m->qos_dropped = dropped;
+      break;
+    }
+    case GST_MESSAGE_WARNING:
+      m->n_warnings++;
+      break;
+    case GST_MESSAGE_ERROR:
+      m->n_errors++;
+      if (m->error == NULL)
+        gst_message_parse_error (msg, &m->error, NULL);
+      break;
+    default:
+      break;
+  }
+  gst_message_unref (msg);
+}
+
+static void
+msgs_drain (Msgs * m, GstBus * bus)
+{
+  GstMessage *msg;
+
+  while ((msg = gst_bus_pop (bus)) != NULL)
+    msgs_take (m, msg);
+}
+
+/* Pops messages until n windows were seen or the timeout passed. */
+static void
+msgs_wait_windows (Msgs * m, GstBus * bus, guint n, GstClockTime timeout)
+{
+  gint64 end = g_get_monotonic_time () + timeout / GST_USECOND;
+
+  while (m->windows->len < n && g_get_monotonic_time () < end) {
+    GstMessage *msg = gst_bus_timed_pop (bus, 50 * MS);
+    if (msg)
+      msgs_take (m, msg);
+  }
+}
+
+static const GstStructure *
+win_mod (const GstStructure * s, const gchar * name)
+{
+  const GValue *v = gst_structure_get_value (s, "modalities");
+  const GstStructure *mods;
+
+  fail_unless (v != NULL && GST_VALUE_HOLDS_STRUCTURE (v), "no modalities");
+  mods = gst_value_get_structure (v);
+  v = gst_structure_get_value (mods, name);
+  fail_unless (v != NULL && GST_VALUE_HOLDS_STRUCTURE (v), "no modality %s",
+      name);
+  return gst_value_get_structure (v);
+}
+
+static gboolean
+mod_present (const GstStructure * s, const gchar * name)
+{
+  gboolean p = FALSE;
+  fail_unless (gst_structure_get_boolean (win_mod (s, name), "present", &p));
+  return p;
+}
+
+static gdouble
+mod_double (const GstStructure * s, const gchar * name, const gchar * field)
+{
+  gdouble d = NAN;
+  fail_unless (gst_structure_get_double (win_mod (s, name), field, &d),
+      "modality %s has no %s", name, field);
+  return d;
+}
+
+static guint64
+win_index (const GstStructure * s)
+{
+  guint64 k = G_MAXUINT64;
+  fail_unless (gst_structure_get_uint64 (s, "window_index", &k));
+  return k;
+}
+
+static gboolean
+win_bool (const GstStructure * s, const gchar * field)
+{
+  gboolean b = FALSE;
+  fail_unless (gst_structure_get_boolean (s, field, &b), "no %s", field);
+  return b;
+}
+
+static gdouble
+win_double (const GstStructure * s, const gchar * field)
+{
+  gdouble d = NAN;
+  fail_unless (gst_structure_get_double (s, field, &d), "no %s", field);
+  return d;
+}
+
+static void
+assert_close (gdouble got, gdouble want, gdouble atol, gdouble rtol,
+    const gchar * what)
+{
+  gdouble diff = fabs (got - want);
+  fail_unless (diff <= atol + rtol * fabs (want),
+      "%s: got %.9g want %.9g (|diff| %.3g > atol %.1g + rtol %.1g)", what,
+      got, want, diff, atol, rtol);
+}
+
+/* Checks the invariants every valid window record satisfies. */
+static void
+check_record (const GstStructure * s, gint n_classes)
+{
+  const GValue *probs = gst_structure_get_value (s, "probabilities");
+  const gchar *label;
+  gint i, id = -2, best = 0;
+  gdouble sum = 0, conf = -1, maxp = -1, wsum = 0;
+  const gchar *mods[] = { "audio", "video" };
+  guint64 pts, rt, dur;
+
+  fail_unless (probs && GST_VALUE_HOLDS_ARRAY (probs), "no probabilities");
+  fail_unless_equals_int (gst_value_array_get_size (probs), n_classes);
+  for (i = 0; i < n_classes; i++) {
+    gdouble p = g_value_get_double (gst_value_array_get_value (probs, i));
+    fail_unless (p >= 0.0 && p <= 1.0, "probability %d = %g", i, p);
+    sum += p;
+    if (p > maxp) {
+      maxp = p;
+      best = i;
+    }
+  }
+  fail_unless (gst_structure_get_int (s, "label_id", &id));
+  fail_unless (gst_structure_get_double (s, "confidence", &conf));
+  fail_unless ((label = gst_structure_get_string (s, "label")) != NULL);
+  fail_unless (gst_structure_get_uint64 (s, "pts", &pts));
+  fail_unless (gst_structure_get_uint64 (s, "running_time", &rt));
+  fail_unless (gst_structure_get_uint64 (s, "duration", &dur));
+  win_bool (s, "partial");
+  if (!win_bool (s, "valid")) {
+    fail_unless_equals_int (id, -1);
+    return;
+  }
+  assert_close (sum, 1.0, 1e-5, 0, "sum of probabilities");
+  fail_unless_equals_int (id, best);
+  assert_close (conf, maxp, 0, 0, "confidence vs max probability");
+  {
+    gchar want[16];
+    g_snprintf (want, sizeof want, "%d", id);
+    fail_unless_equals_string (label, want);
+  }
+  for (i = 0; i < 2; i++) {
+    gdouble w = mod_double (s, mods[i], "weight");
+    gdouble c = mod_double (s, mods[i], "coverage");
+    fail_unless (c >= 0.0 && c <= 1.0, "%s coverage %g", mods[i], c);
+    mod_double (s, mods[i], "noise");
+    mod_double (s, mods[i], "alpha");
+    mod_double (s, mods[i], "uncertainty_weight");
+    if (mod_present (s, mods[i]))
+      wsum += w;
+    else
+      assert_close (w, 0.0, 0, 0, "weight of an absent modality");
+  }
+  assert_close (wsum, 1.0, 1e-5, 0, "weights over present modalities");
+}
+
+/* --------------------------------------------------------------- tests */
+
+GST_START_TEST (test_caps_video_formats)
+{
+  const GstVideoFormat fmts[] = { GST_VIDEO_FORMAT_GRAY8,
+    GST_VIDEO_FORMAT_RGB, GST_VIDEO_FORMAT_BGR, GST_VIDEO_FORMAT_RGBx,
+    GST_VIDEO_FORMAT_BGRx, GST_VIDEO_FORMAT_I420, GST_VIDEO_FORMAT_NV12
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (fmts); i++) {
+    const gchar *name = gst_video_format_to_string (fmts[i]);
+    gchar *caps = g_strdup_printf ("video/x-raw,format=%s,width=97,"
+        "height=53,framerate=10/1", name);
+    Fuse f;
+    Msgs m;
+    GstClockTime t;
+    guint n_out = 0;
+    GstBuffer *out;
+
+    fuse_setup (&f, FALSE, caps, NULL, NULL);
+    for (t = 0; t < 1200 * MS; t += FRAME_DUR) {
+      GstBuffer *in = make_video (fmts[i], 97, 53, t, FRAME_DUR, 10);
+      fail_unless_equals_int (gst_harness_push (f.v, in), GST_FLOW_OK);
+    }
+    push_eos (&f);
+    wait_eos (&f);
+    while ((out = gst_harness_try_pull (f.v)) != NULL) {
+      GstBuffer *ref = make_video (fmts[i], 97, 53, n_out * FRAME_DUR,
+          FRAME_DUR, 10);
+      GstMapInfo map;
+
+      /* passed through unchanged */
+      fail_unless (gst_buffer_map (ref, &map, GST_MAP_READ));
+      fail_unless (gst_buffer_get_size (out) == map.size
+          && gst_buffer_memcmp (out, 0, map.data, map.size) == 0,
+          "%s: output buffer %u differs from its input", name, n_out);
+      gst_buffer_unmap (ref, &map);
+      gst_buffer_unref (ref);
+      fail_unless_equals_uint64 (GST_BUFFER_PTS (out), n_out * FRAME_DUR);
+      n_out++;
+      gst_buffer_unref (out);
+    }
+    fail_unless_equals_int (n_out, 12);
+    msgs_init (&m);
+    msgs_drain (&m, f.bus);
+    fail_unless_equals_int (m.n_errors, 0);
+    fail_unless (m.windows->len == 2, "%s: %u windows", name, m.windows->len);
+    check_record (g_ptr_array_index (m.windows, 0), 10);
+    fail_unless (mod_present (g_ptr_array_index (m.windows, 0), "video"),
+        "%s: video absent", name);
+    fail_unless (!mod_present (g_ptr_array_index (m.windows, 0), "audio"));
+    assert_close (mod_double (g_ptr_array_index (m.windows, 0), "video",
+            "coverage"), 1.0, 1e-6, 0, "video coverage");
+    msgs_clear (&m);
+    fuse_teardown (&f);
+    g_free (caps);
+  }
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_caps_audio_formats)
+{
+  struct
+  {
+    GstAudioFormat fmt;
+    gint rate, channels;
+  } cases[] = {
+    {GST_AUDIO_FORMAT_S16LE, 44100, 2}, {GST_AUDIO_FORMAT_F32LE, 8000, 1},
+    {GST_AUDIO_FORMAT_S16LE, 16000, 1}, {GST_AUDIO_FORMAT_F32LE, 48000, 6},
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++) {
+    gchar *caps = g_strdup_printf ("audio/x-raw,format=%s,layout=interleaved,"
+        "rate=%d,channels=%d", gst_audio_format_to_string (cases[i].fmt),
+        cases[i].rate, cases[i].channels);
+    Fuse f;
+    Msgs m;
+    GstClockTime t;
+    GstBuffer *out;
+    guint n_out = 0;
+    const GstStructure *w0;
+
+    fuse_setup (&f, FALSE, NULL, caps, NULL);
+    for (t = 0; t < 1200 * MS; t += 50 * MS)
+      fail_unless_equals_int (gst_harness_push (f.a, make_audio (cases[i].fmt,
+                  cases[i].rate, cases[i].channels, t, 50 * MS)), GST_FLOW_OK);
+    push_eos (&f);
+    wait_eos (&f);
+    while ((out = gst_harness_try_pull (f.a)) != NULL) {
+      n_out++;
+      gst_buffer_unref (out);
+    }
+    fail_unless_equals_int (n_out, 24);
+    msgs_init (&m);
+    msgs_drain (&m, f.bus);
+    fail_unless_equals_int (m.n_errors, 0);
+    fail_unless (m.windows->len == 2, "%s: %u windows", caps, m.windows->len);
+    w0 = g_ptr_array_index (m.windows, 0);
+    check_record (w0, 10);
+    fail_unless (mod_present (w0, "audio"), "%s: audio absent", caps);
+    fail_unless (!mod_present (w0, "video"));
+    assert_close (mod_double (w0, "audio", "coverage"), 1.0, 2e-3, 0,
+        "audio coverage");
+    msgs_clear (&m);
+    fuse_teardown (&f);
+    g_free (caps);
+  }
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_caps_unsupported)
+{
+  Fuse f;
+  GstBuffer *buf;
+
+  fuse_setup (&f, FALSE, "video/x-raw,format=YUY2,width=64,height=48,"
+      "framerate=10/1", "audio/x-raw,format=S24LE,layout=interleaved,"
+      "rate=16000,channels=1", NULL);
+  buf = gst_buffer_new_allocate (NULL, 64 * 48 * 2, NULL);
+  GST_BUFFER_PTS (buf) = 0;
+  fail_unless_equals_int (gst_harness_push (f.v, buf),
+      GST_FLOW_NOT_NEGOTIATED);
+  buf = gst_buffer_new_allocate (NULL, 300, NULL);
+  GST_BUFFER_PTS (buf) = 0;
+  fail_unless_equals_int (gst_harness_push (f.a, buf),
+      GST_FLOW_NOT_NEGOTIATED);
+  fuse_teardown (&f);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_window_timestamps)
+{
+  Fuse f;
+  Msgs m;
+  guint i;
+
+  fuse_setup (&f, FALSE, VCAPS, ACAPS, "window-hop", 500 * MS, NULL);
+  push_av (&f, 0, 3500 * MS);
+  push_eos (&f);
+  wait_eos (&f);
+  msgs_init (&m);
+  msgs_drain (&m, f.bus);
+  /* windows start every 0.5 s while data remains: 0.0 .. 3.0 */
+  fail_unless (m.windows->len == 7, "%u windows", m.windows->len);
+  for (i = 0; i < m.windows->len; i++) {
+    const GstStructure *s = g_ptr_array_index (m.windows, i);
+    guint64 pts = 0, dur = 0;
+
+    check_record (s, 10);
+    fail_unless_equals_uint64 (win_index (s), i);
+    assert_close (win_double (s, "window_start"), 0.5 * i, 1e-9, 0, "start");
+    assert_close (win_double (s, "window_end"), 0.5 * i + 1.0, 1e-9, 0,
+        "end");
+    gst_structure_get_uint64 (s, "pts", &pts);
+    gst_structure_get_uint64 (s, "duration", &dur);
+    fail_unless_equals_uint64 (pts, i * 500 * MS);
+    fail_unless_equals_uint64 (dur, GST_SECOND);
+    fail_unless (win_bool (s, "partial") == (i == m.windows->len - 1),
+        "window %u partial flag", i);
+  }
+  msgs_clear (&m);
+  fuse_teardown (&f);
+}
+
+GST_END_TEST;
+
+static gboolean
+field_in (GQuark field, const GValue * value, gpointer other)
+{
+  const GValue *o = gst_structure_id_get_value (other, field);
+
+  return o != NULL && gst_value_compare (value, o) == GST_VALUE_EQUAL;
+}
+
+static gchar *
+read_json_lines (const gchar * path, guint * n_lines)
+{
+  gchar *text = NULL;
+  gchar **lines;
+
+  fail_unless (g_file_get_contents (path, &text, NULL, NULL), "no %s", path);
+  lines = g_strsplit (text, "\n", -1);
+  *n_lines = g_strv_length (lines) - 1;        /* trailing newline */
+  g_strfreev (lines);
+  return text;
+}
+
+GST_START_TEST (test_message_meta_json)
+{
+  Fuse f;
+  Msgs m;
+  gchar *json = g_build_filename (tmpdir, "out.jsonl", NULL);
+  gchar *text, **lines;
+  guint n_lines, i, n_out = 0;
+  GstBuffer *out;
+
+  fuse_setup (&f, FALSE, VCAPS, ACAPS, "attach-mode", 1, "json-location",
+      json, NULL);
+  push_av (&f, 0, 2000 * MS);
+  push_eos (&f);
+  wait_eos (&f);
+  msgs_init (&m);
+  msgs_drain (&m, f.bus);
+  fail_unless (m.windows->len == 2, "%u windows", m.windows->len);
+  fail_unless (m.model_events->len >= 1, "no udmlfuse-model message");
+
+  /* meta on every output buffer: its own window (attach-mode=window) */
+  while ((out = gst_harness_try_pull (f.v)) != NULL) {
+    const GstStructure *meta = gst_buffer_get_udml_fusion_meta (out);
+    const GstStructure *msg;
+    guint64 k;
+    gboolean present;
+    gdouble weight;
+
+    fail_unless (meta != NULL, "buffer %u has no UdmlFusionMeta", n_out);
+    fail_unless (gst_structure_has_name (meta, "UdmlFusionMeta"));
+    k = win_index (meta);
+    fail_unless_equals_uint64 (k, GST_BUFFER_PTS (out) / GST_SECOND);
+    msg = g_ptr_array_index (m.windows, k);
+    check_record (meta, 10);
+    /* the meta and the message carry the same record */
+    fail_unless_equals_int (gst_structure_n_fields (meta),
+        gst_structure_n_fields (msg));
+    fail_unless (gst_structure_foreach (msg, field_in, (gpointer) meta),
+        "meta differs from the message of window %" G_GUINT64_FORMAT, k);
+    assert_close (win_double (meta, "confidence"), win_double (msg,
+            "confidence"), 0, 0, "meta vs message confidence");
+    fail_unless (udml_fusion_meta_get_modality (meta, "video", &present,
+            &weight, NULL, NULL));
+    assert_close (weight, mod_double (msg, "video", "weight"), 0, 0,
+        "accessor weight");
+    n_out++;
+    gst_buffer_unref (out);
+  }
+  fail_unless_equals_int (n_out, 20);
+
+  /* one JSON object per window with the same numbers */
+  text = read_json_lines (json, &n_lines);
+  fail_unless_equals_int (n_lines, 2);
+  lines = g_strsplit (text, "\n", -1);
+  for (i = 0; i < n_lines; i++) {
+    const GstStructure *s = g_ptr_array_index (m.windows, i);
+    const gchar *keys[] = { "\"window_index\":", "\"window_start\":",
+      "\"window_end\":", "\"pts\":", "\"label\":", "\"label_id\":",
+      "\"confidence\":", "\"probabilities\":[", "\"valid\":true",
+      "\"partial\":", "\"modalities\":{\"audio\":{\"present\":",
+      "\"video\":{\"present\":", "\"coverage\":", "\"noise\":",
+      "\"alpha\":", "\"uncertainty_weight\":", "\"weight\":"
+    };
+    const gchar *p;
+    guint j;
+
+    for (j = 0; j < G_N_ELEMENTS (keys); j++)
+      fail_unless (strstr (lines[i], keys[j]) != NULL,
+          "line %u lacks %s: %s", i, keys[j], lines[i]);
+    fail_unless (g_str_has_prefix (lines[i], "{") &&
+        g_str_has_suffix (lines[i], "}"));
+    p = strstr (lines[i], "\"confidence\":") + strlen ("\"confidence\":");
+    assert_close (g_ascii_strtod (p, NULL), win_double (s, "confidence"), 0,
+        0, "JSON confidence");
+    p = strstr (lines[i], "\"window_index\":") + strlen ("\"window_index\":");
+    fail_unless_equals_uint64 (g_ascii_strtoull (p, NULL, 10), win_index (s));
+  }
+  g_strfreev (lines);
+  g_free (text);
+  g_unlink (json);
+  g_free (json);
+  msgs_clear (&m);
+  fuse_teardown (&f);
+}
+
+GST_END_TEST;
+
+static GstClockTime
+query_latency (Fuse * f, gboolean * live)
+{
+  GstPad *src = gst_element_get_static_pad (f->e, "src");
+  GstQuery *q = gst_query_new_latency ();
+  GstClockTime min = 0, max = 0;
+
+  fail_unless (gst_pad_query (src, q), "latency query failed");
+  gst_query_parse_latency (q, live, &min, &max);
+  gst_query_unref (q);
+  gst_object_unref (src);
+  return min;
+}
+
+GST_START_TEST (test_latency_query)
+{
+  Fuse f;
+  GstClockTime min;
+  gboolean live = FALSE;
+  GstBuffer *out;
+
+  /* latest: about one frame (25 fps here) */
+  fuse_setup (&f, TRUE, "video/x-raw,format=GRAY8,width=64,height=48,"
+      "framerate=25/1", NULL, NULL);
+  fail_unless_equals_int (gst_harness_push (f.v,
+          make_video (GST_VIDEO_FORMAT_GRAY8, 64, 48, 0, 40 * MS, 1)),
+      GST_FLOW_OK);
+  out = gst_harness_pull (f.v);
+  fail_unless (out != NULL);
+  gst_buffer_unref (out);
+  min = query_latency (&f, &live);
+  fail_unless (live);
+  fail_unless_equals_uint64 (min, 40 * MS);
+  fuse_teardown (&f);
+
+  /* window: the window, a frame and the processing time */
+  fuse_setup (&f, TRUE, VCAPS, NULL, "attach-mode", 1, NULL);
+  min = query_latency (&f, &live);
+  fail_unless (live);
+  fail_unless (min >= GST_SECOND + FRAME_DUR && min < 3 * GST_SECOND,
+      "window-mode latency %" GST_TIME_FORMAT, GST_TIME_ARGS (min));
+  fuse_teardown (&f);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_eos_one_pad_partial)
+{
+  Fuse f;
+  Msgs m;
+  GstClockTime t;
+  GstPad *apad;
+  const GstStructure *s;
+
+  fuse_setup (&f, FALSE, VCAPS, ACAPS, NULL);
+  apad = gst_element_get_static_pad (f.e, "audio_0");
+  g_object_set (apad, "min-coverage", 0.6, NULL);
+  gst_object_unref (apad);
+  push_av (&f, 0, 1500 * MS);
+  fail_unless (gst_harness_push_event (f.a, gst_event_new_eos ()));
+  for (t = 1500 * MS; t < 3300 * MS; t += FRAME_DUR)
+    fail_unless_equals_int (gst_harness_push (f.v,
+            make_video (GST_VIDEO_FORMAT_GRAY8, 64, 48, t, FRAME_DUR, 3)),
+        GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (f.v, gst_event_new_eos ()));
+  wait_eos (&f);
+  msgs_init (&m);
+  msgs_drain (&m, f.bus);
+  fail_unless (m.windows->len == 4, "%u windows", m.windows->len);
+
+  s = g_ptr_array_index (m.windows, 0);
+  check_record (s, 10);
+  fail_unless (mod_present (s, "audio") && mod_present (s, "video"));
+  /* audio covers half of window 1, below its min-coverage 0.6 */
+  s = g_ptr_array_index (m.windows, 1);
+  check_record (s, 10);
+  assert_close (mod_double (s, "audio", "coverage"), 0.5, 1e-3, 0,
+      "audio coverage in window 1");
+  fail_unless (!mod_present (s, "audio") && mod_present (s, "video"));
+  assert_close (mod_double (s, "video", "weight"), 1.0, 1e-6, 0,
+      "video weight alone");
+  s = g_ptr_array_index (m.windows, 2);
+  check_record (s, 10);
+  assert_close (mod_double (s, "audio", "coverage"), 0.0, 0, 0,
+      "audio coverage after EOS");
+  fail_unless (!mod_present (s, "audio"));
+  fail_unless (!win_bool (s, "partial"));
+  s = g_ptr_array_index (m.windows, 3);
+  check_record (s, 10);
+  fail_unless (win_bool (s, "partial"), "last window not partial");
+  assert_close (mod_double (s, "video", "coverage"), 0.3, 1e-6, 0,
+      "video coverage of the last window");
+  msgs_clear (&m);
+  fuse_teardown (&f);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_gap_events)
+{
+  Fuse f;
+  Msgs m;
+  GstClockTime t;
+  const GstStructure *s;
+
+  fuse_setup (&f, FALSE, VCAPS, ACAPS, NULL);
+  push_av (&f, 0, GST_SECOND);
+  /* audio announces a hole for window 1 */
+  for (t = GST_SECOND; t < 2 * GST_SECOND; t += FRAME_DUR) {
+    fail_unless_equals_int (gst_harness_push (f.v,
+            make_video (GST_VIDEO_FORMAT_GRAY8, 64, 48, t, FRAME_DUR, 5)),
+        GST_FLOW_OK);
+    fail_unless (gst_harness_push_event (f.a, gst_event_new_gap (t,
+                FRAME_DUR)));
+  }
+  push_av (&f, 2 * GST_SECOND, 3 * GST_SECOND);
+  push_eos (&f);
+  wait_eos (&f);
+  msgs_init (&m);
+  msgs_drain (&m, f.bus);
+  fail_unless (m.windows->len == 3, "%u windows", m.windows->len);
+  s = g_ptr_array_index (m.windows, 1);
+  check_record (s, 10);
+  fail_unless (!mod_present (s, "audio"), "audio present during the gap");
+  assert_close (mod_double (s, "audio", "coverage"), 0.0, 0, 0,
+      "gap coverage");
+  fail_unless (mod_present (g_ptr_array_index (m.windows, 0), "audio"));
+  fail_unless (mod_present (g_ptr_array_index (m.windows, 2), "audio"));
+  msgs_clear (&m);
+  fuse_teardown (&f);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_live_starved_pad)
+{
+  Fuse f;
+  Msgs m;
+  GstClockTime t;
+  const GstStructure *s;
+
+  /* latency lets 2 s queue on the pad, so all frames go in before the
+   * clock is advanced */
+  fuse_setup (&f, TRUE, VCAPS, ACAPS, "latency", 2 * GST_SECOND, NULL);
+  for (t = 0; t < 1500 * MS; t += FRAME_DUR)
+    fail_unless_equals_int (gst_harness_push (f.v,
+            make_video (GST_VIDEO_FORMAT_GRAY8, 64, 48, t, FRAME_DUR, 9)),
+        GST_FLOW_OK);
+  msgs_init (&m);
+  /* timeout 1 takes the frames, timeout 2 closes window 0 without audio */
+  fail_unless (gst_harness_crank_single_clock_wait (f.v));
+  fail_unless (gst_harness_crank_single_clock_wait (f.v));
+  msgs_wait_windows (&m, f.bus, 1, 10 * GST_SECOND);
+  fail_unless (m.windows->len == 1, "%u windows", m.windows->len);
+  s = g_ptr_array_index (m.windows, 0);
+  check_record (s, 10);
+  fail_unless_equals_uint64 (win_index (s), 0);
+  fail_unless (win_bool (s, "valid"));
+  fail_unless (win_bool (s, "partial"), "timed-out window not partial");
+  fail_unless (!mod_present (s, "audio"));
+  fail_unless (mod_present (s, "video"));
+  assert_close (mod_double (s, "audio", "coverage"), 0.0, 0, 0,
+      "starved coverage");
+  msgs_clear (&m);
+  fuse_teardown (&f);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_live_overload_drops)
+{
+  Fuse f;
+  Msgs m;
+
+  fuse_setup (&f, TRUE, VCAPS, ACAPS, NULL);
+  /* the clock is far ahead of the data: every window is already late */
+  fail_unless (gst_harness_set_time (f.v, 30 * GST_SECOND));
+  push_av (&f, 0, 2200 * MS);
+  msgs_init (&m);
+  {
+    gint64 end = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+    while (m.qos_dropped < 2 && g_get_monotonic_time () < end) {
+      GstMessage *msg = gst_bus_timed_pop (f.bus, 50 * MS);
+      if (msg)
+        msgs_take (&m, msg);
+    }
+  }
+  fail_unless (m.qos_dropped == 2, "dropped %" G_GUINT64_FORMAT,
+      m.qos_dropped);
+  fail_unless (m.n_qos >= 2);
+  fail_unless_equals_int (m.windows->len, 0);
+  msgs_clear (&m);
+  fuse_teardown (&f);
+}
+
+GST_END_TEST;
+
+static void
+push_flush (Fuse * f)
+{
+  guint32 seqnum = gst_util_seqnum_next ();
+  GstHarness *hs[2] = { f->v, f->a };
+  GstSegment seg;
+  gint i;
+
+  for (i = 0; i < 2; i++) {
+    GstEvent *ev = gst_event_new_flush_start ();
+    gst_event_set_seqnum (ev, seqnum);
+    gst_harness_push_event (hs[i], ev);
+  }
+  for (i = 0; i < 2; i++) {
+    GstEvent *ev = gst_event_new_flush_stop (TRUE);
+    gst_event_set_seqnum (ev, seqnum);
+    gst_harness_push_event (hs[i], ev);
+  }
+  gst_segment_init (&seg, GST_FORMAT_TIME);
+  for (i = 0; i < 2; i++)
+    fail_unless (gst_harness_push_event (hs[i], gst_event_new_segment (&seg)));
+}
+
+GST_START_TEST (test_flushing_seek)
+{
+  Fuse f;
+  Msgs m;
+  guint i;
+  const guint64 want[] = { 0, 1, 0, 1 };
+
+  fuse_setup (&f, FALSE, VCAPS, ACAPS, NULL);
+  msgs_init (&m);
+  push_av (&f, 0, 2200 * MS);
+  msgs_wait_windows (&m, f.bus, 2, 20 * GST_SECOND);
+  fail_unless (m.windows->len == 2, "%u windows before the flush",
+      m.windows->len);
+  push_flush (&f);
+  push_av (&f, 0, 1200 * MS);
+  push_eos (&f);
+  wait_eos (&f);
+  msgs_drain (&m, f.bus);
+  fail_unless (m.windows->len == 4, "%u windows", m.windows->len);
+  for (i = 0; i < 4; i++)
+    fail_unless_equals_uint64 (win_index (g_ptr_array_index (m.windows, i)),
+        want[i]);
+  /* the last one is the partial window of the new stream */
+  fail_unless (win_bool (g_ptr_array_index (m.windows, 3), "partial"));
+  fail_unless (!win_bool (g_ptr_array_index (m.windows, 2), "partial"));
+  msgs_clear (&m);
+  fuse_teardown (&f);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_state_cycling)
+{
+  const GstState seq[] = { GST_STATE_READY, GST_STATE_PAUSED,
+    GST_STATE_PLAYING, GST_STATE_PAUSED, GST_STATE_READY, GST_STATE_NULL,
+    GST_STATE_PLAYING, GST_STATE_NULL
+  };
+  GstElement *e = gst_element_factory_make ("udmlfuse", NULL);
+  GstPad *v, *a;
+  gint round;
+  guint i;
+
+  g_object_set (e, "model", model_a, NULL);
+  v = gst_element_request_pad_simple (e, "video_%u");
+  a = gst_element_request_pad_simple (e, "audio_%u");
+  fail_unless (v && a);
+  /* one pad per modality */
+  fail_unless (gst_element_request_pad_simple (e, "video_%u") == NULL);
+  for (round = 0; round < 5; round++) {
+    for (i = 0; i < G_N_ELEMENTS (seq); i++) {
+      GstStateChangeReturn r = gst_element_set_state (e, seq[i]);
+      fail_unless (r != GST_STATE_CHANGE_FAILURE, "round %d step %u", round,
+          i);
+      fail_unless (gst_element_get_state (e, NULL, NULL, GST_SECOND) !=
+          GST_STATE_CHANGE_FAILURE);
+    }
+  }
+  gst_element_release_request_pad (e, v);
+  gst_element_release_request_pad (e, a);
+  gst_object_unref (v);
+  gst_object_unref (a);
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
+static void
+expect_start_error (const gchar * path, gint code)
+{
+  GstElement *e = gst_element_factory_make ("udmlfuse", NULL);
+  GstBus *bus = gst_bus_new ();
+  GstMessage *msg;
+  GError *err = NULL;
+  gchar *dbg = NULL;
+
+  gst_element_set_bus (e, bus);
+  g_object_set (e, "model", path, NULL);
+  fail_unless_equals_int (gst_element_set_state (e, GST_STATE_PAUSED),
+      GST_STATE_CHANGE_FAILURE);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL, "no error message for %s", path);
+  gst_message_parse_error (msg, &err, &dbg);
+  fail_unless (err->domain == GST_RESOURCE_ERROR, "domain %s",
+      g_quark_to_string (err->domain));
+  fail_unless_equals_int (err->code, code);
+  fail_unless (strstr (err->message, path) != NULL,
+      "message does not name the file: %s", err->message);
+  gst_message_unref (msg);
+  g_error_free (err);
+  g_free (dbg);
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_element_set_bus (e, NULL);
+  gst_object_unref (bus);
+  gst_object_unref (e);
+}
+
+GST_START_TEST (test_bad_model)
+{
+  gchar *missing = g_build_filename (tmpdir, "missing.udml", NULL);
+
+  expect_start_error (missing, GST_RESOURCE_ERROR_NOT_FOUND);
+  expect_start_error (model_corrupt, GST_RESOURCE_ERROR_OPEN_READ);
+  expect_start_error (model_truncated, GST_RESOURCE_ERROR_OPEN_READ);
+  g_free (missing);
+}
+
+GST_END_TEST;
+
+static gint
+n_probs (const GstStructure * s)
+{
+  return (gint) gst_value_array_get_size (gst_structure_get_value (s,
+          "probabilities"));
+}
+
+GST_START_TEST (test_reload)
+{
+  Fuse f;
+  Msgs m;
+  gchar *path = NULL;
+  const GstStructure *ev;
+
+  fuse_setup (&f, FALSE, VCAPS, ACAPS, NULL);
+  msgs_init (&m);
+  push_av (&f, 0, 1200 * MS);
+  msgs_wait_windows (&m, f.bus, 1, 20 * GST_SECOND);
+  fail_unless_equals_int (m.windows->len, 1);
+  fail_unless_equals_int (n_probs (g_ptr_array_index (m.windows, 0)), 10);
+
+  /* a model with other input shapes is refused, the old one stays */
+  g_object_set (f.e, "model", model_bad, NULL);
+  g_object_get (f.e, "model", &path, NULL);
+  fail_unless_equals_string (path, model_a);
+  g_free (path);
+  push_av (&f, 1200 * MS, 2200 * MS);
+  msgs_wait_windows (&m, f.bus, 2, 20 * GST_SECOND);
+  fail_unless_equals_int (m.windows->len, 2);
+  fail_unless_equals_int (n_probs (g_ptr_array_index (m.windows, 1)), 10);
+  fail_unless (m.n_warnings >= 1, "no warning for the failed reload");
+  ev = g_ptr_array_index (m.model_events, m.model_events->len - 1);
+  fail_unless_equals_string (gst_structure_get_string (ev, "event"),
+      "reload-failed");
+
+  /* a compatible model with 5 classes is swapped in */
+  g_object_set (f.e, "model", model_c, NULL);
+  push_av (&f, 2200 * MS, 3200 * MS);
+  push_eos (&f);
+  wait_eos (&f);
+  msgs_drain (&m, f.bus);
+  fail_unless (m.windows->len == 4, "%u windows", m.windows->len);
+  check_record (g_ptr_array_index (m.windows, 2), 5);
+  fail_unless_equals_int (n_probs (g_ptr_array_index (m.windows, 3)), 5);
+  ev = g_ptr_array_index (m.model_events, m.model_events->len - 1);
+  fail_unless_equals_string (gst_structure_get_string (ev, "event"),
+      "reloaded");
+  msgs_clear (&m);
+  fuse_teardown (&f);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_enabled_and_policy)
+{
+  Fuse f;
+  Msgs m;
+  GstPad *apad;
+  const GstStructure *s;
+
+  fuse_setup (&f, FALSE, VCAPS, ACAPS, "policy", 3 /* static */ , NULL);
+  push_av (&f, 0, GST_SECOND);
+  apad = gst_element_get_static_pad (f.e, "audio_0");
+  push_av (&f, GST_SECOND, 1100 * MS);
+  msgs_init (&m);
+  msgs_wait_windows (&m, f.bus, 1, 20 * GST_SECOND);
+  g_object_set (apad, "enabled", FALSE, NULL);
+  push_av (&f, 1100 * MS, 2000 * MS);
+  push_eos (&f);
+  wait_eos (&f);
+  msgs_drain (&m, f.bus);
+  gst_object_unref (apad);
+  fail_unless (m.windows->len == 2, "%u windows", m.windows->len);
+  /* static policy: equal weights */
+  s = g_ptr_array_index (m.windows, 0);
+  check_record (s, 10);
+  assert_close (mod_double (s, "audio", "weight"), 0.5, 1e-6, 0,
+      "static audio weight");
+  assert_close (mod_double (s, "video", "weight"), 0.5, 1e-6, 0,
+      "static video weight");
+  /* disabled audio is absent */
+  s = g_ptr_array_index (m.windows, 1);
+  check_record (s, 10);
+  fail_unless (!mod_present (s, "audio"));
+  assert_close (mod_double (s, "video", "weight"), 1.0, 1e-6, 0,
+      "video weight with audio disabled");
+  msgs_clear (&m);
+  fuse_teardown (&f);
+}
+
+GST_END_TEST;
+
+/* The element and the training path (udml_media_clip_features) must give
+ * the same window-0 features: compared through the model's outputs, which
+ * are deterministic functions of them, bit for bit. */
+static void
+check_clip_identical (const gchar * file)
+{
+  UdmlError err = { 0 };
+  UdmlModel *model = NULL;
+  UdmlInfer *inf;
+  UdmlWindower *w;
+  UdmlMediaClip clip = { 0 };
+  const UdmlConfig *cfg;
+  const float *inputs[UDML_MAX_MODALITIES] = { NULL };
+  float *feat[2];
+  UdmlResult ref;
+  Fuse f;
+  Msgs m;
+  gint ia, iv, i, fw, fh;
+  gsize fsize, n_pcm, off;
+  const GstStructure *s;
+  const GValue *probs;
+  gchar *vcaps;
+  GstPad *pad;
+
+  fail_unless (udml_model_load (model_a, &model, &err) == UDML_OK, "%s",
+      err.msg);
+  cfg = udml_model_config (model);
+  fail_unless (udml_media_decode_file (file, &cfg->features, &clip,
+          &err) == UDML_OK, "%s", err.msg);
+  fail_unless (clip.pcm && clip.frames, "%s lacks audio or video", file);
+  ia = udml_config_find (cfg, UDML_MODALITY_AUDIO);
+  iv = udml_config_find (cfg, UDML_MODALITY_VIDEO);
+  feat[0] = g_new0 (float, udml_config_input_size (cfg, ia));
+  feat[1] = g_new0 (float, udml_config_input_size (cfg, iv));
+  w = udml_media_windower_new (&cfg->features, &err);
+  fail_unless (w != NULL, "%s", err.msg);
+  fail_unless (udml_media_clip_features (w, &clip, &clip, feat[0], feat[1],
+          &err) == UDML_OK, "%s", err.msg);
+  inputs[ia] = feat[0];
+  inputs[iv] = feat[1];
+  inf = udml_infer_new (model, 1, &err);
+  fail_unless (inf != NULL, "%s", err.msg);
+  fail_unless (udml_infer_run (inf, 1, inputs, NULL, UDML_INFER_AS_TRAINED,
+          &ref, &err) == UDML_OK, "%s", err.msg);
+
+  /* the same decoded clip through the element, in 10 ms audio chunks */
+  fw = cfg->features.frame_width;
+  fh = cfg->features.frame_height;
+  fsize = (gsize) fw * fh;
+  vcaps = g_strdup_printf ("video/x-raw,format=GRAY8,width=%d,height=%d,"
+      "framerate=0/1", fw, fh);
+  fuse_setup (&f, FALSE, vcaps, ACAPS, NULL);
+  g_free (vcaps);
+  pad = gst_element_get_static_pad (f.e, "audio_0");
+  g_object_set (pad, "min-coverage", 0.0, NULL);
+  gst_object_unref (pad);
+  pad = gst_element_get_static_pad (f.e, "video_0");
+  g_object_set (pad, "min-coverage", 0.0, NULL);
+  gst_object_unref (pad);
+  n_pcm = clip.n_samples;
+  off = 0;
+  for (i = 0; i < clip.n_frames || off < n_pcm; i++) {
+    if (i < clip.n_frames) {
+      GstBuffer *b = gst_buffer_new_allocate (NULL, fsize, NULL);
+      GstMapInfo map;
+      gsize j;
+      gint64 next = i + 1 < clip.n_frames ? clip.frame_pts[i + 1] :
+          clip.duration_ns;
+
+      fail_unless (gst_buffer_map (b, &map, GST_MAP_WRITE));
+      for (j = 0; j < fsize; j++)
+        map.data[j] = (guint8) lrintf (clip.frames[fsize * i + j]);
+      gst_buffer_unmap (b, &map);
+      GST_BUFFER_PTS (b) = clip.frame_pts[i];
+      GST_BUFFER_DURATION (b) = next > clip.frame_pts[i] ?
+          (GstClockTime) (next - clip.frame_pts[i]) : GST_CLOCK_TIME_NONE;
+      fail_unless_equals_int (gst_harness_push (f.v, b), GST_FLOW_OK);
+    }
+    if (off < n_pcm) {
+      gsize n = MIN (160, n_pcm - off);
+      GstBuffer *b = gst_buffer_new_memdup (clip.pcm + off,
+          n * sizeof (float));
+      GST_BUFFER_PTS (b) = gst_util_uint64_scale (off, GST_SECOND,
+          AUDIO_RATE);
+      GST_BUFFER_DURATION (b) = gst_util_uint64_scale (n, GST_SECOND,
+          AUDIO_RATE);
+      fail_unless_equals_int (gst_harness_push (f.a, b), GST_FLOW_OK);
+      off += n;
+      /* keep the pads in step: ~10 audio chunks per frame */
+      while (off < n_pcm && i < clip.n_frames && off % 1600 != 0) {
+        n = MIN (160, n_pcm - off);
+        b = gst_buffer_new_memdup (clip.pcm + off, n * sizeof (float));
+        GST_BUFFER_PTS (b) = gst_util_uint64_scale (off, GST_SECOND,
+            AUDIO_RATE);
+        GST_BUFFER_DURATION (b) = gst_util_uint64_scale (n, GST_SECOND,
+            AUDIO_RATE);
+        fail_unless_equals_int (gst_harness_push (f.a, b), GST_FLOW_OK);
+        off += n;
+      }
+    }
+  }
+  push_eos (&f);
+  wait_eos (&f);
+  msgs_init (&m);
+  msgs_drain (&m, f.bus);
+  fail_unless (m.windows->len >= 1, "%s: no window", file);
+  s = g_ptr_array_index (m.windows, 0);
+  fail_unless_equals_uint64 (win_index (s), 0);
+  fail_unless (mod_present (s, "audio") && mod_present (s, "video"));
+  probs = gst_structure_get_value (s, "probabilities");
+  for (i = 0; i < cfg->n_classes; i++) {
+    float got = (float) g_value_get_double (gst_value_array_get_value (probs,
+            i));
+    fail_unless (got == ref.probs[i], "%s: probability %d element %.9g "
+        "vs clip path %.9g (diff %.3g; atol 0)", file, i, got, ref.probs[i],
+        fabsf (got - ref.probs[i]));
+  }
+  fail_unless ((float) mod_double (s, "audio", "noise") == ref.mod[ia].noise,
+      "%s: audio noise %.9g vs %.9g", file, mod_double (s, "audio", "noise"),
+      ref.mod[ia].noise);
+  fail_unless ((float) mod_double (s, "video", "noise") == ref.mod[iv].noise,
+      "%s: video noise %.9g vs %.9g", file, mod_double (s, "video", "noise"),
+      ref.mod[iv].noise);
+  fail_unless ((float) mod_double (s, "video", "weight") ==
+      ref.mod[iv].weight, "%s: video weight", file);
+  msgs_clear (&m);
+  fuse_teardown (&f);
+
+  udml_infer_free (inf);
+  udml_media_windower_free (w);
+  udml_media_clip_clear (&clip);
+  udml_model_free (model);
+  g_free (feat[0]);
+  g_free (feat[1]);
+}
+
+GST_START_TEST (test_clip_bit_identical)
+{
+  const gchar *data = g_getenv ("UDML_TEST_DATA");
+  const gchar *files[] = { "av.mkv", "av.mp4" };
+  guint i;
+
+  fail_unless (data != NULL, "UDML_TEST_DATA is not set");
+  for (i = 0; i < G_N_ELEMENTS (files); i++) {
+    gchar *path = g_build_filename (data, "media", files[i], NULL);
+    check_clip_identical (path);
+    g_free (path);
+  }
+}
+
+GST_END_TEST;
+
+static Suite *
+udmlfuse_suite (void)
+{
+  Suite *s = suite_create ("udmlfuse");
+  TCase *tc = tcase_create ("general");
+
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_caps_video_formats);
+  tcase_add_test (tc, test_caps_audio_formats);
+  tcase_add_test (tc, test_caps_unsupported);
+  tcase_add_test (tc, test_window_timestamps);
+  tcase_add_test (tc, test_message_meta_json);
+  tcase_add_test (tc, test_latency_query);
+  tcase_add_test (tc, test_eos_one_pad_partial);
+  tcase_add_test (tc, test_gap_events);
+  tcase_add_test (tc, test_live_starved_pad);
+  tcase_add_test (tc, test_live_overload_drops);
+  tcase_add_test (tc, test_flushing_seek);
+  tcase_add_test (tc, test_state_cycling);
+  tcase_add_test (tc, test_bad_model);
+  tcase_add_test (tc, test_reload);
+  tcase_add_test (tc, test_enabled_and_policy);
+  tcase_add_test (tc, test_clip_bit_identical);
+  return s;
+}
+
+int
+main (int argc, char **argv)
+{
+  int failed;
+
+  gst_check_init (&argc, &argv);
+  setup_models ();
+  failed = gst_check_run_suite (udmlfuse_suite (), "udmlfuse", __FILE__);
+  remove_models ();
+  return failed ? 1 : 0;
+}
