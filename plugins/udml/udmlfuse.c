@@ -1019,8 +1019,21 @@ set_pad_caps (GstUdmlFuse * self, GstUdmlFusePad * pad, GstCaps * caps)
   } else {
     GstAudioInfo info;
 
-    if (!gst_audio_info_from_caps (&info, caps)
-        || info.layout != GST_AUDIO_LAYOUT_INTERLEAVED)
+    if (!gst_audio_info_from_caps (&info, caps)) {
+      /* no channel-mask for > 2 channels: positions do not matter, the
+       * input is downmixed */
+      GstStructure *st = gst_caps_get_structure (caps, 0);
+      const gchar *fmt = gst_structure_get_string (st, "format");
+      gint rate = 0, channels = 0;
+
+      if (fmt == NULL || !gst_structure_get_int (st, "rate", &rate)
+          || !gst_structure_get_int (st, "channels", &channels)
+          || rate <= 0 || channels <= 0 || channels > 64)
+        goto unsupported;
+      gst_audio_info_set_format (&info, gst_audio_format_from_string (fmt),
+          rate, channels, NULL);
+    }
+    if (info.layout != GST_AUDIO_LAYOUT_INTERLEAVED)
       goto unsupported;
     if (GST_AUDIO_INFO_FORMAT (&info) == GST_AUDIO_FORMAT_S16LE)
       pad->av_format = AV_SAMPLE_FMT_S16;
