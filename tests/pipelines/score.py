@@ -10,7 +10,7 @@ are "clean", the rest "mixed"; accuracy and the median video weight are
 reported per group.
 
 usage: score.py OUT.jsonl TRUTH.csv [--period S --duty D]
-                [--min-accuracy A] [--min-windows N]
+                [--min-accuracy A] [--min-windows N] [--min-present M=F ...]
 Prints one JSON object; exit status 1 when a --min-* check fails (the
 message names the value and the bound), 2 on bad input.
 """
@@ -75,11 +75,15 @@ def main():
     ap.add_argument("--duty", type=float, default=0.5)
     ap.add_argument("--min-accuracy", type=float, default=None)
     ap.add_argument("--min-windows", type=int, default=1)
+    ap.add_argument("--min-present", action="append", default=[],
+                    metavar="MODALITY=FRACTION",
+                    help="fail if MODALITY is present in fewer windows")
     args = ap.parse_args()
 
     segs = load_truth(args.truth)
     groups = {}
     n_lines = 0
+    present = {}
     try:
         f = open(args.jsonl, encoding="utf-8")
     except OSError as e:
@@ -94,6 +98,8 @@ def main():
                 a, b = float(r["window_start"]), float(r["window_end"])
             except (ValueError, KeyError) as e:
                 fail(f"{args.jsonl}:{lineno}: bad record ({e})")
+            for name, m in r.get("modalities", {}).items():
+                present[name] = present.get(name, 0) + bool(m.get("present"))
             want = truth_for(segs, a, b)
             if want is None:
                 continue
@@ -114,7 +120,9 @@ def main():
     total = sum(g["n"] for g in groups.values())
     correct = sum(g["correct"] for g in groups.values())
     out = {"records": n_lines, "windows": total,
-           "accuracy": correct / total if total else 0.0, "groups": {}}
+           "accuracy": correct / total if total else 0.0,
+           "present": {k: v / n_lines for k, v in sorted(present.items())},
+           "groups": {}}
     for name, g in sorted(groups.items()):
         out["groups"][name] = {
             "windows": g["n"],
@@ -134,6 +142,17 @@ def main():
         sys.stderr.write(f"score.py: FAIL: accuracy {out['accuracy']:.4f} < "
                          f"{args.min_accuracy} over {total} windows\n")
         rc = 1
+    for spec in args.min_present:
+        name, _, frac = spec.partition("=")
+        try:
+            frac = float(frac)
+        except ValueError:
+            fail(f"--min-present wants MODALITY=FRACTION, got '{spec}'")
+        got = present.get(name, 0) / n_lines if n_lines else 0.0
+        if got < frac:
+            sys.stderr.write(f"score.py: FAIL: {name} present in {got:.3f} of "
+                             f"{n_lines} windows < {frac}\n")
+            rc = 1
     return rc
 
 

@@ -2,7 +2,8 @@
 # test-annotate.sh — end to end: builds a 20-clip AV-digits stream from the
 # bundled fixtures (tests/data) with udml-avdigits, annotates it with
 # pipelines/annotate-jsonl.sh and the shipped model, and checks the
-# per-window labels against the stream's ground truth (score.py). Also
+# per-window labels against the stream's ground truth (score.py) and that
+# both modalities took part in every window (the stream has both). Also
 # renders the overlay (render-overlay.sh) and the WebVTT subtitles and
 # checks they are produced and decodable.
 #
@@ -34,7 +35,8 @@ export UDML_MODEL="$model" UDML_BUILD_DIR="$build"
 "$src/pipelines/annotate-jsonl.sh" "$tmp/av/stream.mkv" "$tmp/out.jsonl" ||
   fail "annotate-jsonl.sh exited with $?"
 python3 "$src/tests/pipelines/score.py" "$tmp/out.jsonl" "$tmp/av/stream.csv" \
-  --min-windows "$clips" --min-accuracy "$min_acc" ||
+  --min-windows "$clips" --min-accuracy "$min_acc" \
+  --min-present audio=1.0 --min-present video=1.0 ||
   fail "labels do not match the ground truth well enough (see above)"
 
 "$src/pipelines/annotate-webvtt.sh" "$tmp/av/stream.mkv" "$tmp/out.vtt" ||
