@@ -2,9 +2,10 @@
  *
  * 1. The trained noise estimator ranks the noise level of held-out samples
  *    (Spearman >= 0.9 between level and sigma-hat).
- * 2. The udml fusion weight of a modality falls as its noise rises. The
- *    accuracy of udml and static with one modality corrupted is printed
- *    (not gated: on this task it is not yet a robust effect).
+ * 2. The udml fusion weight of a modality falls as its noise rises, and
+ *    with one modality corrupted at levels 7..11 udml beats static. The
+ *    same udml model run with its uncertainty term off (UDML_INFER_NO_
+ *    UNCERTAINTY) must lose that gain: it comes from the estimator.
  * 3. A run interrupted by the progress callback and resumed from its
  *    checkpoint ends with bit-identical parameters, statistics and D.
  */
@@ -21,7 +22,9 @@
 #define F (S * S)
 #define N_TRAIN 768
 #define N_TEST 880              /* 80 per noise level */
+#ifndef SEED
 #define SEED 3
+#endif
 #ifndef VIDEO_BG
 #define VIDEO_BG 10.0f
 #endif
@@ -31,11 +34,16 @@
 #ifndef BATCH
 #define BATCH 16
 #endif
+/* The method's lr 0.01 is for batch 64; scaled linearly to batch 16. At
+ * 0.01 here the first noisy epoch (inputs up to 10x the content's scale)
+ * wipes out the stage-1 features and one modality never recovers. */
 #ifndef LR
-#define LR 0.01f
+#define LR 0.0025f
 #endif
+/* The KL towards N(0, t) is what makes std grow with the noise label; much
+ * weaker and GAP(std) barely moves, so the estimator predicts the mean. */
 #ifndef BETA
-#define BETA 1e-2f
+#define BETA 5e-2f
 #endif
 #ifndef EPOCHS
 #define EPOCHS 40
@@ -48,6 +56,10 @@
 #endif
 #define MIN_SPEARMAN 0.9
 #define MIN_WEIGHT_DROP 0.1     /* w/M of the corrupted modality: clean minus levels 9..11 */
+/* accuracy with one modality at levels 7..11, mean over the two cases */
+#define MIN_NOISY_GAIN 0.015    /* udml minus static */
+#define MIN_CASE_GAIN 0.0       /* udml minus static, each case */
+#define MIN_UNC_GAIN 0.0        /* udml as trained minus its uncertainty term off */
 
 typedef struct {
   int n;
@@ -193,8 +205,8 @@ spearman (const double *x, const double *y, int n)
  * level[i] (Gaussian operator, fixed seed). Returns accuracy; sigma-hat of
  * the corrupted modality into sig (may be NULL). */
 static double
-evaluate (UdmlModel *model, const Data *te, int noisy_mod, const int *level, double *sig,
-    double *weight)
+evaluate_mode (UdmlModel *model, const Data *te, int noisy_mod, const int *level,
+    UdmlInferMode mode, double *sig, double *weight)
 {
   UdmlError err = { 0 };
   UdmlInfer *inf = udml_infer_new (model, 1, &err);
@@ -214,7 +226,7 @@ evaluate (UdmlModel *model, const Data *te, int noisy_mod, const int *level, dou
     udml_rng_seed (&rng, 777, (uint64_t) i);
     udml_noise_gaussian (noisy_mod == 0 ? UDML_MODALITY_AUDIO : UDML_MODALITY_VIDEO,
         noisy_mod == 0 ? a : v, F, level[i], &rng);
-    if (udml_infer_run (inf, 1, in, NULL, UDML_INFER_AS_TRAINED, &res, &err) != UDML_OK) {
+    if (udml_infer_run (inf, 1, in, NULL, mode, &res, &err) != UDML_OK) {
       fprintf (stderr, "FAIL infer run: %s\n", err.msg);
       udml_infer_free (inf);
       return -1.0;
@@ -227,6 +239,13 @@ evaluate (UdmlModel *model, const Data *te, int noisy_mod, const int *level, dou
   }
   udml_infer_free (inf);
   return (double) correct / te->n;
+}
+
+static double
+evaluate (UdmlModel *model, const Data *te, int noisy_mod, const int *level, double *sig,
+    double *weight)
+{
+  return evaluate_mode (model, te, noisy_mod, level, UDML_INFER_AS_TRAINED, sig, weight);
 }
 
 /* ------------------------------------------------------------ resume */
@@ -426,14 +445,35 @@ main (void)
     }
   }
 
-  /* Measured and printed, not asserted: on this synthetic task the sign
-   * of (udml - static) under corruption depends on the seed and the task
-   * constants, so it is not yet a robust effect to gate on. */
-  for (int m = 0; m < 2; m++) {
-    double au = evaluate (udml, &te, m, hard, NULL, NULL);
-    double as = evaluate (stat, &te, m, hard, NULL, NULL);
-    printf ("%s corrupted at levels 7..11: accuracy udml %.3f static %.3f (difference %+.3f)\n",
-        m ? "video" : "audio", au, as, au - as);
+  /* Noisy held-out set: one modality corrupted at levels 7..11. */
+  {
+    double gain = 0.0, unc_gain = 0.0;
+    for (int m = 0; m < 2; m++) {
+      double au = evaluate (udml, &te, m, hard, NULL, NULL);
+      double as = evaluate (stat, &te, m, hard, NULL, NULL);
+      double an = evaluate_mode (udml, &te, m, hard, UDML_INFER_NO_UNCERTAINTY, NULL, NULL);
+      printf ("%s corrupted at levels 7..11: accuracy udml %.3f static %.3f (difference %+.3f); "
+          "udml without uncertainty %.3f\n", m ? "video" : "audio", au, as, au - as, an);
+      if (!(au - as >= MIN_CASE_GAIN)) {
+        fprintf (stderr, "FAIL %s corrupted: udml %.3f - static %.3f = %+.3f < %+.3f\n",
+            m ? "video" : "audio", au, as, au - as, MIN_CASE_GAIN);
+        failed++;
+      }
+      gain += (au - as) / 2;
+      unc_gain += (au - an) / 2;
+    }
+    printf ("noisy held-out: udml - static %+.3f (min %+.3f), udml - udml without uncertainty "
+        "%+.3f (min %+.3f)\n", gain, MIN_NOISY_GAIN, unc_gain, MIN_UNC_GAIN);
+    if (!(gain >= MIN_NOISY_GAIN)) {
+      fprintf (stderr, "FAIL noisy held-out: udml beats static by %+.3f < %+.3f\n", gain,
+          MIN_NOISY_GAIN);
+      failed++;
+    }
+    if (!(unc_gain > MIN_UNC_GAIN)) {
+      fprintf (stderr, "FAIL noisy held-out: the uncertainty term adds %+.3f <= %+.3f\n",
+          unc_gain, MIN_UNC_GAIN);
+      failed++;
+    }
   }
 
   udml_model_free (udml);
