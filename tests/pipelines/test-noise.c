@@ -199,6 +199,43 @@ GST_START_TEST (test_gaussian_i420)
 
 GST_END_TEST;
 
+/* NV12: luma noise, interleaved chroma untouched, neutral at level 11. */
+GST_START_TEST (test_gaussian_nv12)
+{
+  GstHarness *h = noise_harness
+      ("video/x-raw,format=NV12,width=320,height=240,framerate=10/1",
+      "gaussian");
+  GstVideoInfo info;
+  GstBuffer *out;
+  GstVideoFrame frame;
+  double mean, std, emean, estd;
+  gint level, y, x, bad = 0;
+
+  for (level = 3; level <= 11; level += 8) {
+    g_object_set (h->element, "level", level, NULL);
+    out = gst_harness_push_and_pull (h, make_video ("NV12", 60, 0, &info));
+    fail_unless (gst_video_frame_map (&frame, &info, out, GST_MAP_READ));
+    for (y = 0; y < H / 2; y++)
+      for (x = 0; x < W; x++)
+        bad += ((guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&frame, 1))[y *
+            GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 1) + x] !=
+            (level == 11 ? 128 : 60);
+    fail_unless (bad == 0, "NV12 level %d: %d chroma bytes wrong", level, bad);
+    if (level == 3) {
+      measure (GST_VIDEO_FRAME_PLANE_DATA (&frame, 0), W * H, 1, 60, &mean,
+          &std);
+      expected_clamped (9.0, 60, &emean, &estd);
+      fail_unless (fabs (std - estd) <= 0.05 + 0.02 * estd,
+          "NV12 luma std %.3f, expected %.3f", std, estd);
+    }
+    gst_video_frame_unmap (&frame);
+    gst_buffer_unref (out);
+  }
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 /* Level 11: 25.5 N(0, 121^2) clamped is nearly binary black/white noise,
  * independent of the input. */
 GST_START_TEST (test_pure_noise)
@@ -531,6 +568,7 @@ udmlnoise_suite (void)
   tcase_add_test (tc, test_gaussian_std_per_level);
   tcase_add_test (tc, test_gaussian_shared_channels);
   tcase_add_test (tc, test_gaussian_i420);
+  tcase_add_test (tc, test_gaussian_nv12);
   tcase_add_test (tc, test_pure_noise);
   tcase_add_test (tc, test_salt_fraction);
   tcase_add_test (tc, test_burst_video_stream_time);
