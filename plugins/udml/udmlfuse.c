@@ -280,10 +280,10 @@ gst_udml_fuse_attach_mode_get_type (void)
   static GType type = 0;
   static const GEnumValue values[] = {
     {GST_UDML_FUSE_ATTACH_LATEST,
-        "Never hold buffers; attach the newest finished window (low latency)",
+          "Never hold buffers; attach the newest finished window (low latency)",
         "latest"},
     {GST_UDML_FUSE_ATTACH_WINDOW,
-          "Hold buffers until their window is inferred; attach that window "
+        "Hold buffers until their window is inferred; attach that window "
           "(exact, adds the window duration to the latency)", "window"},
     {0, NULL, NULL},
   };
@@ -1412,8 +1412,7 @@ drain_pads (GstUdmlFuse * self, GstUdmlFusePad * pads[2], gboolean timeout)
         continue;
       head = gst_aggregator_pad_peek_buffer (GST_AGGREGATOR_PAD (pads[k]));
       if (head == NULL) {
-        if (timeout
-            || gst_aggregator_pad_is_eos (GST_AGGREGATOR_PAD (pads[k])))
+        if (timeout || gst_aggregator_pad_is_eos (GST_AGGREGATOR_PAD (pads[k])))
           continue;
         if (!GST_CLOCK_TIME_IS_VALID (pads[k]->pos))
           blocked = TRUE;
@@ -1856,8 +1855,7 @@ gst_udml_fuse_class_init (GstUdmlFuseClass * klass)
       "Lines (json-location). Fields: window_index, window_start, "
       "window_end, pts, label, label_id, confidence, probabilities, valid, "
       "partial, modalities.<name>.{present, coverage, noise, alpha, "
-      "uncertainty_weight, weight}; see docs/element.md",
-      "udml developers");
+      "uncertainty_weight, weight}; see docs/element.md", "udml developers");
 
   element_class->release_pad = GST_DEBUG_FUNCPTR (gst_udml_fuse_release_pad);
 
@@ -1871,7 +1869,8 @@ gst_udml_fuse_class_init (GstUdmlFuseClass * klass)
   agg_class->sink_query = GST_DEBUG_FUNCPTR (gst_udml_fuse_sink_query);
   agg_class->propose_allocation =
       GST_DEBUG_FUNCPTR (gst_udml_fuse_propose_allocation);
-  agg_class->update_src_caps = GST_DEBUG_FUNCPTR (gst_udml_fuse_update_src_caps);
+  agg_class->update_src_caps =
+      GST_DEBUG_FUNCPTR (gst_udml_fuse_update_src_caps);
 
   gst_type_mark_as_plugin_api (GST_TYPE_UDML_FUSE_PAD, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_UDML_FUSE_POLICY, 0);

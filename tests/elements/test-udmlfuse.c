@@ -593,12 +593,10 @@ GST_START_TEST (test_caps_unsupported)
       "rate=16000,channels=1", NULL);
   buf = gst_buffer_new_allocate (NULL, 64 * 48 * 2, NULL);
   GST_BUFFER_PTS (buf) = 0;
-  fail_unless_equals_int (gst_harness_push (f.v, buf),
-      GST_FLOW_NOT_NEGOTIATED);
+  fail_unless_equals_int (gst_harness_push (f.v, buf), GST_FLOW_NOT_NEGOTIATED);
   buf = gst_buffer_new_allocate (NULL, 300, NULL);
   GST_BUFFER_PTS (buf) = 0;
-  fail_unless_equals_int (gst_harness_push (f.a, buf),
-      GST_FLOW_NOT_NEGOTIATED);
+  fail_unless_equals_int (gst_harness_push (f.a, buf), GST_FLOW_NOT_NEGOTIATED);
   fuse_teardown (&f);
 }
 
@@ -625,8 +623,7 @@ GST_START_TEST (test_window_timestamps)
     check_record (s, 10);
     fail_unless_equals_uint64 (win_index (s), i);
     assert_close (win_double (s, "window_start"), 0.5 * i, 1e-9, 0, "start");
-    assert_close (win_double (s, "window_end"), 0.5 * i + 1.0, 1e-9, 0,
-        "end");
+    assert_close (win_double (s, "window_end"), 0.5 * i + 1.0, 1e-9, 0, "end");
     gst_structure_get_uint64 (s, "pts", &pts);
     gst_structure_get_uint64 (s, "duration", &dur);
     fail_unless_equals_uint64 (pts, i * 500 * MS);
@@ -656,7 +653,7 @@ read_json_lines (const gchar * path, guint * n_lines)
 
   fail_unless (g_file_get_contents (path, &text, NULL, NULL), "no %s", path);
   lines = g_strsplit (text, "\n", -1);
-  *n_lines = g_strv_length (lines) - 1;        /* trailing newline */
+  *n_lines = g_strv_length (lines) - 1; /* trailing newline */
   g_strfreev (lines);
   return text;
 }
@@ -871,8 +868,7 @@ GST_START_TEST (test_gap_events)
   s = g_ptr_array_index (m.windows, 1);
   check_record (s, 10);
   fail_unless (!mod_present (s, "audio"), "audio present during the gap");
-  assert_close (mod_double (s, "audio", "coverage"), 0.0, 0, 0,
-      "gap coverage");
+  assert_close (mod_double (s, "audio", "coverage"), 0.0, 0, 0, "gap coverage");
   fail_unless (mod_present (g_ptr_array_index (m.windows, 0), "audio"));
   fail_unless (mod_present (g_ptr_array_index (m.windows, 2), "audio"));
   msgs_clear (&m);
@@ -934,8 +930,7 @@ GST_START_TEST (test_live_overload_drops)
         msgs_take (&m, msg);
     }
   }
-  fail_unless (m.qos_dropped == 2, "dropped %" G_GUINT64_FORMAT,
-      m.qos_dropped);
+  fail_unless (m.qos_dropped == 2, "dropped %" G_GUINT64_FORMAT, m.qos_dropped);
   fail_unless (m.n_qos >= 2);
   fail_unless_equals_int (m.windows->len, 0);
   msgs_clear (&m);
@@ -1021,8 +1016,7 @@ GST_START_TEST (test_state_cycling)
   for (round = 0; round < rounds; round++) {
     for (i = 0; i < G_N_ELEMENTS (seq); i++) {
       GstStateChangeReturn r = gst_element_set_state (e, seq[i]);
-      fail_unless (r != GST_STATE_CHANGE_FAILURE, "round %d step %u", round,
-          i);
+      fail_unless (r != GST_STATE_CHANGE_FAILURE, "round %d step %u", round, i);
       fail_unless (gst_element_get_state (e, NULL, NULL, GST_SECOND) !=
           GST_STATE_CHANGE_FAILURE);
     }
@@ -1222,7 +1216,7 @@ check_clip_identical (const gchar * file)
   /* the same decoded clip through the element, in 10 ms audio chunks */
   fw = cfg->features.frame_width;
   fh = cfg->features.frame_height;
-  fsize = (gsize) fw * fh;
+  fsize = (gsize) fw *fh;
   vcaps = g_strdup_printf ("video/x-raw,format=GRAY8,width=%d,height=%d,"
       "framerate=0/1", fw, fh);
   fuse_setup (&f, FALSE, vcaps, ACAPS, "latency", 2 * GST_SECOND, NULL);
@@ -1256,8 +1250,7 @@ check_clip_identical (const gchar * file)
     GstBuffer *b = gst_buffer_new_memdup (clip.pcm + off, n * sizeof (float));
 
     GST_BUFFER_PTS (b) = gst_util_uint64_scale (off, GST_SECOND, AUDIO_RATE);
-    GST_BUFFER_DURATION (b) = gst_util_uint64_scale (n, GST_SECOND,
-        AUDIO_RATE);
+    GST_BUFFER_DURATION (b) = gst_util_uint64_scale (n, GST_SECOND, AUDIO_RATE);
     fail_unless_equals_int (gst_harness_push (f.a, b), GST_FLOW_OK);
   }
   push_eos (&f);
