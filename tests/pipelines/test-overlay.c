@@ -229,6 +229,26 @@ GST_START_TEST (test_enable_and_keep_last)
 
 GST_END_TEST;
 
+/* NULL -> PLAYING -> NULL twice: start, stop and start again. */
+GST_START_TEST (test_state_cycle)
+{
+  GstElement *e = gst_element_factory_make ("udmloverlay", NULL);
+  GstState states[] = { GST_STATE_READY, GST_STATE_PAUSED, GST_STATE_PLAYING,
+    GST_STATE_PAUSED, GST_STATE_READY, GST_STATE_NULL
+  };
+  guint round, i;
+
+  fail_unless (e != NULL, "could not make udmloverlay");
+  for (round = 0; round < 2; round++)
+    for (i = 0; i < G_N_ELEMENTS (states); i++)
+      fail_unless (gst_element_set_state (e, states[i]) !=
+          GST_STATE_CHANGE_FAILURE, "round %u: change to %s failed", round,
+          gst_element_state_get_name (states[i]));
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
 static Suite *
 udmloverlay_suite (void)
 {
@@ -240,6 +260,7 @@ udmloverlay_suite (void)
   tcase_add_test (tc, test_scale_and_position);
   tcase_add_test (tc, test_absent_modality);
   tcase_add_test (tc, test_enable_and_keep_last);
+  tcase_add_test (tc, test_state_cycle);
   return s;
 }
 
