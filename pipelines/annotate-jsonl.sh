@@ -24,4 +24,4 @@ gst-launch-1.0 -q \
     json-location="$out" num-threads="$UDML_THREADS" ${UDML_FUSE_OPTS:-} \
   ! fakesink sync=false \
   d. ! videoconvert ! ${UDML_VIDEO_PRE:-} queue ! f.video_0 \
-  d. ! audioconvert ! audioresample ! queue ! f.audio_0 >&2
+  d. ! audioconvert ! audioresample ! queue ! f.audio_0

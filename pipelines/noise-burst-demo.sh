@@ -22,7 +22,7 @@ if [ -z "${3:-}" ]; then
       json-location="$json" num-threads="$UDML_THREADS" \
     ! fakesink sync=false \
     d. ! videoconvert ! $noise ! queue ! f.video_0 \
-    d. ! audioconvert ! audioresample ! queue ! f.audio_0 >&2
+    d. ! audioconvert ! audioresample ! queue ! f.audio_0
 else
   gst-launch-1.0 -q \
     filesrc location="$in" ! decodebin name=d \
@@ -33,5 +33,5 @@ else
     ! vp8enc deadline=1 target-bitrate=2000000 ! matroskamux \
     ! filesink location="$3" \
     d. ! videoconvert ! $noise ! queue ! f.video_0 \
-    d. ! audioconvert ! audioresample ! queue ! f.audio_0 >&2
+    d. ! audioconvert ! audioresample ! queue ! f.audio_0
 fi
