@@ -42,6 +42,12 @@ python3 "$src/tests/pipelines/score.py" "$tmp/out.jsonl" "$tmp/av/stream.csv" \
   --min-present audio=1.0 --min-present video=1.0 ||
   fail "labels do not match the ground truth well enough (see above)"
 
+# Default output is stdout, and must be the same records.
+"$src/pipelines/annotate-jsonl.sh" "$tmp/av/stream.mkv" >"$tmp/stdout.jsonl" ||
+  fail "annotate-jsonl.sh to stdout exited with $?"
+cmp -s "$tmp/out.jsonl" "$tmp/stdout.jsonl" ||
+  fail "JSON Lines on stdout ($(wc -l <"$tmp/stdout.jsonl") lines) differ from the file output ($(wc -l <"$tmp/out.jsonl") lines)"
+
 "$src/pipelines/annotate-webvtt.sh" "$tmp/av/stream.mkv" "$tmp/out.vtt" ||
   fail "annotate-webvtt.sh exited with $?"
 cues=$(grep -c -- '-->' "$tmp/out.vtt" || true)
