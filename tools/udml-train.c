@@ -43,6 +43,8 @@ usage (FILE * f)
       "  --epochs E         epochs (%d); stage 2 starts at E/2\n"
       "  --lr LR            initial SGD learning rate (%g), x0.1 at 0.7 E\n"
       "  --batch B          batch size (%d)\n"
+      "  --beta B           weight of the embedding KL term (default: scaled to\n"
+      "                     the map size, method.md section 2)\n"
       "  --seed S           seed for initialisation, shuffling and noise (1)\n"
       "  --threads T        BLAS threads (1)\n"
       "  --val VAL.csv      validation manifest, evaluated every epoch\n"
@@ -208,7 +210,7 @@ main (int argc, char **argv)
   int n_manifests = 0, skip_bad = 0, no_cache = 0, quiet = 0, verbose = 0;
   int policy = UDML_POLICY_UDML;
   long epochs = -1, batch = -1, threads = 1, seed = 1;
-  double lr = -1;
+  double lr = -1, beta = -1;
   char *ckpt_alloc = NULL, *cache_alloc = NULL;
   UdmlConfig cfg;
   UdmlModel *model = NULL;
@@ -230,7 +232,8 @@ main (int argc, char **argv)
     int takes = 0;
 #define IS(name) (strcmp (a, name) == 0)
     if (IS ("--out") || IS ("--policy") || IS ("--epochs") || IS ("--seed")
-        || IS ("--threads") || IS ("--lr") || IS ("--batch") || IS ("--val")
+        || IS ("--threads") || IS ("--lr") || IS ("--beta") || IS ("--batch")
+        || IS ("--val")
         || IS ("--resume") || IS ("--checkpoint") || IS ("--cache-dir")
         || IS ("-o")) {
       takes = 1;
@@ -272,6 +275,14 @@ main (int argc, char **argv)
       if (*end || end == v || !(lr > 0) || lr > 10) {
         fprintf (stderr, PROG ": error: --lr: '%s' is not a rate in (0, 10]\n",
             v);
+        return 2;
+      }
+    } else if (IS ("--beta")) {
+      char *end;
+      beta = strtod (v, &end);
+      if (*end || end == v || !(beta >= 0) || beta > 100) {
+        fprintf (stderr, PROG ": error: --beta: '%s' is not a weight in "
+            "[0, 100]\n", v);
         return 2;
       }
     } else if (IS ("--val"))
@@ -372,6 +383,8 @@ main (int argc, char **argv)
     opt.batch = (int) batch;
   if (lr > 0)
     opt.lr = (float) lr;
+  if (beta >= 0)
+    opt.beta = (float) beta;
   opt.seed = (uint64_t) seed;
   opt.threads = (int) threads;
   opt.checkpoint = ckpt;
@@ -454,6 +467,7 @@ main (int argc, char **argv)
         "epochs=%d\n"
         "batch=%d\n"
         "lr=%g\n"
+        "beta=%g%s\n"
         "threads=%ld\n"
         "data=%s (%d clips, %d skipped)\n"
         "val=%s (%d clips)\n"
@@ -462,7 +476,7 @@ main (int argc, char **argv)
         "date=%s\n"
         "train_time_s=%.1f%s\n",
         cmd, seed, udml_policy_name (cfg.policy), opt.epochs, opt.batch, opt.lr,
-        threads, data, train.n, train.n_bad, val_path ? val_path : "none",
+        opt.beta, opt.beta < 0 ? " (scaled to the map size)" : "", threads, data, train.n, train.n_bad, val_path ? val_path : "none",
         val.n, pr.last_acc, pr.last_val_acc, date, train_s,
         resume ? " (this session, resumed)" : "");
     udml_model_set_provenance (model, prov);
