@@ -1,6 +1,5 @@
 /* convert.c — audio to mono float at the model rate (libswresample) and
  * frames to the model's C x H x W in 0..255 (libswscale). */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,19 +14,6 @@
 #include <libswscale/swscale.h>
 
 #include "media.h"
-
-static UdmlStatus
-set_error (UdmlError * err, UdmlStatus code, const char *fmt, ...)
-{
-  if (err) {
-    va_list ap;
-    va_start (ap, fmt);
-    err->code = code;
-    vsnprintf (err->msg, sizeof err->msg, fmt, ap);
-    va_end (ap);
-  }
-  return code;
-}
 
 /* ------------------------------------------------------------ resampler */
 
@@ -44,12 +30,12 @@ udml_media_resampler_new (const UdmlFeatureSpec * spec, UdmlError * err)
   UdmlResampler *r;
 
   if (!spec || spec->sample_rate <= 0) {
-    set_error (err, UDML_ERR_ARG, "resampler: invalid sample rate");
+    udml_error_set (err, UDML_ERR_ARG, "resampler: invalid sample rate");
     return NULL;
   }
   r = calloc (1, sizeof *r);
   if (!r) {
-    set_error (err, UDML_ERR_NOMEM, "resampler: out of memory");
+    udml_error_set (err, UDML_ERR_NOMEM, "resampler: out of memory");
     return NULL;
   }
   r->out_rate = spec->sample_rate;
@@ -81,7 +67,7 @@ resampler_configure (UdmlResampler * r, int av_fmt, int rate, int channels,
       swr_alloc_set_opts2 (&r->swr, &out_layout, AV_SAMPLE_FMT_FLT, r->out_rate,
       &in_layout, av_fmt, rate, 0, NULL);
   if (ret < 0) {
-    st = set_error (err, UDML_ERR_ARG,
+    st = udml_error_set (err, UDML_ERR_ARG,
         "resampler: cannot convert %s %d Hz %d ch",
         av_get_sample_fmt_name (av_fmt) ? av_get_sample_fmt_name (av_fmt) : "?",
         rate, channels);
@@ -90,13 +76,13 @@ resampler_configure (UdmlResampler * r, int av_fmt, int rate, int channels,
   /* Downmix is the plain channel average, whatever the layout. */
   matrix = malloc (channels * sizeof *matrix);
   if (!matrix) {
-    st = set_error (err, UDML_ERR_NOMEM, "resampler: out of memory");
+    st = udml_error_set (err, UDML_ERR_NOMEM, "resampler: out of memory");
     goto out;
   }
   for (c = 0; c < channels; c++)
     matrix[c] = 1.0 / channels;
   if (swr_set_matrix (r->swr, matrix, channels) < 0 || swr_init (r->swr) < 0) {
-    st = set_error (err, UDML_ERR_ARG,
+    st = udml_error_set (err, UDML_ERR_ARG,
         "resampler: cannot initialise %s %d Hz %d ch -> %d Hz mono",
         av_get_sample_fmt_name (av_fmt) ? av_get_sample_fmt_name (av_fmt) : "?",
         rate, channels, r->out_rate);
@@ -140,13 +126,13 @@ udml_media_resample (UdmlResampler * r, int av_fmt, int rate, int channels,
       return UDML_OK;
     ret = swr_convert (r->swr, outp, out_cap, NULL, 0);
     if (ret < 0)
-      return set_error (err, UDML_ERR_FORMAT, "resampler: drain failed");
+      return udml_error_set (err, UDML_ERR_FORMAT, "resampler: drain failed");
     *n_out = ret;
     return UDML_OK;
   }
   if (rate <= 0 || channels <= 0 || channels > 64 || n_in < 0 || av_fmt < 0
       || av_fmt >= AV_SAMPLE_FMT_NB)
-    return set_error (err, UDML_ERR_ARG,
+    return udml_error_set (err, UDML_ERR_ARG,
         "resampler: invalid input (%d Hz, %d ch, %d samples)", rate, channels,
         n_in);
   if (!r->swr || av_fmt != r->in_fmt || rate != r->in_rate
@@ -157,7 +143,7 @@ udml_media_resample (UdmlResampler * r, int av_fmt, int rate, int channels,
   }
   ret = swr_convert (r->swr, outp, out_cap, (const uint8_t **) in, n_in);
   if (ret < 0)
-    return set_error (err, UDML_ERR_FORMAT,
+    return udml_error_set (err, UDML_ERR_FORMAT,
         "resampler: conversion failed (%d Hz %d ch)", rate, channels);
   *n_out = ret;
   return UDML_OK;
@@ -181,7 +167,7 @@ udml_media_scaler_new (const UdmlFeatureSpec * spec, UdmlError * err)
 
   if (!spec || spec->frame_width <= 0 || spec->frame_height <= 0
       || (spec->frame_channels != 1 && spec->frame_channels != 3)) {
-    set_error (err, UDML_ERR_ARG,
+    udml_error_set (err, UDML_ERR_ARG,
         "scaler: frame must be W x H x 1 or 3 (got %d x %d x %d)",
         spec ? spec->frame_width : 0, spec ? spec->frame_height : 0,
         spec ? spec->frame_channels : 0);
@@ -189,7 +175,7 @@ udml_media_scaler_new (const UdmlFeatureSpec * spec, UdmlError * err)
   }
   s = calloc (1, sizeof *s);
   if (!s) {
-    set_error (err, UDML_ERR_NOMEM, "scaler: out of memory");
+    udml_error_set (err, UDML_ERR_NOMEM, "scaler: out of memory");
     return NULL;
   }
   s->width = spec->frame_width;
@@ -198,7 +184,7 @@ udml_media_scaler_new (const UdmlFeatureSpec * spec, UdmlError * err)
   s->out_fmt = s->channels == 1 ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_RGB24;
   s->buf = av_malloc ((size_t) s->width * s->height * s->channels + 64);
   if (!s->buf) {
-    set_error (err, UDML_ERR_NOMEM, "scaler: out of memory");
+    udml_error_set (err, UDML_ERR_NOMEM, "scaler: out of memory");
     free (s);
     return NULL;
   }
@@ -245,7 +231,7 @@ udml_media_scale (UdmlScaler * s, int av_fmt, int width, int height,
   if (width <= 0 || height <= 0 || width > 16384 || height > 16384
       || !av_pix_fmt_desc_get (fmt)
       || !sws_isSupportedInput (fmt))
-    return set_error (err, UDML_ERR_ARG, "scaler: unsupported frame %s %d x %d",
+    return udml_error_set (err, UDML_ERR_ARG, "scaler: unsupported frame %s %d x %d",
         av_get_pix_fmt_name (fmt) ? av_get_pix_fmt_name (fmt) : "?", width,
         height);
 
@@ -258,7 +244,7 @@ udml_media_scale (UdmlScaler * s, int av_fmt, int width, int height,
         sws_getContext (width, height, fmt, s->width, s->height, s->out_fmt,
         flags, NULL, NULL, NULL);
     if (!s->sws)
-      return set_error (err, UDML_ERR_ARG,
+      return udml_error_set (err, UDML_ERR_ARG,
           "scaler: cannot convert %s %d x %d to %s %d x %d",
           av_get_pix_fmt_name (fmt), width, height,
           av_get_pix_fmt_name (s->out_fmt), s->width, s->height);
@@ -272,7 +258,7 @@ udml_media_scale (UdmlScaler * s, int av_fmt, int width, int height,
   }
   if (sws_scale (s->sws, (const uint8_t * const *) planes, strides, 0, height,
           dst, dst_stride) != s->height)
-    return set_error (err, UDML_ERR_FORMAT,
+    return udml_error_set (err, UDML_ERR_FORMAT,
         "scaler: conversion of %s %d x %d failed", av_get_pix_fmt_name (fmt),
         width, height);
 

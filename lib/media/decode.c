@@ -1,6 +1,5 @@
 /* decode.c — whole files to model format (libavformat/libavcodec), and the
  * features of a decoded clip through the shared windower. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,19 +13,6 @@
 
 #define NS INT64_C(1000000000)
 static const AVRational ns_q = { 1, 1000000000 };
-
-static UdmlStatus
-set_error (UdmlError * err, UdmlStatus code, const char *fmt, ...)
-{
-  if (err) {
-    va_list ap;
-    va_start (ap, fmt);
-    err->code = code;
-    vsnprintf (err->msg, sizeof err->msg, fmt, ap);
-    va_end (ap);
-  }
-  return code;
-}
 
 static const char *
 averr (int e, char *buf, size_t len)
@@ -74,18 +60,18 @@ open_decoder (Decoder * d, int idx, AVCodecContext ** out, UdmlError * err)
   int ret;
 
   if (!codec)
-    return set_error (err, UDML_ERR_FORMAT,
+    return udml_error_set (err, UDML_ERR_FORMAT,
         "%s: no decoder for %s stream %d (%s)", d->path,
         av_get_media_type_string (st->codecpar->codec_type), idx,
         avcodec_get_name (st->codecpar->codec_id));
   ctx = avcodec_alloc_context3 (codec);
   if (!ctx)
-    return set_error (err, UDML_ERR_NOMEM, "%s: out of memory", d->path);
+    return udml_error_set (err, UDML_ERR_NOMEM, "%s: out of memory", d->path);
   *out = ctx;
   ctx->thread_count = 1;        /* deterministic and polite on shared machines */
   if ((ret = avcodec_parameters_to_context (ctx, st->codecpar)) < 0
       || (ret = avcodec_open2 (ctx, codec, NULL)) < 0)
-    return set_error (err, UDML_ERR_FORMAT, "%s: cannot open %s decoder: %s",
+    return udml_error_set (err, UDML_ERR_FORMAT, "%s: cannot open %s decoder: %s",
         d->path, codec->name, averr (ret, eb, sizeof eb));
   ctx->pkt_timebase = st->time_base;
   return UDML_OK;
@@ -111,7 +97,7 @@ take_audio (Decoder * d, AVFrame * f, UdmlError * err)
       cap *= 2;
     p = realloc (c->pcm, cap * sizeof (float));
     if (!p)
-      return set_error (err, UDML_ERR_NOMEM, "%s: out of memory decoding audio",
+      return udml_error_set (err, UDML_ERR_NOMEM, "%s: out of memory decoding audio",
           d->path);
     c->pcm = p;
     d->pcm_cap = cap;
@@ -142,12 +128,12 @@ take_video (Decoder * d, AVFrame * f, UdmlError * err)
     float *fr = realloc (c->frames, (size_t) cap * fs * sizeof (float));
     int64_t *pt;
     if (!fr)
-      return set_error (err, UDML_ERR_NOMEM, "%s: out of memory decoding video",
+      return udml_error_set (err, UDML_ERR_NOMEM, "%s: out of memory decoding video",
           d->path);
     c->frames = fr;
     pt = realloc (c->frame_pts, (size_t) cap * sizeof (int64_t));
     if (!pt)
-      return set_error (err, UDML_ERR_NOMEM, "%s: out of memory decoding video",
+      return udml_error_set (err, UDML_ERR_NOMEM, "%s: out of memory decoding video",
           d->path);
     c->frame_pts = pt;
     d->frames_cap = cap;
@@ -182,7 +168,7 @@ feed (Decoder * d, AVCodecContext * dec, const AVPacket * pkt, AVFrame * f,
   UdmlStatus st = UDML_OK;
 
   if (ret < 0 && ret != AVERROR_EOF)
-    return set_error (err, UDML_ERR_FORMAT, "%s: undecodable %s data: %s",
+    return udml_error_set (err, UDML_ERR_FORMAT, "%s: undecodable %s data: %s",
         d->path, dec == d->a_dec ? "audio" : "video", averr (ret, eb,
             sizeof eb));
   for (;;) {
@@ -190,7 +176,7 @@ feed (Decoder * d, AVCodecContext * dec, const AVPacket * pkt, AVFrame * f,
     if (ret == AVERROR (EAGAIN) || ret == AVERROR_EOF)
       break;
     if (ret < 0)
-      return set_error (err, UDML_ERR_FORMAT, "%s: undecodable %s data: %s",
+      return udml_error_set (err, UDML_ERR_FORMAT, "%s: undecodable %s data: %s",
           d->path, dec == d->a_dec ? "audio" : "video", averr (ret, eb,
               sizeof eb));
     st = dec == d->a_dec ? take_audio (d, f, err) : take_video (d, f, err);
@@ -225,7 +211,7 @@ udml_media_decode_file (const char *path, const UdmlFeatureSpec * spec,
   int64_t decoded_ns = 0, declared_ns = -1;
 
   if (!clip || !spec || !path)
-    return set_error (err, UDML_ERR_ARG, "decode: NULL argument");
+    return udml_error_set (err, UDML_ERR_ARG, "decode: NULL argument");
   memset (clip, 0, sizeof *clip);
   d.path = path;
   d.spec = spec;
@@ -234,20 +220,20 @@ udml_media_decode_file (const char *path, const UdmlFeatureSpec * spec,
   d.a_idx = d.v_idx = -1;
 
   if ((ret = avformat_open_input (&d.fmt, path, NULL, NULL)) < 0) {
-    st = set_error (err,
+    st = udml_error_set (err,
         ret == AVERROR (ENOENT) ? UDML_ERR_IO : UDML_ERR_FORMAT,
         "%s: cannot open media: %s", path, averr (ret, eb, sizeof eb));
     goto out;
   }
   if ((ret = avformat_find_stream_info (d.fmt, NULL)) < 0) {
-    st = set_error (err, UDML_ERR_FORMAT, "%s: cannot read stream info: %s",
+    st = udml_error_set (err, UDML_ERR_FORMAT, "%s: cannot read stream info: %s",
         path, averr (ret, eb, sizeof eb));
     goto out;
   }
   d.a_idx = av_find_best_stream (d.fmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
   d.v_idx = av_find_best_stream (d.fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
   if (d.a_idx < 0 && d.v_idx < 0) {
-    st = set_error (err, UDML_ERR_FORMAT, "%s: no audio or video stream", path);
+    st = udml_error_set (err, UDML_ERR_FORMAT, "%s: no audio or video stream", path);
     goto out;
   }
   d.start_ns = d.fmt->start_time != AV_NOPTS_VALUE
@@ -275,7 +261,7 @@ udml_media_decode_file (const char *path, const UdmlFeatureSpec * spec,
   pkt = av_packet_alloc ();
   frame = av_frame_alloc ();
   if (!pkt || !frame) {
-    st = set_error (err, UDML_ERR_NOMEM, "%s: out of memory", path);
+    st = udml_error_set (err, UDML_ERR_NOMEM, "%s: out of memory", path);
     goto out;
   }
   for (;;) {
@@ -283,7 +269,7 @@ udml_media_decode_file (const char *path, const UdmlFeatureSpec * spec,
     if (ret == AVERROR_EOF)
       break;
     if (ret < 0) {
-      st = set_error (err, UDML_ERR_TRUNCATED, "%s: read error: %s", path,
+      st = udml_error_set (err, UDML_ERR_TRUNCATED, "%s: read error: %s", path,
           averr (ret, eb, sizeof eb));
       goto out;
     }
@@ -305,7 +291,7 @@ udml_media_decode_file (const char *path, const UdmlFeatureSpec * spec,
     if (clip->n_samples + room > d.pcm_cap) {
       float *p = realloc (clip->pcm, (clip->n_samples + room) * sizeof (float));
       if (!p) {
-        st = set_error (err, UDML_ERR_NOMEM, "%s: out of memory", path);
+        st = udml_error_set (err, UDML_ERR_NOMEM, "%s: out of memory", path);
         goto out;
       }
       clip->pcm = p;
@@ -319,12 +305,12 @@ udml_media_decode_file (const char *path, const UdmlFeatureSpec * spec,
   }
 
   if (d.a_idx >= 0 && clip->n_samples == 0) {
-    st = set_error (err, UDML_ERR_TRUNCATED,
+    st = udml_error_set (err, UDML_ERR_TRUNCATED,
         "%s: audio stream has no decodable samples", path);
     goto out;
   }
   if (d.v_idx >= 0 && clip->n_frames == 0) {
-    st = set_error (err, UDML_ERR_TRUNCATED,
+    st = udml_error_set (err, UDML_ERR_TRUNCATED,
         "%s: video stream has no decodable frames", path);
     goto out;
   }
@@ -334,7 +320,7 @@ udml_media_decode_file (const char *path, const UdmlFeatureSpec * spec,
     if (pad) {
       float *p = realloc (clip->pcm, (clip->n_samples + pad) * sizeof (float));
       if (!p) {
-        st = set_error (err, UDML_ERR_NOMEM, "%s: out of memory", path);
+        st = udml_error_set (err, UDML_ERR_NOMEM, "%s: out of memory", path);
         goto out;
       }
       memmove (p + pad, p, clip->n_samples * sizeof (float));
@@ -356,7 +342,7 @@ udml_media_decode_file (const char *path, const UdmlFeatureSpec * spec,
   /* The container promised more than the packets held: cut-off file. */
   if (declared_ns > 0
       && decoded_ns < declared_ns - (NS / 10 + declared_ns / 20)) {
-    st = set_error (err, UDML_ERR_TRUNCATED,
+    st = udml_error_set (err, UDML_ERR_TRUNCATED,
         "%s: truncated media: decoded %.3f s of %.3f s", path, decoded_ns / 1e9,
         declared_ns / 1e9);
     goto out;

@@ -5,15 +5,6 @@
 #include <stdarg.h>
 #include "udml.h"
 
-#if defined(__GNUC__)
-#define UDML_PRINTF(a, b) __attribute__ ((format (printf, a, b)))
-#else
-#define UDML_PRINTF(a, b)
-#endif
-
-/* Fills err (if non-NULL) and returns code, so callers can write
- * `return udml_error_set (err, UDML_ERR_IO, "%s: ...", path);`. */
-UdmlStatus udml_error_set (UdmlError *err, UdmlStatus code, const char *fmt, ...) UDML_PRINTF (3, 4);
 void udml_log (UdmlLogLevel level, const char *fmt, ...) UDML_PRINTF (2, 3);
 
 /* ---- model internals used by io.c and train.c ---- */

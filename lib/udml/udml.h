@@ -48,6 +48,16 @@ typedef struct {
 
 const char *udml_status_name (UdmlStatus s);
 
+#if defined(__GNUC__)
+#define UDML_PRINTF(a, b) __attribute__ ((format (printf, a, b)))
+#else
+#define UDML_PRINTF(a, b)
+#endif
+
+/* Fills err (if non-NULL) and returns code, so callers can write
+ * `return udml_error_set (err, UDML_ERR_IO, "%s: ...", path);`. */
+UdmlStatus udml_error_set (UdmlError *err, UdmlStatus code, const char *fmt, ...) UDML_PRINTF (3, 4);
+
 typedef enum { UDML_LOG_ERROR, UDML_LOG_WARNING, UDML_LOG_INFO, UDML_LOG_DEBUG } UdmlLogLevel;
 typedef void (*UdmlLogFunc) (UdmlLogLevel level, const char *msg, void *user);
 /* Process-wide; NULL silences. Default: silent. */
