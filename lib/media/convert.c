@@ -231,7 +231,8 @@ udml_media_scale (UdmlScaler * s, int av_fmt, int width, int height,
   if (width <= 0 || height <= 0 || width > 16384 || height > 16384
       || !av_pix_fmt_desc_get (fmt)
       || !sws_isSupportedInput (fmt))
-    return udml_error_set (err, UDML_ERR_ARG, "scaler: unsupported frame %s %d x %d",
+    return udml_error_set (err, UDML_ERR_ARG,
+        "scaler: unsupported frame %s %d x %d",
         av_get_pix_fmt_name (fmt) ? av_get_pix_fmt_name (fmt) : "?", width,
         height);
 

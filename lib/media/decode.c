@@ -71,8 +71,9 @@ open_decoder (Decoder * d, int idx, AVCodecContext ** out, UdmlError * err)
   ctx->thread_count = 1;        /* deterministic and polite on shared machines */
   if ((ret = avcodec_parameters_to_context (ctx, st->codecpar)) < 0
       || (ret = avcodec_open2 (ctx, codec, NULL)) < 0)
-    return udml_error_set (err, UDML_ERR_FORMAT, "%s: cannot open %s decoder: %s",
-        d->path, codec->name, averr (ret, eb, sizeof eb));
+    return udml_error_set (err, UDML_ERR_FORMAT,
+        "%s: cannot open %s decoder: %s", d->path, codec->name, averr (ret, eb,
+            sizeof eb));
   ctx->pkt_timebase = st->time_base;
   return UDML_OK;
 }
@@ -97,8 +98,8 @@ take_audio (Decoder * d, AVFrame * f, UdmlError * err)
       cap *= 2;
     p = realloc (c->pcm, cap * sizeof (float));
     if (!p)
-      return udml_error_set (err, UDML_ERR_NOMEM, "%s: out of memory decoding audio",
-          d->path);
+      return udml_error_set (err, UDML_ERR_NOMEM,
+          "%s: out of memory decoding audio", d->path);
     c->pcm = p;
     d->pcm_cap = cap;
   }
@@ -128,13 +129,13 @@ take_video (Decoder * d, AVFrame * f, UdmlError * err)
     float *fr = realloc (c->frames, (size_t) cap * fs * sizeof (float));
     int64_t *pt;
     if (!fr)
-      return udml_error_set (err, UDML_ERR_NOMEM, "%s: out of memory decoding video",
-          d->path);
+      return udml_error_set (err, UDML_ERR_NOMEM,
+          "%s: out of memory decoding video", d->path);
     c->frames = fr;
     pt = realloc (c->frame_pts, (size_t) cap * sizeof (int64_t));
     if (!pt)
-      return udml_error_set (err, UDML_ERR_NOMEM, "%s: out of memory decoding video",
-          d->path);
+      return udml_error_set (err, UDML_ERR_NOMEM,
+          "%s: out of memory decoding video", d->path);
     c->frame_pts = pt;
     d->frames_cap = cap;
   }
@@ -176,9 +177,9 @@ feed (Decoder * d, AVCodecContext * dec, const AVPacket * pkt, AVFrame * f,
     if (ret == AVERROR (EAGAIN) || ret == AVERROR_EOF)
       break;
     if (ret < 0)
-      return udml_error_set (err, UDML_ERR_FORMAT, "%s: undecodable %s data: %s",
-          d->path, dec == d->a_dec ? "audio" : "video", averr (ret, eb,
-              sizeof eb));
+      return udml_error_set (err, UDML_ERR_FORMAT,
+          "%s: undecodable %s data: %s", d->path,
+          dec == d->a_dec ? "audio" : "video", averr (ret, eb, sizeof eb));
     st = dec == d->a_dec ? take_audio (d, f, err) : take_video (d, f, err);
     av_frame_unref (f);
     if (st != UDML_OK)
@@ -226,14 +227,15 @@ udml_media_decode_file (const char *path, const UdmlFeatureSpec * spec,
     goto out;
   }
   if ((ret = avformat_find_stream_info (d.fmt, NULL)) < 0) {
-    st = udml_error_set (err, UDML_ERR_FORMAT, "%s: cannot read stream info: %s",
-        path, averr (ret, eb, sizeof eb));
+    st = udml_error_set (err, UDML_ERR_FORMAT,
+        "%s: cannot read stream info: %s", path, averr (ret, eb, sizeof eb));
     goto out;
   }
   d.a_idx = av_find_best_stream (d.fmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
   d.v_idx = av_find_best_stream (d.fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
   if (d.a_idx < 0 && d.v_idx < 0) {
-    st = udml_error_set (err, UDML_ERR_FORMAT, "%s: no audio or video stream", path);
+    st = udml_error_set (err, UDML_ERR_FORMAT, "%s: no audio or video stream",
+        path);
     goto out;
   }
   d.start_ns = d.fmt->start_time != AV_NOPTS_VALUE

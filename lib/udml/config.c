@@ -28,8 +28,8 @@ udml_policy_from_name (const char *name)
 }
 
 static void
-modality_default (UdmlModalitySpec *spec, const char *name, UdmlModalityKind kind,
-    int h, int w)
+modality_default (UdmlModalitySpec * spec, const char *name,
+    UdmlModalityKind kind, int h, int w)
 {
   static const int channels[4] = { 16, 32, 64, 128 };
 
@@ -46,7 +46,7 @@ modality_default (UdmlModalitySpec *spec, const char *name, UdmlModalityKind kin
 }
 
 void
-udml_config_default (UdmlConfig *cfg)
+udml_config_default (UdmlConfig * cfg)
 {
   memset (cfg, 0, sizeof *cfg);
   cfg->n_modalities = 2;
@@ -82,7 +82,7 @@ udml_config_default (UdmlConfig *cfg)
 #define MAX_CHANNELS 4096
 
 UdmlStatus
-udml_config_validate (const UdmlConfig *cfg, UdmlError *err)
+udml_config_validate (const UdmlConfig * cfg, UdmlError * err)
 {
   if (!cfg)
     return udml_error_set (err, UDML_ERR_ARG, "config: NULL");
@@ -137,24 +137,28 @@ udml_config_validate (const UdmlConfig *cfg, UdmlError *err)
   }
   if (cfg->n_classes < 2 || cfg->n_classes > UDML_MAX_CLASSES)
     return udml_error_set (err, UDML_ERR_ARG,
-        "config: n_classes is %d, expected 2..%d", cfg->n_classes, UDML_MAX_CLASSES);
+        "config: n_classes is %d, expected 2..%d", cfg->n_classes,
+        UDML_MAX_CLASSES);
   for (int k = 0; k < cfg->n_classes; k++)
     if (memchr (cfg->labels[k], '\0', UDML_NAME_LEN) == NULL)
-      return udml_error_set (err, UDML_ERR_ARG, "config: label %d not terminated", k);
+      return udml_error_set (err, UDML_ERR_ARG,
+          "config: label %d not terminated", k);
   if (cfg->est_hidden < 1 || cfg->est_hidden > MAX_CHANNELS)
     return udml_error_set (err, UDML_ERR_ARG,
-        "config: est_hidden is %d, expected 1..%d", cfg->est_hidden, MAX_CHANNELS);
+        "config: est_hidden is %d, expected 1..%d", cfg->est_hidden,
+        MAX_CHANNELS);
   if ((int) cfg->policy < 0 || cfg->policy >= UDML_POLICY_COUNT)
     return udml_error_set (err, UDML_ERR_ARG, "config: policy %d unknown",
         (int) cfg->policy);
-  if (cfg->scaling != UDML_SCALING_RESIDUAL && cfg->scaling != UDML_SCALING_PAPER)
+  if (cfg->scaling != UDML_SCALING_RESIDUAL
+      && cfg->scaling != UDML_SCALING_PAPER)
     return udml_error_set (err, UDML_ERR_ARG, "config: scaling %d unknown",
         (int) cfg->scaling);
   return UDML_OK;
 }
 
 size_t
-udml_config_input_size (const UdmlConfig *cfg, int m)
+udml_config_input_size (const UdmlConfig * cfg, int m)
 {
   if (!cfg || m < 0 || m >= cfg->n_modalities)
     return 0;
@@ -162,7 +166,7 @@ udml_config_input_size (const UdmlConfig *cfg, int m)
 }
 
 int
-udml_config_find (const UdmlConfig *cfg, UdmlModalityKind kind)
+udml_config_find (const UdmlConfig * cfg, UdmlModalityKind kind)
 {
   if (!cfg)
     return -1;

@@ -9,13 +9,14 @@
 
 #include "model.h"
 
-struct UdmlInfer {
-  UdmlModel *model;           /* only read: eval mode touches no state */
+struct UdmlInfer
+{
+  UdmlModel *model;             /* only read: eval mode touches no state */
   UdmlWork ws;
 };
 
 UdmlInfer *
-udml_infer_new (const UdmlModel *model, int max_batch, UdmlError *err)
+udml_infer_new (const UdmlModel * model, int max_batch, UdmlError * err)
 {
   UdmlInfer *inf;
 
@@ -41,7 +42,7 @@ udml_infer_new (const UdmlModel *model, int max_batch, UdmlError *err)
 }
 
 void
-udml_infer_free (UdmlInfer *inf)
+udml_infer_free (UdmlInfer * inf)
 {
   if (!inf)
     return;
@@ -61,8 +62,9 @@ argmax (const float *x, int K)
 }
 
 UdmlStatus
-udml_infer_run (UdmlInfer *inf, int n, const float *const inputs[],
-    const uint8_t *present, UdmlInferMode mode, UdmlResult *out, UdmlError *err)
+udml_infer_run (UdmlInfer * inf, int n, const float *const inputs[],
+    const uint8_t * present, UdmlInferMode mode, UdmlResult * out,
+    UdmlError * err)
 {
   UdmlModel *model;
   UdmlWork *ws;
@@ -80,15 +82,17 @@ udml_infer_run (UdmlInfer *inf, int n, const float *const inputs[],
   M = cfg->n_modalities;
   K = cfg->n_classes;
   if (n < 1 || n > ws->max_n)
-    return udml_error_set (err, UDML_ERR_ARG, "infer: batch of %d, planned for 1..%d", n,
-        ws->max_n);
+    return udml_error_set (err, UDML_ERR_ARG,
+        "infer: batch of %d, planned for 1..%d", n, ws->max_n);
   if ((int) mode < UDML_INFER_AS_TRAINED || mode > UDML_INFER_STATIC)
-    return udml_error_set (err, UDML_ERR_ARG, "infer: mode %d unknown", (int) mode);
+    return udml_error_set (err, UDML_ERR_ARG, "infer: mode %d unknown",
+        (int) mode);
 
   for (int m = 0; m < M; m++) {
     size_t F = model->lay[m].F;
     if (inputs[m])
-      udml_model_standardise (model, ws->mod[m].x, inputs[m], m, (size_t) n * F);
+      udml_model_standardise (model, ws->mod[m].x, inputs[m], m,
+          (size_t) n * F);
     else
       memset (ws->mod[m].x, 0, (size_t) n * F * sizeof (float));
     for (int i = 0; i < n; i++)
@@ -109,7 +113,8 @@ udml_infer_run (UdmlInfer *inf, int n, const float *const inputs[],
     const float *o = ws->o + (size_t) i * K;
     const uint8_t *pres = ws->present + i * M;
     const float *w = ws->w + i * M;
-    double mx = o[0], sum = 0.0, wsum = 0.0, dsum = 0.0, umx = -INFINITY, usum = 0.0;
+    double mx = o[0], sum = 0.0, wsum = 0.0, dsum = 0.0, umx = -INFINITY, usum =
+        0.0;
     int np = 0;
 
     memset (r, 0, sizeof *r);
@@ -118,7 +123,8 @@ udml_infer_run (UdmlInfer *inf, int n, const float *const inputs[],
         np++;
         wsum += w[m];
         dsum += model->dep[m];
-        double u = -(report == UDML_UNC_PE ? ws->mod[m].pe[i] : ws->mod[m].g[i]);
+        double u =
+            -(report == UDML_UNC_PE ? ws->mod[m].pe[i] : ws->mod[m].g[i]);
         if (u > umx)
           umx = u;
       }
@@ -141,7 +147,9 @@ udml_infer_run (UdmlInfer *inf, int n, const float *const inputs[],
 
     for (int m = 0; m < M; m++)
       if (pres[m])
-        usum += exp (-(report == UDML_UNC_PE ? ws->mod[m].pe[i] : ws->mod[m].g[i]) - umx);
+        usum +=
+            exp (-(report ==
+                UDML_UNC_PE ? ws->mod[m].pe[i] : ws->mod[m].g[i]) - umx);
     for (int m = 0; m < M; m++) {
       UdmlModalityResult *mr = &r->mod[m];
       if (!pres[m]) {

@@ -8,8 +8,8 @@
 #include "ops.h"
 
 void
-udml_loss_forward (const UdmlModel *model, UdmlWork *ws, int n, const int *y,
-    const uint8_t *levels, const UdmlLossWeights *lw, UdmlLossParts *parts)
+udml_loss_forward (const UdmlModel * model, UdmlWork * ws, int n, const int *y,
+    const uint8_t * levels, const UdmlLossWeights * lw, UdmlLossParts * parts)
 {
   const UdmlConfig *cfg = &model->cfg;
   int M = cfg->n_modalities, K = cfg->n_classes;
@@ -27,11 +27,14 @@ udml_loss_forward (const UdmlModel *model, UdmlWork *ws, int n, const int *y,
       ws->sig[m][i] = expf (0.5f * mw->g[i]);
     }
     if (lw->beta[m] != 0.0f)
-      parts->kl += lw->beta[m] * udml_gauss_kl_forward (mw->mu, mw->l, ws->prior[m], n, F);
+      parts->kl +=
+          lw->beta[m] * udml_gauss_kl_forward (mw->mu, mw->l, ws->prior[m], n,
+          F);
     if (lw->use_est)
       parts->est += udml_mse_forward (ws->sig[m], ws->prior[m], n);
   }
-  parts->total = parts->ce + lw->gamma * parts->uni + parts->kl + lw->lambda * parts->est;
+  parts->total =
+      parts->ce + lw->gamma * parts->uni + parts->kl + lw->lambda * parts->est;
   for (int i = 0; i < n; i++) {
     const float *o = ws->o + (size_t) i * K;
     int best = 0;
@@ -43,8 +46,8 @@ udml_loss_forward (const UdmlModel *model, UdmlWork *ws, int n, const int *y,
 }
 
 void
-udml_loss_backward (const UdmlModel *model, UdmlWork *ws, int n, const int *y,
-    const UdmlLossWeights *lw)
+udml_loss_backward (const UdmlModel * model, UdmlWork * ws, int n, const int *y,
+    const UdmlLossWeights * lw)
 {
   const UdmlConfig *cfg = &model->cfg;
   int M = cfg->n_modalities, K = cfg->n_classes;
@@ -62,8 +65,8 @@ udml_loss_backward (const UdmlModel *model, UdmlWork *ws, int n, const int *y,
     memset (ws->dmu[m], 0, total * sizeof (float));
     memset (ws->dl[m], 0, total * sizeof (float));
     if (lw->beta[m] != 0.0f)
-      udml_gauss_kl_backward (ws->dmu[m], ws->dl[m], mw->mu, mw->l, ws->prior[m], n, F,
-          lw->beta[m]);
+      udml_gauss_kl_backward (ws->dmu[m], ws->dl[m], mw->mu, mw->l,
+          ws->prior[m], n, F, lw->beta[m]);
     memset (ws->dg[m], 0, (size_t) n * sizeof (float));
     if (lw->use_est) {
       /* sigma-hat = exp(g/2): dL/dg = dL/dsigma-hat * sigma-hat / 2 */

@@ -16,7 +16,7 @@
 /* ------------------------------------------------------------ tensor table */
 
 static int
-add_tensor (UdmlModel *model, int trainable, int ndim, const int *dims,
+add_tensor (UdmlModel * model, int trainable, int ndim, const int *dims,
     const char *fmt, const char *prefix, int idx, const char *suffix)
 {
   UdmlTensorInfo *t = &model->tensors[model->n_tensors];
@@ -48,8 +48,8 @@ add_tensor (UdmlModel *model, int trainable, int ndim, const int *dims,
 
 /* Trainable part of a conv -> BN block. */
 static void
-add_conv_bn_params (UdmlModel *model, UdmlConvBn *cb, const char *prefix, int stage,
-    const char *part, int bias)
+add_conv_bn_params (UdmlModel * model, UdmlConvBn * cb, const char *prefix,
+    int stage, const char *part, int bias)
 {
   int wd[4] = { cb->co, cb->ci, cb->k, cb->k };
   int cd[1] = { cb->co };
@@ -66,8 +66,8 @@ add_conv_bn_params (UdmlModel *model, UdmlConvBn *cb, const char *prefix, int st
 }
 
 static void
-add_conv_bn_stats (UdmlModel *model, UdmlConvBn *cb, const char *prefix, int stage,
-    const char *part)
+add_conv_bn_stats (UdmlModel * model, UdmlConvBn * cb, const char *prefix,
+    int stage, const char *part)
 {
   int cd[1] = { cb->co };
   char name[UDML_TENSOR_NAME_LEN];
@@ -81,7 +81,7 @@ add_conv_bn_stats (UdmlModel *model, UdmlConvBn *cb, const char *prefix, int sta
 }
 
 float *
-udml_model_tensor_ptr (const UdmlModel *model, int i, float *grad_base)
+udml_model_tensor_ptr (const UdmlModel * model, int i, float *grad_base)
 {
   const UdmlTensorInfo *t = &model->tensors[i];
 
@@ -93,7 +93,7 @@ udml_model_tensor_ptr (const UdmlModel *model, int i, float *grad_base)
 /* ------------------------------------------------------------ init */
 
 static void
-fill_normal (float *x, size_t n, float std, UdmlRng *rng)
+fill_normal (float *x, size_t n, float std, UdmlRng * rng)
 {
   udml_rng_fill_normal (rng, x, n);
   for (size_t i = 0; i < n; i++)
@@ -110,14 +110,15 @@ fill_const (float *x, size_t n, float v)
 /* reference-code §1.7: Kaiming-normal (fan_out) convs, default-uniform conv
  * biases, BN gamma 1 / beta 0, running var 1. */
 static void
-init_conv_bn (UdmlModel *model, const UdmlConvBn *cb, uint64_t seed)
+init_conv_bn (UdmlModel * model, const UdmlConvBn * cb, uint64_t seed)
 {
   UdmlRng rng;
   const UdmlTensorInfo *tw = &model->tensors[cb->w];
   float *w = udml_model_tensor_ptr (model, cb->w, NULL);
 
   udml_rng_seed (&rng, seed, (uint64_t) cb->w);
-  fill_normal (w, tw->size, sqrtf (2.0f / (float) (cb->co * cb->k * cb->k)), &rng);
+  fill_normal (w, tw->size, sqrtf (2.0f / (float) (cb->co * cb->k * cb->k)),
+      &rng);
   if (cb->b >= 0) {
     float *b = udml_model_tensor_ptr (model, cb->b, NULL);
     float bound = 1.0f / sqrtf ((float) (cb->ci * cb->k * cb->k));
@@ -132,7 +133,7 @@ init_conv_bn (UdmlModel *model, const UdmlConvBn *cb, uint64_t seed)
 
 /* Xavier-normal weights, zero bias. */
 static void
-init_linear (UdmlModel *model, int wi, int bi, uint64_t seed)
+init_linear (UdmlModel * model, int wi, int bi, uint64_t seed)
 {
   UdmlRng rng;
   const UdmlTensorInfo *t = &model->tensors[wi];
@@ -140,11 +141,12 @@ init_linear (UdmlModel *model, int wi, int bi, uint64_t seed)
   udml_rng_seed (&rng, seed, (uint64_t) wi);
   fill_normal (udml_model_tensor_ptr (model, wi, NULL), t->size,
       sqrtf (2.0f / (float) (t->dims[0] + t->dims[1])), &rng);
-  fill_const (udml_model_tensor_ptr (model, bi, NULL), model->tensors[bi].size, 0.0f);
+  fill_const (udml_model_tensor_ptr (model, bi, NULL), model->tensors[bi].size,
+      0.0f);
 }
 
 UdmlModel *
-udml_model_new (const UdmlConfig *cfg, uint64_t seed, UdmlError *err)
+udml_model_new (const UdmlConfig * cfg, uint64_t seed, UdmlError * err)
 {
   UdmlModel *model = NULL;
   int cap;
@@ -191,7 +193,8 @@ udml_model_new (const UdmlConfig *cfg, uint64_t seed, UdmlError *err)
     lay->w = w;
     lay->slot = model->feat;
     model->feat += ci;
-    lay->mu = (UdmlConvBn) { .ci = ci, .co = ci, .k = 1, .h = h, .wd = w };
+    lay->mu = (UdmlConvBn) {
+    .ci = ci,.co = ci,.k = 1,.h = h,.wd = w};
     lay->lv = lay->mu;
     for (int i = 0; i < s->n_stages; i++)
       add_conv_bn_params (model, &lay->enc[i], s->name, i, NULL, 0);
@@ -200,10 +203,14 @@ udml_model_new (const UdmlConfig *cfg, uint64_t seed, UdmlError *err)
     {
       int d1[2] = { cfg->est_hidden, ci }, b1[1] = { cfg->est_hidden };
       int d2[2] = { 1, cfg->est_hidden }, b2[1] = { 1 };
-      lay->fc1_w = add_tensor (model, 1, 2, d1, "%s.%s", s->name, -1, "est.fc1.w");
-      lay->fc1_b = add_tensor (model, 1, 1, b1, "%s.%s", s->name, -1, "est.fc1.b");
-      lay->fc2_w = add_tensor (model, 1, 2, d2, "%s.%s", s->name, -1, "est.fc2.w");
-      lay->fc2_b = add_tensor (model, 1, 1, b2, "%s.%s", s->name, -1, "est.fc2.b");
+      lay->fc1_w =
+          add_tensor (model, 1, 2, d1, "%s.%s", s->name, -1, "est.fc1.w");
+      lay->fc1_b =
+          add_tensor (model, 1, 1, b1, "%s.%s", s->name, -1, "est.fc1.b");
+      lay->fc2_w =
+          add_tensor (model, 1, 2, d2, "%s.%s", s->name, -1, "est.fc2.w");
+      lay->fc2_b =
+          add_tensor (model, 1, 1, b2, "%s.%s", s->name, -1, "est.fc2.b");
     }
   }
   {
@@ -244,7 +251,7 @@ nomem:
 }
 
 void
-udml_model_free (UdmlModel *model)
+udml_model_free (UdmlModel * model)
 {
   if (!model)
     return;
@@ -258,13 +265,13 @@ udml_model_free (UdmlModel *model)
 /* ------------------------------------------------------------ accessors */
 
 const UdmlConfig *
-udml_model_config (const UdmlModel *model)
+udml_model_config (const UdmlModel * model)
 {
   return &model->cfg;
 }
 
 float
-udml_model_dependency (const UdmlModel *model, int m)
+udml_model_dependency (const UdmlModel * model, int m)
 {
   if (!model || m < 0 || m >= model->cfg.n_modalities)
     return 0.0f;
@@ -272,7 +279,7 @@ udml_model_dependency (const UdmlModel *model, int m)
 }
 
 float
-udml_model_alpha (const UdmlModel *model, int m)
+udml_model_alpha (const UdmlModel * model, int m)
 {
   double sum = 0.0;
 
@@ -286,7 +293,7 @@ udml_model_alpha (const UdmlModel *model, int m)
 }
 
 void
-udml_model_set_dependency (UdmlModel *model, int m, float d)
+udml_model_set_dependency (UdmlModel * model, int m, float d)
 {
   if (!model || m < 0 || m >= model->cfg.n_modalities)
     return;
@@ -295,13 +302,13 @@ udml_model_set_dependency (UdmlModel *model, int m, float d)
 }
 
 const char *
-udml_model_provenance (const UdmlModel *model)
+udml_model_provenance (const UdmlModel * model)
 {
   return model && model->provenance ? model->provenance : "";
 }
 
 void
-udml_model_set_provenance (UdmlModel *model, const char *text)
+udml_model_set_provenance (UdmlModel * model, const char *text)
 {
   char *copy = NULL;
 
@@ -319,7 +326,7 @@ udml_model_set_provenance (UdmlModel *model, const char *text)
 }
 
 void
-udml_model_set_normalisation (UdmlModel *model, int m, float mean, float std)
+udml_model_set_normalisation (UdmlModel * model, int m, float mean, float std)
 {
   if (!model || m < 0 || m >= model->cfg.n_modalities)
     return;
@@ -328,19 +335,19 @@ udml_model_set_normalisation (UdmlModel *model, int m, float mean, float std)
 }
 
 size_t
-udml_model_num_params (const UdmlModel *model)
+udml_model_num_params (const UdmlModel * model)
 {
   return model ? model->n_params : 0;
 }
 
 int
-udml_model_num_tensors (const UdmlModel *model)
+udml_model_num_tensors (const UdmlModel * model)
 {
   return model ? model->n_tensors : 0;
 }
 
 const char *
-udml_model_tensor_name (const UdmlModel *model, int i)
+udml_model_tensor_name (const UdmlModel * model, int i)
 {
   if (!model || i < 0 || i >= model->n_tensors)
     return NULL;
@@ -348,7 +355,7 @@ udml_model_tensor_name (const UdmlModel *model, int i)
 }
 
 int
-udml_model_tensor_dims (const UdmlModel *model, int i, int dims[4])
+udml_model_tensor_dims (const UdmlModel * model, int i, int dims[4])
 {
   if (!model || i < 0 || i >= model->n_tensors)
     return 0;
@@ -357,7 +364,7 @@ udml_model_tensor_dims (const UdmlModel *model, int i, int dims[4])
 }
 
 float *
-udml_model_tensor_data (UdmlModel *model, int i)
+udml_model_tensor_data (UdmlModel * model, int i)
 {
   if (!model || i < 0 || i >= model->n_tensors)
     return NULL;
@@ -365,7 +372,7 @@ udml_model_tensor_data (UdmlModel *model, int i)
 }
 
 size_t
-udml_model_tensor_size (const UdmlModel *model, int i)
+udml_model_tensor_size (const UdmlModel * model, int i)
 {
   if (!model || i < 0 || i >= model->n_tensors)
     return 0;
@@ -373,7 +380,7 @@ udml_model_tensor_size (const UdmlModel *model, int i)
 }
 
 int
-udml_model_tensor_trainable (const UdmlModel *model, int i)
+udml_model_tensor_trainable (const UdmlModel * model, int i)
 {
   if (!model || i < 0 || i >= model->n_tensors)
     return 0;
@@ -381,7 +388,7 @@ udml_model_tensor_trainable (const UdmlModel *model, int i)
 }
 
 float *
-udml_model_params (UdmlModel *model, size_t *n)
+udml_model_params (UdmlModel * model, size_t *n)
 {
   if (n)
     *n = model ? model->n_params : 0;
@@ -389,8 +396,8 @@ udml_model_params (UdmlModel *model, size_t *n)
 }
 
 void
-udml_model_standardise (const UdmlModel *model, float *dst, const float *src, int m,
-    size_t count)
+udml_model_standardise (const UdmlModel * model, float *dst, const float *src,
+    int m, size_t count)
 {
   float mean = model->cfg.mod[m].norm_mean;
   float inv = 1.0f / model->cfg.mod[m].norm_std;
@@ -454,7 +461,7 @@ udml_weighting_infer (UdmlPolicy policy, UdmlInferMode mode)
 
 int
 udml_weights_compute (float *w, const float *unc, const float *dep,
-    const uint8_t *present, int M, const UdmlWeighting *wt)
+    const uint8_t * present, int M, const UdmlWeighting * wt)
 {
   double u[UDML_MAX_MODALITIES], mx = -INFINITY, sum = 0.0;
   int np = 0;
@@ -487,7 +494,7 @@ udml_weights_compute (float *w, const float *unc, const float *dep,
 }
 
 static inline float
-feature_scale (const UdmlModel *model, float w)
+feature_scale (const UdmlModel * model, float w)
 {
   return model->cfg.scaling == UDML_SCALING_PAPER ? w : 1.0f + w;
 }
@@ -499,7 +506,9 @@ feature_scale (const UdmlModel *model, float w)
 static float *
 carve (char **cursor, size_t *total, size_t n_floats)
 {
-  size_t bytes = ((n_floats + ALIGN_FLOATS - 1) / ALIGN_FLOATS) * ALIGN_FLOATS * sizeof (float);
+  size_t bytes =
+      ((n_floats + ALIGN_FLOATS -
+          1) / ALIGN_FLOATS) * ALIGN_FLOATS * sizeof (float);
   float *p = *cursor ? (float *) *cursor : NULL;
 
   if (bytes == 0)
@@ -511,7 +520,7 @@ carve (char **cursor, size_t *total, size_t n_floats)
 }
 
 static void
-work_plan (UdmlWork *ws, const UdmlModel *model, int N, int grad, char *base,
+work_plan (UdmlWork * ws, const UdmlModel * model, int N, int grad, char *base,
     size_t *total)
 {
   char *cur = base;
@@ -535,7 +544,8 @@ work_plan (UdmlWork *ws, const UdmlModel *model, int N, int grad, char *base,
       mw->conv[i] = carve (&cur, total, N * map);
       mw->act[i] = carve (&cur, total, N * map);
       mw->pool[i] = i < lay->n_stages - 1
-          ? carve (&cur, total, (size_t) N * cb->co * (cb->h / 2) * (cb->wd / 2)) : NULL;
+          ? carve (&cur, total,
+          (size_t) N * cb->co * (cb->h / 2) * (cb->wd / 2)) : NULL;
       mw->bn_mean[i] = carve (&cur, total, cb->co);
       mw->bn_rstd[i] = carve (&cur, total, cb->co);
     }
@@ -604,15 +614,16 @@ work_plan (UdmlWork *ws, const UdmlModel *model, int N, int grad, char *base,
 }
 
 UdmlStatus
-udml_work_init (UdmlWork *ws, const UdmlModel *model, int max_n, int grad,
-    UdmlError *err)
+udml_work_init (UdmlWork * ws, const UdmlModel * model, int max_n, int grad,
+    UdmlError * err)
 {
   size_t total = 0;
   char *block;
 
   memset (ws, 0, sizeof *ws);
   if (max_n < 1)
-    return udml_error_set (err, UDML_ERR_ARG, "workspace: batch size %d < 1", max_n);
+    return udml_error_set (err, UDML_ERR_ARG, "workspace: batch size %d < 1",
+        max_n);
   work_plan (ws, model, max_n, grad, NULL, &total);
   block = aligned_alloc (64, (total + 63) / 64 * 64);
   if (!block)
@@ -627,7 +638,7 @@ udml_work_init (UdmlWork *ws, const UdmlModel *model, int max_n, int grad,
 }
 
 void
-udml_work_clear (UdmlWork *ws)
+udml_work_clear (UdmlWork * ws)
 {
   if (!ws)
     return;
@@ -642,43 +653,47 @@ udml_work_clear (UdmlWork *ws)
 #define STREAM_DROP 0x44524f00ULL
 
 static void
-conv_bn_forward (UdmlModel *model, const UdmlConvBn *cb, float *conv, float *out,
-    float *mean, float *rstd, float *col, const float *in, int n, const UdmlForward *fw)
+conv_bn_forward (UdmlModel * model, const UdmlConvBn * cb, float *conv,
+    float *out, float *mean, float *rstd, float *col, const float *in, int n,
+    const UdmlForward * fw)
 {
   int hw = cb->h * cb->wd;
-  const float *b = cb->b >= 0 ? udml_model_tensor_ptr (model, cb->b, NULL) : NULL;
+  const float *b =
+      cb->b >= 0 ? udml_model_tensor_ptr (model, cb->b, NULL) : NULL;
 
-  udml_conv2d_forward (conv, col, in, udml_model_tensor_ptr (model, cb->w, NULL), b, n,
-      cb->ci, cb->co, cb->h, cb->wd, cb->k);
+  udml_conv2d_forward (conv, col, in, udml_model_tensor_ptr (model, cb->w,
+          NULL), b, n, cb->ci, cb->co, cb->h, cb->wd, cb->k);
   if (fw->train)
     udml_batchnorm_forward_train (out, mean, rstd,
-        fw->update_stats ? udml_model_tensor_ptr (model, cb->run_mean, NULL) : NULL,
-        fw->update_stats ? udml_model_tensor_ptr (model, cb->run_var, NULL) : NULL,
-        conv, udml_model_tensor_ptr (model, cb->gamma, NULL),
-        udml_model_tensor_ptr (model, cb->beta, NULL), n, cb->co, hw);
+        fw->update_stats ? udml_model_tensor_ptr (model, cb->run_mean,
+            NULL) : NULL, fw->update_stats ? udml_model_tensor_ptr (model,
+            cb->run_var, NULL) : NULL, conv, udml_model_tensor_ptr (model,
+            cb->gamma, NULL), udml_model_tensor_ptr (model, cb->beta, NULL), n,
+        cb->co, hw);
   else
-    udml_batchnorm_forward_eval (out, conv, udml_model_tensor_ptr (model, cb->gamma, NULL),
-        udml_model_tensor_ptr (model, cb->beta, NULL),
+    udml_batchnorm_forward_eval (out, conv, udml_model_tensor_ptr (model,
+            cb->gamma, NULL), udml_model_tensor_ptr (model, cb->beta, NULL),
         udml_model_tensor_ptr (model, cb->run_mean, NULL),
         udml_model_tensor_ptr (model, cb->run_var, NULL), n, cb->co, hw);
 }
 
 static void
-modality_forward (UdmlModel *model, UdmlWork *ws, int m, int n, const UdmlForward *fw)
+modality_forward (UdmlModel * model, UdmlWork * ws, int m, int n,
+    const UdmlForward * fw)
 {
   const UdmlModLayout *lay = &model->lay[m];
   UdmlModWork *mw = &ws->mod[m];
   const float *in = mw->x;
   int C = lay->C, hw = lay->h * lay->w, Hd = model->cfg.est_hidden;
-  size_t chw = (size_t) C * hw, total = (size_t) n * chw;
+  size_t chw = (size_t) C * hw, total = (size_t) n *chw;
   UdmlRng rng;
 
   for (int i = 0; i < lay->n_stages; i++) {
     const UdmlConvBn *cb = &lay->enc[i];
     size_t map = (size_t) n * cb->co * cb->h * cb->wd;
 
-    conv_bn_forward (model, cb, mw->conv[i], mw->act[i], mw->bn_mean[i], mw->bn_rstd[i],
-        ws->col, in, n, fw);
+    conv_bn_forward (model, cb, mw->conv[i], mw->act[i], mw->bn_mean[i],
+        mw->bn_rstd[i], ws->col, in, n, fw);
     udml_relu_forward (mw->act[i], mw->act[i], map);
     if (i < lay->n_stages - 1) {
       udml_maxpool2_forward (mw->pool[i], mw->act[i], n, cb->co, cb->h, cb->wd);
@@ -689,13 +704,14 @@ modality_forward (UdmlModel *model, UdmlWork *ws, int m, int n, const UdmlForwar
   }
 
   /* Gaussian embedding: mu = BN(conv1x1 X), l = clamp(BN(conv1x1 X)) */
-  conv_bn_forward (model, &lay->mu, mw->mu_conv, mw->mu, mw->mu_mean, mw->mu_rstd,
-      ws->col, in, n, fw);
-  conv_bn_forward (model, &lay->lv, mw->lv_conv, mw->lv, mw->lv_mean, mw->lv_rstd,
-      ws->col, in, n, fw);
+  conv_bn_forward (model, &lay->mu, mw->mu_conv, mw->mu, mw->mu_mean,
+      mw->mu_rstd, ws->col, in, n, fw);
+  conv_bn_forward (model, &lay->lv, mw->lv_conv, mw->lv, mw->lv_mean,
+      mw->lv_rstd, ws->col, in, n, fw);
   for (size_t j = 0; j < total; j++) {
     float l = mw->lv[j];
-    l = l < -UDML_LOGVAR_CLAMP ? -UDML_LOGVAR_CLAMP : l > UDML_LOGVAR_CLAMP ? UDML_LOGVAR_CLAMP : l;
+    l = l < -UDML_LOGVAR_CLAMP ? -UDML_LOGVAR_CLAMP : l >
+        UDML_LOGVAR_CLAMP ? UDML_LOGVAR_CLAMP : l;
     mw->l[j] = l;
     mw->sd[j] = expf (0.5f * l);
   }
@@ -727,22 +743,23 @@ modality_forward (UdmlModel *model, UdmlWork *ws, int m, int n, const UdmlForwar
   }
 
   /* estimator: Linear -> ReLU -> Dropout -> Linear (method.md §1) */
-  udml_linear_forward (mw->h1, mw->s, udml_model_tensor_ptr (model, lay->fc1_w, NULL),
-      udml_model_tensor_ptr (model, lay->fc1_b, NULL), n, C, Hd);
+  udml_linear_forward (mw->h1, mw->s, udml_model_tensor_ptr (model, lay->fc1_w,
+          NULL), udml_model_tensor_ptr (model, lay->fc1_b, NULL), n, C, Hd);
   udml_relu_forward (mw->h1r, mw->h1, (size_t) n * Hd);
   if (fw->train) {
     udml_rng_seed (&rng, fw->seed, fw->stream ^ (STREAM_DROP + (uint64_t) m));
-    udml_dropout_forward (mw->h1d, mw->mask, mw->h1r, (size_t) n * Hd, UDML_EST_DROPOUT,
-        &rng);
+    udml_dropout_forward (mw->h1d, mw->mask, mw->h1r, (size_t) n * Hd,
+        UDML_EST_DROPOUT, &rng);
   } else {
     memcpy (mw->h1d, mw->h1r, (size_t) n * Hd * sizeof (float));
   }
-  udml_linear_forward (mw->g, mw->h1d, udml_model_tensor_ptr (model, lay->fc2_w, NULL),
-      udml_model_tensor_ptr (model, lay->fc2_b, NULL), n, Hd, 1);
+  udml_linear_forward (mw->g, mw->h1d, udml_model_tensor_ptr (model, lay->fc2_w,
+          NULL), udml_model_tensor_ptr (model, lay->fc2_b, NULL), n, Hd, 1);
 }
 
 void
-udml_model_forward (UdmlModel *model, UdmlWork *ws, int n, const UdmlForward *fw)
+udml_model_forward (UdmlModel * model, UdmlWork * ws, int n,
+    const UdmlForward * fw)
 {
   const UdmlConfig *cfg = &model->cfg;
   int M = cfg->n_modalities, K = cfg->n_classes, feat = model->feat;
@@ -787,37 +804,40 @@ udml_model_forward (UdmlModel *model, UdmlWork *ws, int n, const UdmlForward *fw
 /* ------------------------------------------------------------ backward */
 
 static void
-conv_bn_backward (UdmlModel *model, const UdmlConvBn *cb, float *grads, float *din,
-    float *dconv, const float *dout, const float *conv, const float *mean,
-    const float *rstd, float *col, const float *in, int n)
+conv_bn_backward (UdmlModel * model, const UdmlConvBn * cb, float *grads,
+    float *din, float *dconv, const float *dout, const float *conv,
+    const float *mean, const float *rstd, float *col, const float *in, int n)
 {
   size_t map = (size_t) n * cb->co * cb->h * cb->wd;
 
   memset (dconv, 0, map * sizeof (float));
-  udml_batchnorm_backward (dconv, udml_model_tensor_ptr (model, cb->gamma, grads),
-      udml_model_tensor_ptr (model, cb->beta, grads), dout, conv, mean, rstd,
-      udml_model_tensor_ptr (model, cb->gamma, NULL), n, cb->co, cb->h * cb->wd);
+  udml_batchnorm_backward (dconv, udml_model_tensor_ptr (model, cb->gamma,
+          grads), udml_model_tensor_ptr (model, cb->beta, grads), dout, conv,
+      mean, rstd, udml_model_tensor_ptr (model, cb->gamma, NULL), n, cb->co,
+      cb->h * cb->wd);
   udml_conv2d_backward (din, udml_model_tensor_ptr (model, cb->w, grads),
-      cb->b >= 0 ? udml_model_tensor_ptr (model, cb->b, grads) : NULL, col, dconv, in,
-      udml_model_tensor_ptr (model, cb->w, NULL), n, cb->ci, cb->co, cb->h, cb->wd, cb->k);
+      cb->b >= 0 ? udml_model_tensor_ptr (model, cb->b, grads) : NULL, col,
+      dconv, in, udml_model_tensor_ptr (model, cb->w, NULL), n, cb->ci, cb->co,
+      cb->h, cb->wd, cb->k);
 }
 
 static void
-modality_backward (UdmlModel *model, UdmlWork *ws, int m, int n, const UdmlForward *fw,
-    float *grads, const float *df)
+modality_backward (UdmlModel * model, UdmlWork * ws, int m, int n,
+    const UdmlForward * fw, float *grads, const float *df)
 {
   const UdmlModLayout *lay = &model->lay[m];
   UdmlModWork *mw = &ws->mod[m];
-  int C = lay->C, hw = lay->h * lay->w, Hd = model->cfg.est_hidden, S = lay->n_stages;
+  int C = lay->C, hw = lay->h * lay->w, Hd = model->cfg.est_hidden, S =
+      lay->n_stages;
   size_t total = (size_t) n * C * hw;
   float *a = ws->ga, *b = ws->gb, *dmu = ws->dmu[m], *dl = ws->dl[m];
   const float *X = mw->act[S - 1];
 
   /* estimator, reverse order; its input is detached (no din) */
   memset (ws->dh, 0, (size_t) n * Hd * sizeof (float));
-  udml_linear_backward (ws->dh, udml_model_tensor_ptr (model, lay->fc2_w, grads),
-      udml_model_tensor_ptr (model, lay->fc2_b, grads), ws->dg[m], mw->h1d,
-      udml_model_tensor_ptr (model, lay->fc2_w, NULL), n, Hd, 1);
+  udml_linear_backward (ws->dh, udml_model_tensor_ptr (model, lay->fc2_w,
+          grads), udml_model_tensor_ptr (model, lay->fc2_b, grads), ws->dg[m],
+      mw->h1d, udml_model_tensor_ptr (model, lay->fc2_w, NULL), n, Hd, 1);
   memset (ws->dh2, 0, (size_t) n * Hd * sizeof (float));
   if (fw->train)
     udml_dropout_backward (ws->dh2, ws->dh, mw->mask, (size_t) n * Hd);
@@ -858,7 +878,9 @@ modality_backward (UdmlModel *model, UdmlWork *ws, int m, int n, const UdmlForwa
     if (i < S - 1) {
       memset (b, 0, map * sizeof (float));
       udml_maxpool2_backward (b, a, mw->act[i], n, cb->co, cb->h, cb->wd);
-      t = a; a = b; b = t;
+      t = a;
+      a = b;
+      b = t;
     }
     memset (b, 0, map * sizeof (float));
     udml_relu_backward (b, a, mw->act[i], map);
@@ -867,23 +889,27 @@ modality_backward (UdmlModel *model, UdmlWork *ws, int m, int n, const UdmlForwa
       size_t in_size = (size_t) n * cb->ci * cb->h * cb->wd;
       float *dconv = a;
       memset (dconv, 0, map * sizeof (float));
-      udml_batchnorm_backward (dconv, udml_model_tensor_ptr (model, cb->gamma, grads),
-          udml_model_tensor_ptr (model, cb->beta, grads), b, mw->conv[i], mw->bn_mean[i],
-          mw->bn_rstd[i], udml_model_tensor_ptr (model, cb->gamma, NULL), n, cb->co,
+      udml_batchnorm_backward (dconv, udml_model_tensor_ptr (model, cb->gamma,
+              grads), udml_model_tensor_ptr (model, cb->beta, grads), b,
+          mw->conv[i], mw->bn_mean[i], mw->bn_rstd[i],
+          udml_model_tensor_ptr (model, cb->gamma, NULL), n, cb->co,
           cb->h * cb->wd);
       if (i > 0)
         memset (b, 0, in_size * sizeof (float));
-      udml_conv2d_backward (i > 0 ? b : NULL, udml_model_tensor_ptr (model, cb->w, grads),
-          NULL, ws->col, dconv, in, udml_model_tensor_ptr (model, cb->w, NULL), n, cb->ci,
-          cb->co, cb->h, cb->wd, 3);
+      udml_conv2d_backward (i > 0 ? b : NULL, udml_model_tensor_ptr (model,
+              cb->w, grads), NULL, ws->col, dconv, in,
+          udml_model_tensor_ptr (model, cb->w, NULL), n, cb->ci, cb->co, cb->h,
+          cb->wd, 3);
     }
-    t = a; a = b; b = t;
+    t = a;
+    a = b;
+    b = t;
   }
 }
 
 void
-udml_model_backward (UdmlModel *model, UdmlWork *ws, int n, const UdmlForward *fw,
-    float *grads)
+udml_model_backward (UdmlModel * model, UdmlWork * ws, int n,
+    const UdmlForward * fw, float *grads)
 {
   const UdmlConfig *cfg = &model->cfg;
   int M = cfg->n_modalities, K = cfg->n_classes, feat = model->feat;
@@ -897,10 +923,12 @@ udml_model_backward (UdmlModel *model, UdmlWork *ws, int n, const UdmlForward *f
   for (int m = 0; m < M; m++) {
     const UdmlModLayout *lay = &model->lay[m];
     memset (ws->dtmp, 0, (size_t) n * feat * sizeof (float));
-    udml_linear_backward (ws->dtmp, dhw, dhb, ws->do_m[m], ws->cat_m[m], hw_, n, feat, K);
+    udml_linear_backward (ws->dtmp, dhw, dhb, ws->do_m[m], ws->cat_m[m], hw_, n,
+        feat, K);
     for (int i = 0; i < n; i++)
       for (int j = 0; j < lay->C; j++)
-        ws->dcat[(size_t) i * feat + lay->slot + j] += ws->dtmp[(size_t) i * feat + lay->slot + j];
+        ws->dcat[(size_t) i * feat + lay->slot + j] +=
+            ws->dtmp[(size_t) i * feat + lay->slot + j];
   }
 
   /* scaled features f~_m = c(w_m) f_m: dL/df_m = c dL/df~_m, G_m = f . dL/df~_m

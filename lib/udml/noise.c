@@ -11,8 +11,8 @@ clamp255 (float v)
 }
 
 void
-udml_noise_gaussian_planes (UdmlModalityKind kind, float *x, int channels, size_t plane,
-    int level, UdmlRng *rng)
+udml_noise_gaussian_planes (UdmlModalityKind kind, float *x, int channels,
+    size_t plane, int level, UdmlRng * rng)
 {
   if (!x || level <= 1 || channels < 1)
     return;
@@ -46,13 +46,14 @@ udml_noise_gaussian_planes (UdmlModalityKind kind, float *x, int channels, size_
 }
 
 void
-udml_noise_gaussian (UdmlModalityKind kind, float *x, size_t n, int level, UdmlRng *rng)
+udml_noise_gaussian (UdmlModalityKind kind, float *x, size_t n, int level,
+    UdmlRng * rng)
 {
   udml_noise_gaussian_planes (kind, x, 1, n, level, rng);
 }
 
 void
-udml_noise_salt (float *x, size_t n, int e, UdmlRng *rng)
+udml_noise_salt (float *x, size_t n, int e, UdmlRng * rng)
 {
   float lo, hi, p;
 

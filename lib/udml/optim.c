@@ -28,8 +28,8 @@ udml_clip_grad_norm (float *g, size_t n, float max_norm)
 }
 
 void
-udml_sgd_step (float *p, float *buf, const float *g, size_t n, float lr, float momentum,
-    float weight_decay)
+udml_sgd_step (float *p, float *buf, const float *g, size_t n, float lr,
+    float momentum, float weight_decay)
 {
   for (size_t i = 0; i < n; i++) {
     float d = g[i] + weight_decay * p[i];

@@ -7,7 +7,7 @@
 #define UDML_TWO_PI 6.283185307179586
 
 static uint64_t
-splitmix64 (uint64_t *x)
+splitmix64 (uint64_t * x)
 {
   uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -22,7 +22,7 @@ rotl (uint64_t x, int k)
 }
 
 void
-udml_rng_seed (UdmlRng *rng, uint64_t seed, uint64_t stream)
+udml_rng_seed (UdmlRng * rng, uint64_t seed, uint64_t stream)
 {
   uint64_t a = seed, b = stream ^ 0x6a09e667f3bcc909ULL;
   uint64_t mix = splitmix64 (&a) ^ rotl (splitmix64 (&b), 17);
@@ -32,7 +32,7 @@ udml_rng_seed (UdmlRng *rng, uint64_t seed, uint64_t stream)
 }
 
 uint64_t
-udml_rng_u64 (UdmlRng *rng)
+udml_rng_u64 (UdmlRng * rng)
 {
   uint64_t *s = rng->s;
   uint64_t result = rotl (s[1] * 5, 7) * 9;
@@ -48,20 +48,20 @@ udml_rng_u64 (UdmlRng *rng)
 }
 
 float
-udml_rng_uniform (UdmlRng *rng)
+udml_rng_uniform (UdmlRng * rng)
 {
   return (float) (udml_rng_u64 (rng) >> 40) * (1.0f / 16777216.0f);
 }
 
 uint32_t
-udml_rng_below (UdmlRng *rng, uint32_t n)
+udml_rng_below (UdmlRng * rng, uint32_t n)
 {
   return (uint32_t) (((udml_rng_u64 (rng) >> 32) * (uint64_t) n) >> 32);
 }
 
 /* Box-Muller on (0,1] x [0,1) doubles; both outputs used by the fill. */
 static void
-normal_pair (UdmlRng *rng, double *a, double *b)
+normal_pair (UdmlRng * rng, double *a, double *b)
 {
   double u1 = ((udml_rng_u64 (rng) >> 11) + 1.0) * (1.0 / 9007199254740992.0);
   double u2 = (udml_rng_u64 (rng) >> 11) * (1.0 / 9007199254740992.0);
@@ -72,7 +72,7 @@ normal_pair (UdmlRng *rng, double *a, double *b)
 }
 
 float
-udml_rng_normal (UdmlRng *rng)
+udml_rng_normal (UdmlRng * rng)
 {
   double a, b;
 
@@ -81,7 +81,7 @@ udml_rng_normal (UdmlRng *rng)
 }
 
 void
-udml_rng_fill_normal (UdmlRng *rng, float *x, size_t n)
+udml_rng_fill_normal (UdmlRng * rng, float *x, size_t n)
 {
   size_t i;
   double a, b;

@@ -11,25 +11,38 @@ const char *
 udml_status_name (UdmlStatus s)
 {
   switch (s) {
-    case UDML_OK: return "ok";
-    case UDML_ERR_ARG: return "invalid argument";
-    case UDML_ERR_NOMEM: return "out of memory";
-    case UDML_ERR_IO: return "i/o error";
-    case UDML_ERR_TRUNCATED: return "truncated file";
-    case UDML_ERR_MAGIC: return "bad magic";
-    case UDML_ERR_VERSION: return "unsupported version";
-    case UDML_ERR_CRC: return "checksum mismatch";
-    case UDML_ERR_DIMS: return "bad dimensions";
-    case UDML_ERR_FORMAT: return "malformed file";
-    case UDML_ERR_MISMATCH: return "mismatch";
-    case UDML_ERR_INTERRUPTED: return "interrupted";
-    case UDML_ERR_NUMERIC: return "numerical failure";
+    case UDML_OK:
+      return "ok";
+    case UDML_ERR_ARG:
+      return "invalid argument";
+    case UDML_ERR_NOMEM:
+      return "out of memory";
+    case UDML_ERR_IO:
+      return "i/o error";
+    case UDML_ERR_TRUNCATED:
+      return "truncated file";
+    case UDML_ERR_MAGIC:
+      return "bad magic";
+    case UDML_ERR_VERSION:
+      return "unsupported version";
+    case UDML_ERR_CRC:
+      return "checksum mismatch";
+    case UDML_ERR_DIMS:
+      return "bad dimensions";
+    case UDML_ERR_FORMAT:
+      return "malformed file";
+    case UDML_ERR_MISMATCH:
+      return "mismatch";
+    case UDML_ERR_INTERRUPTED:
+      return "interrupted";
+    case UDML_ERR_NUMERIC:
+      return "numerical failure";
   }
   return "unknown status";
 }
 
 UdmlStatus
-udml_error_set (UdmlError *err, UdmlStatus code, const char *fmt, ...)
+udml_error_set (UdmlError * err, UdmlStatus code, const char *fmt, ...)
 {
   if (err) {
     va_list ap;

@@ -12,14 +12,15 @@
 #include "ops.h"
 #include "trainer.h"
 
-struct UdmlTrainer {
+struct UdmlTrainer
+{
   UdmlModel *model;
   UdmlTrainOptions opt;
   int batch;
   UdmlWork ws;
-  float *grads;               /* like params */
-  float *momentum;            /* like params */
-  float *xraw[UDML_MAX_MODALITIES];   /* N x F_m staging for the noise */
+  float *grads;                 /* like params */
+  float *momentum;              /* like params */
+  float *xraw[UDML_MAX_MODALITIES];     /* N x F_m staging for the noise */
   float dep[UDML_MAX_MODALITIES];
   float dep_ema[UDML_MAX_MODALITIES];
   int have_ema;
@@ -27,7 +28,8 @@ struct UdmlTrainer {
 };
 
 /* Stream tags: each consumer of randomness gets its own sequence. */
-enum {
+enum
+{
   TAG_NOISE = 1,
   TAG_FORWARD,
   TAG_SHUFFLE,
@@ -41,7 +43,7 @@ stream_id (int tag, uint64_t key, uint64_t idx)
 }
 
 void
-udml_train_options_default (UdmlTrainOptions *opt)
+udml_train_options_default (UdmlTrainOptions * opt)
 {
   memset (opt, 0, sizeof *opt);
   opt->epochs = 30;
@@ -60,13 +62,15 @@ udml_train_options_default (UdmlTrainOptions *opt)
 /* ------------------------------------------------------------ trainer */
 
 UdmlTrainer *
-udml_trainer_new (UdmlModel *model, const UdmlTrainOptions *opt, int batch, UdmlError *err)
+udml_trainer_new (UdmlModel * model, const UdmlTrainOptions * opt, int batch,
+    UdmlError * err)
 {
   UdmlTrainer *tr;
   const UdmlConfig *cfg;
 
   if (!model || batch < 1) {
-    udml_error_set (err, UDML_ERR_ARG, "trainer: %s", !model ? "no model" : "batch < 1");
+    udml_error_set (err, UDML_ERR_ARG, "trainer: %s",
+        !model ? "no model" : "batch < 1");
     return NULL;
   }
   cfg = &model->cfg;
@@ -98,12 +102,13 @@ udml_trainer_new (UdmlModel *model, const UdmlTrainOptions *opt, int batch, Udml
 
 nomem:
   udml_trainer_free (tr);
-  udml_error_set (err, UDML_ERR_NOMEM, "trainer: out of memory (batch %d)", batch);
+  udml_error_set (err, UDML_ERR_NOMEM, "trainer: out of memory (batch %d)",
+      batch);
   return NULL;
 }
 
 void
-udml_trainer_free (UdmlTrainer *tr)
+udml_trainer_free (UdmlTrainer * tr)
 {
   if (!tr)
     return;
@@ -116,7 +121,7 @@ udml_trainer_free (UdmlTrainer *tr)
 }
 
 float *
-udml_trainer_grads (UdmlTrainer *tr, size_t *n)
+udml_trainer_grads (UdmlTrainer * tr, size_t *n)
 {
   if (n)
     *n = tr->model->n_params;
@@ -124,7 +129,7 @@ udml_trainer_grads (UdmlTrainer *tr, size_t *n)
 }
 
 float *
-udml_trainer_momentum (UdmlTrainer *tr, size_t *n)
+udml_trainer_momentum (UdmlTrainer * tr, size_t *n)
 {
   if (n)
     *n = tr->model->n_params;
@@ -132,7 +137,7 @@ udml_trainer_momentum (UdmlTrainer *tr, size_t *n)
 }
 
 void
-udml_trainer_get_dependency (const UdmlTrainer *tr, float *dep, float *ema)
+udml_trainer_get_dependency (const UdmlTrainer * tr, float *dep, float *ema)
 {
   for (int m = 0; m < tr->model->cfg.n_modalities; m++) {
     if (dep)
@@ -143,7 +148,8 @@ udml_trainer_get_dependency (const UdmlTrainer *tr, float *dep, float *ema)
 }
 
 void
-udml_trainer_set_dependency (UdmlTrainer *tr, const float *dep, const float *ema)
+udml_trainer_set_dependency (UdmlTrainer * tr, const float *dep,
+    const float *ema)
 {
   for (int m = 0; m < tr->model->cfg.n_modalities; m++) {
     if (dep)
@@ -158,13 +164,13 @@ udml_trainer_set_dependency (UdmlTrainer *tr, const float *dep, const float *ema
 }
 
 void
-udml_trainer_set_freeze (UdmlTrainer *tr, UdmlFreeze freeze)
+udml_trainer_set_freeze (UdmlTrainer * tr, UdmlFreeze freeze)
 {
   tr->freeze = freeze;
 }
 
 float *
-udml_trainer_input (UdmlTrainer *tr, int m)
+udml_trainer_input (UdmlTrainer * tr, int m)
 {
   if (m < 0 || m >= tr->model->cfg.n_modalities)
     return NULL;
@@ -172,7 +178,7 @@ udml_trainer_input (UdmlTrainer *tr, int m)
 }
 
 static void
-loss_weights (const UdmlTrainer *tr, UdmlPhase phase, UdmlLossWeights *lw)
+loss_weights (const UdmlTrainer * tr, UdmlPhase phase, UdmlLossWeights * lw)
 {
   const UdmlModel *model = tr->model;
 
@@ -188,9 +194,9 @@ loss_weights (const UdmlTrainer *tr, UdmlPhase phase, UdmlLossWeights *lw)
 }
 
 static UdmlStatus
-run_pass (UdmlTrainer *tr, int n, const float *const x[], const int *y,
-    const uint8_t *levels, UdmlPhase phase, uint64_t key, int backward, int update_stats,
-    UdmlLossParts *parts, UdmlError *err)
+run_pass (UdmlTrainer * tr, int n, const float *const x[], const int *y,
+    const uint8_t * levels, UdmlPhase phase, uint64_t key, int backward,
+    int update_stats, UdmlLossParts * parts, UdmlError * err)
 {
   UdmlModel *model = tr->model;
   const UdmlConfig *cfg = &model->cfg;
@@ -200,15 +206,16 @@ run_pass (UdmlTrainer *tr, int n, const float *const x[], const int *y,
   UdmlWork *ws = &tr->ws;
 
   if (n < 1 || n > tr->batch)
-    return udml_error_set (err, UDML_ERR_ARG, "trainer: batch of %d, planned for 1..%d",
-        n, tr->batch);
+    return udml_error_set (err, UDML_ERR_ARG,
+        "trainer: batch of %d, planned for 1..%d", n, tr->batch);
   if (n < 2)
     return udml_error_set (err, UDML_ERR_ARG,
         "trainer: batch of 1 (batch norm needs at least 2 samples)");
   for (int i = 0; i < n; i++)
     if (y[i] < 0 || y[i] >= cfg->n_classes)
-      return udml_error_set (err, UDML_ERR_ARG, "trainer: label %d of sample %d not in 0..%d",
-          y[i], i, cfg->n_classes - 1);
+      return udml_error_set (err, UDML_ERR_ARG,
+          "trainer: label %d of sample %d not in 0..%d", y[i], i,
+          cfg->n_classes - 1);
 
   /* raw copy -> noise at the sample's level -> standardise (method.md §3) */
   for (int m = 0; m < M; m++) {
@@ -216,8 +223,8 @@ run_pass (UdmlTrainer *tr, int n, const float *const x[], const int *y,
     size_t F = model->lay[m].F;
 
     if (!x[m])
-      return udml_error_set (err, UDML_ERR_ARG, "trainer: no input for modality %s",
-          spec->name);
+      return udml_error_set (err, UDML_ERR_ARG,
+          "trainer: no input for modality %s", spec->name);
     if (x[m] != tr->xraw[m])
       memcpy (tr->xraw[m], x[m], (size_t) n * F * sizeof (float));
     for (int i = 0; i < n; i++) {
@@ -228,12 +235,14 @@ run_pass (UdmlTrainer *tr, int n, const float *const x[], const int *y,
             spec->name, UDML_NOISE_LEVELS);
       if (level > 1) {
         UdmlRng rng;
-        udml_rng_seed (&rng, tr->opt.seed, stream_id (TAG_NOISE, key, (uint64_t) i * M + m));
+        udml_rng_seed (&rng, tr->opt.seed, stream_id (TAG_NOISE, key,
+                (uint64_t) i * M + m));
         udml_noise_gaussian_planes (spec->kind, tr->xraw[m] + i * F, spec->in_c,
             (size_t) spec->in_h * spec->in_w, level, &rng);
       }
     }
-    udml_model_standardise (model, ws->mod[m].x, tr->xraw[m], m, (size_t) n * F);
+    udml_model_standardise (model, ws->mod[m].x, tr->xraw[m], m,
+        (size_t) n * F);
   }
   memset (ws->present, 1, (size_t) n * M);
 
@@ -250,8 +259,8 @@ run_pass (UdmlTrainer *tr, int n, const float *const x[], const int *y,
   udml_loss_forward (model, ws, n, y, levels, &lw, parts);
   if (!isfinite (parts->total))
     return udml_error_set (err, UDML_ERR_NUMERIC,
-        "trainer: loss is %g (ce %g, uni %g, kl %g, est %g)", parts->total, parts->ce,
-        parts->uni, parts->kl, parts->est);
+        "trainer: loss is %g (ce %g, uni %g, kl %g, est %g)", parts->total,
+        parts->ce, parts->uni, parts->kl, parts->est);
   if (backward) {
     memset (tr->grads, 0, model->n_params * sizeof (float));
     udml_loss_backward (model, ws, n, y, &lw);
@@ -261,19 +270,20 @@ run_pass (UdmlTrainer *tr, int n, const float *const x[], const int *y,
 }
 
 UdmlStatus
-udml_trainer_compute (UdmlTrainer *tr, int n, const float *const x[], const int *y,
-    const uint8_t *levels, UdmlPhase phase, uint64_t key, int backward,
-    UdmlLossParts *parts, UdmlError *err)
+udml_trainer_compute (UdmlTrainer * tr, int n, const float *const x[],
+    const int *y, const uint8_t * levels, UdmlPhase phase, uint64_t key,
+    int backward, UdmlLossParts * parts, UdmlError * err)
 {
   UdmlLossParts tmp;
 
-  return run_pass (tr, n, x, y, levels, phase, key, backward, 0, parts ? parts : &tmp, err);
+  return run_pass (tr, n, x, y, levels, phase, key, backward, 0,
+      parts ? parts : &tmp, err);
 }
 
 UdmlStatus
-udml_trainer_step (UdmlTrainer *tr, int n, const float *const x[], const int *y,
-    const uint8_t *levels, UdmlPhase phase, uint64_t key, float lr,
-    UdmlLossParts *parts, UdmlError *err)
+udml_trainer_step (UdmlTrainer * tr, int n, const float *const x[],
+    const int *y, const uint8_t * levels, UdmlPhase phase, uint64_t key,
+    float lr, UdmlLossParts * parts, UdmlError * err)
 {
   UdmlModel *model = tr->model;
   int M = model->cfg.n_modalities, K = model->cfg.n_classes;
@@ -296,7 +306,8 @@ udml_trainer_step (UdmlTrainer *tr, int n, const float *const x[], const int *y,
     if (tr->dep[m] < 1e-12f)
       tr->dep[m] = 1e-12f;
     tr->dep_ema[m] = tr->have_ema
-        ? UDML_DEP_EMA * tr->dep_ema[m] + (1.0f - UDML_DEP_EMA) * tr->dep[m] : tr->dep[m];
+        ? UDML_DEP_EMA * tr->dep_ema[m] + (1.0f -
+        UDML_DEP_EMA) * tr->dep[m] : tr->dep[m];
     udml_model_set_dependency (model, m, tr->dep_ema[m]);
   }
   tr->have_ema = 1;
@@ -309,10 +320,11 @@ udml_trainer_step (UdmlTrainer *tr, int n, const float *const x[], const int *y,
 
 /* ------------------------------------------------------------ schedule */
 
-typedef struct {
-  int stage2_start;           /* E/2 */
-  int unc_start;              /* E/2 + E/10 */
-  int lr_drop;                /* 0.7 E */
+typedef struct
+{
+  int stage2_start;             /* E/2 */
+  int unc_start;                /* E/2 + E/10 */
+  int lr_drop;                  /* 0.7 E */
 } Schedule;
 
 static Schedule
@@ -327,10 +339,10 @@ schedule_for (int epochs)
 }
 
 static UdmlPhase
-phase_for (UdmlPolicy policy, const Schedule *s, int epoch)
+phase_for (UdmlPolicy policy, const Schedule * s, int epoch)
 {
   if (policy == UDML_POLICY_UDML_POS)
-    return UDML_PHASE_UNCERTAINTY;    /* one stage: noise and all terms from epoch 0 */
+    return UDML_PHASE_UNCERTAINTY;      /* one stage: noise and all terms from epoch 0 */
   if (epoch < s->stage2_start)
     return UDML_PHASE_STAGE1;
   if (epoch < s->unc_start)
@@ -357,7 +369,8 @@ shuffle (int *perm, int n, uint64_t seed, int epoch)
 /* Stage-2 draw (method.md §3): levels uniform in 1..11 per modality, then a
  * random half of the samples back to clean. order: n ints scratch. */
 static void
-draw_levels (uint8_t *levels, int *order, int n, int M, uint64_t seed, int64_t step)
+draw_levels (uint8_t * levels, int *order, int n, int M, uint64_t seed,
+    int64_t step)
 {
   UdmlRng rng;
 
@@ -377,20 +390,21 @@ draw_levels (uint8_t *levels, int *order, int n, int M, uint64_t seed, int64_t s
 }
 
 static UdmlStatus
-check_dataset (const UdmlModel *model, const UdmlDataset *ds, const char *what,
-    UdmlError *err)
+check_dataset (const UdmlModel * model, const UdmlDataset * ds,
+    const char *what, UdmlError * err)
 {
   const UdmlConfig *cfg = &model->cfg;
 
   if (ds->n < 2)
-    return udml_error_set (err, UDML_ERR_ARG, "train: %s set has %d samples, need >= 2",
-        what, ds->n);
+    return udml_error_set (err, UDML_ERR_ARG,
+        "train: %s set has %d samples, need >= 2", what, ds->n);
   if (!ds->y)
-    return udml_error_set (err, UDML_ERR_ARG, "train: %s set has no labels", what);
+    return udml_error_set (err, UDML_ERR_ARG, "train: %s set has no labels",
+        what);
   for (int m = 0; m < cfg->n_modalities; m++)
     if (!ds->x[m])
-      return udml_error_set (err, UDML_ERR_ARG, "train: %s set has no %s features", what,
-          cfg->mod[m].name);
+      return udml_error_set (err, UDML_ERR_ARG,
+          "train: %s set has no %s features", what, cfg->mod[m].name);
   for (int i = 0; i < ds->n; i++)
     if (ds->y[i] < 0 || ds->y[i] >= cfg->n_classes)
       return udml_error_set (err, UDML_ERR_ARG,
@@ -402,7 +416,7 @@ check_dataset (const UdmlModel *model, const UdmlDataset *ds, const char *what,
 /* Per-modality mean/std over all training features (double accumulation,
  * so the result does not depend on the order of evaluation). */
 static void
-set_normalisation (UdmlModel *model, const UdmlDataset *train)
+set_normalisation (UdmlModel * model, const UdmlDataset * train)
 {
   for (int m = 0; m < model->cfg.n_modalities; m++) {
     size_t count = (size_t) train->n * model->lay[m].F;
@@ -422,8 +436,8 @@ set_normalisation (UdmlModel *model, const UdmlDataset *train)
 /* Clean validation in eval mode with the current training weighting and
  * the dependency EMA. Uses ws (no grad) in chunks. */
 static void
-validate (UdmlModel *model, UdmlWork *ws, int chunk, const UdmlDataset *val, UdmlPhase phase,
-    float *acc_out, float *loss_out)
+validate (UdmlModel * model, UdmlWork * ws, int chunk, const UdmlDataset * val,
+    UdmlPhase phase, float *acc_out, float *loss_out)
 {
   const UdmlConfig *cfg = &model->cfg;
   int M = cfg->n_modalities, K = cfg->n_classes, correct = 0;
@@ -437,12 +451,13 @@ validate (UdmlModel *model, UdmlWork *ws, int chunk, const UdmlDataset *val, Udm
     int n = val->n - start < chunk ? val->n - start : chunk;
     for (int m = 0; m < M; m++) {
       size_t F = model->lay[m].F;
-      udml_model_standardise (model, ws->mod[m].x, val->x[m] + (size_t) start * F, m,
-          (size_t) n * F);
+      udml_model_standardise (model, ws->mod[m].x,
+          val->x[m] + (size_t) start * F, m, (size_t) n * F);
     }
     memset (ws->present, 1, (size_t) n * M);
     udml_model_forward (model, ws, n, &fw);
-    loss += (double) udml_xent_forward (ws->probs, ws->o, val->y + start, n, K) * n;
+    loss +=
+        (double) udml_xent_forward (ws->probs, ws->o, val->y + start, n, K) * n;
     for (int i = 0; i < n; i++) {
       const float *o = ws->o + (size_t) i * K;
       int best = 0;
@@ -457,8 +472,9 @@ validate (UdmlModel *model, UdmlWork *ws, int chunk, const UdmlDataset *val, Udm
 }
 
 static UdmlStatus
-save_checkpoint (UdmlTrainer *tr, const UdmlTrainOptions *opt, int epoch, int step,
-    int64_t global_step, double loss_sum, double correct_sum, int seen, UdmlError *err)
+save_checkpoint (UdmlTrainer * tr, const UdmlTrainOptions * opt, int epoch,
+    int step, int64_t global_step, double loss_sum, double correct_sum,
+    int seen, UdmlError * err)
 {
   UdmlCheckpointState st;
 
@@ -481,8 +497,8 @@ save_checkpoint (UdmlTrainer *tr, const UdmlTrainOptions *opt, int epoch, int st
 }
 
 UdmlStatus
-udml_train (UdmlModel *model, const UdmlDataset *train, const UdmlDataset *val,
-    const UdmlTrainOptions *opt_in, UdmlError *err)
+udml_train (UdmlModel * model, const UdmlDataset * train,
+    const UdmlDataset * val, const UdmlTrainOptions * opt_in, UdmlError * err)
 {
   UdmlTrainOptions opt;
   UdmlTrainer *tr = NULL;
@@ -497,7 +513,8 @@ udml_train (UdmlModel *model, const UdmlDataset *train, const UdmlDataset *val,
 
   memset (&vws, 0, sizeof vws);
   if (!model || !train)
-    return udml_error_set (err, UDML_ERR_ARG, "train: %s", !model ? "no model" : "no data");
+    return udml_error_set (err, UDML_ERR_ARG, "train: %s",
+        !model ? "no model" : "no data");
   if (opt_in)
     opt = *opt_in;
   else
@@ -537,17 +554,19 @@ udml_train (UdmlModel *model, const UdmlDataset *train, const UdmlDataset *val,
 
   if (opt.resume) {
     UdmlCheckpointState cs;
-    if ((st = udml_checkpoint_load (opt.resume, model, &cs, tr->momentum, model->n_params,
-                err)) != UDML_OK)
+    if ((st =
+            udml_checkpoint_load (opt.resume, model, &cs, tr->momentum,
+                model->n_params, err)) != UDML_OK)
       goto out;
     if (cs.seed != opt.seed || cs.policy != (int) model->cfg.policy
         || cs.epochs != opt.epochs || cs.batch != batch) {
       st = udml_error_set (err, UDML_ERR_MISMATCH,
           "%s: checkpoint of seed %llu, policy %s, %d epochs, batch %d; this run has "
           "seed %llu, policy %s, %d epochs, batch %d", opt.resume,
-          (unsigned long long) cs.seed, udml_policy_name ((UdmlPolicy) cs.policy),
-          cs.epochs, cs.batch, (unsigned long long) opt.seed,
-          udml_policy_name (model->cfg.policy), opt.epochs, batch);
+          (unsigned long long) cs.seed,
+          udml_policy_name ((UdmlPolicy) cs.policy), cs.epochs, cs.batch,
+          (unsigned long long) opt.seed, udml_policy_name (model->cfg.policy),
+          opt.epochs, batch);
       goto out;
     }
     if (cs.epoch < 0 || cs.epoch > opt.epochs || cs.step < 0 || cs.step > steps) {
@@ -589,7 +608,8 @@ udml_train (UdmlModel *model, const UdmlDataset *train, const UdmlDataset *val,
         size_t F = model->lay[m].F;
         float *dst = udml_trainer_input (tr, m);
         for (int i = 0; i < batch; i++)
-          memcpy (dst + i * F, train->x[m] + (size_t) perm[step * batch + i] * F,
+          memcpy (dst + i * F,
+              train->x[m] + (size_t) perm[step * batch + i] * F,
               F * sizeof (float));
         xs[m] = dst;
       }
@@ -598,8 +618,8 @@ udml_train (UdmlModel *model, const UdmlDataset *train, const UdmlDataset *val,
       if (phase != UDML_PHASE_STAGE1)
         draw_levels (levels, order, batch, M, opt.seed, global_step);
       st = udml_trainer_step (tr, batch, xs, ybuf,
-          phase != UDML_PHASE_STAGE1 ? levels : NULL, phase, (uint64_t) global_step, lr,
-          &parts, err);
+          phase != UDML_PHASE_STAGE1 ? levels : NULL, phase,
+          (uint64_t) global_step, lr, &parts, err);
       if (st != UDML_OK) {
         if (st == UDML_ERR_NUMERIC && err) {
           char tmp[sizeof err->msg];
@@ -617,15 +637,17 @@ udml_train (UdmlModel *model, const UdmlDataset *train, const UdmlDataset *val,
       pr.loss = (float) (loss_sum / seen);
       pr.accuracy = (float) (correct_sum / seen);
       if (opt.progress && opt.progress (&pr, opt.progress_user)) {
-        if ((st = save_checkpoint (tr, &opt, epoch, step + 1, global_step, loss_sum,
-                    correct_sum, seen, err)) == UDML_OK)
+        if ((st =
+                save_checkpoint (tr, &opt, epoch, step + 1, global_step,
+                    loss_sum, correct_sum, seen, err)) == UDML_OK)
           st = udml_error_set (err, UDML_ERR_INTERRUPTED,
               "train: interrupted at epoch %d step %d", epoch, step + 1);
         goto out;
       }
-      if (opt.checkpoint_every_steps > 0 && global_step % opt.checkpoint_every_steps == 0
-          && step + 1 < steps
-          && (st = save_checkpoint (tr, &opt, epoch, step + 1, global_step, loss_sum,
+      if (opt.checkpoint_every_steps > 0
+          && global_step % opt.checkpoint_every_steps == 0 && step + 1 < steps
+          && (st =
+              save_checkpoint (tr, &opt, epoch, step + 1, global_step, loss_sum,
                   correct_sum, seen, err)) != UDML_OK)
         goto out;
     }
@@ -636,16 +658,18 @@ udml_train (UdmlModel *model, const UdmlDataset *train, const UdmlDataset *val,
     pr.epoch_done = 1;
     loss_sum = correct_sum = 0.0;
     seen = 0;
-    if ((st = save_checkpoint (tr, &opt, epoch + 1, 0, global_step, 0.0, 0.0, 0, err))
+    if ((st =
+            save_checkpoint (tr, &opt, epoch + 1, 0, global_step, 0.0, 0.0, 0,
+                err))
         != UDML_OK)
       goto out;
     if (opt.progress && opt.progress (&pr, opt.progress_user)) {
-      st = udml_error_set (err, UDML_ERR_INTERRUPTED, "train: interrupted after epoch %d",
-          epoch);
+      st = udml_error_set (err, UDML_ERR_INTERRUPTED,
+          "train: interrupted after epoch %d", epoch);
       goto out;
     }
-    udml_log (UDML_LOG_INFO, "epoch %d/%d: loss %.4f accuracy %.4f", epoch + 1, opt.epochs,
-        pr.loss, pr.accuracy);
+    udml_log (UDML_LOG_INFO, "epoch %d/%d: loss %.4f accuracy %.4f", epoch + 1,
+        opt.epochs, pr.loss, pr.accuracy);
   }
 
 out:

@@ -25,7 +25,8 @@
 #define KINK_ATOL 2e-2
 #define KINK_RTOL 0.25
 
-typedef struct {
+typedef struct
+{
   const char *name;
   UdmlPolicy policy;
   UdmlPhase phase;
@@ -34,7 +35,7 @@ typedef struct {
 } Case;
 
 static UdmlModel *
-tiny_model (const Case *c, UdmlError *err)
+tiny_model (const Case * c, UdmlError * err)
 {
   UdmlConfig cfg;
   UdmlModel *model;
@@ -63,7 +64,7 @@ tiny_model (const Case *c, UdmlError *err)
 }
 
 static int
-run_case (const Case *c)
+run_case (const Case * c)
 {
   UdmlError err = { 0 };
   UdmlModel *model = tiny_model (c, &err);
@@ -107,7 +108,8 @@ run_case (const Case *c)
 
   /* analytic gradient, recording the detached inputs */
   udml_trainer_set_freeze (tr, UDML_FREEZE_RECORD);
-  if (udml_trainer_compute (tr, N, x, y, lv, c->phase, key, 1, &parts, &err) != UDML_OK) {
+  if (udml_trainer_compute (tr, N, x, y, lv, c->phase, key, 1, &parts,
+          &err) != UDML_OK) {
     fprintf (stderr, "FAIL %s: compute: %s\n", c->name, err.msg);
     return 1;
   }
@@ -130,7 +132,8 @@ run_case (const Case *c)
     if (!udml_model_tensor_trainable (model, t))
       continue;
     for (int s = 0; s < samples; s++) {
-      size_t j = size <= SAMPLES_PER_TENSOR ? (size_t) s : udml_rng_u64 (&rng) % size;
+      size_t j =
+          size <= SAMPLES_PER_TENSOR ? (size_t) s : udml_rng_u64 (&rng) % size;
       float a = an[(p - params) + j], orig = p[j];
       double fd[2];
 
@@ -150,7 +153,9 @@ run_case (const Case *c)
         lm = parts.total;
         p[j] = orig;
         fd[r] = (lp - lm) / (2.0 * h);
-        if (r == 1 && fabs ((lp - l0) / h - (l0 - lm) / h) > KINK_ATOL + KINK_RTOL * fabs (fd[r]))
+        if (r == 1
+            && fabs ((lp - l0) / h - (l0 - lm) / h) >
+            KINK_ATOL + KINK_RTOL * fabs (fd[r]))
           kink = 1;
       }
       if (kink || fabs (fd[0] - fd[1]) > ATOL + RTOL * fabs (fd[1])) {
@@ -160,7 +165,7 @@ run_case (const Case *c)
       {
         double diff = fabs (a - fd[1]);
         num += (a - fd[1]) * (a - fd[1]);
-        den += fd[1] * fd[1] + (double) a * a;
+        den += fd[1] * fd[1] + (double) a *a;
         if (diff > ATOL + RTOL * fabs (fd[1]))
           bad++;
         if (diff > worst) {
@@ -175,20 +180,23 @@ run_case (const Case *c)
     {
       /* relative L2 error, with an absolute floor for all-zero gradients
        * (conv biases in front of a training-mode BN) */
-      double vec = sqrt (num) / fmax (sqrt (den / 2.0), 1e-2 * sqrt ((double) samples));
+      double vec =
+          sqrt (num) / fmax (sqrt (den / 2.0), 1e-2 * sqrt ((double) samples));
       int too_noisy = unreliable > 1 && unreliable > MAX_UNRELIABLE * samples;
       if (bad > MAX_OUTLIERS || vec > VEC_RTOL || too_noisy) {
         fprintf (stderr,
             "FAIL %s: %s: %d/%d samples off (atol %g rtol %g), rel L2 %.3g, %d kink-affected; "
             "max |diff| %.3g at [%d]: analytic %.6g fd %.6g\n",
-            c->name, udml_model_tensor_name (model, t), bad, samples, ATOL, RTOL, vec,
-            unreliable, worst, worst_j, worst_an, worst_fd);
+            c->name, udml_model_tensor_name (model, t), bad, samples, ATOL,
+            RTOL, vec, unreliable, worst, worst_j, worst_an, worst_fd);
         bad_tensors++;
       }
     }
   }
-  printf ("%-24s loss %.4f (ce %.3f uni %.3f kl %.4f est %.3f): %d tensors, %d wrong\n",
-      c->name, parts.total, parts.ce, parts.uni, parts.kl, parts.est, checked, bad_tensors);
+  printf
+      ("%-24s loss %.4f (ce %.3f uni %.3f kl %.4f est %.3f): %d tensors, %d wrong\n",
+      c->name, parts.total, parts.ce, parts.uni, parts.kl, parts.est, checked,
+      bad_tensors);
   free (an);
   free (xa);
   free (xv);
@@ -201,15 +209,24 @@ int
 main (void)
 {
   static const Case cases[] = {
-    { "udml stage1", UDML_POLICY_UDML, UDML_PHASE_STAGE1, UDML_SCALING_RESIDUAL, -1.0f },
-    { "udml stage2", UDML_POLICY_UDML, UDML_PHASE_STAGE2, UDML_SCALING_RESIDUAL, -1.0f },
-    { "udml uncertainty", UDML_POLICY_UDML, UDML_PHASE_UNCERTAINTY, UDML_SCALING_RESIDUAL, 0.05f },
-    { "udml paper scaling", UDML_POLICY_UDML, UDML_PHASE_UNCERTAINTY, UDML_SCALING_PAPER, 0.0f },
-    { "static", UDML_POLICY_STATIC, UDML_PHASE_UNCERTAINTY, UDML_SCALING_RESIDUAL, -1.0f },
-    { "pe", UDML_POLICY_PE, UDML_PHASE_UNCERTAINTY, UDML_SCALING_RESIDUAL, -1.0f },
-    { "udml-nue", UDML_POLICY_UDML_NUE, UDML_PHASE_UNCERTAINTY, UDML_SCALING_RESIDUAL, -1.0f },
-    { "udml-mc", UDML_POLICY_UDML_MC, UDML_PHASE_UNCERTAINTY, UDML_SCALING_RESIDUAL, -1.0f },
-    { "udml-pos", UDML_POLICY_UDML_POS, UDML_PHASE_UNCERTAINTY, UDML_SCALING_RESIDUAL, -1.0f },
+    {"udml stage1", UDML_POLICY_UDML, UDML_PHASE_STAGE1, UDML_SCALING_RESIDUAL,
+        -1.0f},
+    {"udml stage2", UDML_POLICY_UDML, UDML_PHASE_STAGE2, UDML_SCALING_RESIDUAL,
+        -1.0f},
+    {"udml uncertainty", UDML_POLICY_UDML, UDML_PHASE_UNCERTAINTY,
+        UDML_SCALING_RESIDUAL, 0.05f},
+    {"udml paper scaling", UDML_POLICY_UDML, UDML_PHASE_UNCERTAINTY,
+        UDML_SCALING_PAPER, 0.0f},
+    {"static", UDML_POLICY_STATIC, UDML_PHASE_UNCERTAINTY,
+        UDML_SCALING_RESIDUAL, -1.0f},
+    {"pe", UDML_POLICY_PE, UDML_PHASE_UNCERTAINTY, UDML_SCALING_RESIDUAL,
+        -1.0f},
+    {"udml-nue", UDML_POLICY_UDML_NUE, UDML_PHASE_UNCERTAINTY,
+        UDML_SCALING_RESIDUAL, -1.0f},
+    {"udml-mc", UDML_POLICY_UDML_MC, UDML_PHASE_UNCERTAINTY,
+        UDML_SCALING_RESIDUAL, -1.0f},
+    {"udml-pos", UDML_POLICY_UDML_POS, UDML_PHASE_UNCERTAINTY,
+        UDML_SCALING_RESIDUAL, -1.0f},
   };
   int failed = 0;
 

@@ -61,7 +61,8 @@
 #define MIN_CASE_GAIN 0.0       /* udml minus static, each case */
 #define MIN_UNC_GAIN 0.0        /* udml as trained minus its uncertainty term off */
 
-typedef struct {
+typedef struct
+{
   int n;
   float *a, *v;
   int *y;
@@ -71,7 +72,7 @@ typedef struct {
  * N(0,1)), video a bright square in quadrant k (pixels, grey background).
  * Both are weak enough that one modality alone is imperfect. */
 static void
-make_data (Data *d, int n, uint64_t seed)
+make_data (Data * d, int n, uint64_t seed)
 {
   UdmlRng rng;
 
@@ -85,22 +86,27 @@ make_data (Data *d, int n, uint64_t seed)
     int shift = (int) udml_rng_below (&rng, 3) - 1;
     int qy = (k / 2) * (S / 2) + 1 + (int) udml_rng_below (&rng, 2);
     int qx = (k % 2) * (S / 2) + 1 + (int) udml_rng_below (&rng, 2);
-    float *a = d->a + (size_t) i * F, *v = d->v + (size_t) i * F;
+    float *a = d->a + (size_t) i * F, *v = d->v + (size_t) i *F;
 
     d->y[i] = k;
     for (int r = 0; r < S; r++)
       for (int c = 0; c < S; c++) {
         int band = r >= 3 * k + 2 + shift && r < 3 * k + 5 + shift;
         int square = r >= qy && r < qy + 5 && c >= qx && c < qx + 5;
-        a[r * S + c] = -4.0f + udml_rng_normal (&rng) * 1.0f + (band ? AUDIO_AMP : 0.0f);
-        v[r * S + c] = 110.0f + udml_rng_normal (&rng) * VIDEO_BG + (square ? VIDEO_AMP : 0.0f);
-        v[r * S + c] = v[r * S + c] < 0.0f ? 0.0f : v[r * S + c] > 255.0f ? 255.0f : v[r * S + c];
+        a[r * S + c] =
+            -4.0f + udml_rng_normal (&rng) * 1.0f + (band ? AUDIO_AMP : 0.0f);
+        v[r * S + c] =
+            110.0f + udml_rng_normal (&rng) * VIDEO_BG +
+            (square ? VIDEO_AMP : 0.0f);
+        v[r * S + c] =
+            v[r * S + c] < 0.0f ? 0.0f : v[r * S + c] >
+            255.0f ? 255.0f : v[r * S + c];
       }
   }
 }
 
 static void
-free_data (Data *d)
+free_data (Data * d)
 {
   free (d->a);
   free (d->v);
@@ -108,7 +114,7 @@ free_data (Data *d)
 }
 
 static void
-small_config (UdmlConfig *cfg, UdmlPolicy policy)
+small_config (UdmlConfig * cfg, UdmlPolicy policy)
 {
   udml_config_default (cfg);
   for (int m = 0; m < 2; m++) {
@@ -126,7 +132,7 @@ small_config (UdmlConfig *cfg, UdmlPolicy policy)
 }
 
 static void
-small_options (UdmlTrainOptions *opt, int epochs)
+small_options (UdmlTrainOptions * opt, int epochs)
 {
   udml_train_options_default (opt);
   opt->epochs = epochs;
@@ -138,7 +144,7 @@ small_options (UdmlTrainOptions *opt, int epochs)
 }
 
 static UdmlModel *
-train_model (UdmlPolicy policy, const Data *tr, int epochs)
+train_model (UdmlPolicy policy, const Data * tr, int epochs)
 {
   UdmlConfig cfg;
   UdmlTrainOptions opt;
@@ -205,8 +211,8 @@ spearman (const double *x, const double *y, int n)
  * level[i] (Gaussian operator, fixed seed). Returns accuracy; sigma-hat of
  * the corrupted modality into sig (may be NULL). */
 static double
-evaluate_mode (UdmlModel *model, const Data *te, int noisy_mod, const int *level,
-    UdmlInferMode mode, double *sig, double *weight)
+evaluate_mode (UdmlModel * model, const Data * te, int noisy_mod,
+    const int *level, UdmlInferMode mode, double *sig, double *weight)
 {
   UdmlError err = { 0 };
   UdmlInfer *inf = udml_infer_new (model, 1, &err);
@@ -224,8 +230,9 @@ evaluate_mode (UdmlModel *model, const Data *te, int noisy_mod, const int *level
     memcpy (a, te->a + (size_t) i * F, sizeof a);
     memcpy (v, te->v + (size_t) i * F, sizeof v);
     udml_rng_seed (&rng, 777, (uint64_t) i);
-    udml_noise_gaussian (noisy_mod == 0 ? UDML_MODALITY_AUDIO : UDML_MODALITY_VIDEO,
-        noisy_mod == 0 ? a : v, F, level[i], &rng);
+    udml_noise_gaussian (noisy_mod ==
+        0 ? UDML_MODALITY_AUDIO : UDML_MODALITY_VIDEO, noisy_mod == 0 ? a : v,
+        F, level[i], &rng);
     if (udml_infer_run (inf, 1, in, NULL, mode, &res, &err) != UDML_OK) {
       fprintf (stderr, "FAIL infer run: %s\n", err.msg);
       udml_infer_free (inf);
@@ -242,22 +249,24 @@ evaluate_mode (UdmlModel *model, const Data *te, int noisy_mod, const int *level
 }
 
 static double
-evaluate (UdmlModel *model, const Data *te, int noisy_mod, const int *level, double *sig,
-    double *weight)
+evaluate (UdmlModel * model, const Data * te, int noisy_mod, const int *level,
+    double *sig, double *weight)
 {
-  return evaluate_mode (model, te, noisy_mod, level, UDML_INFER_AS_TRAINED, sig, weight);
+  return evaluate_mode (model, te, noisy_mod, level, UDML_INFER_AS_TRAINED, sig,
+      weight);
 }
 
 /* ------------------------------------------------------------ resume */
 
-typedef struct {
-  int64_t stop_at;            /* global step (1-based count) to stop after */
-  int stop_at_epoch_end;      /* epoch index whose end stops the run, or -1 */
+typedef struct
+{
+  int64_t stop_at;              /* global step (1-based count) to stop after */
+  int stop_at_epoch_end;        /* epoch index whose end stops the run, or -1 */
   int64_t steps;
 } StopCtl;
 
 static int
-stop_cb (const UdmlTrainProgress *p, void *user)
+stop_cb (const UdmlTrainProgress * p, void *user)
 {
   StopCtl *s = user;
 
@@ -268,7 +277,7 @@ stop_cb (const UdmlTrainProgress *p, void *user)
 }
 
 static int
-test_resume (const Data *tr)
+test_resume (const Data * tr)
 {
   UdmlConfig cfg;
   UdmlTrainOptions opt;
@@ -281,8 +290,8 @@ test_resume (const Data *tr)
   UdmlStatus st;
   const char *tmp = getenv ("TMPDIR");
 
-  snprintf (path, sizeof path, "%s/udml-test-train-%ld.ckpt", tmp ? tmp : "/tmp",
-      (long) getpid ());
+  snprintf (path, sizeof path, "%s/udml-test-train-%ld.ckpt",
+      tmp ? tmp : "/tmp", (long) getpid ());
   small_config (&cfg, UDML_POLICY_UDML);
   small_options (&opt, 6);
   ds.n = 256;
@@ -307,7 +316,8 @@ test_resume (const Data *tr)
   ctl.stop_at_epoch_end = -1;
   st = udml_train (run, &ds, NULL, &opt, &err);
   if (st != UDML_ERR_INTERRUPTED) {
-    fprintf (stderr, "FAIL resume: first run returned %s (%s), expected interrupted\n",
+    fprintf (stderr,
+        "FAIL resume: first run returned %s (%s), expected interrupted\n",
         udml_status_name (st), err.msg);
     failed = 1;
     goto out;
@@ -320,7 +330,8 @@ test_resume (const Data *tr)
   ctl.stop_at_epoch_end = 4;
   st = udml_train (run, &ds, NULL, &opt, &err);
   if (st != UDML_ERR_INTERRUPTED) {
-    fprintf (stderr, "FAIL resume: second run returned %s (%s), expected interrupted\n",
+    fprintf (stderr,
+        "FAIL resume: second run returned %s (%s), expected interrupted\n",
         udml_status_name (st), err.msg);
     failed = 1;
     goto out;
@@ -331,15 +342,16 @@ test_resume (const Data *tr)
   ctl.stop_at = -1;
   ctl.stop_at_epoch_end = -1;
   if ((st = udml_train (run, &ds, NULL, &opt, &err)) != UDML_OK) {
-    fprintf (stderr, "FAIL resume: final run returned %s (%s)\n", udml_status_name (st),
-        err.msg);
+    fprintf (stderr, "FAIL resume: final run returned %s (%s)\n",
+        udml_status_name (st), err.msg);
     failed = 1;
     goto out;
   }
 
   for (int t = 0; t < udml_model_num_tensors (ref); t++) {
     size_t n = udml_model_tensor_size (ref, t);
-    const float *a = udml_model_tensor_data (ref, t), *b = udml_model_tensor_data (run, t);
+    const float *a = udml_model_tensor_data (ref, t), *b =
+        udml_model_tensor_data (run, t);
     if (memcmp (a, b, n * sizeof (float)) != 0) {
       size_t j = 0;
       double maxd = 0.0;
@@ -348,7 +360,8 @@ test_resume (const Data *tr)
           maxd = fabs ((double) a[i] - b[i]);
           j = i;
         }
-      fprintf (stderr, "FAIL resume: %s differs (max |diff| %.3g at [%zu]; want bit-identical)\n",
+      fprintf (stderr,
+          "FAIL resume: %s differs (max |diff| %.3g at [%zu]; want bit-identical)\n",
           udml_model_tensor_name (ref, t), maxd, j);
       failed = 1;
     }
@@ -374,8 +387,10 @@ main (void)
 {
   Data tr, te;
   UdmlModel *udml = NULL, *stat = NULL;
-  int *level = malloc (N_TEST * sizeof (int)), *hard = malloc (N_TEST * sizeof (int));
-  double *lv = malloc (N_TEST * sizeof (double)), *sig = malloc (N_TEST * sizeof (double));
+  int *level = malloc (N_TEST * sizeof (int)), *hard =
+      malloc (N_TEST * sizeof (int));
+  double *lv = malloc (N_TEST * sizeof (double)), *sig =
+      malloc (N_TEST * sizeof (double));
   double *wgt = malloc (N_TEST * sizeof (double));
   int failed = 0, epochs = EPOCHS;
 
@@ -399,15 +414,16 @@ main (void)
     int ones[N_TEST];
     for (int i = 0; i < N_TEST; i++)
       ones[i] = 1;
-    printf ("clean accuracy: udml %.3f static %.3f\n", evaluate (udml, &te, 1, ones, NULL, NULL),
-        evaluate (stat, &te, 1, ones, NULL, NULL));
+    printf ("clean accuracy: udml %.3f static %.3f\n", evaluate (udml, &te, 1,
+            ones, NULL, NULL), evaluate (stat, &te, 1, ones, NULL, NULL));
   }
 
   for (int m = 0; m < 2; m++) {
     double rho;
     evaluate (udml, &te, m, level, sig, wgt);
     rho = spearman (lv, sig, N_TEST);
-    printf ("%s: Spearman(level, sigma-hat) = %.3f; mean sigma-hat per level:", m ? "video" : "audio", rho);
+    printf ("%s: Spearman(level, sigma-hat) = %.3f; mean sigma-hat per level:",
+        m ? "video" : "audio", rho);
     for (int l = 1; l <= UDML_NOISE_LEVELS; l++) {
       double s = 0.0;
       for (int i = l - 1; i < N_TEST; i += UDML_NOISE_LEVELS)
@@ -416,8 +432,8 @@ main (void)
     }
     printf ("\n");
     if (!(rho >= MIN_SPEARMAN)) {
-      fprintf (stderr, "FAIL %s estimator: Spearman %.3f < %.2f\n", m ? "video" : "audio",
-          rho, MIN_SPEARMAN);
+      fprintf (stderr, "FAIL %s estimator: Spearman %.3f < %.2f\n",
+          m ? "video" : "audio", rho, MIN_SPEARMAN);
       failed++;
     }
     /* the fusion weight of the corrupted modality falls with its noise */
@@ -435,10 +451,11 @@ main (void)
       }
       w1 /= n1;
       whi /= nhi;
-      printf ("%s: mean weight w/M clean %.3f, levels 9..11 %.3f\n", m ? "video" : "audio",
-          w1, whi);
+      printf ("%s: mean weight w/M clean %.3f, levels 9..11 %.3f\n",
+          m ? "video" : "audio", w1, whi);
       if (!(w1 - whi >= MIN_WEIGHT_DROP)) {
-        fprintf (stderr, "FAIL %s weight drops by %.3f < %.2f from clean to levels 9..11\n",
+        fprintf (stderr,
+            "FAIL %s weight drops by %.3f < %.2f from clean to levels 9..11\n",
             m ? "video" : "audio", w1 - whi, MIN_WEIGHT_DROP);
         failed++;
       }
@@ -451,26 +468,34 @@ main (void)
     for (int m = 0; m < 2; m++) {
       double au = evaluate (udml, &te, m, hard, NULL, NULL);
       double as = evaluate (stat, &te, m, hard, NULL, NULL);
-      double an = evaluate_mode (udml, &te, m, hard, UDML_INFER_NO_UNCERTAINTY, NULL, NULL);
-      printf ("%s corrupted at levels 7..11: accuracy udml %.3f static %.3f (difference %+.3f); "
-          "udml without uncertainty %.3f\n", m ? "video" : "audio", au, as, au - as, an);
+      double an =
+          evaluate_mode (udml, &te, m, hard, UDML_INFER_NO_UNCERTAINTY, NULL,
+          NULL);
+      printf
+          ("%s corrupted at levels 7..11: accuracy udml %.3f static %.3f (difference %+.3f); "
+          "udml without uncertainty %.3f\n", m ? "video" : "audio", au, as,
+          au - as, an);
       if (!(au - as >= MIN_CASE_GAIN)) {
-        fprintf (stderr, "FAIL %s corrupted: udml %.3f - static %.3f = %+.3f < %+.3f\n",
+        fprintf (stderr,
+            "FAIL %s corrupted: udml %.3f - static %.3f = %+.3f < %+.3f\n",
             m ? "video" : "audio", au, as, au - as, MIN_CASE_GAIN);
         failed++;
       }
       gain += (au - as) / 2;
       unc_gain += (au - an) / 2;
     }
-    printf ("noisy held-out: udml - static %+.3f (min %+.3f), udml - udml without uncertainty "
+    printf
+        ("noisy held-out: udml - static %+.3f (min %+.3f), udml - udml without uncertainty "
         "%+.3f (min %+.3f)\n", gain, MIN_NOISY_GAIN, unc_gain, MIN_UNC_GAIN);
     if (!(gain >= MIN_NOISY_GAIN)) {
-      fprintf (stderr, "FAIL noisy held-out: udml beats static by %+.3f < %+.3f\n", gain,
+      fprintf (stderr,
+          "FAIL noisy held-out: udml beats static by %+.3f < %+.3f\n", gain,
           MIN_NOISY_GAIN);
       failed++;
     }
     if (!(unc_gain > MIN_UNC_GAIN)) {
-      fprintf (stderr, "FAIL noisy held-out: the uncertainty term adds %+.3f <= %+.3f\n",
+      fprintf (stderr,
+          "FAIL noisy held-out: the uncertainty term adds %+.3f <= %+.3f\n",
           unc_gain, MIN_UNC_GAIN);
       failed++;
     }

@@ -18,8 +18,9 @@ check (const char *what, double got, double want)
   double diff = fabs (got - want);
 
   if (!(diff <= ATOL + RTOL * fabs (want))) {
-    fprintf (stderr, "FAIL %s: got %.9g want %.9g (|diff| %.3g > atol %g + rtol %g)\n",
-        what, got, want, diff, ATOL, RTOL);
+    fprintf (stderr,
+        "FAIL %s: got %.9g want %.9g (|diff| %.3g > atol %g + rtol %g)\n", what,
+        got, want, diff, ATOL, RTOL);
     failures++;
   }
 }
@@ -53,27 +54,35 @@ test_alpha_equal_uncertainty (void)
 static void
 test_sweep_table (void)
 {
-  static const struct { int sigma; double share_v; double final_v; } rows[] = {
-    { 1, 0.5, 0.8 },
-    { 2, 0.2, 0.5 },
-    { 4, 1.0 / 17.0, 0.2 },
-    { 10, 1.0 / 101.0, 0.01 / 0.26 },
-    { 11, 1.0 / 122.0, (1.0 / 121.0) / (1.0 / 121.0 + 0.25) },
+  static const struct
+  {
+    int sigma;
+    double share_v;
+    double final_v;
+  } rows[] = {
+    {1, 0.5, 0.8},
+    {2, 0.2, 0.5},
+    {4, 1.0 / 17.0, 0.2},
+    {10, 1.0 / 101.0, 0.01 / 0.26},
+    {11, 1.0 / 122.0, (1.0 / 121.0) / (1.0 / 121.0 + 0.25)},
   };
   float dep[2] = { 4.0f, 1.0f };
   uint8_t present[2] = { 1, 1 };
 
   for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
-    float w[2], wu[2], g[2] = { 0.0f, (float) log ((double) rows[r].sigma * rows[r].sigma) };
+    float w[2], wu[2], g[2] =
+        { 0.0f, (float) log ((double) rows[r].sigma * rows[r].sigma) };
     UdmlWeighting full = weighting (UDML_POLICY_UDML);
     UdmlWeighting unc_only = weighting (UDML_POLICY_UDML_MC);
     char what[64];
 
     udml_weights_compute (w, g, dep, present, 2, &full);
     udml_weights_compute (wu, g, dep, present, 2, &unc_only);
-    snprintf (what, sizeof what, "sweep sigma %d: final video w/M", rows[r].sigma);
+    snprintf (what, sizeof what, "sweep sigma %d: final video w/M",
+        rows[r].sigma);
     check (what, w[1] / 2.0, rows[r].final_v);
-    snprintf (what, sizeof what, "sweep sigma %d: uncertainty-only video w/M", rows[r].sigma);
+    snprintf (what, sizeof what, "sweep sigma %d: uncertainty-only video w/M",
+        rows[r].sigma);
     check (what, wu[1] / 2.0, rows[r].share_v);
   }
 }
@@ -126,7 +135,8 @@ test_absent (void)
 static void
 test_three (void)
 {
-  float w[3], g[3] = { 0.0f, (float) log (2.0), 0.0f }, dep[3] = { 1.0f, 2.0f, 4.0f };
+  float w[3], g[3] = { 0.0f, (float) log (2.0), 0.0f }, dep[3] =
+      { 1.0f, 2.0f, 4.0f };
   uint8_t all[3] = { 1, 1, 1 }, two[3] = { 1, 1, 0 };
   UdmlWeighting wt = weighting (UDML_POLICY_UDML);
 
@@ -160,12 +170,14 @@ test_policies (void)
 
   wt = weighting (UDML_POLICY_PE);
   if (wt.unc != UDML_UNC_PE || wt.use_dep) {
-    fprintf (stderr, "FAIL pe weighting: unc %d use_dep %d\n", wt.unc, wt.use_dep);
+    fprintf (stderr, "FAIL pe weighting: unc %d use_dep %d\n", wt.unc,
+        wt.use_dep);
     failures++;
   }
   wt = weighting (UDML_POLICY_UDML_NUE);
   if (wt.unc != UDML_UNC_PE || !wt.use_dep) {
-    fprintf (stderr, "FAIL udml-nue weighting: unc %d use_dep %d\n", wt.unc, wt.use_dep);
+    fprintf (stderr, "FAIL udml-nue weighting: unc %d use_dep %d\n", wt.unc,
+        wt.use_dep);
     failures++;
   }
   /* 1/(4*4) : 1/(1*1) */
@@ -232,7 +244,9 @@ test_infer (void)
   }
   in[0] = xa;
   in[1] = xv;
-  if (!inf || udml_infer_run (inf, 3, in, present, UDML_INFER_NO_UNCERTAINTY, res, &err)) {
+  if (!inf
+      || udml_infer_run (inf, 3, in, present, UDML_INFER_NO_UNCERTAINTY, res,
+          &err)) {
     fprintf (stderr, "FAIL infer: %s\n", err.msg);
     failures++;
   } else {
@@ -249,9 +263,12 @@ test_infer (void)
       psum += res[0].probs[k];
     check ("probs sum", psum, 1.0);
     /* as trained: shares still sum to 1 */
-    if (udml_infer_run (inf, 3, in, NULL, UDML_INFER_AS_TRAINED, res, &err) == UDML_OK)
-      check ("as trained: weight sum", res[0].mod[0].weight + res[0].mod[1].weight, 1.0);
-    if (udml_infer_run (inf, 4, in, NULL, UDML_INFER_AS_TRAINED, res, &err) != UDML_ERR_ARG) {
+    if (udml_infer_run (inf, 3, in, NULL, UDML_INFER_AS_TRAINED, res,
+            &err) == UDML_OK)
+      check ("as trained: weight sum",
+          res[0].mod[0].weight + res[0].mod[1].weight, 1.0);
+    if (udml_infer_run (inf, 4, in, NULL, UDML_INFER_AS_TRAINED, res,
+            &err) != UDML_ERR_ARG) {
       fprintf (stderr, "FAIL infer accepted a batch above max_batch\n");
       failures++;
     }

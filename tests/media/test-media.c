@@ -103,7 +103,8 @@ naive_mel (const float *pcm, int n, float *out)
   double pts[66], power[257], mlo = hz_to_mel (0), mhi = hz_to_mel (8000);
 
   for (m = 0; m < n_mels + 2; m++)
-    pts[m] = 700.0 * (pow (10.0, (mlo + (mhi - mlo) * m / (n_mels + 1)) / 2595.0)
+    pts[m] =
+        700.0 * (pow (10.0, (mlo + (mhi - mlo) * m / (n_mels + 1)) / 2595.0)
         - 1.0);
   for (t = 0; t < frames; t++) {
     for (k = 0; k <= n_fft / 2; k++) {
@@ -670,8 +671,7 @@ test_decode (void)
   CHECK (st == UDML_OK, "mp4: %s", err.msg);
   if (st == UDML_OK) {
     float m = mean_of (clip.frames, 64 * 64 * (size_t) clip.n_frames);
-    double r =
-        rms_of (clip.pcm + 1600,
+    double r = rms_of (clip.pcm + 1600,
         clip.n_samples > 6400 ? clip.n_samples - 3200 : 0);
     CHECK (clip.n_frames == 5, "mp4: %d frames, want 5", clip.n_frames);
     CHECK (llabs ((long long) clip.n_samples - 8000) <= 400,
