@@ -393,8 +393,7 @@ feature_set_reserve (FeatureSet * set, int n_more)
 {
   int n = set->n + n_more;
   for (int m = 0; m < set->n_mod; m++) {
-    float *nx =
-        realloc (set->x[m],
+    float *nx = realloc (set->x[m],
         (size_t) (n > 0 ? n : 1) * set->F[m] * sizeof (float));
     if (!nx)
       return -1;

@@ -476,8 +476,9 @@ main (int argc, char **argv)
         "date=%s\n"
         "train_time_s=%.1f%s\n",
         cmd, seed, udml_policy_name (cfg.policy), opt.epochs, opt.batch, opt.lr,
-        opt.beta, opt.beta < 0 ? " (scaled to the map size)" : "", threads, data, train.n, train.n_bad, val_path ? val_path : "none",
-        val.n, pr.last_acc, pr.last_val_acc, date, train_s,
+        opt.beta, opt.beta < 0 ? " (scaled to the map size)" : "", threads,
+        data, train.n, train.n_bad, val_path ? val_path : "none", val.n,
+        pr.last_acc, pr.last_val_acc, date, train_s,
         resume ? " (this session, resumed)" : "");
     udml_model_set_provenance (model, prov);
   }
