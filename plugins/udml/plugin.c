@@ -6,12 +6,8 @@
 #include <gst/gst.h>
 
 #include "udmlfuse.h"
-#ifdef UDML_HAVE_NOISE
 #include "udmlnoise.h"
-#endif
-#ifdef UDML_HAVE_OVERLAY
 #include "udmloverlay.h"
-#endif
 
 #ifndef PACKAGE
 #define PACKAGE "udml"
@@ -23,12 +19,8 @@ plugin_init (GstPlugin * plugin)
   gboolean ret = FALSE;
 
   ret |= GST_ELEMENT_REGISTER (udmlfuse, plugin);
-#ifdef UDML_HAVE_NOISE
   ret |= GST_ELEMENT_REGISTER (udmlnoise, plugin);
-#endif
-#ifdef UDML_HAVE_OVERLAY
   ret |= GST_ELEMENT_REGISTER (udmloverlay, plugin);
-#endif
   return ret;
 }
 
