@@ -1,6 +1,5 @@
 /* convert.c — audio to mono float at the model rate (libswresample) and
  * frames to the model's C x H x W in 0..255 (libswscale). */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

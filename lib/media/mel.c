@@ -5,7 +5,6 @@
  * spectrum, HTK-scale triangular mel filters (no area normalisation),
  * then ln(power + log_floor). Output: n_mels x frames, row-major. */
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,7 +66,7 @@ UdmlMel *
 udml_media_mel_new (const UdmlFeatureSpec * spec, UdmlError * err)
 {
   UdmlMel *mel = NULL;
-  const char *why = NULL;
+  UdmlStatus st = UDML_OK;
   double *hz = NULL;
   float scale = 1.0f;
   int n_fft, n_bins, n_mels, pad, i, m;
@@ -77,8 +76,8 @@ udml_media_mel_new (const UdmlFeatureSpec * spec, UdmlError * err)
       || spec->hop_length <= 0 || spec->n_mels <= 0 || spec->fmin < 0
       || spec->fmax <= spec->fmin || spec->fmax > spec->sample_rate / 2.0f
       || !(spec->log_floor > 0)) {
-    why =
-        "invalid mel configuration (rate, n_fft, win_length, hop, n_mels, fmin/fmax, log_floor)";
+    st = udml_error_set (err, UDML_ERR_ARG,
+        "mel: invalid configuration (rate, n_fft, win_length, hop, n_mels, fmin/fmax, log_floor)");
     goto out;
   }
   n_fft = spec->n_fft;
@@ -87,7 +86,7 @@ udml_media_mel_new (const UdmlFeatureSpec * spec, UdmlError * err)
 
   mel = calloc (1, sizeof *mel);
   if (!mel) {
-    why = "out of memory";
+    st = udml_error_set (err, UDML_ERR_NOMEM, "mel: out of memory");
     goto out;
   }
   mel->spec = *spec;
@@ -102,12 +101,13 @@ udml_media_mel_new (const UdmlFeatureSpec * spec, UdmlError * err)
   hz = malloc ((n_mels + 2) * sizeof (double));
   if (!mel->window || !mel->frame || !mel->spec_out || !mel->power
       || !mel->fb_start || !mel->fb_len || !mel->fb_weight || !hz) {
-    why = "out of memory";
+    st = udml_error_set (err, UDML_ERR_NOMEM, "mel: out of memory");
     goto out;
   }
   if (av_tx_init (&mel->tx, &mel->tx_fn, AV_TX_FLOAT_RDFT, 0, n_fft, &scale,
           0) < 0) {
-    why = "av_tx_init (RDFT) failed";
+    st = udml_error_set (err, UDML_ERR_ARG,
+        "mel: av_tx_init (RDFT, n_fft %d) failed", n_fft);
     goto out;
   }
 
@@ -144,11 +144,7 @@ udml_media_mel_new (const UdmlFeatureSpec * spec, UdmlError * err)
 
 out:
   free (hz);
-  if (why) {
-    if (err) {
-      err->code = why[0] == 'o' ? UDML_ERR_NOMEM : UDML_ERR_ARG;
-      snprintf (err->msg, sizeof err->msg, "mel: %s", why);
-    }
+  if (st != UDML_OK) {
     udml_media_mel_free (mel);
     return NULL;
   }

@@ -8,7 +8,6 @@
  * (shown at the midpoint, else nearest to it inside the window). Features
  * of a window are computed from that window's samples only, so the way the
  * stream was chunked never changes them. Everything is allocated in _new. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,11 +109,8 @@ udml_media_windower_new (const UdmlFeatureSpec * spec, UdmlError * err)
       || spec->sample_rate <= 0 || spec->frame_width <= 0
       || spec->frame_height <= 0 || spec->frame_channels <= 0
       || spec->window_ns > 60 * NS) {
-    if (err) {
-      err->code = UDML_ERR_ARG;
-      snprintf (err->msg, sizeof err->msg,
-          "windower: invalid window/hop/rate/frame in the feature spec");
-    }
+    udml_error_set (err, UDML_ERR_ARG,
+        "windower: invalid window/hop/rate/frame in the feature spec");
     return NULL;
   }
   w = calloc (1, sizeof *w);
@@ -155,10 +151,7 @@ udml_media_windower_new (const UdmlFeatureSpec * spec, UdmlError * err)
   return w;
 
 nomem:
-  if (err) {
-    err->code = UDML_ERR_NOMEM;
-    snprintf (err->msg, sizeof err->msg, "windower: out of memory");
-  }
+  udml_error_set (err, UDML_ERR_NOMEM, "windower: out of memory");
 fail:
   udml_media_windower_free (w);
   return NULL;
@@ -470,12 +463,7 @@ udml_media_clip_features (UdmlWindower * w, const UdmlMediaClip * audio_clip,
     memcpy (video_out, win.video, w->frame_size * sizeof (float));
 
 out:
-  if (why) {
-    if (err) {
-      err->code = UDML_ERR_FORMAT;
-      snprintf (err->msg, sizeof err->msg, "clip features: %s", why);
-    }
-    return UDML_ERR_FORMAT;
-  }
+  if (why)
+    return udml_error_set (err, UDML_ERR_FORMAT, "clip features: %s", why);
   return UDML_OK;
 }
