@@ -69,12 +69,17 @@ open_decoder (Decoder * d, int idx, AVCodecContext ** out, UdmlError * err)
     return udml_error_set (err, UDML_ERR_NOMEM, "%s: out of memory", d->path);
   *out = ctx;
   ctx->thread_count = 1;        /* deterministic and polite on shared machines */
-  if ((ret = avcodec_parameters_to_context (ctx, st->codecpar)) < 0
-      || (ret = avcodec_open2 (ctx, codec, NULL)) < 0)
+  if ((ret = avcodec_parameters_to_context (ctx, st->codecpar)) < 0)
+    return udml_error_set (err, UDML_ERR_FORMAT,
+        "%s: cannot configure %s decoder: %s", d->path, codec->name,
+        averr (ret, eb, sizeof eb));
+  /* Before opening, as ffmpeg does: the timestamps of skipped (priming)
+   * samples are rescaled with it. */
+  ctx->pkt_timebase = st->time_base;
+  if ((ret = avcodec_open2 (ctx, codec, NULL)) < 0)
     return udml_error_set (err, UDML_ERR_FORMAT,
         "%s: cannot open %s decoder: %s", d->path, codec->name, averr (ret, eb,
             sizeof eb));
-  ctx->pkt_timebase = st->time_base;
   return UDML_OK;
 }
 
