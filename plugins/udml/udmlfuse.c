@@ -619,7 +619,11 @@ gst_udml_fuse_start (GstAggregator * agg)
     inputs[m] = zeros[m];
   }
   t0 = g_get_monotonic_time ();
-  udml_infer_run (infer, 1, inputs, NULL, UDML_INFER_AS_TRAINED, &res, NULL);
+  if (udml_infer_run (infer, 1, inputs, NULL, UDML_INFER_AS_TRAINED, &res,
+          &err) != UDML_OK)
+    /* each window would then fail too; that is reported per window */
+    GST_WARNING_OBJECT (self, "warm-up inference failed: %s (%s)", err.msg,
+        udml_status_name (err.code));
   self->proc_estimate = (g_get_monotonic_time () - t0) * GST_USECOND;
   for (m = 0; m < cfg->n_modalities; m++)
     g_free (zeros[m]);
