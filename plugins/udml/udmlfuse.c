@@ -399,22 +399,23 @@ static void
 update_latency (GstUdmlFuse * self)
 {
   GstClockTime l;
-  GstUdmlFuseAttachMode mode;
+  gboolean changed;
 
+  /* under lock: a primary caps event (sink thread) and the src task both
+   * land here */
   g_mutex_lock (&self->lock);
-  mode = self->attach_mode;
-  g_mutex_unlock (&self->lock);
-
-  if (mode == GST_UDML_FUSE_ATTACH_WINDOW)
+  if (self->attach_mode == GST_UDML_FUSE_ATTACH_WINDOW)
     /* 5 % headroom on the processing estimate, as NNStreamer does */
     l = self->spec.window_ns + self->frame_duration +
         self->proc_estimate + self->proc_estimate / 20;
   else
     l = self->frame_duration;
   self->reported_proc = self->proc_estimate;
-  if (l == self->reported_latency)
-    return;
+  changed = l != self->reported_latency;
   self->reported_latency = l;
+  g_mutex_unlock (&self->lock);
+  if (!changed)
+    return;
   GST_DEBUG_OBJECT (self, "latency %" GST_TIME_FORMAT, GST_TIME_ARGS (l));
   gst_aggregator_set_latency (GST_AGGREGATOR (self), l, l);
 }
@@ -1017,8 +1018,10 @@ set_pad_caps (GstUdmlFuse * self, GstUdmlFusePad * pad, GstCaps * caps)
       goto unsupported;
     pad->vinfo = info;
     if (info.fps_n > 0 && info.fps_d > 0 && is_primary (self, pad)) {
+      g_mutex_lock (&self->lock);
       self->frame_duration = gst_util_uint64_scale_int (GST_SECOND,
           info.fps_d, info.fps_n);
+      g_mutex_unlock (&self->lock);
     }
   } else {
     GstAudioInfo info;
@@ -1683,6 +1686,7 @@ gst_udml_fuse_aggregate (GstAggregator * agg, gboolean timeout)
   GstFlowReturn ret = GST_FLOW_OK;
   UdmlMediaWindow win;
   gboolean all_eos = TRUE, any_pad = FALSE, live = is_live (self);
+  gboolean report_again;
   gint k;
 
   for (k = 0; k < 2; k++)
@@ -1750,8 +1754,12 @@ out:
     if (pads[k])
       gst_object_unref (pads[k]);
   /* re-report when the processing time moved by more than 25 % */
-  if (self->proc_estimate > self->reported_proc + self->reported_proc / 4
-      || self->proc_estimate < self->reported_proc - self->reported_proc / 4)
+  g_mutex_lock (&self->lock);
+  report_again = self->proc_estimate > self->reported_proc +
+      self->reported_proc / 4
+      || self->proc_estimate < self->reported_proc - self->reported_proc / 4;
+  g_mutex_unlock (&self->lock);
+  if (report_again)
     update_latency (self);
   return ret;
 }
