@@ -24,8 +24,12 @@ gst_udml_record_fill_structure (const GstUdmlRecord * rec, GstStructure * s)
   mods = gst_structure_new_empty ("modalities");
   for (i = 0; i < rec->n_modalities; i++) {
     const GstUdmlModalityRecord *m = &rec->mod[i];
-    GstStructure *ms = gst_structure_new (rec->mod_name[i],
-        "present", G_TYPE_BOOLEAN, m->present,
+    /* by quark: a model may name a modality "cam 1", which
+     * gst_structure_new () refuses as a structure name */
+    GstStructure *ms =
+        gst_structure_new_id_empty (g_quark_from_string (rec->mod_name[i]));
+
+    gst_structure_set (ms, "present", G_TYPE_BOOLEAN, m->present,
         "coverage", G_TYPE_DOUBLE, m->coverage,
         "noise", G_TYPE_DOUBLE, m->noise,
         "alpha", G_TYPE_DOUBLE, m->alpha,
