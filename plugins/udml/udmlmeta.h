@@ -48,8 +48,9 @@ GstStructure *gst_buffer_add_udml_fusion_meta (GstBuffer * buffer);
 /* The structure of the buffer's UdmlFusionMeta, or NULL. (transfer none) */
 const GstStructure *gst_buffer_get_udml_fusion_meta (GstBuffer * buffer);
 
-/* Convenience readers for consumers such as udmloverlay. Each returns
- * FALSE when the field is missing. */
+/* Reads one modality's fields, for consumers such as udmloverlay. Returns
+ * FALSE when the modality or its present/weight field is missing; a missing
+ * noise or coverage reads as 0. Any output pointer may be NULL. */
 gboolean udml_fusion_meta_get_modality (const GstStructure * s,
     const gchar * modality, gboolean * present, gdouble * weight,
     gdouble * noise, gdouble * coverage);
