@@ -414,8 +414,10 @@ manifest_check_config (const UdmlConfig * cfg, char *msg, size_t msg_len)
     const UdmlModalitySpec *ms = &cfg->mod[m];
     int c, h, w;
     if (ms->kind == UDML_MODALITY_AUDIO) {
-      size_t n =
-          (size_t) (s->window_ns * (int64_t) s->sample_rate / 1000000000LL);
+      /* rounded to the nearest sample as the windower does: truncating
+       * could admit a shape one mel frame narrower than it writes */
+      size_t n = (size_t) ((s->window_ns * (int64_t) s->sample_rate
+              + 500000000LL) / 1000000000LL);
       c = 1;
       h = s->n_mels;
       w = udml_media_mel_frames (s, n);
