@@ -93,9 +93,12 @@ take_audio (Decoder * d, AVFrame * f, UdmlError * err)
   if (d->a_first_ns == INT64_MIN && f->best_effort_timestamp != AV_NOPTS_VALUE)
     d->a_first_ns = av_rescale_q (f->best_effort_timestamp,
         d->fmt->streams[d->a_idx]->time_base, ns_q) - d->start_ns;
-  bound =
-      udml_media_resample_bound (d->res,
-      f->sample_rate > 0 ? f->sample_rate : 1, f->nb_samples);
+  /* checked before the bound, which would scale with 1 / rate */
+  if (f->sample_rate <= 0 || channels <= 0)
+    return udml_error_set (err, UDML_ERR_FORMAT,
+        "%s: audio frame with %d Hz, %d channels", d->path, f->sample_rate,
+        channels);
+  bound = udml_media_resample_bound (d->res, f->sample_rate, f->nb_samples);
   if (c->n_samples + bound > d->pcm_cap) {
     size_t cap = d->pcm_cap ? d->pcm_cap : 16384;
     float *p;
