@@ -338,8 +338,10 @@ main (int argc, char **argv)
   if (!ckpt) {
     size_t l = strlen (out) + 6;
     ckpt_alloc = malloc (l);
-    if (!ckpt_alloc)
+    if (!ckpt_alloc) {
+      fprintf (stderr, PROG ": error: out of memory\n");
       goto out;
+    }
     snprintf (ckpt_alloc, l, "%s.ckpt", out);
     ckpt = ckpt_alloc;
     ckpt_default = 1;
@@ -348,6 +350,10 @@ main (int argc, char **argv)
     const char *slash = strrchr (out, '/');
     if (slash) {
       cache_alloc = strndup (out, slash == out ? 1 : (size_t) (slash - out));
+      if (!cache_alloc) {
+        fprintf (stderr, PROG ": error: out of memory\n");
+        goto out;
+      }
       cache_dir = cache_alloc;
     } else {
       cache_dir = ".";
