@@ -526,7 +526,7 @@ work_plan (UdmlWork * ws, const UdmlModel * model, int N, int grad, char *base,
   char *cur = base;
   const UdmlConfig *cfg = &model->cfg;
   int M = cfg->n_modalities, K = cfg->n_classes, Hd = cfg->est_hidden;
-  size_t col = 1, big = 1, cmax = 1;
+  size_t col = 1, big = 1;
 
   *total = 0;
   for (int m = 0; m < M; m++) {
@@ -556,8 +556,6 @@ work_plan (UdmlWork * ws, const UdmlModel * model, int N, int grad, char *base,
     }
     if (lay->max_map > big)
       big = lay->max_map;
-    if ((size_t) lay->C > cmax)
-      cmax = lay->C;
     mw->mu_conv = carve (&cur, total, N * chw);
     mw->mu = carve (&cur, total, N * chw);
     mw->mu_mean = carve (&cur, total, lay->C);
@@ -610,7 +608,6 @@ work_plan (UdmlWork * ws, const UdmlModel * model, int N, int grad, char *base,
     ws->ga = carve (&cur, total, N * big);
     ws->gb = carve (&cur, total, N * big);
   }
-  (void) cmax;
 }
 
 UdmlStatus
