@@ -621,6 +621,13 @@ udml_work_init (UdmlWork * ws, const UdmlModel * model, int max_n, int grad,
   if (max_n < 1)
     return udml_error_set (err, UDML_ERR_ARG, "workspace: batch size %d < 1",
         max_n);
+  /* Every buffer is at most max_n times its batch-1 size, so this bound
+   * keeps the products in work_plan from wrapping. */
+  work_plan (ws, model, 1, grad, NULL, &total);
+  if ((size_t) max_n > (SIZE_MAX - 64) / total)
+    return udml_error_set (err, UDML_ERR_ARG,
+        "workspace: batch size %d too large (%zu bytes per sample)", max_n,
+        total);
   work_plan (ws, model, max_n, grad, NULL, &total);
   block = aligned_alloc (64, (total + 63) / 64 * 64);
   if (!block)
