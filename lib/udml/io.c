@@ -1286,6 +1286,30 @@ out:
   return s;
 }
 
+/* The model of cfg stores at least its encoder conv weights in the file;
+ * refusing a config they cannot fit keeps a small file from making
+ * udml_model_new allocate and initialise gigabytes. */
+static UdmlStatus
+io_check_config_fits (const IoFile * io, const UdmlConfig * cfg,
+    UdmlError * err)
+{
+  uint64_t floats = 0;
+
+  for (int m = 0; m < cfg->n_modalities; m++) {
+    uint64_t ci = (uint64_t) cfg->mod[m].in_c;
+    for (int i = 0; i < cfg->mod[m].n_stages; i++) {
+      floats += ci * (uint64_t) cfg->mod[m].channels[i] * 9;
+      ci = (uint64_t) cfg->mod[m].channels[i];
+    }
+  }
+  if (floats > (io->file_size - IO_PREAMBLE - io->header_size) / 4)
+    return udml_error_set (err, UDML_ERR_MISMATCH,
+        "%s: configuration needs at least %" PRIu64 " encoder weights, the "
+        "file holds %" PRIu64 " bytes of tensor data", io->path, floats,
+        io->file_size - IO_PREAMBLE - io->header_size);
+  return UDML_OK;
+}
+
 /* The saved dependency EMA D per modality. */
 static UdmlStatus
 io_read_deps (const IoFile * io, int n_mod, float *d, UdmlError * err)
@@ -1400,6 +1424,7 @@ udml_model_load (const char *path, UdmlModel ** out, UdmlError * err)
     goto out;
   }
   TRY (io_read_config (&io, &cfg, err));
+  TRY (io_check_config_fits (&io, &cfg, err));
   model = udml_model_new (&cfg, 0, &merr);
   if (!model) {
     s = udml_error_set (err, merr.code ? merr.code : UDML_ERR_NOMEM,

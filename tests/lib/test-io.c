@@ -748,6 +748,17 @@ test_malformed (const UdmlConfig * cfg, const char *a_path)
     }
   }
   {
+    /* a config far larger than the file's tensor data is refused before
+     * the model is allocated (else DIMS, after allocating it) */
+    size_t at = meta_value (img, "modality.0.channels");
+    CHECK (at != 0, "modality.0.channels key not found");
+    if (at) {
+      Set64 v = { at + 4 + 8, 4096 };
+      expect_image ("channels far beyond the file", img, len, edit_set64, &v,
+          1, UDML_ERR_MISMATCH, 0);
+    }
+  }
+  {
     /* unknown policy name, same length */
     size_t at = meta_value (img, "config.policy");
     CHECK (at != 0, "policy key not found");
