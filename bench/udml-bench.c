@@ -201,10 +201,14 @@ bench_forward (const UdmlModel * model, int reps)
 
   if (!inf)
     die ("udml_infer_new", &err);
+  if (!t || !tc)
+    die ("timing buffers", NULL);
   udml_rng_seed (&rng, 1, 0);
   for (int m = 0; m < cfg->n_modalities; m++) {
     size_t F = udml_config_input_size (cfg, m);
     x[m] = malloc (F * sizeof (float));
+    if (!x[m])
+      die ("input buffers", NULL);
     for (size_t i = 0; i < F; i++)
       x[m][i] = cfg->mod[m].kind == UDML_MODALITY_VIDEO
           ? 255.0f * udml_rng_uniform (&rng) : 3.0f * udml_rng_normal (&rng) -
@@ -217,7 +221,8 @@ bench_forward (const UdmlModel * model, int reps)
   a0 = allocs ();
   for (int k = 0; k < reps; k++) {
     double t0 = now (), c0 = cpu_now ();
-    udml_infer_run (inf, 1, cx, NULL, UDML_INFER_AS_TRAINED, &res, &err);
+    if (udml_infer_run (inf, 1, cx, NULL, UDML_INFER_AS_TRAINED, &res, &err))
+      die ("udml_infer_run", &err);
     tc[k] = cpu_now () - c0;
     t[k] = now () - t0;
   }
@@ -260,11 +265,15 @@ bench_train (UdmlModel * model, int threads, int batch, UdmlPhase phase,
   tr = udml_trainer_new (model, &opt, batch, &err);
   if (!tr)
     die ("udml_trainer_new", &err);
+  if (!y || !levels || !t || !tc)
+    die ("batch buffers", NULL);
 
   udml_rng_seed (&rng, 2, 0);
   for (int m = 0; m < cfg->n_modalities; m++) {
     size_t F = udml_config_input_size (cfg, m) * batch;
     x[m] = malloc (F * sizeof (float));
+    if (!x[m])
+      die ("input buffers", NULL);
     for (size_t i = 0; i < F; i++)
       x[m][i] = cfg->mod[m].kind == UDML_MODALITY_VIDEO
           ? 255.0f * udml_rng_uniform (&rng) : 3.0f * udml_rng_normal (&rng) -
