@@ -19,6 +19,31 @@
 #include "udml.h"
 #include "internal.h"
 
+/* Allocation failure ends the test run with a failing status. */
+static void *
+xmalloc (size_t n)
+{
+  void *p = malloc (n ? n : 1);
+
+  if (!p) {
+    fprintf (stderr, "test-io: out of memory (%zu bytes)\n", n);
+    exit (1);
+  }
+  return p;
+}
+
+static void *
+xcalloc (size_t n, size_t size)
+{
+  void *p = calloc (n ? n : 1, size ? size : 1);
+
+  if (!p) {
+    fprintf (stderr, "test-io: out of memory (%zu x %zu bytes)\n", n, size);
+    exit (1);
+  }
+  return p;
+}
+
 static int failures, checks;
 
 #define CHECK(cond, ...) \
@@ -277,7 +302,7 @@ expect_image (const char *what, const uint8_t * image, size_t len,
     void (*edit) (uint8_t *, void *), void *user, int reseal,
     UdmlStatus want, int verify_too)
 {
-  uint8_t *b = malloc (len);
+  uint8_t *b = xmalloc (len);
   const char *p = tpath ("edited.udml");
 
   memcpy (b, image, len);
@@ -672,7 +697,7 @@ test_malformed (const UdmlConfig * cfg, const char *a_path)
   {
     /* key length 300 (u16 at 36) */
     Set32 v = { 36, 0 };
-    uint8_t *b = malloc (len);
+    uint8_t *b = xmalloc (len);
     memcpy (b, img, len);
     b[36] = 300 & 0xff;
     b[37] = 300 >> 8;
@@ -713,7 +738,7 @@ test_malformed (const UdmlConfig * cfg, const char *a_path)
   }
   {
     /* trailing garbage after the last tensor */
-    uint8_t *b = malloc (len + 7);
+    uint8_t *b = xmalloc (len + 7);
     memcpy (b, img, len);
     memset (b + len, 0xab, 7);
     write_file (p, b, len + 7);
@@ -734,20 +759,6 @@ test_malformed (const UdmlConfig * cfg, const char *a_path)
           UDML_ERR_FORMAT, 1);
   }
   {
-    /* a missing metadata key */
-    size_t at = meta_value (img, "config.n_classes");
-    CHECK (at != 0, "n_classes key not found");
-    if (at) {
-      uint8_t *b = malloc (len);
-      memcpy (b, img, len);
-      b[at - 2] = 'z';          /* "config.n_classez" */
-      fix_header_crc (b);
-      write_file (p, b, len);
-      expect_refused ("missing key", p, UDML_ERR_FORMAT, 1);
-      free (b);
-    }
-  }
-  {
     /* a config far larger than the file's tensor data is refused before
      * the model is allocated (else DIMS, after allocating it) */
     size_t at = meta_value (img, "modality.0.channels");
@@ -759,11 +770,25 @@ test_malformed (const UdmlConfig * cfg, const char *a_path)
     }
   }
   {
+    /* a missing metadata key */
+    size_t at = meta_value (img, "config.n_classes");
+    CHECK (at != 0, "n_classes key not found");
+    if (at) {
+      uint8_t *b = xmalloc (len);
+      memcpy (b, img, len);
+      b[at - 2] = 'z';          /* "config.n_classez" */
+      fix_header_crc (b);
+      write_file (p, b, len);
+      expect_refused ("missing key", p, UDML_ERR_FORMAT, 1);
+      free (b);
+    }
+  }
+  {
     /* unknown policy name, same length */
     size_t at = meta_value (img, "config.policy");
     CHECK (at != 0, "policy key not found");
     if (at) {
-      uint8_t *b = malloc (len);
+      uint8_t *b = xmalloc (len);
       memcpy (b, img, len);
       b[at + 4] = 'X';
       fix_header_crc (b);
@@ -783,7 +808,7 @@ static void
 test_fuzz (const char *a_path)
 {
   size_t len = 0, hend;
-  uint8_t *img = read_file (a_path, &len), *b = malloc (len);
+  uint8_t *img = read_file (a_path, &len), *b = xmalloc (len);
   const char *p = tpath ("fuzz.udml");
   UdmlRng rng;
   int counts[UDML_ERR_NUMERIC + 1] = { 0 };
@@ -905,8 +930,8 @@ test_checkpoint (const UdmlConfig * cfg)
   UdmlRng rng;
 
   udml_model_params (m, &n);
-  mom = malloc (n * sizeof *mom);
-  mom2 = calloc (n + 1, sizeof *mom2);
+  mom = xmalloc (n * sizeof *mom);
+  mom2 = xcalloc (n + 1, sizeof *mom2);
   udml_rng_seed (&rng, 77, 0);
   for (size_t i = 0; i < n; i++)
     mom[i] = udml_rng_normal (&rng);

@@ -14,6 +14,19 @@
 
 #include "trainer.h"
 
+/* Allocation failure ends the test run with a failing status. */
+static void *
+xmalloc (size_t n)
+{
+  void *p = malloc (n ? n : 1);
+
+  if (!p) {
+    fprintf (stderr, "test-model-grad: out of memory (%zu bytes)\n", n);
+    exit (1);
+  }
+  return p;
+}
+
 #define N 6
 #define SAMPLES_PER_TENSOR 16
 #define H_STEP 2e-3f
@@ -114,7 +127,7 @@ run_case (const Case * c)
     return 1;
   }
   grads = udml_trainer_grads (tr, &np);
-  an = malloc (np * sizeof (float));
+  an = xmalloc (np * sizeof (float));
   memcpy (an, grads, np * sizeof (float));
   params = udml_model_params (model, NULL);
   udml_trainer_set_freeze (tr, UDML_FREEZE_USE);

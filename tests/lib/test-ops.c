@@ -16,6 +16,19 @@
 
 #include "ops.h"
 
+/* Allocation failure ends the test run with a failing status. */
+static void *
+xmalloc (size_t n)
+{
+  void *p = malloc (n ? n : 1);
+
+  if (!p) {
+    fprintf (stderr, "test-ops: out of memory (%zu bytes)\n", n);
+    exit (1);
+  }
+  return p;
+}
+
 static int n_fail = 0;
 static int n_check = 0;
 
@@ -96,7 +109,7 @@ static void
 check_close_f (const char *what, const float *got, const float *want, size_t n,
     double atol, double rtol)
 {
-  double *w = malloc ((n ? n : 1) * sizeof (double));
+  double *w = xmalloc ((n ? n : 1) * sizeof (double));
   for (size_t i = 0; i < n; i++)
     w[i] = want[i];
   check_close (what, got, w, n, atol, rtol);
@@ -130,7 +143,7 @@ fd_check (const char *what, float *x, size_t n, const float *grad,
     const float *grad0, LossFunc loss, void *ctx, float h, double atol,
     double rtol)
 {
-  double *num = malloc (n * sizeof (double));
+  double *num = xmalloc (n * sizeof (double));
   float *ana = falloc (n);
 
   for (size_t i = 0; i < n; i++) {
@@ -408,8 +421,9 @@ test_batchnorm (int N, int C, int HW)
   };
   float *din = falloc (n), *dg = falloc (C), *dbt = falloc (C);
   float *din0, *dg0, *db0, *rm = falloc (C), *rv = falloc (C), *rm0, *rv0;
-  double *want = malloc (n * sizeof (double));
-  double *wm = malloc (C * sizeof (double)), *wv = malloc (C * sizeof (double));
+  double *want = xmalloc (n * sizeof (double));
+  double *wm = xmalloc (C * sizeof (double)), *wv =
+      xmalloc (C * sizeof (double));
   char name[128];
 
   /* channel offsets so the mean matters */
@@ -548,7 +562,7 @@ test_elementwise (void)
   size_t n = (size_t) N * C * H * W;
   ElemCtx c = { falloc (n), falloc (n), falloc (n), N, C, H, W, 0 };
   float *din = falloc (n), *din0;
-  double *want = malloc (n * sizeof (double));
+  double *want = xmalloc (n * sizeof (double));
   int Ho = H / 2, Wo = W / 2;
 
   /* relu: keep inputs away from the kink */
@@ -656,7 +670,7 @@ test_dropout (void)
   float p = 0.1f, keep = 1.0f / (1.0f - p);
   DropCtx c = { falloc (n), falloc (n), falloc (n), falloc (n), n };
   float *out2 = falloc (n), *mask2 = falloc (n), *din = falloc (n), *din0;
-  double *want = malloc (n * sizeof (double));
+  double *want = xmalloc (n * sizeof (double));
   UdmlRng rng;
   size_t dropped = 0, bad = 0;
 
@@ -789,8 +803,8 @@ test_losses (void)
   /* gradient at the extremes against the closed form (the float loss is
    * too coarse there for differences) */
   {
-    double *wmu = malloc (N * F * sizeof (double)), *wlv =
-        malloc (N * F * sizeof (double));
+    double *wmu = xmalloc (N * F * sizeof (double)), *wlv =
+        xmalloc (N * F * sizeof (double));
     memset (d1, 0, N * F * sizeof (float));
     memset (d2, 0, N * F * sizeof (float));
     udml_gauss_kl_backward (d1, d2, c.mu, c.lv, c.prior, N, F, c.scale);

@@ -17,6 +17,19 @@
 
 #include "model.h"
 
+/* Allocation failure ends the test run with a failing status. */
+static void *
+xmalloc (size_t n)
+{
+  void *p = malloc (n ? n : 1);
+
+  if (!p) {
+    fprintf (stderr, "test-train: out of memory (%zu bytes)\n", n);
+    exit (1);
+  }
+  return p;
+}
+
 #define K 4
 #define S 16                    /* inputs are 1 x S x S */
 #define F (S * S)
@@ -78,9 +91,9 @@ make_data (Data * d, int n, uint64_t seed)
 
   udml_rng_seed (&rng, seed, 0);
   d->n = n;
-  d->a = malloc ((size_t) n * F * sizeof (float));
-  d->v = malloc ((size_t) n * F * sizeof (float));
-  d->y = malloc ((size_t) n * sizeof (int));
+  d->a = xmalloc ((size_t) n * F * sizeof (float));
+  d->v = xmalloc ((size_t) n * F * sizeof (float));
+  d->y = xmalloc ((size_t) n * sizeof (int));
   for (int i = 0; i < n; i++) {
     int k = (int) udml_rng_below (&rng, K);
     int shift = (int) udml_rng_below (&rng, 3) - 1;
@@ -188,7 +201,8 @@ ranks (const double *x, double *r, int n)
 static double
 spearman (const double *x, const double *y, int n)
 {
-  double *rx = malloc (n * sizeof (double)), *ry = malloc (n * sizeof (double));
+  double *rx = xmalloc (n * sizeof (double)), *ry =
+      xmalloc (n * sizeof (double));
   double mx = 0, my = 0, sxy = 0, sxx = 0, syy = 0;
 
   ranks (x, rx, n);
@@ -387,11 +401,11 @@ main (void)
 {
   Data tr, te;
   UdmlModel *udml = NULL, *stat = NULL;
-  int *level = malloc (N_TEST * sizeof (int)), *hard =
-      malloc (N_TEST * sizeof (int));
-  double *lv = malloc (N_TEST * sizeof (double)), *sig =
-      malloc (N_TEST * sizeof (double));
-  double *wgt = malloc (N_TEST * sizeof (double));
+  int *level = xmalloc (N_TEST * sizeof (int)), *hard =
+      xmalloc (N_TEST * sizeof (int));
+  double *lv = xmalloc (N_TEST * sizeof (double)), *sig =
+      xmalloc (N_TEST * sizeof (double));
+  double *wgt = xmalloc (N_TEST * sizeof (double));
   int failed = 0, epochs = EPOCHS;
 
   udml_set_num_threads (1);

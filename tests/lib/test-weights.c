@@ -7,6 +7,20 @@
 
 #include "model.h"
 
+/* Allocation failure ends the test run with a failing status. */
+static void *
+xcalloc (size_t n, size_t size)
+{
+  void *p = calloc (n ? n : 1, size ? size : 1);
+
+  if (!p) {
+    fprintf (stderr, "test-weights: out of memory (%zu x %zu bytes)\n", n,
+        size);
+    exit (1);
+  }
+  return p;
+}
+
 #define ATOL 1e-6
 #define RTOL 1e-5
 
@@ -236,8 +250,8 @@ test_infer (void)
   udml_model_set_dependency (model, 1, 8.0f);
   check ("udml_model_alpha audio", udml_model_alpha (model, 0), 1.6);
   inf = udml_infer_new (model, 3, &err);
-  xa = calloc (3 * 64, sizeof (float));
-  xv = calloc (3 * 64, sizeof (float));
+  xa = xcalloc (3 * 64, sizeof (float));
+  xv = xcalloc (3 * 64, sizeof (float));
   for (int i = 0; i < 3 * 64; i++) {
     xa[i] = (float) ((i * 37) % 11) - 5.0f;
     xv[i] = (float) ((i * 53) % 256);
