@@ -16,6 +16,12 @@ udml_die () {
   exit 1
 }
 
+# Bad command line: exit status 2, as the udml tools use.
+udml_usage () {
+  echo "$(basename "$0"): error: $* (usage: $USAGE)" >&2
+  exit 2
+}
+
 # Use the build tree's plugin unless udmlfuse is already visible.
 if ! gst-inspect-1.0 udmlfuse >/dev/null 2>&1; then
   for d in "${UDML_BUILD_DIR:-}" "$UDML_ROOT/build"; do
@@ -36,6 +42,6 @@ udml_need_model () {
 }
 
 udml_need_input () {
-  [ -n "${1:-}" ] || udml_die "missing input file (usage: $USAGE)"
+  [ -n "${1:-}" ] || udml_usage "missing input file"
   [ -r "$1" ] || udml_die "input '$1' not readable"
 }

@@ -10,7 +10,7 @@ set -euo pipefail
 USAGE="render-overlay.sh FILE OUT.mkv"
 . "$(dirname "$0")/common.sh"
 udml_need_input "${1:-}"
-[ -n "${2:-}" ] || udml_die "missing output file (usage: $USAGE)"
+[ -n "${2:-}" ] || udml_usage "missing output file"
 udml_need_model
 size=${UDML_RENDER_SIZE:-384x384}
 w=${size%x*}

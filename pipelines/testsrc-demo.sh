@@ -11,6 +11,7 @@ USAGE="testsrc-demo.sh [SECONDS]"
 . "$(dirname "$0")/common.sh"
 udml_need_model
 secs=${1:-10}
+[[ "$secs" =~ ^[1-9][0-9]*$ ]] || udml_usage "SECONDS must be a positive integer, got '$secs'"
 frames=$((secs * 30))
 sink="fakesink sync=true"
 [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && sink="autovideosink"
