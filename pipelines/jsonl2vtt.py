@@ -19,11 +19,16 @@ def stamp(t):
 
 
 def cue_text(r):
-    text = f"{r['label']} ({100.0 * r['confidence']:.0f}%)"
+    # udmlfuse writes a non-finite number as null
+    conf = r.get("confidence")
+    text = r["label"] + (f" ({100.0 * conf:.0f}%)" if conf is not None else "")
     parts = []
     for name, m in r.get("modalities", {}).items():
-        parts.append(f"{name} {m['weight']:.2f}" if m.get("present")
-                     else f"{name} absent")
+        w = m.get("weight")
+        if not m.get("present"):
+            parts.append(f"{name} absent")
+        else:
+            parts.append(f"{name} {w:.2f}" if w is not None else name)
     return text + ("\n" + "  ".join(parts) if parts else "")
 
 
