@@ -658,25 +658,27 @@ file_error (Row * r, const char *path)
 }
 
 /* Decodes one row into the given outputs (NULL for a modality the model
- * does not use); sets r->error on failure. */
-static void
+ * does not use). Returns 0, or -1 with the reason in r->error (left NULL
+ * when even that could not be allocated). */
+static int
 decode_row (Row * r, const UdmlConfig * cfg, UdmlWindower * win, float *a_out,
     float *v_out)
 {
   UdmlMediaClip ca, cv;
   UdmlError err = { 0 };
   const UdmlMediaClip *pa = NULL, *pv = NULL;
+  int ret = -1;
   memset (&ca, 0, sizeof ca);
   memset (&cv, 0, sizeof cv);
 
   if (file_error (r, r->a_path))
-    return;
+    return -1;
   if (r->v_path != r->a_path && file_error (r, r->v_path)) {
     /* name the failing file of the pair */
     char *e = xprintf ("%s: %s", r->v_path, r->error);
     free (r->error);
     r->error = e;
-    return;
+    return -1;
   }
   if (udml_media_decode_file (r->a_path, &cfg->features, &ca, &err) != UDML_OK) {
     r->error = xprintf ("%s", strip_path (err.msg, r->a_path));
@@ -704,9 +706,12 @@ decode_row (Row * r, const UdmlConfig * cfg, UdmlWindower * win, float *a_out,
   udml_media_windower_reset (win, 0);
   if (udml_media_clip_features (win, pa, pv, a_out, v_out, &err) != UDML_OK)
     r->error = xprintf ("%s", strip_path (err.msg, r->a_path));
+  else
+    ret = 0;
 out:
   udml_media_clip_clear (&ca);
   udml_media_clip_clear (&cv);
+  return ret;
 }
 
 int
@@ -776,9 +781,10 @@ manifest_load_features (const char *manifest, const UdmlConfig * cfg,
         float *v_out =
             m_video >=
             0 ? x[m_video] + (size_t) n_good * set->F[m_video] : NULL;
-        decode_row (r, cfg, win, a_out, v_out);
-        if (!r->error)
+        if (decode_row (r, cfg, win, a_out, v_out) == 0)
           y[n_good++] = r->y;
+        else if (!r->error)
+          goto nomem;
       }
       if (tty && (i % 16 == 15 || i + 1 == mf.n_rows)) {
         double el = now_s () - t0;
