@@ -461,7 +461,8 @@ write_csv (const char *path, ModelEval * me, int n)
       fputc ('\n', f);
     }
   }
-  if (fclose (f) != 0) {
+  /* fclose reports only the last flush; earlier flushes set ferror */
+  if (ferror (f) | fclose (f)) {
     fprintf (stderr, PROG ": error: %s: write failed\n", path);
     return -1;
   }
@@ -657,8 +658,10 @@ main (int argc, char **argv)
   udml_set_log_func (log_to_stderr, NULL);
   udml_set_num_threads ((int) threads);
   me = calloc (n_models, sizeof *me);
-  if (!me)
+  if (!me) {
+    fprintf (stderr, PROG ": error: out of memory\n");
     return 1;
+  }
   memset (sets, 0, sizeof sets);
 
   for (int k = 0; k < n_models; k++) {
@@ -720,7 +723,7 @@ main (int argc, char **argv)
     print_json (stdout, me, n_models, test, sets[0].n, seed, mode_name);
   else
     print_text (stdout, me, n_models, test, sets[0].n, seed, mode_name);
-  if (fflush (stdout) != 0) {
+  if (fflush (stdout) != 0 || ferror (stdout)) {
     fprintf (stderr, PROG ": error: writing the results failed\n");
     goto out;
   }
