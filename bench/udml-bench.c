@@ -8,7 +8,8 @@
  *   train1_samples_per_s     batch-64 training steps, 1 thread
  *   train1_bound_fraction    (3 x forward FLOPs x 64 / sgemm rate) / step time
  *   train2_samples_per_s     the same with 2 BLAS threads
- *   allocs_per_forward, allocs_per_train_step   malloc/calloc/realloc calls
+ *   allocs_per_forward, allocs_per_train_step   malloc/calloc/realloc and
+ *                            aligned_alloc/posix_memalign calls
  *                            in steady state, counted by interposition
  * Every time is the median of several repetitions.  FLOPs count the convs
  * and linears analytically (2 per multiply-add); everything else (BN, ReLU,
@@ -16,6 +17,7 @@
  *
  * Usage: udml-bench [--quick]
  */
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,7 @@
 extern void *__libc_malloc (size_t n);
 extern void *__libc_calloc (size_t n, size_t size);
 extern void *__libc_realloc (void *p, size_t n);
+extern void *__libc_memalign (size_t align, size_t n);
 
 static atomic_long alloc_count;
 
@@ -57,6 +60,30 @@ realloc (void *p, size_t n)
 {
   atomic_fetch_add_explicit (&alloc_count, 1, memory_order_relaxed);
   return __libc_realloc (p, n);
+}
+
+/* The workspaces come from aligned_alloc: count the aligned entry points
+ * too, or a per-call workspace would go unseen. */
+void *
+aligned_alloc (size_t align, size_t n)
+{
+  atomic_fetch_add_explicit (&alloc_count, 1, memory_order_relaxed);
+  return __libc_memalign (align, n);
+}
+
+int
+posix_memalign (void **out, size_t align, size_t n)
+{
+  void *p;
+
+  atomic_fetch_add_explicit (&alloc_count, 1, memory_order_relaxed);
+  if (align < sizeof (void *) || (align & (align - 1)) != 0)
+    return EINVAL;
+  p = __libc_memalign (align, n);
+  if (!p)
+    return ENOMEM;
+  *out = p;
+  return 0;
 }
 
 static long
