@@ -1141,6 +1141,17 @@ gst_udml_fuse_sink_query (GstAggregator * agg, GstAggregatorPad * aggpad,
       } else {
         result = gst_caps_ref (templ);
       }
+      if (is_primary (self, pad)) {
+        /* no video pad: the audio is passed through, downstream must
+         * take it too */
+        GstCaps *peer = gst_pad_peer_query_caps (agg->srcpad, NULL);
+        GstCaps *tmp = gst_caps_intersect_full (result, peer,
+            GST_CAPS_INTERSECT_FIRST);
+
+        gst_caps_unref (peer);
+        gst_caps_unref (result);
+        result = tmp;
+      }
     } else if (is_primary (self, pad)) {
       /* passed through unchanged: downstream must take it too */
       GstCaps *peer = gst_pad_peer_query_caps (agg->srcpad, NULL);
