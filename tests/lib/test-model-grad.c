@@ -131,7 +131,11 @@ run_case (const Case * c)
   memcpy (an, grads, np * sizeof (float));
   params = udml_model_params (model, NULL);
   udml_trainer_set_freeze (tr, UDML_FREEZE_USE);
-  udml_trainer_compute (tr, N, x, y, lv, c->phase, key, 0, &parts, NULL);
+  if (udml_trainer_compute (tr, N, x, y, lv, c->phase, key, 0, &parts,
+          &err) != UDML_OK) {
+    fprintf (stderr, "FAIL %s: frozen compute: %s\n", c->name, err.msg);
+    return 1;
+  }
   l0 = parts.total;
 
   for (int t = 0; t < udml_model_num_tensors (model); t++) {
