@@ -43,6 +43,8 @@ mel_to_hz (double m)
 int
 udml_media_mel_frames (const UdmlFeatureSpec * spec, size_t n_samples)
 {
+  if (spec->hop_length <= 0)
+    return 0;                   /* callers may ask before validating the spec */
   return 1 + (int) (n_samples / (size_t) spec->hop_length);
 }
 
