@@ -704,7 +704,7 @@ main (int argc, char **argv)
     feature_set_init (&sets[n_sets], me[k].cfg);
     if (manifest_load_features (test, me[k].cfg, &mo, &sets[n_sets])) {
       fprintf (stderr,
-          PROG ": error: %s: the test manifest does not fit model %s\n", test,
+          PROG ": error: %s: cannot evaluate model %s on this manifest\n", test,
           pos[k]);
       n_sets++;
       goto out;
