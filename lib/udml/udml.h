@@ -212,7 +212,7 @@ UdmlStatus udml_infer_run (UdmlInfer *inf, int n, const float *const inputs[],
 
 /* ------------------------------------------------------------------ noise */
 
-/* Counter-based RNG: the same (seed, stream) gives the same numbers. */
+/* xoshiro256** seeded from (seed, stream): the same pair gives the same numbers. */
 typedef struct { uint64_t s[4]; } UdmlRng;
 void udml_rng_seed (UdmlRng *rng, uint64_t seed, uint64_t stream);
 uint64_t udml_rng_u64 (UdmlRng *rng);

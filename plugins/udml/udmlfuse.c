@@ -405,7 +405,7 @@ update_latency (GstUdmlFuse * self)
    * land here */
   g_mutex_lock (&self->lock);
   if (self->attach_mode == GST_UDML_FUSE_ATTACH_WINDOW)
-    /* 5 % headroom on the processing estimate, as NNStreamer does */
+    /* 5 % headroom: the processing time varies from window to window */
     l = self->spec.window_ns + self->frame_duration +
         self->proc_estimate + self->proc_estimate / 20;
   else
