@@ -808,72 +808,57 @@ gst_udml_fuse_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
 {
   GstUdmlFuse *self = GST_UDML_FUSE (object);
+  gchar *reload = NULL;
 
+  g_mutex_lock (&self->lock);
   switch (prop_id) {
-    case PROP_MODEL:{
-      const gchar *path = g_value_get_string (value);
-      gboolean running;
-
-      g_mutex_lock (&self->lock);
-      running = self->model != NULL;
+    case PROP_MODEL:
       g_free (self->model_path);
-      self->model_path = g_strdup (path);
-      if (!running) {
+      self->model_path = g_value_dup_string (value);
+      if (self->model == NULL) {
         g_free (self->active_path);
-        self->active_path = g_strdup (path);
+        self->active_path = g_strdup (self->model_path);
+      } else {
+        /* a running element reloads outside the lock (it posts messages) */
+        reload = g_strdup (self->model_path);
       }
-      g_mutex_unlock (&self->lock);
-      if (running && path != NULL)
-        reload_model (self, path);
       break;
-    }
     case PROP_POLICY:
-      g_mutex_lock (&self->lock);
       self->policy = g_value_get_enum (value);
-      g_mutex_unlock (&self->lock);
       break;
     case PROP_WINDOW_DURATION:
-      g_mutex_lock (&self->lock);
       self->window_duration = g_value_get_uint64 (value);
-      g_mutex_unlock (&self->lock);
       break;
     case PROP_WINDOW_HOP:
-      g_mutex_lock (&self->lock);
       self->window_hop = g_value_get_uint64 (value);
-      g_mutex_unlock (&self->lock);
       break;
     case PROP_ATTACH_MODE:
-      g_mutex_lock (&self->lock);
       self->attach_mode = g_value_get_enum (value);
-      g_mutex_unlock (&self->lock);
       break;
     case PROP_POST_MESSAGES:
-      g_mutex_lock (&self->lock);
       self->post_messages = g_value_get_boolean (value);
-      g_mutex_unlock (&self->lock);
       break;
     case PROP_ATTACH_META:
-      g_mutex_lock (&self->lock);
       self->attach_meta = g_value_get_boolean (value);
-      g_mutex_unlock (&self->lock);
       break;
     case PROP_JSON_LOCATION:
-      g_mutex_lock (&self->lock);
       g_free (self->json_location);
       self->json_location = g_value_dup_string (value);
-      g_mutex_unlock (&self->lock);
       break;
     case PROP_NUM_THREADS:
-      g_mutex_lock (&self->lock);
       self->num_threads = g_value_get_int (value);
       if (self->model)
         udml_set_num_threads (self->num_threads);
-      g_mutex_unlock (&self->lock);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
   }
+  g_mutex_unlock (&self->lock);
+
+  if (reload != NULL)
+    reload_model (self, reload);
+  g_free (reload);
 }
 
 static void
