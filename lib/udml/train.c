@@ -502,6 +502,7 @@ udml_train (UdmlModel * model, const UdmlDataset * train,
 {
   UdmlTrainOptions opt;
   UdmlTrainer *tr = NULL;
+  UdmlModel *probe = NULL;
   UdmlWork vws;
   int *perm = NULL, *order = NULL, *ybuf = NULL;
   uint8_t *levels = NULL;
@@ -554,8 +555,14 @@ udml_train (UdmlModel * model, const UdmlDataset * train,
 
   if (opt.resume) {
     UdmlCheckpointState cs;
+    /* Read into a scratch model first: a checkpoint of another run is
+     * refused without touching the caller's model. */
+    if (!(probe = udml_model_new (&model->cfg, 0, err))) {
+      st = err ? err->code : UDML_ERR_NOMEM;
+      goto out;
+    }
     if ((st =
-            udml_checkpoint_load (opt.resume, model, &cs, tr->momentum,
+            udml_checkpoint_load (opt.resume, probe, &cs, tr->momentum,
                 model->n_params, err)) != UDML_OK)
       goto out;
     if (cs.seed != opt.seed || cs.policy != (int) model->cfg.policy
@@ -574,6 +581,15 @@ udml_train (UdmlModel * model, const UdmlDataset * train,
           "%s: checkpoint position epoch %d step %d outside %d epochs of %d steps",
           opt.resume, cs.epoch, cs.step, opt.epochs, steps);
       goto out;
+    }
+    for (int i = 0; i < udml_model_num_tensors (model); i++)
+      memcpy (udml_model_tensor_data (model, i),
+          udml_model_tensor_data (probe, i),
+          udml_model_tensor_size (model, i) * sizeof (float));
+    for (int m = 0; m < M; m++) {
+      udml_model_set_dependency (model, m, udml_model_dependency (probe, m));
+      model->cfg.mod[m].norm_mean = probe->cfg.mod[m].norm_mean;
+      model->cfg.mod[m].norm_std = probe->cfg.mod[m].norm_std;
     }
     udml_trainer_set_dependency (tr, cs.dep, cs.dep_ema);
     tr->have_ema = cs.global_step > 0;
@@ -675,6 +691,7 @@ udml_train (UdmlModel * model, const UdmlDataset * train,
 out:
   udml_work_clear (&vws);
   udml_trainer_free (tr);
+  udml_model_free (probe);
   free (perm);
   free (order);
   free (ybuf);

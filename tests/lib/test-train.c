@@ -389,6 +389,35 @@ test_resume (const Data * tr)
   if (!failed)
     printf ("resume: bit-identical after two interruptions\n");
 
+  /* a checkpoint of another run (other seed) is refused and the model passed
+   * in keeps its own weights */
+  {
+    UdmlModel *other = udml_model_new (&cfg, SEED + 1, &err);
+    UdmlModel *fresh = udml_model_new (&cfg, SEED + 1, &err);
+    int changed = 0;
+
+    opt.seed = SEED + 1;
+    opt.checkpoint = NULL;
+    st = other
+        && fresh ? udml_train (other, &ds, NULL, &opt, &err) : UDML_ERR_NOMEM;
+    if (st != UDML_ERR_MISMATCH) {
+      fprintf (stderr,
+          "FAIL resume: other run's checkpoint gave %s, want mismatch\n",
+          udml_status_name (st));
+      failed = 1;
+    }
+    for (int t = 0; other && fresh && t < udml_model_num_tensors (other); t++)
+      changed |= memcmp (udml_model_tensor_data (other, t),
+          udml_model_tensor_data (fresh, t),
+          udml_model_tensor_size (other, t) * sizeof (float)) != 0;
+    if (changed) {
+      fprintf (stderr, "FAIL resume: a refused checkpoint changed the model\n");
+      failed = 1;
+    }
+    udml_model_free (other);
+    udml_model_free (fresh);
+  }
+
 out:
   unlink (path);
   udml_model_free (ref);
