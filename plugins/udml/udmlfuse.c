@@ -913,7 +913,7 @@ gst_udml_fuse_create_new_pad (GstAggregator * agg, GstPadTemplate * templ,
   GstUdmlFusePad *pad;
   UdmlModalityKind kind;
   const gchar *tname = GST_PAD_TEMPLATE_NAME_TEMPLATE (templ);
-  gchar *name;
+  gchar *name, *existing;
 
   if (g_str_has_prefix (tname, "video_"))
     kind = UDML_MODALITY_VIDEO;
@@ -922,16 +922,6 @@ gst_udml_fuse_create_new_pad (GstAggregator * agg, GstPadTemplate * templ,
   else
     return NULL;
 
-  GST_OBJECT_LOCK (self);
-  if (self->pads[kind] != NULL) {
-    GST_OBJECT_UNLOCK (self);
-    GST_ELEMENT_WARNING (self, CORE, PAD,
-        ("udmlfuse takes one %s input.", tname),
-        ("pad %s already exists", GST_PAD_NAME (self->pads[kind])));
-    return NULL;
-  }
-  GST_OBJECT_UNLOCK (self);
-
   name = req_name ? g_strdup (req_name) :
       g_strdup (kind == UDML_MODALITY_VIDEO ? "video_0" : "audio_0");
   pad = g_object_new (GST_TYPE_UDML_FUSE_PAD, "name", name, "direction",
@@ -939,9 +929,23 @@ gst_udml_fuse_create_new_pad (GstAggregator * agg, GstPadTemplate * templ,
   g_free (name);
   pad->kind = kind;
 
+  /* check and claim the slot in one critical section: two requests at once
+   * must not both get it */
   GST_OBJECT_LOCK (self);
-  self->pads[kind] = pad;
+  existing = self->pads[kind] ? g_strdup (GST_PAD_NAME (self->pads[kind])) :
+      NULL;
+  if (existing == NULL)
+    self->pads[kind] = pad;
   GST_OBJECT_UNLOCK (self);
+
+  if (existing != NULL) {
+    gst_object_unref (gst_object_ref_sink (pad));
+    GST_ELEMENT_WARNING (self, CORE, PAD,
+        ("udmlfuse takes one %s input.", tname),
+        ("pad %s already exists", existing));
+    g_free (existing);
+    return NULL;
+  }
   return GST_AGGREGATOR_PAD (pad);
 }
 
