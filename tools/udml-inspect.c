@@ -59,7 +59,11 @@ print_modalities (const UdmlModel * model)
         (double) udml_model_dependency (model, m),
         (double) udml_model_alpha (model, m));
   }
-  printf ("estimator:  hidden %d\n", cfg->est_hidden);
+  if (cfg->est_norm > 0.0f)
+    printf ("estimator:  hidden %d, input batch-normalised x %g\n",
+        cfg->est_hidden, (double) cfg->est_norm);
+  else
+    printf ("estimator:  hidden %d, raw input\n", cfg->est_hidden);
 }
 
 static void

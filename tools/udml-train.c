@@ -31,7 +31,9 @@ static void
 usage (FILE * f)
 {
   UdmlTrainOptions d;
+  UdmlConfig dc;
   udml_train_options_default (&d);
+  udml_config_default (&dc);
   fprintf (f,
       "usage: " PROG " [OPTIONS] --out MODEL TRAIN.csv...\n"
       "\n"
@@ -45,6 +47,12 @@ usage (FILE * f)
       "  --batch B          batch size (%d)\n"
       "  --beta B           weight of the embedding KL term (default: scaled to\n"
       "                     the map size, method.md section 2)\n"
+      "  --est-norm K       scale of the batch-normalised estimator input\n"
+      "                     (%g); 0 feeds it raw, as method.md\n"
+      "  --estimator-task-grad\n"
+      "                     let the task loss train the estimator through the\n"
+      "                     weights, as the reference code does (off: only the\n"
+      "                     estimator loss trains it, docs/method.md)\n"
       "  --seed S           seed for initialisation, shuffling and noise (1)\n"
       "  --threads T        BLAS threads (1)\n"
       "  --val VAL.csv      validation manifest, evaluated every epoch\n"
@@ -55,7 +63,8 @@ usage (FILE * f)
       "  --no-cache         always decode, never read or write a feature cache\n"
       "  --quiet            no progress output\n"
       "  --verbose          also print the core's informational log\n"
-      "  --help             this text\n", d.epochs, d.lr, d.batch);
+      "  --help             this text\n", d.epochs, d.lr, d.batch,
+      (double) dc.est_norm);
 }
 
 static void
@@ -207,10 +216,11 @@ main (int argc, char **argv)
   const char *out = NULL, *val_path = NULL, *ckpt = NULL, *resume = NULL;
   const char *cache_dir = NULL;
   const char *manifests[256];
-  int n_manifests = 0, skip_bad = 0, no_cache = 0, quiet = 0, verbose = 0;
+  int n_manifests = 0, skip_bad = 0, task_grad = 0, no_cache = 0, quiet =
+      0, verbose = 0;
   int policy = UDML_POLICY_UDML;
   long epochs = -1, batch = -1, threads = 1, seed = 1;
-  double lr = -1, beta = -1;
+  double lr = -1, beta = -1, est_norm = -1;
   char *ckpt_alloc = NULL, *cache_alloc = NULL;
   UdmlConfig cfg;
   UdmlModel *model = NULL;
@@ -233,7 +243,7 @@ main (int argc, char **argv)
 #define IS(name) (strcmp (a, name) == 0)
     if (IS ("--out") || IS ("--policy") || IS ("--epochs") || IS ("--seed")
         || IS ("--threads") || IS ("--lr") || IS ("--beta") || IS ("--batch")
-        || IS ("--val")
+        || IS ("--val") || IS ("--est-norm")
         || IS ("--resume") || IS ("--checkpoint") || IS ("--cache-dir")
         || IS ("-o")) {
       takes = 1;
@@ -295,7 +305,17 @@ main (int argc, char **argv)
       cache_dir = v;
     else if (IS ("--skip-bad"))
       skip_bad = 1;
-    else if (IS ("--no-cache"))
+    else if (IS ("--estimator-task-grad"))
+      task_grad = 1;
+    else if (IS ("--est-norm")) {
+      char *end;
+      est_norm = strtod (v, &end);
+      if (*end || end == v || !(est_norm >= 0) || est_norm > 16) {
+        fprintf (stderr, PROG ": error: --est-norm: '%s' is not a scale in "
+            "[0, 16]\n", v);
+        return 2;
+      }
+    } else if (IS ("--no-cache"))
       no_cache = 1;
     else if (IS ("--quiet") || IS ("-q"))
       quiet = 1;
@@ -326,6 +346,8 @@ main (int argc, char **argv)
 
   udml_config_default (&cfg);
   cfg.policy = (UdmlPolicy) policy;
+  if (est_norm >= 0)
+    cfg.est_norm = (float) est_norm;
   if (udml_config_validate (&cfg, &err) != UDML_OK) {
     fprintf (stderr, PROG ": error: configuration: %s\n", err.msg);
     goto out;
@@ -391,6 +413,7 @@ main (int argc, char **argv)
     opt.lr = (float) lr;
   if (beta >= 0)
     opt.beta = (float) beta;
+  opt.estimator_task_grad = task_grad;
   opt.seed = (uint64_t) seed;
   opt.threads = (int) threads;
   opt.checkpoint = ckpt;
@@ -474,6 +497,7 @@ main (int argc, char **argv)
         "batch=%d\n"
         "lr=%g\n"
         "beta=%g%s\n"
+        "estimator_task_grad=%d\n"
         "threads=%ld\n"
         "data=%s (%d clips, %d skipped)\n"
         "val=%s (%d clips)\n"
@@ -482,7 +506,8 @@ main (int argc, char **argv)
         "date=%s\n"
         "train_time_s=%.1f%s\n",
         cmd, seed, udml_policy_name (cfg.policy), opt.epochs, opt.batch, opt.lr,
-        opt.beta, opt.beta < 0 ? " (scaled to the map size)" : "", threads,
+        opt.beta, opt.beta < 0 ? " (scaled to the map size)" : "",
+        opt.estimator_task_grad, threads,
         data, train.n, train.n_bad, val_path ? val_path : "none", val.n,
         pr.last_acc, pr.last_val_acc, date, train_s,
         resume ? " (this session, resumed)" : "");

@@ -57,6 +57,7 @@ udml_config_default (UdmlConfig * cfg)
   for (int k = 0; k < 10; k++)
     snprintf (cfg->labels[k], UDML_NAME_LEN, "%d", k);
   cfg->est_hidden = 64;
+  cfg->est_norm = 0.25f;
   cfg->policy = UDML_POLICY_UDML;
   cfg->scaling = UDML_SCALING_RESIDUAL;
 
@@ -147,6 +148,9 @@ udml_config_validate (const UdmlConfig * cfg, UdmlError * err)
     return udml_error_set (err, UDML_ERR_ARG,
         "config: est_hidden is %d, expected 1..%d", cfg->est_hidden,
         MAX_CHANNELS);
+  if (!(cfg->est_norm >= 0.0f && cfg->est_norm <= 16.0f))
+    return udml_error_set (err, UDML_ERR_ARG,
+        "config: est_norm is %g, expected 0..16", (double) cfg->est_norm);
   if ((int) cfg->policy < 0 || cfg->policy >= UDML_POLICY_COUNT)
     return udml_error_set (err, UDML_ERR_ARG, "config: policy %d unknown",
         (int) cfg->policy);

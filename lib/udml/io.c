@@ -279,6 +279,7 @@ meta_put_model (IoMetaOut * m, const UdmlModel * model)
   for (int i = 0; i < cfg->n_classes; i++)
     meta_str (m, key_fmt (k, "config.label.%d%s", i, ""), cfg->labels[i]);
   meta_int (m, "config.est_hidden", cfg->est_hidden);
+  meta_f32 (m, "config.est_norm", cfg->est_norm);
   meta_str (m, "config.policy", udml_policy_name (cfg->policy));
   meta_str (m, "config.scaling", scaling_name (cfg->scaling));
 
@@ -1074,7 +1075,7 @@ static UdmlStatus
 io_get_int (const IoFile * io, const char *key, int64_t lo, int64_t hi,
     int64_t * out, UdmlError * err)
 {
-  const IoMeta *m;
+  const IoMeta *m = NULL;
   UdmlStatus s = io_need (io, key, IO_META_INT, &m, err);
   int64_t v;
 
@@ -1104,7 +1105,7 @@ io_get_i (const IoFile * io, const char *key, int lo, int hi, int *out,
 static UdmlStatus
 io_get_f32 (const IoFile * io, const char *key, float *out, UdmlError * err)
 {
-  const IoMeta *m;
+  const IoMeta *m = NULL;
   UdmlStatus s = io_need (io, key, IO_META_F32, &m, err);
   if (s == UDML_OK)
     *out = bits_f32 ((uint32_t) m->u);
@@ -1114,7 +1115,7 @@ io_get_f32 (const IoFile * io, const char *key, float *out, UdmlError * err)
 static UdmlStatus
 io_get_f64 (const IoFile * io, const char *key, double *out, UdmlError * err)
 {
-  const IoMeta *m;
+  const IoMeta *m = NULL;
   UdmlStatus s = io_need (io, key, IO_META_F64, &m, err);
   if (s == UDML_OK)
     memcpy (out, &m->u, 8);
@@ -1126,7 +1127,7 @@ static UdmlStatus
 io_get_str (const IoFile * io, const char *key, char *dst, size_t size,
     UdmlError * err)
 {
-  const IoMeta *m;
+  const IoMeta *m = NULL;
   UdmlStatus s = io_need (io, key, IO_META_STR, &m, err);
   if (s != UDML_OK)
     return s;
@@ -1144,7 +1145,7 @@ static UdmlStatus
 io_get_ints (const IoFile * io, const char *key, int *dst, int max, int *n,
     int lo, int hi, UdmlError * err)
 {
-  const IoMeta *m;
+  const IoMeta *m = NULL;
   UdmlStatus s = io_need (io, key, IO_META_INTS, &m, err);
   if (s != UDML_OK)
     return s;
@@ -1168,7 +1169,7 @@ static UdmlStatus
 io_get_f32s (const IoFile * io, const char *key, float *dst, uint32_t n,
     UdmlError * err)
 {
-  const IoMeta *m;
+  const IoMeta *m = NULL;
   UdmlStatus s = io_need (io, key, IO_META_F32S, &m, err);
   if (s != UDML_OK)
     return s;
@@ -1202,6 +1203,9 @@ io_read_config (const IoFile * io, UdmlConfig * cfg, UdmlError * err)
     TRY (io_get_str (io, key_fmt (k, "config.label.%d%s", i, ""),
             cfg->labels[i], UDML_NAME_LEN, err));
   TRY (io_get_i (io, "config.est_hidden", 1, 1 << 20, &cfg->est_hidden, err));
+  /* files written before the estimator input was normalised lack the key */
+  if (io_find (io, "config.est_norm"))
+    TRY (io_get_f32 (io, "config.est_norm", &cfg->est_norm, err));
   TRY (io_get_str (io, "config.policy", name, sizeof name, err));
   policy = udml_policy_from_name (name);
   if (policy < 0) {
@@ -1327,7 +1331,7 @@ io_read_deps (const IoFile * io, int n_mod, float *d, UdmlError * err)
 static UdmlStatus
 io_read_provenance (const IoFile * io, char **out, UdmlError * err)
 {
-  const IoMeta *m;
+  const IoMeta *m = NULL;
   UdmlStatus s = io_need (io, "provenance", IO_META_STR, &m, err);
 
   if (s != UDML_OK)
@@ -1507,6 +1511,7 @@ config_diff (const UdmlConfig * a, const UdmlConfig * b, char *what,
       return "label";
     }
   DIFF_INT (est_hidden, "est_hidden");
+  DIFF_F32 (est_norm, "est_norm");
   DIFF_INT (policy, "policy");
   DIFF_INT (scaling, "scaling");
   for (int i = 0; i < a->n_modalities; i++) {

@@ -157,7 +157,7 @@ udml_model_new (const UdmlConfig * cfg, uint64_t seed, UdmlError * err)
   if (!model)
     goto nomem;
   model->cfg = *cfg;
-  cap = 2 + cfg->n_modalities * (UDML_MAX_STAGES * 5 + 2 * 6 + 4);
+  cap = 2 + cfg->n_modalities * (UDML_MAX_STAGES * 5 + 2 * 6 + 4 + 2);
   model->tensors = calloc ((size_t) cap, sizeof *model->tensors);
   if (!model->tensors)
     goto nomem;
@@ -224,6 +224,14 @@ udml_model_new (const UdmlConfig * cfg, uint64_t seed, UdmlError * err)
       add_conv_bn_stats (model, &lay->enc[i], cfg->mod[m].name, i, NULL);
     add_conv_bn_stats (model, &lay->mu, cfg->mod[m].name, -1, "mu");
     add_conv_bn_stats (model, &lay->lv, cfg->mod[m].name, -1, "logvar");
+    lay->est_mean = lay->est_var = -1;
+    if (cfg->est_norm > 0.0f) {
+      int cd[1] = { lay->C };
+      lay->est_mean = add_tensor (model, 0, 1, cd, "%s.%s", cfg->mod[m].name,
+          -1, "est.norm.run_mean");
+      lay->est_var = add_tensor (model, 0, 1, cd, "%s.%s", cfg->mod[m].name,
+          -1, "est.norm.run_var");
+    }
   }
 
   model->params = calloc (model->n_params, sizeof (float));
@@ -239,6 +247,17 @@ udml_model_new (const UdmlConfig * cfg, uint64_t seed, UdmlError * err)
     init_conv_bn (model, &lay->lv, seed);
     init_linear (model, lay->fc1_w, lay->fc1_b, seed);
     init_linear (model, lay->fc2_w, lay->fc2_b, seed);
+    /* sigma-hat = exp(g/2) starts at 1 for every input: a random readout
+     * of inputs never seen in stage 1 would start it at e^20 or e^-20,
+     * where the estimator loss explodes or stops pulling */
+    fill_const (udml_model_tensor_ptr (model, lay->fc2_w, NULL),
+        cfg->est_hidden, 0.0f);
+    if (cfg->est_norm > 0.0f) {
+      fill_const (udml_model_tensor_ptr (model, lay->est_mean, NULL), lay->C,
+          0.0f);
+      fill_const (udml_model_tensor_ptr (model, lay->est_var, NULL), lay->C,
+          1.0f);
+    }
     model->dep[m] = 1.0f;
   }
   init_linear (model, model->head_w, model->head_b, seed);
@@ -570,6 +589,11 @@ work_plan (UdmlWork * ws, const UdmlModel * model, int N, int grad, char *base,
     mw->z = carve (&cur, total, N * chw);
     mw->f = carve (&cur, total, (size_t) N * lay->C);
     mw->s = carve (&cur, total, (size_t) N * lay->C);
+    mw->sn =
+        model->cfg.est_norm > 0.0f ? carve (&cur, total, (size_t) N * lay->C)
+        : mw->s;
+    mw->sn_mean = carve (&cur, total, lay->C);
+    mw->sn_rstd = carve (&cur, total, lay->C);
     mw->h1 = carve (&cur, total, (size_t) N * Hd);
     mw->h1r = carve (&cur, total, (size_t) N * Hd);
     mw->h1d = carve (&cur, total, (size_t) N * Hd);
@@ -746,8 +770,26 @@ modality_forward (UdmlModel * model, UdmlWork * ws, int m, int n,
     memcpy (mw->pe, ws->frozen_pe[m], (size_t) n * sizeof (float));
   }
 
+  /* Normalising the estimator input is a reparameterisation of fc1 (it
+   * folds into it): raw, s varies by a few per cent around its mean and SGD
+   * barely moves the readout; at unit scale exp(g/2) overshoots and sticks
+   * near 0. The scale sits between (docs/method.md). */
+  if (model->cfg.est_norm > 0.0f) {
+    float *run_mean = udml_model_tensor_ptr (model, lay->est_mean, NULL);
+    float *run_var = udml_model_tensor_ptr (model, lay->est_var, NULL);
+    if (fw->train)
+      udml_batchnorm_forward_train (mw->sn, mw->sn_mean, mw->sn_rstd,
+          fw->update_stats ? run_mean : NULL, run_var, mw->s, NULL, NULL, n,
+          C, 1);
+    else
+      udml_batchnorm_forward_eval (mw->sn, mw->s, NULL, NULL, run_mean,
+          run_var, n, C, 1);
+    for (size_t j = 0; j < (size_t) n * C; j++)
+      mw->sn[j] *= model->cfg.est_norm;
+  }
+
   /* estimator: Linear -> ReLU -> Dropout -> Linear (method.md §1) */
-  udml_linear_forward (mw->h1, mw->s, udml_model_tensor_ptr (model, lay->fc1_w,
+  udml_linear_forward (mw->h1, mw->sn, udml_model_tensor_ptr (model, lay->fc1_w,
           NULL), udml_model_tensor_ptr (model, lay->fc1_b, NULL), n, C, Hd);
   udml_relu_forward (mw->h1r, mw->h1, (size_t) n * Hd);
   if (fw->train) {
@@ -850,7 +892,7 @@ modality_backward (UdmlModel * model, UdmlWork * ws, int m, int n,
   memset (ws->dh, 0, (size_t) n * Hd * sizeof (float));
   udml_relu_backward (ws->dh, ws->dh2, mw->h1r, (size_t) n * Hd);
   udml_linear_backward (NULL, udml_model_tensor_ptr (model, lay->fc1_w, grads),
-      udml_model_tensor_ptr (model, lay->fc1_b, grads), ws->dh, mw->s,
+      udml_model_tensor_ptr (model, lay->fc1_b, grads), ws->dh, mw->sn,
       udml_model_tensor_ptr (model, lay->fc1_w, NULL), n, C, Hd);
 
   /* f = GAP(z), z = mu + eps * exp(l/2) */
@@ -958,7 +1000,7 @@ udml_model_backward (UdmlModel * model, UdmlWork * ws, int n,
     }
     /* w = M softmax(u), u_m = -g_m - ln D_m: dL/dg_k = -M p_k (G_k - sum_m p_m G_m)
      * (reference-code §3, backward through the weights) */
-    if (!fw->wt.is_static && fw->wt.unc == UDML_UNC_ESTIMATOR) {
+    if (fw->unc_grad && !fw->wt.is_static && fw->wt.unc == UDML_UNC_ESTIMATOR) {
       double mean = 0.0;
       for (int m = 0; m < M; m++)
         if (present[m])

@@ -34,6 +34,7 @@ typedef struct {
   UdmlConvBn enc[UDML_MAX_STAGES];
   UdmlConvBn mu, lv;          /* 1x1 heads on the last map */
   int fc1_w, fc1_b, fc2_w, fc2_b;
+  int est_mean, est_var;      /* estimator input running stats; -1 when est_norm 0 */
   int C, h, w;                /* embedding map C x h x w */
   int slot;                   /* offset of f_m in the concatenated feature */
   size_t F;                   /* input size */
@@ -100,6 +101,8 @@ typedef struct {
   float *z;                   /* N x C x hw */
   float *f;                   /* N x C pooled z */
   float *s;                   /* N x C pooled std (estimator input, detached) */
+  float *sn;                  /* N x C s normalised and scaled (est_norm), else s */
+  float *sn_mean, *sn_rstd;   /* C batch statistics of s */
   float *h1;                  /* N x Hd fc1 output */
   float *h1r;                 /* N x Hd after ReLU */
   float *h1d;                 /* N x Hd after dropout */
@@ -154,6 +157,7 @@ typedef enum {
 
 typedef struct {
   int train;                  /* batch-stat BN, sampling, dropout */
+  int unc_grad;               /* the task loss reaches g through w (backward) */
   int update_stats;           /* update BN running statistics (train only) */
   UdmlWeighting wt;
   const float *dep;           /* M dependency values used in the weights */

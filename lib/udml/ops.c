@@ -265,8 +265,8 @@ udml_batchnorm_forward_train (float *out, float *mean, float *rstd,
       ss += sum_sq_dev (in + ((size_t) n * C + c) * HW, HW, m);
     double var = ss / M;
     float r = (float) (1.0 / sqrt (var + UDML_BN_EPS));
-    float scale = r * gamma[c];
-    float shift = beta[c] - m * scale;
+    float scale = gamma ? r * gamma[c] : r;
+    float shift = (beta ? beta[c] : 0.0f) - m * scale;
 
     mean[c] = m;
     rstd[c] = r;
@@ -289,8 +289,8 @@ udml_batchnorm_forward_eval (float *out, const float *in, const float *gamma,
     int C, int HW)
 {
   for (int c = 0; c < C; c++) {
-    float scale = gamma[c] / sqrtf (run_var[c] + UDML_BN_EPS);
-    float shift = beta[c] - run_mean[c] * scale;
+    float scale = (gamma ? gamma[c] : 1.0f) / sqrtf (run_var[c] + UDML_BN_EPS);
+    float shift = (beta ? beta[c] : 0.0f) - run_mean[c] * scale;
     for (int n = 0; n < N; n++)
       affine (out + ((size_t) n * C + c) * HW, in + ((size_t) n * C + c) * HW,
           HW, scale, shift);

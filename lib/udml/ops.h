@@ -43,7 +43,8 @@ void udml_linear_backward_ref (float *din, float *dw, float *db, const float *do
 
 /* Batch norm over (N, HW) per channel. Training: batch stats (biased var),
  * saves mean/rstd (C each), updates running stats (unbiased var, momentum
- * 0.1) when run_mean != NULL. Eval: running stats. eps = 1e-5. */
+ * 0.1) when run_mean != NULL. Eval: running stats. eps = 1e-5.
+ * gamma and beta NULL: no affine (scale 1, shift 0). */
 #define UDML_BN_EPS 1e-5f
 #define UDML_BN_MOMENTUM 0.1f
 void udml_batchnorm_forward_train (float *out, float *mean, float *rstd,

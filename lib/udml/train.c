@@ -247,6 +247,7 @@ run_pass (UdmlTrainer * tr, int n, const float *const x[], const int *y,
   memset (ws->present, 1, (size_t) n * M);
 
   fw.train = 1;
+  fw.unc_grad = tr->opt.estimator_task_grad;
   fw.update_stats = update_stats;
   fw.wt = udml_weighting_train (cfg->policy, phase == UDML_PHASE_UNCERTAINTY);
   fw.dep = tr->dep;

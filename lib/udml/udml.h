@@ -117,6 +117,8 @@ typedef struct {
   int n_classes;
   char labels[UDML_MAX_CLASSES][UDML_NAME_LEN];
   int est_hidden;             /* 64 */
+  float est_norm;             /* 0.25: estimator input batch-normalised, then
+                               * times this; 0: raw GAP(std) (docs/method.md) */
   UdmlPolicy policy;
   UdmlScaling scaling;
   UdmlFeatureSpec features;
@@ -264,6 +266,8 @@ typedef struct {
   float gamma;               /* 4 */
   float lambda;              /* 0.1 */
   float beta;                /* < 0: 1e-5 * 27648 / (C h w) */
+  int estimator_task_grad;   /* 0: only L_est trains the estimator; 1: the task
+                              * loss too, through w (docs/method.md) */
   uint64_t seed;
   int threads;               /* BLAS threads, 1 */
   const char *checkpoint;    /* written atomically after each epoch; NULL = none */

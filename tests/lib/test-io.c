@@ -378,8 +378,8 @@ config_equal (const UdmlConfig * a, const UdmlConfig * b)
 {
   const UdmlFeatureSpec *x = &a->features, *y = &b->features;
   int ok = a->n_modalities == b->n_modalities && a->n_classes == b->n_classes
-      && a->est_hidden == b->est_hidden && a->policy == b->policy
-      && a->scaling == b->scaling;
+      && a->est_hidden == b->est_hidden && a->est_norm == b->est_norm
+      && a->policy == b->policy && a->scaling == b->scaling;
 
   for (int k = 0; ok && k < a->n_classes; k++)
     ok = !strcmp (a->labels[k], b->labels[k]);
@@ -1050,6 +1050,51 @@ remove_tmpdir (void)
   rmdir (tmpdir);
 }
 
+/* Files written before the estimator input was normalised have no
+ * config.est_norm key: they load as est_norm 0; a normalised model whose key
+ * went missing is refused, its extra tensors do not fit. */
+static void
+test_legacy_est_norm (const UdmlConfig * cfg)
+{
+  static const char key[] = "config.est_norm";
+  for (int norm = 0; norm <= 1; norm++) {
+    UdmlConfig c = *cfg;
+    UdmlError err = { 0 };
+    UdmlModel *m, *l = NULL;
+    uint8_t *b;
+    size_t len = 0, off;
+    const char *path = tpath ("legacy.udml");
+
+    c.est_norm = norm ? 0.25f : 0.0f;
+    m = udml_model_new (&c, 7, &err);
+    CHECK (m && udml_model_save (m, path, &err) == UDML_OK, "save: %s",
+        err.msg);
+    udml_model_free (m);
+    b = read_file (path, &len);
+    off = b ? meta_value (b, key) : 0;
+    CHECK (off > 0, "no %s in the file", key);
+    if (!off) {
+      free (b);
+      continue;
+    }
+    b[off - 2] = 'X';           /* last key byte, before the type byte */
+    fix_header_crc (b);
+    write_file (path, b, len);
+    free (b);
+    if (norm) {
+      expect_refused ("est_norm model without its key", path, UDML_ERR_MISMATCH,
+          0);
+      continue;
+    }
+    CHECK (udml_model_load (path, &l, &err) == UDML_OK, "legacy load: %s",
+        err.msg);
+    if (l)
+      CHECK (udml_model_config (l)->est_norm == 0.0f, "legacy est_norm %g",
+          (double) udml_model_config (l)->est_norm);
+    udml_model_free (l);
+  }
+}
+
 int
 main (void)
 {
@@ -1067,6 +1112,7 @@ main (void)
   snprintf (a_path, sizeof a_path, "%s", tpath ("a.udml"));
 
   test_round_trip (&cfg, a_path);
+  test_legacy_est_norm (&cfg);
   test_truncation (a_path);
   test_malformed (&cfg, a_path);
   test_fuzz (a_path);

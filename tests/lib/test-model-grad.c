@@ -2,7 +2,9 @@
  * gradient with respect to every parameter tensor, for every policy and
  * training phase (method.md §2 detach rules: the estimator input and the
  * pe uncertainty are held at their recorded values, as the backward treats
- * them as constants; D is a constant input).
+ * them as constants; D is a constant input). Without the task-loss path
+ * into the estimator, its tensors are checked against the estimator loss
+ * alone, the only loss that then trains them.
  *
  * Each evaluation uses training-mode BN and the same noise, eps and dropout
  * (same key), so the loss is a deterministic function of the parameters.
@@ -45,7 +47,15 @@ typedef struct
   UdmlPhase phase;
   UdmlScaling scaling;
   float beta;
+  int task_grad;                /* UdmlTrainOptions.estimator_task_grad */
 } Case;
+
+/* The loss a tensor's gradient must match. */
+static double
+objective (const UdmlLossParts * parts, int est_only, float lambda)
+{
+  return est_only ? lambda * parts->est : parts->total;
+}
 
 static UdmlModel *
 tiny_model (const Case * c, UdmlError * err)
@@ -91,10 +101,9 @@ run_case (const Case * c)
   float dep[2] = { 3.0f, 1.25f };
   size_t np;
   int bad_tensors = 0, checked = 0;
-  UdmlLossParts parts;
+  UdmlLossParts parts, base;
   UdmlRng rng;
   const uint64_t key = 42;
-  double l0;
 
   if (!model) {
     fprintf (stderr, "FAIL %s: model: %s\n", c->name, err.msg);
@@ -103,6 +112,7 @@ run_case (const Case * c)
   udml_train_options_default (&opt);
   opt.seed = 5;
   opt.beta = c->beta;
+  opt.estimator_task_grad = c->task_grad;
   tr = udml_trainer_new (model, &opt, N, &err);
   xa = malloc (N * 80 * sizeof (float));
   xv = malloc (N * 96 * sizeof (float));
@@ -136,11 +146,13 @@ run_case (const Case * c)
     fprintf (stderr, "FAIL %s: frozen compute: %s\n", c->name, err.msg);
     return 1;
   }
-  l0 = parts.total;
-
+  base = parts;
   for (int t = 0; t < udml_model_num_tensors (model); t++) {
     size_t size = udml_model_tensor_size (model, t);
     float *p = udml_model_tensor_data (model, t);
+    int est_only = !c->task_grad
+        && strstr (udml_model_tensor_name (model, t), ".est.") != NULL;
+    double l0 = objective (&base, est_only, opt.lambda);
     int samples = size < SAMPLES_PER_TENSOR ? (int) size : SAMPLES_PER_TENSOR;
     double num = 0.0, den = 0.0, worst = 0.0;
     int worst_j = -1, unreliable = 0, bad = 0;
@@ -164,10 +176,10 @@ run_case (const Case * c)
         double lp, lm;
         p[j] = orig + h;
         udml_trainer_compute (tr, N, x, y, lv, c->phase, key, 0, &parts, NULL);
-        lp = parts.total;
+        lp = objective (&parts, est_only, opt.lambda);
         p[j] = orig - h;
         udml_trainer_compute (tr, N, x, y, lv, c->phase, key, 0, &parts, NULL);
-        lm = parts.total;
+        lm = objective (&parts, est_only, opt.lambda);
         p[j] = orig;
         fd[r] = (lp - lm) / (2.0 * h);
         if (r == 1
@@ -212,7 +224,7 @@ run_case (const Case * c)
   }
   printf
       ("%-24s loss %.4f (ce %.3f uni %.3f kl %.4f est %.3f): %d tensors, %d wrong\n",
-      c->name, parts.total, parts.ce, parts.uni, parts.kl, parts.est, checked,
+      c->name, base.total, base.ce, base.uni, base.kl, base.est, checked,
       bad_tensors);
   free (an);
   free (xa);
@@ -227,23 +239,25 @@ main (void)
 {
   static const Case cases[] = {
     {"udml stage1", UDML_POLICY_UDML, UDML_PHASE_STAGE1, UDML_SCALING_RESIDUAL,
-        -1.0f},
+        -1.0f, 1},
     {"udml stage2", UDML_POLICY_UDML, UDML_PHASE_STAGE2, UDML_SCALING_RESIDUAL,
-        -1.0f},
+        -1.0f, 1},
     {"udml uncertainty", UDML_POLICY_UDML, UDML_PHASE_UNCERTAINTY,
-        UDML_SCALING_RESIDUAL, 0.05f},
+        UDML_SCALING_RESIDUAL, 0.05f, 1},
+    {"udml L_est alone", UDML_POLICY_UDML, UDML_PHASE_UNCERTAINTY,
+        UDML_SCALING_RESIDUAL, 0.05f, 0},
     {"udml paper scaling", UDML_POLICY_UDML, UDML_PHASE_UNCERTAINTY,
-        UDML_SCALING_PAPER, 0.0f},
+        UDML_SCALING_PAPER, 0.0f, 1},
     {"static", UDML_POLICY_STATIC, UDML_PHASE_UNCERTAINTY,
-        UDML_SCALING_RESIDUAL, -1.0f},
+        UDML_SCALING_RESIDUAL, -1.0f, 1},
     {"pe", UDML_POLICY_PE, UDML_PHASE_UNCERTAINTY, UDML_SCALING_RESIDUAL,
-        -1.0f},
+        -1.0f, 1},
     {"udml-nue", UDML_POLICY_UDML_NUE, UDML_PHASE_UNCERTAINTY,
-        UDML_SCALING_RESIDUAL, -1.0f},
+        UDML_SCALING_RESIDUAL, -1.0f, 1},
     {"udml-mc", UDML_POLICY_UDML_MC, UDML_PHASE_UNCERTAINTY,
-        UDML_SCALING_RESIDUAL, -1.0f},
+        UDML_SCALING_RESIDUAL, -1.0f, 1},
     {"udml-pos", UDML_POLICY_UDML_POS, UDML_PHASE_UNCERTAINTY,
-        UDML_SCALING_RESIDUAL, -1.0f},
+        UDML_SCALING_RESIDUAL, -1.0f, 1},
   };
   int failed = 0;
 
