@@ -3,11 +3,22 @@
  * modality, a bar as long as its final weight share with the value beside
  * it. Buffers without a meta show the last one seen (keep-last).
  *
- * Drawing uses cairo on the mapped frame, so the formats are those cairo
- * reads natively: CAIRO_FORMAT_RGB24 / ARGB32, which are BGRx / BGRA in
- * memory on little-endian machines (xRGB / ARGB on big-endian). Put
- * videoconvert on both sides. The bar rectangles are pixel aligned and
- * opaque, so their length can be measured from the output.
+ * The panel is rendered with cairo into a cached premultiplied ARGB image
+ * only when what it shows changes (new result, frame size, position or
+ * scale), wrapped in a GstVideoOverlayComposition and blended into each
+ * frame with gst_video_overlay_composition_blend (), so any format that
+ * function handles works without videoconvert around the element.
+ *
+ * Per frame, this element allocates nothing: the meta is copied into a
+ * fixed-size struct on the stack and compared with the one on screen, and
+ * the cached composition is blended as is. The surface, its GstBuffer, the
+ * cairo context and the font faces live across frames; only a panel of a
+ * new size re-creates the surface, and only a change of content makes a
+ * new rectangle. gst_video_blend () itself (GStreamer 1.22) still mallocs
+ * two line buffers per call, which this element cannot avoid.
+ *
+ * The bar rectangles are pixel aligned and opaque, so on RGB output their
+ * length can be measured from the frame.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -18,6 +29,7 @@
 #include <string.h>
 
 #include <cairo.h>
+#include <gst/video/video-overlay-composition.h>
 
 #include "udmlmeta.h"
 #include "udmloverlay.h"
@@ -85,8 +97,22 @@ struct _GstUdmlOverlay
   gboolean keep_last;
 
   /* streaming thread only */
-  OverlayState state;
+  OverlayState state;           /* what the current result shows */
+  gboolean draw;                /* this buffer gets the panel */
+  gint width, height;           /* negotiated frame size */
   cairo_font_face_t *title_face, *text_face;    /* made once in start () */
+
+  /* The cached panel: a cairo surface whose pixels the GstBuffer wraps, and
+   * the composition blended into every frame. rendered_* say what it shows;
+   * the composition is rebuilt only when one of them changes. */
+  cairo_surface_t *surface;
+  cairo_t *cr;
+  GstBuffer *pixels;
+  GstVideoOverlayComposition *comp;
+  OverlayState rendered;
+  gint rendered_width, rendered_height;
+  GstUdmlOverlayPosition rendered_position;
+  gdouble rendered_scale;
 };
 
 GType
@@ -111,13 +137,10 @@ G_DEFINE_TYPE (GstUdmlOverlay, gst_udml_overlay, GST_TYPE_VIDEO_FILTER);
 GST_ELEMENT_REGISTER_DEFINE (udmloverlay, "udmloverlay", GST_RANK_NONE,
     GST_TYPE_UDML_OVERLAY);
 
-#if G_BYTE_ORDER == G_LITTLE_ENDIAN
-#define OVERLAY_FORMATS "{ BGRx, BGRA }"
-#define FORMAT_RGB24 GST_VIDEO_FORMAT_BGRx
-#else
-#define OVERLAY_FORMATS "{ xRGB, ARGB }"
-#define FORMAT_RGB24 GST_VIDEO_FORMAT_xRGB
-#endif
+/* The 8-bit formats of GST_VIDEO_OVERLAY_COMPOSITION_BLEND_FORMATS (which
+ * lists every format) that the test blends into and checks. */
+#define OVERLAY_FORMATS "{ I420, YV12, NV12, NV21, Y42B, Y444, YUY2, UYVY, " \
+    "YVYU, AYUV, BGRx, BGRA, RGBx, RGBA, xRGB, ARGB, xBGR, ABGR, RGB, BGR }"
 #define OVERLAY_CAPS GST_VIDEO_CAPS_MAKE (OVERLAY_FORMATS)
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -182,31 +205,61 @@ read_meta (const GstStructure * s, OverlayState * st)
   }
 }
 
-static void
-draw_state (GstUdmlOverlay * self, cairo_t * cr, const OverlayState * st,
-    gint width, gint height, GstUdmlOverlayPosition position, gdouble scale)
+static gboolean
+state_equal (const OverlayState * a, const OverlayState * b)
 {
-  gdouble pw = round (scale * PANEL_WIDTH);
-  gdouble ph = round (scale * (PAD + TITLE_HEIGHT + st->n_mod * ROW_HEIGHT +
+  gint i;
+
+  if (a->have != b->have || a->valid != b->valid
+      || a->confidence != b->confidence || a->n_mod != b->n_mod
+      || strcmp (a->label, b->label) != 0)
+    return FALSE;
+  for (i = 0; i < a->n_mod; i++)
+    if (a->mod[i].present != b->mod[i].present
+        || a->mod[i].weight != b->mod[i].weight
+        || strcmp (a->mod[i].name, b->mod[i].name) != 0)
+      return FALSE;
+  return TRUE;
+}
+
+/* Panel size and its top-left corner on a width x height frame. */
+static void
+panel_geometry (const OverlayState * st, gint width, gint height,
+    GstUdmlOverlayPosition position, gdouble scale, gint * pw, gint * ph,
+    gint * ox, gint * oy)
+{
+  gint margin = (gint) round (scale * MARGIN);
+
+  *pw = (gint) round (scale * PANEL_WIDTH);
+  *ph = (gint) round (scale * (PAD + TITLE_HEIGHT + st->n_mod * ROW_HEIGHT +
           PAD));
-  gdouble margin = round (scale * MARGIN);
-  gdouble ox, oy;
+  *ox = (position == GST_UDML_OVERLAY_POSITION_TOP_RIGHT ||
+      position == GST_UDML_OVERLAY_POSITION_BOTTOM_RIGHT) ?
+      width - margin - *pw : margin;
+  *oy = (position == GST_UDML_OVERLAY_POSITION_BOTTOM_LEFT ||
+      position == GST_UDML_OVERLAY_POSITION_BOTTOM_RIGHT) ?
+      height - margin - *ph : margin;
+  /* A panel larger than the frame is clipped on the far side only. */
+  *ox = MAX (*ox, 0);
+  *oy = MAX (*oy, 0);
+}
+
+/* Draws the panel at the origin of a cleared pw x ph surface. */
+static void
+draw_panel (GstUdmlOverlay * self, cairo_t * cr, const OverlayState * st,
+    gint pw, gint ph, gdouble scale)
+{
   gchar text[LABEL_LEN + 32];
   gint i;
 
-  ox = (position == GST_UDML_OVERLAY_POSITION_TOP_RIGHT ||
-      position == GST_UDML_OVERLAY_POSITION_BOTTOM_RIGHT) ?
-      width - margin - pw : margin;
-  oy = (position == GST_UDML_OVERLAY_POSITION_BOTTOM_LEFT ||
-      position == GST_UDML_OVERLAY_POSITION_BOTTOM_RIGHT) ?
-      height - margin - ph : margin;
-  /* A panel larger than the frame is clipped on the far side only. */
-  ox = MAX (ox, 0);
-  oy = MAX (oy, 0);
+  cairo_save (cr);
+  cairo_set_operator (cr, CAIRO_OPERATOR_CLEAR);
+  cairo_paint (cr);
+  cairo_restore (cr);
 
   /* Translucent panel so the video stays visible underneath. */
   cairo_set_source_rgba (cr, 0.0, 0.0, 0.0, 0.55);
-  cairo_rectangle (cr, ox, oy, pw, ph);
+  cairo_rectangle (cr, 0, 0, pw, ph);
   cairo_fill (cr);
 
   cairo_set_font_face (cr, self->title_face);
@@ -217,15 +270,15 @@ draw_state (GstUdmlOverlay * self, cairo_t * cr, const OverlayState * st,
         100.0 * st->confidence);
   else
     g_strlcpy (text, "no result", sizeof (text));
-  cairo_move_to (cr, ox + scale * PAD, oy + scale * (PAD + TITLE_FONT));
+  cairo_move_to (cr, scale * PAD, scale * (PAD + TITLE_FONT));
   cairo_show_text (cr, text);
 
   cairo_set_font_face (cr, self->text_face);
   cairo_set_font_size (cr, scale * NAME_FONT);
   for (i = 0; i < st->n_mod; i++) {
     const OverlayModality *m = &st->mod[i];
-    gdouble row = oy + round (scale * (PAD + TITLE_HEIGHT + i * ROW_HEIGHT));
-    gdouble bx = ox + round (scale * (PAD + NAME_WIDTH));
+    gdouble row = round (scale * (PAD + TITLE_HEIGHT + i * ROW_HEIGHT));
+    gdouble bx = round (scale * (PAD + NAME_WIDTH));
     gdouble bw = round (scale * BAR_W);
     gdouble bh = round (scale * BAR_H);
     gdouble fill = round (scale * BAR_W * (m->present ? m->weight : 0.0));
@@ -233,7 +286,7 @@ draw_state (GstUdmlOverlay * self, cairo_t * cr, const OverlayState * st,
     gdouble rgb[3];
 
     cairo_set_source_rgb (cr, 0.85, 0.85, 0.85);
-    cairo_move_to (cr, ox + scale * PAD, baseline);
+    cairo_move_to (cr, scale * PAD, baseline);
     cairo_show_text (cr, m->name);
 
     /* Track, then the opaque, pixel-aligned weight fill. */
@@ -257,55 +310,167 @@ draw_state (GstUdmlOverlay * self, cairo_t * cr, const OverlayState * st,
   }
 }
 
-static GstFlowReturn
-gst_udml_overlay_transform_frame_ip (GstVideoFilter * filter,
-    GstVideoFrame * frame)
+static void
+clear_panel (GstUdmlOverlay * self)
 {
-  GstUdmlOverlay *self = GST_UDML_OVERLAY (filter);
+  g_clear_pointer (&self->comp, gst_video_overlay_composition_unref);
+  gst_clear_buffer (&self->pixels);
+  g_clear_pointer (&self->cr, cairo_destroy);
+  g_clear_pointer (&self->surface, cairo_surface_destroy);
+}
+
+/* (Re)creates the pw x ph surface and the GstBuffer wrapping its pixels,
+ * premultiplied ARGB in native word order, which is cairo's ARGB32 and
+ * GST_VIDEO_OVERLAY_COMPOSITION_FORMAT_RGB alike. */
+static gboolean
+ensure_surface (GstUdmlOverlay * self, gint pw, gint ph)
+{
+  gsize offset[GST_VIDEO_MAX_PLANES] = { 0 };
+  gint stride[GST_VIDEO_MAX_PLANES] = { 0 };
+  gsize size;
+
+  if (self->surface && cairo_image_surface_get_width (self->surface) == pw
+      && cairo_image_surface_get_height (self->surface) == ph)
+    return TRUE;
+
+  clear_panel (self);
+  self->surface = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, pw, ph);
+  if (cairo_surface_status (self->surface) != CAIRO_STATUS_SUCCESS)
+    goto failed;
+  self->cr = cairo_create (self->surface);
+  if (cairo_status (self->cr) != CAIRO_STATUS_SUCCESS)
+    goto failed;
+
+  stride[0] = cairo_image_surface_get_stride (self->surface);
+  size = (gsize) stride[0] * ph;
+  /* The buffer holds a surface reference, so the pixels outlive any
+   * rectangle still pointing at them. */
+  self->pixels = gst_buffer_new_wrapped_full (0,
+      cairo_image_surface_get_data (self->surface), size, 0, size,
+      cairo_surface_reference (self->surface),
+      (GDestroyNotify) cairo_surface_destroy);
+  gst_buffer_add_video_meta_full (self->pixels, GST_VIDEO_FRAME_FLAG_NONE,
+      GST_VIDEO_OVERLAY_COMPOSITION_FORMAT_RGB, pw, ph, 1, offset, stride);
+  return TRUE;
+
+failed:
+  GST_ELEMENT_ERROR (self, RESOURCE, FAILED, (NULL),
+      ("could not make a %dx%d cairo surface for the panel: %s", pw, ph,
+          cairo_status_to_string (self->cr ? cairo_status (self->cr) :
+              cairo_surface_status (self->surface))));
+  clear_panel (self);
+  return FALSE;
+}
+
+/* Renders the panel and wraps it in a new composition. Runs only when the
+ * result, frame size, position or scale differ from what is cached. */
+static gboolean
+render_panel (GstUdmlOverlay * self, GstUdmlOverlayPosition position,
+    gdouble scale)
+{
+  GstVideoOverlayRectangle *rect;
+  gint pw, ph, ox, oy;
+
+  panel_geometry (&self->state, self->width, self->height, position, scale,
+      &pw, &ph, &ox, &oy);
+  /* Drop the old composition first: its rectangle may cache converted
+   * copies of the pixels about to be overwritten. */
+  g_clear_pointer (&self->comp, gst_video_overlay_composition_unref);
+  if (!ensure_surface (self, pw, ph))
+    return FALSE;
+
+  draw_panel (self, self->cr, &self->state, pw, ph, scale);
+  cairo_surface_flush (self->surface);
+  if (cairo_status (self->cr) != CAIRO_STATUS_SUCCESS) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, (NULL),
+        ("cairo drawing of the %dx%d panel failed: %s", pw, ph,
+            cairo_status_to_string (cairo_status (self->cr))));
+    return FALSE;
+  }
+
+  rect = gst_video_overlay_rectangle_new_raw (self->pixels, ox, oy, pw, ph,
+      GST_VIDEO_OVERLAY_FORMAT_FLAG_PREMULTIPLIED_ALPHA);
+  self->comp = gst_video_overlay_composition_new (rect);
+  gst_video_overlay_rectangle_unref (rect);
+
+  self->rendered = self->state;
+  self->rendered_width = self->width;
+  self->rendered_height = self->height;
+  self->rendered_position = position;
+  self->rendered_scale = scale;
+  GST_DEBUG_OBJECT (self, "rendered a %dx%d panel at (%d,%d)", pw, ph, ox, oy);
+  return TRUE;
+}
+
+/* Reads the meta before the base class decides between passthrough and an
+ * in-place write, so frames without anything to draw are never made
+ * writable. */
+static void
+gst_udml_overlay_before_transform (GstBaseTransform * trans, GstBuffer * buf)
+{
+  GstUdmlOverlay *self = GST_UDML_OVERLAY (trans);
   const GstStructure *s;
   gboolean enable, keep_last;
-  GstUdmlOverlayPosition position;
-  gdouble scale;
-  cairo_surface_t *surface;
-  cairo_t *cr;
-  cairo_format_t format;
-  GstFlowReturn ret = GST_FLOW_OK;
 
   GST_OBJECT_LOCK (self);
   enable = self->enable;
-  position = self->position;
-  scale = self->scale;
   keep_last = self->keep_last;
   GST_OBJECT_UNLOCK (self);
 
-  s = gst_buffer_get_udml_fusion_meta (frame->buffer);
+  s = gst_buffer_get_udml_fusion_meta (buf);
   if (s)
     read_meta (s, &self->state);
   else if (!keep_last)
     self->state.have = FALSE;
 
-  if (!enable || !self->state.have)
+  self->draw = enable && self->state.have;
+  gst_base_transform_set_passthrough (trans, !self->draw);
+}
+
+static GstFlowReturn
+gst_udml_overlay_transform_frame_ip (GstVideoFilter * filter,
+    GstVideoFrame * frame)
+{
+  GstUdmlOverlay *self = GST_UDML_OVERLAY (filter);
+  GstUdmlOverlayPosition position;
+  gdouble scale;
+
+  /* In passthrough the frame is mapped read-only: leave it alone. */
+  if (!self->draw || gst_base_transform_is_passthrough (GST_BASE_TRANSFORM
+          (filter)))
     return GST_FLOW_OK;
 
-  format = GST_VIDEO_FRAME_FORMAT (frame) == FORMAT_RGB24 ?
-      CAIRO_FORMAT_RGB24 : CAIRO_FORMAT_ARGB32;
-  surface = cairo_image_surface_create_for_data (GST_VIDEO_FRAME_PLANE_DATA
-      (frame, 0), format, GST_VIDEO_FRAME_WIDTH (frame),
-      GST_VIDEO_FRAME_HEIGHT (frame), GST_VIDEO_FRAME_PLANE_STRIDE (frame, 0));
-  cr = cairo_create (surface);
-  draw_state (self, cr, &self->state, GST_VIDEO_FRAME_WIDTH (frame),
-      GST_VIDEO_FRAME_HEIGHT (frame), position, scale);
-  cairo_surface_flush (surface);
-  if (cairo_status (cr) != CAIRO_STATUS_SUCCESS) {
+  GST_OBJECT_LOCK (self);
+  position = self->position;
+  scale = self->scale;
+  GST_OBJECT_UNLOCK (self);
+
+  if (!self->comp || !state_equal (&self->state, &self->rendered)
+      || self->width != self->rendered_width
+      || self->height != self->rendered_height
+      || position != self->rendered_position || scale != self->rendered_scale)
+    if (!render_panel (self, position, scale))
+      return GST_FLOW_ERROR;
+
+  if (!gst_video_overlay_composition_blend (self->comp, frame)) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, (NULL),
-        ("cairo drawing failed on a %dx%d frame: %s",
+        ("could not blend the panel into a %dx%d %s frame",
             GST_VIDEO_FRAME_WIDTH (frame), GST_VIDEO_FRAME_HEIGHT (frame),
-            cairo_status_to_string (cairo_status (cr))));
-    ret = GST_FLOW_ERROR;
+            gst_video_format_to_string (GST_VIDEO_FRAME_FORMAT (frame))));
+    return GST_FLOW_ERROR;
   }
-  cairo_destroy (cr);
-  cairo_surface_destroy (surface);
-  return ret;
+  return GST_FLOW_OK;
+}
+
+static gboolean
+gst_udml_overlay_set_info (GstVideoFilter * filter, GstCaps * incaps,
+    GstVideoInfo * in_info, GstCaps * outcaps, GstVideoInfo * out_info)
+{
+  GstUdmlOverlay *self = GST_UDML_OVERLAY (filter);
+
+  self->width = GST_VIDEO_INFO_WIDTH (in_info);
+  self->height = GST_VIDEO_INFO_HEIGHT (in_info);
+  return TRUE;
 }
 
 static gboolean
@@ -314,6 +479,7 @@ gst_udml_overlay_start (GstBaseTransform * trans)
   GstUdmlOverlay *self = GST_UDML_OVERLAY (trans);
 
   memset (&self->state, 0, sizeof (self->state));
+  self->draw = FALSE;
   /* Font lookup once per stream, not per frame. */
   if (!self->title_face)
     self->title_face = cairo_toy_font_face_create ("Sans",
@@ -329,6 +495,7 @@ gst_udml_overlay_stop (GstBaseTransform * trans)
 {
   GstUdmlOverlay *self = GST_UDML_OVERLAY (trans);
 
+  clear_panel (self);
   g_clear_pointer (&self->title_face, cairo_font_face_destroy);
   g_clear_pointer (&self->text_face, cairo_font_face_destroy);
   return TRUE;
@@ -427,6 +594,9 @@ gst_udml_overlay_class_init (GstUdmlOverlayClass * klass)
 
   trans_class->start = GST_DEBUG_FUNCPTR (gst_udml_overlay_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_udml_overlay_stop);
+  trans_class->before_transform =
+      GST_DEBUG_FUNCPTR (gst_udml_overlay_before_transform);
+  vfilter_class->set_info = GST_DEBUG_FUNCPTR (gst_udml_overlay_set_info);
   vfilter_class->transform_frame_ip =
       GST_DEBUG_FUNCPTR (gst_udml_overlay_transform_frame_ip);
 

@@ -1,5 +1,6 @@
 /* udmloverlay.h — draws the UdmlFusionMeta of each buffer (label,
- * confidence, one weight bar per modality) onto raw video with cairo. */
+ * confidence, one weight bar per modality) on raw video: a cairo-rendered
+ * panel cached as a GstVideoOverlayComposition and blended per frame. */
 #ifndef __GST_UDML_OVERLAY_H__
 #define __GST_UDML_OVERLAY_H__
 
