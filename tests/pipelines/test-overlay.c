@@ -1,6 +1,9 @@
 /* test-overlay.c — udmloverlay with GstHarness: the weight bars are drawn
  * where the layout puts them, their filled length tracks the weight, and
- * enable / keep-last / position / scale / absent modalities behave. */
+ * enable / keep-last / position / scale / absent modalities behave. The
+ * panel is blended into every accepted format (YUV and RGB) inside its box
+ * and nowhere else, the same result draws the same pixels on every frame,
+ * and a new result redraws the bars. */
 #include <math.h>
 #include <string.h>
 
@@ -26,6 +29,32 @@ typedef struct
   gint x0, y0, x1, y1;          /* bounding box, inclusive */
 } Blob;
 
+static void
+add_meta (GstBuffer * buf, gboolean valid, gdouble wa, gboolean audio,
+    gboolean video)
+{
+  GstStructure *s = gst_buffer_add_udml_fusion_meta (buf);
+  GstStructure *a = gst_structure_new ("audio", "present", G_TYPE_BOOLEAN,
+      audio, "coverage", G_TYPE_DOUBLE, 1.0, "noise", G_TYPE_DOUBLE, 1.0,
+      "weight", G_TYPE_DOUBLE, audio ? (video ? wa : 1.0) : 0.0, NULL);
+  GstStructure *v = gst_structure_new ("video", "present", G_TYPE_BOOLEAN,
+      video, "coverage", G_TYPE_DOUBLE, 1.0, "noise", G_TYPE_DOUBLE, 1.0,
+      "weight", G_TYPE_DOUBLE, video ? (audio ? 1.0 - wa : 1.0) : 0.0,
+      NULL);
+  GstStructure *m = gst_structure_new_empty ("modalities");
+
+  fail_unless (s != NULL);
+  gst_structure_set (m, "audio", GST_TYPE_STRUCTURE, a, "video",
+      GST_TYPE_STRUCTURE, v, NULL);
+  gst_structure_set (s, "label", G_TYPE_STRING, valid ? "7" : "",
+      "label_id", G_TYPE_INT, valid ? 7 : -1, "confidence", G_TYPE_DOUBLE,
+      0.93, "valid", G_TYPE_BOOLEAN, valid, "modalities",
+      GST_TYPE_STRUCTURE, m, NULL);
+  gst_structure_free (a);
+  gst_structure_free (v);
+  gst_structure_free (m);
+}
+
 static GstBuffer *
 make_frame (gboolean with_meta, gboolean valid, gdouble wa, gboolean audio,
     gboolean video)
@@ -34,28 +63,8 @@ make_frame (gboolean with_meta, gboolean valid, gdouble wa, gboolean audio,
 
   gst_buffer_memset (buf, 0, 0, W * H * 4);
   GST_BUFFER_PTS (buf) = 0;
-  if (with_meta) {
-    GstStructure *s = gst_buffer_add_udml_fusion_meta (buf);
-    GstStructure *a = gst_structure_new ("audio", "present", G_TYPE_BOOLEAN,
-        audio, "coverage", G_TYPE_DOUBLE, 1.0, "noise", G_TYPE_DOUBLE, 1.0,
-        "weight", G_TYPE_DOUBLE, audio ? (video ? wa : 1.0) : 0.0, NULL);
-    GstStructure *v = gst_structure_new ("video", "present", G_TYPE_BOOLEAN,
-        video, "coverage", G_TYPE_DOUBLE, 1.0, "noise", G_TYPE_DOUBLE, 1.0,
-        "weight", G_TYPE_DOUBLE, video ? (audio ? 1.0 - wa : 1.0) : 0.0,
-        NULL);
-    GstStructure *m = gst_structure_new_empty ("modalities");
-
-    fail_unless (s != NULL);
-    gst_structure_set (m, "audio", GST_TYPE_STRUCTURE, a, "video",
-        GST_TYPE_STRUCTURE, v, NULL);
-    gst_structure_set (s, "label", G_TYPE_STRING, valid ? "7" : "",
-        "label_id", G_TYPE_INT, valid ? 7 : -1, "confidence", G_TYPE_DOUBLE,
-        0.93, "valid", G_TYPE_BOOLEAN, valid, "modalities",
-        GST_TYPE_STRUCTURE, m, NULL);
-    gst_structure_free (a);
-    gst_structure_free (v);
-    gst_structure_free (m);
-  }
+  if (with_meta)
+    add_meta (buf, valid, wa, audio, video);
   return buf;
 }
 
@@ -249,6 +258,328 @@ GST_START_TEST (test_state_cycle)
 
 GST_END_TEST;
 
+/* ---- any format: compare frames plane by plane ------------------------- */
+
+#define FW 320
+#define FH 240
+/* Chroma subsampling smears a panel edge by up to this many pixels. */
+#define EDGE 2
+
+typedef struct
+{
+  gint x0, y0, x1, y1;          /* inclusive, image pixels */
+} Box;
+
+/* A frame of fmt filled with a pattern in [64, 191] on every byte, so
+ * darkening and colour both show up; same content for the same fmt. */
+static GstBuffer *
+make_pattern_frame (const GstVideoInfo * info)
+{
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, info->size, NULL);
+  GstVideoFrame f;
+  guint p;
+  gint r, b;
+
+  fail_unless (gst_video_frame_map (&f, (GstVideoInfo *) info, buf,
+          GST_MAP_WRITE));
+  for (p = 0; p < GST_VIDEO_FRAME_N_PLANES (&f); p++) {
+    guint8 *d = GST_VIDEO_FRAME_PLANE_DATA (&f, p);
+    gint stride = GST_VIDEO_FRAME_PLANE_STRIDE (&f, p);
+    gint rows;
+
+    if (p + 1 < GST_VIDEO_FRAME_N_PLANES (&f))
+      rows = (gint) ((GST_VIDEO_FRAME_PLANE_OFFSET (&f, p + 1) -
+              GST_VIDEO_FRAME_PLANE_OFFSET (&f, p)) / stride);
+    else
+      rows = (gint) ((info->size - GST_VIDEO_FRAME_PLANE_OFFSET (&f, p)) /
+          stride);
+    for (r = 0; r < rows; r++)
+      for (b = 0; b < stride; b++)
+        d[r * stride + b] = 64 + (3 * b + 5 * r + 41 * p) % 128;
+  }
+  gst_video_frame_unmap (&f);
+  GST_BUFFER_PTS (buf) = 0;
+  return buf;
+}
+
+/* Bytes per row and rows of plane p of the image area. */
+static void
+plane_extent (const GstVideoInfo * info, guint p, gint * rowbytes, gint * rows)
+{
+  guint c;
+
+  for (c = 0; c < GST_VIDEO_INFO_N_COMPONENTS (info); c++)
+    if (GST_VIDEO_INFO_COMP_PLANE (info, c) == p)
+      break;
+  fail_unless (c < GST_VIDEO_INFO_N_COMPONENTS (info));
+  *rowbytes = GST_VIDEO_INFO_COMP_WIDTH (info, c) *
+      GST_VIDEO_INFO_COMP_PSTRIDE (info, c);
+  *rows = GST_VIDEO_INFO_COMP_HEIGHT (info, c);
+}
+
+typedef struct
+{
+  gsize in_changed, in_total;   /* inside the box shrunk by EDGE */
+  gsize out_changed;            /* outside the box grown by EDGE */
+  gint out_x, out_y, out_plane; /* first change outside */
+  Box bbox;                     /* all changed bytes, image pixels */
+} Diff;
+
+/* Compares a and b byte by byte on every plane; a byte at row r, offset k
+ * of plane p stands for image pixel (k * width / rowbytes, r * height /
+ * rows). */
+static Diff
+diff_frames (const GstVideoInfo * info, GstBuffer * a, GstBuffer * b, Box box)
+{
+  Diff d = { 0, 0, 0, -1, -1, -1, {G_MAXINT, G_MAXINT, -1, -1} };
+  GstVideoFrame fa, fb;
+  guint p;
+  gint r, k;
+
+  fail_unless (gst_video_frame_map (&fa, (GstVideoInfo *) info, a,
+          GST_MAP_READ));
+  fail_unless (gst_video_frame_map (&fb, (GstVideoInfo *) info, b,
+          GST_MAP_READ));
+  for (p = 0; p < GST_VIDEO_FRAME_N_PLANES (&fa); p++) {
+    const guint8 *da = GST_VIDEO_FRAME_PLANE_DATA (&fa, p);
+    const guint8 *db = GST_VIDEO_FRAME_PLANE_DATA (&fb, p);
+    gint stride = GST_VIDEO_FRAME_PLANE_STRIDE (&fa, p);
+    gint rowbytes, rows;
+
+    plane_extent (info, p, &rowbytes, &rows);
+    for (r = 0; r < rows; r++)
+      for (k = 0; k < rowbytes; k++) {
+        gint x = k * GST_VIDEO_INFO_WIDTH (info) / rowbytes;
+        gint y = r * GST_VIDEO_INFO_HEIGHT (info) / rows;
+        gboolean changed = da[r * stride + k] != db[r * stride + k];
+        gboolean inside = x >= box.x0 + EDGE && x <= box.x1 - EDGE
+            && y >= box.y0 + EDGE && y <= box.y1 - EDGE;
+        gboolean outside = x < box.x0 - EDGE || x > box.x1 + EDGE
+            || y < box.y0 - EDGE || y > box.y1 + EDGE;
+
+        if (changed) {
+          d.bbox.x0 = MIN (d.bbox.x0, x);
+          d.bbox.y0 = MIN (d.bbox.y0, y);
+          d.bbox.x1 = MAX (d.bbox.x1, x);
+          d.bbox.y1 = MAX (d.bbox.y1, y);
+        }
+        if (inside) {
+          d.in_total++;
+          d.in_changed += changed;
+        } else if (outside && changed) {
+          if (d.out_changed++ == 0) {
+            d.out_x = x;
+            d.out_y = y;
+            d.out_plane = p;
+          }
+        }
+      }
+  }
+  gst_video_frame_unmap (&fa);
+  gst_video_frame_unmap (&fb);
+  return d;
+}
+
+static gboolean
+buffers_equal (GstBuffer * a, GstBuffer * b, gsize * first)
+{
+  GstMapInfo ma, mb;
+  gsize i;
+  gboolean eq;
+
+  fail_unless (gst_buffer_map (a, &ma, GST_MAP_READ));
+  fail_unless (gst_buffer_map (b, &mb, GST_MAP_READ));
+  eq = ma.size == mb.size;
+  *first = 0;
+  for (i = 0; eq && i < ma.size; i++)
+    if (ma.data[i] != mb.data[i]) {
+      eq = FALSE;
+      *first = i;
+    }
+  gst_buffer_unmap (a, &ma);
+  gst_buffer_unmap (b, &mb);
+  return eq;
+}
+
+static GstHarness *
+format_harness (const gchar * format, GstVideoInfo * info)
+{
+  GstHarness *h = gst_harness_new ("udmloverlay");
+  GstCaps *caps = gst_caps_new_simple ("video/x-raw", "format",
+      G_TYPE_STRING, format, "width", G_TYPE_INT, FW, "height", G_TYPE_INT,
+      FH, "framerate", GST_TYPE_FRACTION, 10, 1, NULL);
+
+  fail_unless (gst_video_info_from_caps (info, caps), "bad caps for %s",
+      format);
+  gst_harness_set_src_caps (h, caps);
+  return h;
+}
+
+/* Pushes the pattern frame, with the meta (weight wa for audio) or
+ * without, and returns the output. */
+static GstBuffer *
+push_pattern (GstHarness * h, const GstVideoInfo * info, gboolean meta,
+    gdouble wa)
+{
+  GstBuffer *in = make_pattern_frame (info);
+
+  if (meta)
+    add_meta (in, TRUE, wa, TRUE, TRUE);
+  return gst_harness_push_and_pull (h, in);
+}
+
+/* The panel's box, measured on BGRx where the element is known to draw
+ * right (test_bar_length_tracks_weight): every changed pixel. */
+static Box
+reference_panel_box (void)
+{
+  GstVideoInfo info;
+  GstHarness *h = format_harness ("BGRx", &info);
+  GstBuffer *plain = push_pattern (h, &info, FALSE, 0);
+  GstBuffer *drawn = push_pattern (h, &info, TRUE, 0.5);
+  Box all = { 0, 0, FW - 1, FH - 1 };
+  Diff d = diff_frames (&info, plain, drawn, all);
+
+  /* Top-left panel, a few bars high and ~200 px wide at scale 1. */
+  fail_unless (d.bbox.x1 >= 0 && d.bbox.x0 < 16 && d.bbox.y0 < 16
+      && d.bbox.x1 > 150 && d.bbox.x1 < FW * 3 / 4 && d.bbox.y1 > 40
+      && d.bbox.y1 < FH / 2, "BGRx panel box (%d,%d)-(%d,%d) is off",
+      d.bbox.x0, d.bbox.y0, d.bbox.x1, d.bbox.y1);
+  gst_buffer_unref (plain);
+  gst_buffer_unref (drawn);
+  gst_harness_teardown (h);
+  return d.bbox;
+}
+
+static const gchar *formats[] = { "I420", "NV12", "YV12", "NV21", "Y42B",
+  "Y444", "YUY2", "UYVY", "YVYU", "AYUV", "BGRx", "BGRA", "RGBx", "RGBA",
+  "xRGB", "ARGB", "xBGR", "ABGR", "RGB", "BGR"
+};
+
+/* Every format the element accepts: the panel area changes (at least half
+ * of its bytes, the panel being a 55% black veil over the pattern) and
+ * nothing outside it does, against the same frame without meta. */
+GST_START_TEST (test_formats_draw_in_panel_only)
+{
+  Box box = reference_panel_box ();
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (formats); i++) {
+    GstVideoInfo info;
+    GstHarness *h = format_harness (formats[i], &info);
+    GstBuffer *plain, *drawn;
+    Diff d;
+
+    g_object_set (h->element, "keep-last", FALSE, NULL);
+    plain = push_pattern (h, &info, FALSE, 0);
+    drawn = push_pattern (h, &info, TRUE, 0.5);
+    d = diff_frames (&info, plain, drawn, box);
+    fail_unless (d.in_total > 0 && d.in_changed * 2 >= d.in_total,
+        "%s: only %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " panel bytes "
+        "changed", formats[i], d.in_changed, d.in_total);
+    fail_unless (d.out_changed == 0, "%s: %" G_GSIZE_FORMAT " bytes changed "
+        "outside the panel (%d,%d)-(%d,%d), first at (%d,%d) plane %d",
+        formats[i], d.out_changed, box.x0, box.y0, box.x1, box.y1, d.out_x,
+        d.out_y, d.out_plane);
+    gst_buffer_unref (plain);
+    gst_buffer_unref (drawn);
+    gst_harness_teardown (h);
+  }
+}
+
+GST_END_TEST;
+
+/* The same result on consecutive frames (a fresh meta each time, then a
+ * buffer without meta under keep-last) draws byte-identical frames, and so
+ * does the result coming back after another one. */
+GST_START_TEST (test_same_meta_same_pixels)
+{
+  const gchar *fmts[] = { "I420", "NV12", "BGRx" };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (fmts); i++) {
+    GstVideoInfo info;
+    GstHarness *h = format_harness (fmts[i], &info);
+    GstBuffer *first = push_pattern (h, &info, TRUE, 0.3);
+    GstBuffer *again = push_pattern (h, &info, TRUE, 0.3);
+    GstBuffer *kept = push_pattern (h, &info, FALSE, 0);
+    GstBuffer *other, *back;
+    gsize at;
+
+    fail_unless (buffers_equal (first, again, &at), "%s: same meta, frame 2 "
+        "differs from frame 1 at byte %" G_GSIZE_FORMAT, fmts[i], at);
+    fail_unless (buffers_equal (first, kept, &at), "%s: kept meta differs "
+        "at byte %" G_GSIZE_FORMAT, fmts[i], at);
+    other = push_pattern (h, &info, TRUE, 0.8);
+    fail_if (buffers_equal (first, other, &at), "%s: a new weight drew the "
+        "same frame", fmts[i]);
+    back = push_pattern (h, &info, TRUE, 0.3);
+    fail_unless (buffers_equal (first, back, &at), "%s: redrawing the first "
+        "result differs at byte %" G_GSIZE_FORMAT, fmts[i], at);
+    gst_buffer_unref (first);
+    gst_buffer_unref (again);
+    gst_buffer_unref (kept);
+    gst_buffer_unref (other);
+    gst_buffer_unref (back);
+    gst_harness_teardown (h);
+  }
+}
+
+GST_END_TEST;
+
+/* A new result with other weights redraws the bars: between audio weights
+ * 0.3 and 0.8 the audio bar's stretch from 30% to 80% of its track changes
+ * (orange vs track grey), its first 30% does not, and nothing outside the
+ * panel changes. Bar rows are measured on BGRx. */
+GST_START_TEST (test_new_meta_changes_bars)
+{
+  const gchar *fmts[] = { "I420", "NV12", "YUY2", "BGRx" };
+  Box box = reference_panel_box ();
+  GstHarness *h;
+  GstBuffer *out;
+  Blob a;
+  gint len3, len8;
+  guint i;
+
+  h = overlay_harness ();
+  out = gst_harness_push_and_pull (h, make_frame (TRUE, TRUE, 0.3, TRUE, TRUE));
+  a = find_colour (out, AUDIO_BGR);
+  check_bar ("audio", a, 0.3, 1.0);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  len3 = (gint) lround (0.3 * GST_UDML_OVERLAY_BAR_WIDTH);
+  len8 = (gint) lround (0.8 * GST_UDML_OVERLAY_BAR_WIDTH);
+
+  for (i = 0; i < G_N_ELEMENTS (fmts); i++) {
+    GstVideoInfo info;
+    GstBuffer *w3, *w8;
+    Box grown = { a.x0 + len3, a.y0, a.x0 + len8 - 1, a.y1 };
+    Box same = { a.x0, a.y0, a.x0 + len3 - 1, a.y1 };
+    Diff d;
+
+    h = format_harness (fmts[i], &info);
+    w3 = push_pattern (h, &info, TRUE, 0.3);
+    w8 = push_pattern (h, &info, TRUE, 0.8);
+    d = diff_frames (&info, w3, w8, grown);
+    /* Two thirds: the x byte of BGRx is padding and never changes. */
+    fail_unless (d.in_total > 0 && d.in_changed * 3 >= d.in_total * 2,
+        "%s: only %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " bytes of the "
+        "grown bar stretch changed", fmts[i], d.in_changed, d.in_total);
+    d = diff_frames (&info, w3, w8, same);
+    fail_unless (d.in_total > 0 && d.in_changed == 0, "%s: %" G_GSIZE_FORMAT
+        " bytes of the common bar part changed", fmts[i], d.in_changed);
+    d = diff_frames (&info, w3, w8, box);
+    fail_unless (d.out_changed == 0, "%s: %" G_GSIZE_FORMAT " bytes changed "
+        "outside the panel, first at (%d,%d)", fmts[i], d.out_changed,
+        d.out_x, d.out_y);
+    gst_buffer_unref (w3);
+    gst_buffer_unref (w8);
+    gst_harness_teardown (h);
+  }
+}
+
+GST_END_TEST;
+
 static Suite *
 udmloverlay_suite (void)
 {
@@ -261,6 +592,9 @@ udmloverlay_suite (void)
   tcase_add_test (tc, test_absent_modality);
   tcase_add_test (tc, test_enable_and_keep_last);
   tcase_add_test (tc, test_state_cycle);
+  tcase_add_test (tc, test_formats_draw_in_panel_only);
+  tcase_add_test (tc, test_same_meta_same_pixels);
+  tcase_add_test (tc, test_new_meta_changes_bars);
   return s;
 }
 
