@@ -580,6 +580,147 @@ GST_START_TEST (test_new_meta_changes_bars)
 
 GST_END_TEST;
 
+/* ---- allocations per frame --------------------------------------------- */
+
+/* malloc, calloc and realloc of this thread are counted while counting is
+ * set; the test binary's definitions take precedence over libc's. */
+extern void *__libc_malloc (size_t n);
+extern void *__libc_calloc (size_t n, size_t size);
+extern void *__libc_realloc (void *p, size_t n);
+static __thread gboolean counting;
+static __thread guint n_allocs;
+
+void *
+malloc (size_t n)
+{
+  n_allocs += counting;
+  return __libc_malloc (n);
+}
+
+void *
+calloc (size_t n, size_t size)
+{
+  n_allocs += counting;
+  return __libc_calloc (n, size);
+}
+
+void *
+realloc (void *p, size_t n)
+{
+  n_allocs += counting;
+  return __libc_realloc (p, n);
+}
+
+static void (*orig_before) (GstBaseTransform *, GstBuffer *);
+static GstFlowReturn (*orig_frame_ip) (GstVideoFilter *, GstVideoFrame *);
+
+static void
+counted_before (GstBaseTransform * trans, GstBuffer * buf)
+{
+  counting = TRUE;
+  orig_before (trans, buf);
+  counting = FALSE;
+}
+
+static GstFlowReturn
+counted_frame_ip (GstVideoFilter * filter, GstVideoFrame * frame)
+{
+  GstFlowReturn ret;
+
+  counting = TRUE;
+  ret = orig_frame_ip (filter, frame);
+  counting = FALSE;
+  return ret;
+}
+
+/* What gst_video_overlay_composition_blend () allocates by itself for one
+ * rectangle on one frame (gst_video_blend () mallocs line buffers). */
+static guint
+library_blend_allocs (const GstVideoInfo * info)
+{
+  gsize offset[GST_VIDEO_MAX_PLANES] = { 0 };
+  gint stride[GST_VIDEO_MAX_PLANES] = { 64 * 4 };
+  GstBuffer *pixels = gst_buffer_new_allocate (NULL, 64 * 32 * 4, NULL);
+  GstBuffer *video = make_pattern_frame (info);
+  GstVideoOverlayRectangle *rect;
+  GstVideoOverlayComposition *comp;
+  GstVideoFrame f;
+  guint n;
+
+  gst_buffer_memset (pixels, 0, 0x80, 64 * 32 * 4);
+  gst_buffer_add_video_meta_full (pixels, GST_VIDEO_FRAME_FLAG_NONE,
+      GST_VIDEO_OVERLAY_COMPOSITION_FORMAT_RGB, 64, 32, 1, offset, stride);
+  rect = gst_video_overlay_rectangle_new_raw (pixels, 8, 8, 64, 32,
+      GST_VIDEO_OVERLAY_FORMAT_FLAG_PREMULTIPLIED_ALPHA);
+  comp = gst_video_overlay_composition_new (rect);
+  fail_unless (gst_video_frame_map (&f, (GstVideoInfo *) info, video,
+          GST_MAP_READWRITE));
+  fail_unless (gst_video_overlay_composition_blend (comp, &f));
+  n_allocs = 0;
+  counting = TRUE;
+  gst_video_overlay_composition_blend (comp, &f);
+  counting = FALSE;
+  n = n_allocs;
+  gst_video_frame_unmap (&f);
+  gst_video_overlay_composition_unref (comp);
+  gst_video_overlay_rectangle_unref (rect);
+  gst_buffer_unref (pixels);
+  gst_buffer_unref (video);
+  return n;
+}
+
+/* Once the panel is rendered, a frame with the same result (fresh meta or
+ * kept) costs the element no more allocations than the library's own blend
+ * does; the first frame, which renders, costs more. */
+GST_START_TEST (test_no_allocation_per_frame)
+{
+  const gchar *fmts[] = { "I420", "BGRx" };
+  GstElement *e = gst_element_factory_make ("udmloverlay", NULL);
+  GstBaseTransformClass *tclass;
+  GstVideoFilterClass *vclass;
+  guint i, k;
+
+  /* The element type lives in the plugin: take it from an instance. */
+  fail_unless (e != NULL, "could not make udmloverlay");
+  tclass = g_type_class_ref (G_OBJECT_TYPE (e));
+  gst_object_unref (e);
+  vclass = (GstVideoFilterClass *) tclass;
+  orig_before = tclass->before_transform;
+  orig_frame_ip = vclass->transform_frame_ip;
+  tclass->before_transform = counted_before;
+  vclass->transform_frame_ip = counted_frame_ip;
+
+  for (i = 0; i < G_N_ELEMENTS (fmts); i++) {
+    GstVideoInfo info;
+    GstHarness *h = format_harness (fmts[i], &info);
+    guint lib = library_blend_allocs (&info), first;
+
+    n_allocs = 0;
+    gst_buffer_unref (push_pattern (h, &info, TRUE, 0.3));
+    first = n_allocs;
+    fail_unless (first > lib, "%s: rendering the panel made only %u "
+        "allocations (blend alone: %u); is anything counted?", fmts[i],
+        first, lib);
+    for (k = 0; k < 6; k++) {
+      GstBuffer *in = make_pattern_frame (&info);
+
+      if (k % 2 == 0)
+        add_meta (in, TRUE, 0.3, TRUE, TRUE);
+      n_allocs = 0;
+      gst_buffer_unref (gst_harness_push_and_pull (h, in));
+      fail_unless (n_allocs <= lib, "%s frame %u: %u allocations in the "
+          "element, the library blend alone makes %u", fmts[i], k + 2,
+          n_allocs, lib);
+    }
+    gst_harness_teardown (h);
+  }
+  tclass->before_transform = orig_before;
+  vclass->transform_frame_ip = orig_frame_ip;
+  g_type_class_unref (tclass);
+}
+
+GST_END_TEST;
+
 static Suite *
 udmloverlay_suite (void)
 {
@@ -595,6 +736,7 @@ udmloverlay_suite (void)
   tcase_add_test (tc, test_formats_draw_in_panel_only);
   tcase_add_test (tc, test_same_meta_same_pixels);
   tcase_add_test (tc, test_new_meta_changes_bars);
+  tcase_add_test (tc, test_no_allocation_per_frame);
   return s;
 }
 
