@@ -11,7 +11,7 @@
 #   BUILD     build directory with the tools (build)
 #   VARIANTS  "avdigits avdigits-hard"
 #   POLICIES  "static pe udml udml-nue udml-mc udml-pos"
-#   EPOCHS    12      LR 0.01     SEED 1     THREADS 1
+#   EPOCHS    30      LR 0.01     SEED 1     THREADS 1
 #   EVAL_SEED 20240607 (corruption seed of udml-eval)
 #   TRAIN     1; 0 = only evaluate the models already trained
 set -euo pipefail
@@ -26,7 +26,7 @@ work="${2:-results-work}"
 build="${BUILD:-$root/build}"
 variants="${VARIANTS:-avdigits avdigits-hard}"
 policies="${POLICIES:-static pe udml udml-nue udml-mc udml-pos}"
-epochs="${EPOCHS:-12}"
+epochs="${EPOCHS:-30}"
 lr="${LR:-0.01}"
 seed="${SEED:-1}"
 threads="${THREADS:-1}"
