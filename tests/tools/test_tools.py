@@ -7,7 +7,8 @@ Writes small WAV + PGM clips (audio,video,label manifests) into a temporary
 directory, then checks: bad rows named with file:line, empty manifests,
 unknown labels, --skip-bad, a tiny training run giving a loadable model,
 the feature cache, interrupt + resume, eval --json keys and invariants, and
-that --plot writes valid SVG. Exit status carries the verdict.
+that --plot writes valid SVG, and that eval refuses a model built for other
+features. Exit status carries the verdict.
 """
 import csv
 import json
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 import xml.etree.ElementTree as ET
 
 failures = []
@@ -63,6 +65,36 @@ def run(args, **kw):
     if p.returncode not in (0, 1, 2, 130):
         print(p.stderr)
     return p
+
+
+def set_meta_int(path, out, key, value):
+    """Copies a model file with integer metadata `key` set to `value` and
+    the header CRC re-sealed, so only the loader's consistency checks can
+    refuse it."""
+    b = bytearray(open(path, "rb").read())
+    hsize = struct.unpack_from("<Q", b, 16)[0]
+    pos, k = 36, key.encode()
+    for _ in range(struct.unpack_from("<I", b, 32)[0]):
+        klen = struct.unpack_from("<H", b, pos)[0]
+        name = bytes(b[pos + 2:pos + 2 + klen])
+        pos += 2 + klen
+        typ = b[pos]
+        pos += 1
+        if name == k:
+            assert typ == 1, "metadata %s is not an integer" % key
+            struct.pack_into("<q", b, pos, value)
+            break
+        size = {1: 8, 2: 4, 3: 8}.get(typ)
+        if size is None:
+            n = struct.unpack_from("<I", b, pos)[0]
+            size = 4 + {4: 1, 5: 8, 6: 4}[typ] * n
+        pos += size
+    else:
+        raise KeyError(key)
+    crc = zlib.crc32(bytes(b[0:28]))
+    crc = zlib.crc32(bytes(b[32:32 + hsize]), crc)
+    struct.pack_into("<I", b, 28, crc)
+    open(out, "wb").write(b)
 
 
 def main():
@@ -242,6 +274,14 @@ def main():
         check(p.returncode == 1 and "bad.csv:4:" in p.stderr, "eval reports bad test rows")
         p = run([evalt, "--protocol", "clean", model])
         check(p.returncode == 2, "eval without a test manifest is a usage error")
+
+        # a model whose feature spec no longer matches its input shape
+        other = os.path.join(d, "other-features.udml")
+        set_meta_int(model, other, "features.n_mels", 32)
+        p = run([evalt, "--protocol", "clean", other, good])
+        check(p.returncode == 1 and "model built for other features" in p.stderr
+              and "other-features.udml" in p.stderr,
+              "eval refuses a model built for other features, naming it")
     return report()
 
 
