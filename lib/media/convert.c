@@ -117,7 +117,7 @@ udml_media_resample (UdmlResampler * r, int av_fmt, int rate, int channels,
     UdmlError * err)
 {
   uint8_t *outp[1] = { (uint8_t *) out };
-  int ret;
+  int ret, drained = 0;
 
   *n_out = 0;
   if (!in) {
@@ -136,15 +136,24 @@ udml_media_resample (UdmlResampler * r, int av_fmt, int rate, int channels,
         n_in);
   if (!r->swr || av_fmt != r->in_fmt || rate != r->in_rate
       || channels != r->in_channels) {
-    UdmlStatus st = resampler_configure (r, av_fmt, rate, channels, err);
+    UdmlStatus st;
+    /* the samples the old filter still holds come first */
+    if (r->swr) {
+      drained = swr_convert (r->swr, outp, out_cap, NULL, 0);
+      if (drained < 0)
+        return udml_error_set (err, UDML_ERR_FORMAT, "resampler: drain failed");
+    }
+    st = resampler_configure (r, av_fmt, rate, channels, err);
     if (st != UDML_OK)
       return st;
   }
-  ret = swr_convert (r->swr, outp, out_cap, (const uint8_t **) in, n_in);
+  outp[0] = (uint8_t *) (out + drained);
+  ret = swr_convert (r->swr, outp, out_cap - drained, (const uint8_t **) in,
+      n_in);
   if (ret < 0)
     return udml_error_set (err, UDML_ERR_FORMAT,
         "resampler: conversion failed (%d Hz %d ch)", rate, channels);
-  *n_out = ret;
+  *n_out = drained + ret;
   return UDML_OK;
 }
 

@@ -38,7 +38,8 @@ void udml_media_mel_compute (UdmlMel *mel, const float *pcm, size_t n, float *ou
 /* ----------------------------------------------- conversion to model format */
 
 /* Converts any decoded audio to mono float at spec->sample_rate
- * (libswresample). Reconfigures itself when the input format changes. */
+ * (libswresample). Reconfigures itself when the input format changes,
+ * after draining what the old configuration still holds into out. */
 typedef struct UdmlResampler UdmlResampler;
 UdmlResampler *udml_media_resampler_new (const UdmlFeatureSpec *spec, UdmlError *err);
 void udml_media_resampler_free (UdmlResampler *r);
@@ -46,7 +47,8 @@ void udml_media_resampler_free (UdmlResampler *r);
  * AVSampleFormat. Writes at most out_cap samples, sets *n_out. */
 UdmlStatus udml_media_resample (UdmlResampler *r, int av_fmt, int rate, int channels,
     const uint8_t *const *in, int n_in, float *out, int out_cap, int *n_out, UdmlError *err);
-/* Upper bound of output samples for n_in input samples at this rate. */
+/* Upper bound of output samples for n_in input samples at this rate,
+ * including the samples a format change drains. */
 int udml_media_resample_bound (const UdmlResampler *r, int rate, int n_in);
 
 /* Converts and scales any frame to the model's frame_width x frame_height x

@@ -573,10 +573,38 @@ test_resample (void)
         i < got ? out[i] : zero[0]);
     udml_media_resampler_free (r2);
   }
+  /* a rate change mid-stream keeps every sample: 0.5 s at 8 kHz, then 0.5 s
+   * at 44.1 kHz, give 1 s at 16 kHz */
+  {
+    UdmlResampler *r3 = udml_media_resampler_new (&s, &err);
+    int16_t *hi = malloc (22050 * sizeof (int16_t));
+    const uint8_t *pl[1] = { (const uint8_t *) in };
+    total = 0;
+    for (i = 0; i < 22050; i++)
+      hi[i] = (int16_t) (8000 * sin (2 * 3.14159265358979 * 440 * i / 44100.0));
+    for (i = 0; i < 4000; i++)
+      in[i] = (int16_t) (8000 * sin (2 * 3.14159265358979 * 440 * i / 8000.0));
+    CHECK (udml_media_resample (r3, AV_SAMPLE_FMT_S16, 8000, 1, pl, 4000, out,
+            udml_media_resample_bound (r3, 8000, 4000), &got, &err) == UDML_OK,
+        "resample 8 kHz: %s", err.msg);
+    total += got;
+    pl[0] = (const uint8_t *) hi;
+    CHECK (udml_media_resample (r3, AV_SAMPLE_FMT_S16, 44100, 1, pl, 22050,
+            out + total, udml_media_resample_bound (r3, 44100, 22050), &got,
+            &err) == UDML_OK, "resample 44.1 kHz: %s", err.msg);
+    total += got;
+    CHECK (udml_media_resample (r3, 0, 0, 0, NULL, 0, out + total, 4096, &got,
+            &err) == UDML_OK, "drain: %s", err.msg);
+    total += got;
+    CHECK (abs (total - 16000) <= 2,
+        "8 kHz then 44.1 kHz gave %d samples, want 16000", total);
+    free (hi);
+    udml_media_resampler_free (r3);
+  }
   udml_media_resampler_free (r);
   free (in);
   free (out);
-  printf ("ok   resampler (rate, RMS, downmix)\n");
+  printf ("ok   resampler (rate, RMS, downmix, rate change)\n");
 }
 
 /* ------------------------------------------------------------- decoding */
