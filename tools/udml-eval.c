@@ -439,12 +439,23 @@ write_csv (const char *path, ModelEval * me, int n)
     fprintf (stderr, PROG ": error: %s: %s\n", path, strerror (errno));
     return -1;
   }
-  const UdmlConfig *c0 = me[0].cfg;
+  /* one column per modality name of any model; a model without that
+   * modality leaves the field empty */
+  const char *names[MAX_MODELS * UDML_MAX_MODALITIES];
+  int n_names = 0;
+  for (int k = 0; k < n; k++)
+    for (int m = 0; m < me[k].cfg->n_modalities; m++) {
+      int j = 0;
+      while (j < n_names && strcmp (names[j], me[k].cfg->mod[m].name) != 0)
+        j++;
+      if (j == n_names)
+        names[n_names++] = me[k].cfg->mod[m].name;
+    }
   fprintf (f, "model,policy,noisy_modality,level,accuracy,macro_f1");
   const char *cols[] = { "weight", "uncertainty_weight", "alpha", "noise" };
   for (int c = 0; c < 4; c++)
-    for (int m = 0; m < c0->n_modalities; m++)
-      fprintf (f, ",%s_%s", cols[c], c0->mod[m].name);
+    for (int j = 0; j < n_names; j++)
+      fprintf (f, ",%s_%s", cols[c], names[j]);
   fputc ('\n', f);
   for (int k = 0; k < n; k++) {
     const UdmlConfig *cfg = me[k].cfg;
@@ -456,8 +467,15 @@ write_csv (const char *path, ModelEval * me, int n)
       const double *v[] =
           { p->weight, p->uncertainty_weight, p->alpha, p->noise };
       for (int c = 0; c < 4; c++)
-        for (int m = 0; m < c0->n_modalities; m++)
-          fprintf (f, ",%.6f", m < cfg->n_modalities ? v[c][m] : 0.0);
+        for (int j = 0; j < n_names; j++) {
+          int m = 0;
+          while (m < cfg->n_modalities && strcmp (cfg->mod[m].name, names[j]))
+            m++;
+          if (m < cfg->n_modalities)
+            fprintf (f, ",%.6f", v[c][m]);
+          else
+            fputc (',', f);
+        }
       fputc ('\n', f);
     }
   }

@@ -67,12 +67,17 @@ def run(args, **kw):
     return p
 
 
-def set_meta_int(path, out, key, value):
-    """Copies a model file with integer metadata `key` set to `value` and
-    the header CRC re-sealed, so only the loader's consistency checks can
-    refuse it."""
+def set_meta(path, out, key, value, prefix=None):
+    """Copies a model file with metadata `key` set to `value` (an int, or a
+    string of the old length) and the header CRC re-sealed, so only the
+    loader's consistency checks can refuse it. prefix = (old, new) also
+    renames the tensors "old.*" to "new.*" (same length)."""
     b = bytearray(open(path, "rb").read())
     hsize = struct.unpack_from("<Q", b, 16)[0]
+    if prefix:
+        head = bytes(b[32:32 + hsize]).replace(prefix[0].encode() + b".",
+                                               prefix[1].encode() + b".")
+        b[32:32 + hsize] = head
     pos, k = 36, key.encode()
     for _ in range(struct.unpack_from("<I", b, 32)[0]):
         klen = struct.unpack_from("<H", b, pos)[0]
@@ -81,8 +86,11 @@ def set_meta_int(path, out, key, value):
         typ = b[pos]
         pos += 1
         if name == k:
-            assert typ == 1, "metadata %s is not an integer" % key
-            struct.pack_into("<q", b, pos, value)
+            if typ == 1:
+                struct.pack_into("<q", b, pos, value)
+            else:
+                assert typ == 4 and struct.unpack_from("<I", b, pos)[0] == len(value)
+                b[pos + 4:pos + 4 + len(value)] = value.encode()
             break
         size = {1: 8, 2: 4, 3: 8}.get(typ)
         if size is None:
@@ -277,11 +285,24 @@ def main():
 
         # a model whose feature spec no longer matches its input shape
         other = os.path.join(d, "other-features.udml")
-        set_meta_int(model, other, "features.n_mels", 32)
+        set_meta(model, other, "features.n_mels", 32)
         p = run([evalt, "--protocol", "clean", other, good])
         check(p.returncode == 1 and "model built for other features" in p.stderr
               and "other-features.udml" in p.stderr,
               "eval refuses a model built for other features, naming it")
+
+        # models with other modality names: one CSV column per name
+        voice = os.path.join(d, "voice.udml")
+        set_meta(model, voice, "modality.0.name", "voice", ("audio", "voice"))
+        p = run([evalt, "--protocol", "sweep-video", "--csv", sweep_csv, model, voice, good])
+        ok = p.returncode == 0
+        if ok:
+            with open(sweep_csv) as f:
+                crow = list(csv.DictReader(f))
+            ok = (len(crow) == 22 and "weight_voice" in crow[0]
+                  and crow[0]["weight_audio"] != "" and crow[0]["weight_voice"] == ""
+                  and crow[-1]["weight_voice"] != "" and crow[-1]["weight_audio"] == "")
+        check(ok, "--csv: a column per modality name of any model, empty where absent")
     return report()
 
 
