@@ -31,6 +31,7 @@ variants=(
   "as-written|--est-norm 0 --estimator-task-grad|method.md as written: raw input, task loss through w"
   "raw|--est-norm 0|raw input, L_est only"
   "norm-1|--est-norm 1|normalised input x 1, L_est only"
+  "norm-1-task|--est-norm 1 --estimator-task-grad|normalised x 1, task loss through w"
   "norm-0.25-task|--est-norm 0.25 --estimator-task-grad|normalised x 0.25, task loss through w"
   "norm-0.1|--est-norm 0.1|normalised x 0.1, L_est only"
   "default|--est-norm 0.25|normalised x 0.25, L_est only (the default)"
