@@ -18,31 +18,7 @@
 
 #include "udml.h"
 #include "internal.h"
-
-/* Allocation failure ends the test run with a failing status. */
-static void *
-xmalloc (size_t n)
-{
-  void *p = malloc (n ? n : 1);
-
-  if (!p) {
-    fprintf (stderr, "test-io: out of memory (%zu bytes)\n", n);
-    exit (1);
-  }
-  return p;
-}
-
-static void *
-xcalloc (size_t n, size_t size)
-{
-  void *p = calloc (n ? n : 1, size ? size : 1);
-
-  if (!p) {
-    fprintf (stderr, "test-io: out of memory (%zu x %zu bytes)\n", n, size);
-    exit (1);
-  }
-  return p;
-}
+#include "test-alloc.h"
 
 static int failures, checks;
 

@@ -15,19 +15,7 @@
 #include <string.h>
 
 #include "trainer.h"
-
-/* Allocation failure ends the test run with a failing status. */
-static void *
-xmalloc (size_t n)
-{
-  void *p = malloc (n ? n : 1);
-
-  if (!p) {
-    fprintf (stderr, "test-model-grad: out of memory (%zu bytes)\n", n);
-    exit (1);
-  }
-  return p;
-}
+#include "test-alloc.h"
 
 #define N 6
 #define SAMPLES_PER_TENSOR 16

@@ -15,19 +15,7 @@
 #undef I                        /* <complex.h> via OpenBLAS; ops.h uses I */
 
 #include "ops.h"
-
-/* Allocation failure ends the test run with a failing status. */
-static void *
-xmalloc (size_t n)
-{
-  void *p = malloc (n ? n : 1);
-
-  if (!p) {
-    fprintf (stderr, "test-ops: out of memory (%zu bytes)\n", n);
-    exit (1);
-  }
-  return p;
-}
+#include "test-alloc.h"
 
 static int n_fail = 0;
 static int n_check = 0;

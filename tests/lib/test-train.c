@@ -16,19 +16,7 @@
 #include <unistd.h>
 
 #include "model.h"
-
-/* Allocation failure ends the test run with a failing status. */
-static void *
-xmalloc (size_t n)
-{
-  void *p = malloc (n ? n : 1);
-
-  if (!p) {
-    fprintf (stderr, "test-train: out of memory (%zu bytes)\n", n);
-    exit (1);
-  }
-  return p;
-}
+#include "test-alloc.h"
 
 #define K 4
 #define S 16                    /* inputs are 1 x S x S */

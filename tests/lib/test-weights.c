@@ -6,20 +6,7 @@
 #include <string.h>
 
 #include "model.h"
-
-/* Allocation failure ends the test run with a failing status. */
-static void *
-xcalloc (size_t n, size_t size)
-{
-  void *p = calloc (n ? n : 1, size ? size : 1);
-
-  if (!p) {
-    fprintf (stderr, "test-weights: out of memory (%zu x %zu bytes)\n", n,
-        size);
-    exit (1);
-  }
-  return p;
-}
+#include "test-alloc.h"
 
 #define ATOL 1e-6
 #define RTOL 1e-5

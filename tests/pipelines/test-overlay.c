@@ -14,6 +14,7 @@
 
 #include "udmlmeta.h"
 #include "udmloverlay.h"
+#include "state-cycle.h"
 
 #define W 640
 #define H 480
@@ -241,19 +242,7 @@ GST_END_TEST;
 /* NULL -> PLAYING -> NULL twice: start, stop and start again. */
 GST_START_TEST (test_state_cycle)
 {
-  GstElement *e = gst_element_factory_make ("udmloverlay", NULL);
-  GstState states[] = { GST_STATE_READY, GST_STATE_PAUSED, GST_STATE_PLAYING,
-    GST_STATE_PAUSED, GST_STATE_READY, GST_STATE_NULL
-  };
-  guint round, i;
-
-  fail_unless (e != NULL, "could not make udmloverlay");
-  for (round = 0; round < 2; round++)
-    for (i = 0; i < G_N_ELEMENTS (states); i++)
-      fail_unless (gst_element_set_state (e, states[i]) !=
-          GST_STATE_CHANGE_FAILURE, "round %u: change to %s failed", round,
-          gst_element_state_get_name (states[i]));
-  gst_object_unref (e);
+  check_state_cycle ("udmloverlay");
 }
 
 GST_END_TEST;
