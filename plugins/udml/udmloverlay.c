@@ -5,17 +5,36 @@
  *
  * The panel is rendered with cairo into a cached premultiplied ARGB image
  * only when what it shows changes (new result, frame size, position or
- * scale), wrapped in a GstVideoOverlayComposition and blended into each
- * frame with gst_video_overlay_composition_blend (), so any format that
- * function handles works without videoconvert around the element.
+ * scale) and wrapped in a GstVideoOverlayComposition. That composition
+ * reaches the picture one of two ways, chosen at each negotiation as
+ * textoverlay chooses:
+ *
+ * - attach: the source caps carry the feature
+ *   "meta:GstVideoOverlayComposition" and downstream's ALLOCATION answer
+ *   lists GstVideoOverlayCompositionMeta. The cached composition is put on
+ *   each buffer as that meta and the pixels are left alone (the frame is not
+ *   even mapped); a composition already on the buffer gets the panel added
+ *   as its last rectangle.
+ * - blend: otherwise. Any composition that came from upstream is blended
+ *   first and its meta removed, then the panel is blended with
+ *   gst_video_overlay_composition_blend (), so any format that function
+ *   handles works without videoconvert around the element.
+ *
+ * Both pads offer each caps structure with and without the feature. The
+ * source pad lists the feature first; when downstream accepts those caps
+ * but its ALLOCATION answer lacks the meta, the element renegotiates once
+ * with the plain caps first (until downstream sends RECONFIGURE), so plain
+ * sinks get plain caps, as textoverlay does.
  *
  * Per frame, this element allocates nothing: the meta is copied into a
  * fixed-size struct on the stack and compared with the one on screen, and
- * the cached composition is blended as is. The surface, its GstBuffer, the
- * cairo context and the font faces live across frames; only a panel of a
- * new size re-creates the surface, and only a change of content makes a
- * new rectangle. gst_video_blend () itself (GStreamer 1.22) still mallocs
- * two line buffers per call, which this element cannot avoid.
+ * the cached composition is blended or attached as is (attaching costs the
+ * GstMeta itself). The surface, its GstBuffer, the cairo context and the
+ * font faces live across frames; only a panel of a new size, or one whose
+ * pixels a downstream buffer still references, re-creates the surface, and
+ * only a change of content makes a new rectangle. gst_video_blend () itself
+ * (GStreamer 1.22) still mallocs two line buffers per call, which this
+ * element cannot avoid when it blends.
  *
  * The bar rectangles are pixel aligned and opaque, so on RGB output their
  * length can be measured from the frame.
@@ -101,6 +120,19 @@ struct _GstUdmlOverlay
   gboolean draw;                /* this buffer gets the panel */
   gint width, height;           /* negotiated frame size */
   cairo_font_face_t *title_face, *text_face;    /* made once in start () */
+  gboolean in_comp;             /* this buffer carries a composition meta */
+
+  /* How the panel reaches the picture (see the top of the file). out_feature:
+   * the source caps carry the overlay feature; check_alloc: downstream's
+   * ALLOCATION answer is still to be read for these caps; attach: it lists
+   * the meta, so the panel is attached instead of blended. prefer_plain
+   * (atomic, read by transform_caps in any thread): downstream took the
+   * feature caps without the meta, so plain caps go first until it sends
+   * RECONFIGURE. */
+  gboolean out_feature;
+  gboolean check_alloc;
+  gboolean attach;
+  gint prefer_plain;
 
   /* The cached panel: a cairo surface whose pixels the GstBuffer wraps, and
    * the composition blended into every frame. rendered_* say what it shows;
@@ -138,10 +170,15 @@ GST_ELEMENT_REGISTER_DEFINE (udmloverlay, "udmloverlay", GST_RANK_NONE,
     GST_TYPE_UDML_OVERLAY);
 
 /* The 8-bit formats of GST_VIDEO_OVERLAY_COMPOSITION_BLEND_FORMATS (which
- * lists every format) that the test blends into and checks. */
+ * lists every format) that the test blends into and checks. System memory
+ * only, since the blend path writes the pixels; with or without the overlay
+ * composition feature. */
 #define OVERLAY_FORMATS "{ I420, YV12, NV12, NV21, Y42B, Y444, YUY2, UYVY, " \
     "YVYU, AYUV, BGRx, BGRA, RGBx, RGBA, xRGB, ARGB, xBGR, ABGR, RGB, BGR }"
-#define OVERLAY_CAPS GST_VIDEO_CAPS_MAKE (OVERLAY_FORMATS)
+#define OVERLAY_FEATURES GST_CAPS_FEATURE_MEMORY_SYSTEM_MEMORY ", " \
+    GST_CAPS_FEATURE_META_GST_VIDEO_OVERLAY_COMPOSITION
+#define OVERLAY_CAPS GST_VIDEO_CAPS_MAKE (OVERLAY_FORMATS) "; " \
+    GST_VIDEO_CAPS_MAKE_WITH_FEATURES (OVERLAY_FEATURES, OVERLAY_FORMATS)
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (OVERLAY_CAPS));
@@ -329,8 +366,12 @@ ensure_surface (GstUdmlOverlay * self, gint pw, gint ph)
   gint stride[GST_VIDEO_MAX_PLANES] = { 0 };
   gsize size;
 
+  /* An attached composition may still sit on a buffer downstream: its
+   * pixels must not change under it, so they are reused only when nothing
+   * else holds them. */
   if (self->surface && cairo_image_surface_get_width (self->surface) == pw
-      && cairo_image_surface_get_height (self->surface) == ph)
+      && cairo_image_surface_get_height (self->surface) == ph
+      && gst_buffer_is_writable (self->pixels))
     return TRUE;
 
   clear_panel (self);
@@ -424,21 +465,179 @@ gst_udml_overlay_before_transform (GstBaseTransform * trans, GstBuffer * buf)
     self->state.have = FALSE;
 
   self->draw = enable && self->state.have;
-  gst_base_transform_set_passthrough (trans, !self->draw);
+  self->in_comp = gst_buffer_get_video_overlay_composition_meta (buf) != NULL;
+  gst_base_transform_set_passthrough (trans, !self->draw && !self->in_comp);
+}
+
+/* Reads downstream's ALLOCATION answer for the negotiated feature caps:
+ * attach when it lists the composition meta. Otherwise renegotiate once
+ * with the plain caps first; if downstream takes only the feature caps,
+ * blend under them (a buffer without the meta is valid there). Runs in the
+ * streaming thread after the caps went downstream, as basetransform's own
+ * allocation query does. */
+static void
+decide_attach (GstUdmlOverlay * self)
+{
+  GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
+  GstQuery *query;
+  GstCaps *caps;
+  gboolean has_meta = FALSE;
+
+  self->check_alloc = FALSE;
+  self->attach = FALSE;
+  if (!self->out_feature)
+    return;
+
+  caps = gst_pad_get_current_caps (trans->srcpad);
+  if (!caps)
+    return;
+  query = gst_query_new_allocation (caps, FALSE);
+  if (gst_pad_peer_query (trans->srcpad, query))
+    has_meta = gst_query_find_allocation_meta (query,
+        GST_VIDEO_OVERLAY_COMPOSITION_META_API_TYPE, NULL);
+  gst_query_unref (query);
+  gst_caps_unref (caps);
+
+  GST_DEBUG_OBJECT (self, "downstream %s the overlay composition meta",
+      has_meta ? "renders" : "does not list");
+  if (has_meta) {
+    self->attach = TRUE;
+  } else if (!g_atomic_int_get (&self->prefer_plain)) {
+    g_atomic_int_set (&self->prefer_plain, TRUE);
+    gst_base_transform_reconfigure_src (trans);
+    /* Renegotiates now, before this buffer is handled; set_info () asks
+     * for another check if the feature caps stay. */
+    if (!gst_base_transform_reconfigure (trans))
+      GST_DEBUG_OBJECT (self, "renegotiation failed, retried on the next "
+          "buffer");
+  }
 }
 
 static GstFlowReturn
-gst_udml_overlay_transform_frame_ip (GstVideoFilter * filter,
-    GstVideoFrame * frame)
+gst_udml_overlay_submit_input_buffer (GstBaseTransform * trans,
+    gboolean is_discont, GstBuffer * input)
 {
-  GstUdmlOverlay *self = GST_UDML_OVERLAY (filter);
+  GstUdmlOverlay *self = GST_UDML_OVERLAY (trans);
+  GstFlowReturn ret;
+
+  /* The parent renegotiates first if downstream asked for it. */
+  ret = GST_BASE_TRANSFORM_CLASS (parent_class)->submit_input_buffer (trans,
+      is_discont, input);
+  if (ret != GST_FLOW_OK)
+    return ret;
+  while (self->check_alloc)
+    decide_attach (self);
+  /* An upstream composition stays on the buffer when attaching; blending
+   * it needs a writable frame even without a panel to draw. */
+  gst_base_transform_set_passthrough (trans, !self->draw
+      && !(self->in_comp && !self->attach));
+  return GST_FLOW_OK;
+}
+
+/* Each structure with and without the overlay composition feature. Source
+ * caps list the feature first unless downstream showed it does not render
+ * the meta; sink caps keep the order downstream asked for. */
+static GstCaps *
+gst_udml_overlay_transform_caps (GstBaseTransform * trans,
+    GstPadDirection direction, GstCaps * caps, GstCaps * filter)
+{
+  GstUdmlOverlay *self = GST_UDML_OVERLAY (trans);
+  GstCaps *out = gst_caps_new_empty ();
+  gboolean prefer_plain = g_atomic_int_get (&self->prefer_plain);
+  guint i, n = gst_caps_get_size (caps);
+
+  for (i = 0; i < n; i++) {
+    const GstStructure *st = gst_caps_get_structure (caps, i);
+    GstCapsFeatures *f = gst_caps_get_features (caps, i);
+    GstCapsFeatures *with, *without;
+    gboolean has, with_first;
+
+    if (f && gst_caps_features_is_any (f)) {
+      out = gst_caps_merge_structure_full (out, gst_structure_copy (st),
+          gst_caps_features_copy (f));
+      continue;
+    }
+    with = f ? gst_caps_features_copy (f) :
+        gst_caps_features_new (GST_CAPS_FEATURE_MEMORY_SYSTEM_MEMORY, NULL);
+    has = gst_caps_features_contains (with,
+        GST_CAPS_FEATURE_META_GST_VIDEO_OVERLAY_COMPOSITION);
+    without = gst_caps_features_copy (with);
+    gst_caps_features_add (with,
+        GST_CAPS_FEATURE_META_GST_VIDEO_OVERLAY_COMPOSITION);
+    gst_caps_features_remove (without,
+        GST_CAPS_FEATURE_META_GST_VIDEO_OVERLAY_COMPOSITION);
+
+    with_first = direction == GST_PAD_SINK ? !prefer_plain : has;
+    if (with_first) {
+      out = gst_caps_merge_structure_full (out, gst_structure_copy (st), with);
+      out = gst_caps_merge_structure_full (out, gst_structure_copy (st),
+          without);
+    } else {
+      out = gst_caps_merge_structure_full (out, gst_structure_copy (st),
+          without);
+      out = gst_caps_merge_structure_full (out, gst_structure_copy (st), with);
+    }
+  }
+
+  if (filter) {
+    GstCaps *tmp = gst_caps_intersect_full (filter, out,
+        GST_CAPS_INTERSECT_FIRST);
+
+    gst_caps_unref (out);
+    out = tmp;
+  }
+  GST_LOG_OBJECT (self, "%s caps %" GST_PTR_FORMAT " -> %" GST_PTR_FORMAT,
+      direction == GST_PAD_SINK ? "sink" : "src", caps, out);
+  return out;
+}
+
+static gboolean
+gst_udml_overlay_src_event (GstBaseTransform * trans, GstEvent * event)
+{
+  GstUdmlOverlay *self = GST_UDML_OVERLAY (trans);
+
+  /* Downstream changed: offer it the feature caps first again. */
+  if (GST_EVENT_TYPE (event) == GST_EVENT_RECONFIGURE)
+    g_atomic_int_set (&self->prefer_plain, FALSE);
+  return GST_BASE_TRANSFORM_CLASS (parent_class)->src_event (trans, event);
+}
+
+/* Adds the panel to the buffer's composition meta, or attaches the cached
+ * composition as a new meta. The frame is not mapped. */
+static void
+attach_panel (GstUdmlOverlay * self, GstBuffer * buf)
+{
+  GstVideoOverlayCompositionMeta *meta =
+      gst_buffer_get_video_overlay_composition_meta (buf);
+  GstVideoOverlayComposition *comp;
+
+  if (!meta) {
+    gst_buffer_add_video_overlay_composition_meta (buf, self->comp);
+    return;
+  }
+  /* The upstream composition may be shared: extend a copy, which shares
+   * the pixel buffers of every rectangle. */
+  comp = gst_video_overlay_composition_copy (meta->overlay);
+  gst_video_overlay_composition_add_rectangle (comp,
+      gst_video_overlay_composition_get_rectangle (self->comp, 0));
+  gst_video_overlay_composition_unref (meta->overlay);
+  meta->overlay = comp;
+}
+
+static gboolean
+drop_composition_meta (GstBuffer * buf, GstMeta ** meta, gpointer user_data)
+{
+  if ((*meta)->info->api == GST_VIDEO_OVERLAY_COMPOSITION_META_API_TYPE)
+    *meta = NULL;
+  return TRUE;
+}
+
+/* Makes sure the cached composition shows the current result. */
+static gboolean
+update_panel (GstUdmlOverlay * self)
+{
   GstUdmlOverlayPosition position;
   gdouble scale;
-
-  /* In passthrough the frame is mapped read-only: leave it alone. */
-  if (!self->draw || gst_base_transform_is_passthrough (GST_BASE_TRANSFORM
-          (filter)))
-    return GST_FLOW_OK;
 
   GST_OBJECT_LOCK (self);
   position = self->position;
@@ -449,17 +648,70 @@ gst_udml_overlay_transform_frame_ip (GstVideoFilter * filter,
       || self->width != self->rendered_width
       || self->height != self->rendered_height
       || position != self->rendered_position || scale != self->rendered_scale)
-    if (!render_panel (self, position, scale))
-      return GST_FLOW_ERROR;
+    return render_panel (self, position, scale);
+  return TRUE;
+}
 
-  if (!gst_video_overlay_composition_blend (self->comp, frame)) {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED, (NULL),
-        ("could not blend the panel into a %dx%d %s frame",
-            GST_VIDEO_FRAME_WIDTH (frame), GST_VIDEO_FRAME_HEIGHT (frame),
-            gst_video_format_to_string (GST_VIDEO_FRAME_FORMAT (frame))));
-    return GST_FLOW_ERROR;
+static GstFlowReturn
+gst_udml_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
+{
+  GstUdmlOverlay *self = GST_UDML_OVERLAY (trans);
+  GstFlowReturn ret;
+
+  if (self->attach && !gst_base_transform_is_passthrough (trans)) {
+    if (!update_panel (self))
+      return GST_FLOW_ERROR;
+    attach_panel (self, buf);
+    return GST_FLOW_OK;
   }
+
+  /* Blend: the frame is mapped and transform_frame_ip () draws. */
+  ret = GST_BASE_TRANSFORM_CLASS (parent_class)->transform_ip (trans, buf);
+  /* Upstream compositions are in the pixels now. */
+  if (ret == GST_FLOW_OK && self->in_comp
+      && !gst_base_transform_is_passthrough (trans))
+    gst_buffer_foreach_meta (buf, drop_composition_meta, NULL);
+  return ret;
+}
+
+static GstFlowReturn
+gst_udml_overlay_transform_frame_ip (GstVideoFilter * filter,
+    GstVideoFrame * frame)
+{
+  GstUdmlOverlay *self = GST_UDML_OVERLAY (filter);
+  gpointer state = NULL;
+  GstMeta *meta;
+
+  /* In passthrough the frame is mapped read-only: leave it alone. */
+  if (gst_base_transform_is_passthrough (GST_BASE_TRANSFORM (filter)))
+    return GST_FLOW_OK;
+
+  /* Upstream compositions go under the panel; transform_ip () drops their
+   * metas once the frame is unmapped. */
+  while (self->in_comp && (meta = gst_buffer_iterate_meta_filtered
+          (frame->buffer, &state,
+              GST_VIDEO_OVERLAY_COMPOSITION_META_API_TYPE))) {
+    GstVideoOverlayCompositionMeta *cmeta =
+        (GstVideoOverlayCompositionMeta *) meta;
+
+    if (!gst_video_overlay_composition_blend (cmeta->overlay, frame))
+      goto blend_failed;
+  }
+
+  if (!self->draw)
+    return GST_FLOW_OK;
+  if (!update_panel (self))
+    return GST_FLOW_ERROR;
+  if (!gst_video_overlay_composition_blend (self->comp, frame))
+    goto blend_failed;
   return GST_FLOW_OK;
+
+blend_failed:
+  GST_ELEMENT_ERROR (self, STREAM, FAILED, (NULL),
+      ("could not blend an overlay composition into a %dx%d %s frame",
+          GST_VIDEO_FRAME_WIDTH (frame), GST_VIDEO_FRAME_HEIGHT (frame),
+          gst_video_format_to_string (GST_VIDEO_FRAME_FORMAT (frame))));
+  return GST_FLOW_ERROR;
 }
 
 static gboolean
@@ -468,8 +720,16 @@ gst_udml_overlay_set_info (GstVideoFilter * filter, GstCaps * incaps,
 {
   GstUdmlOverlay *self = GST_UDML_OVERLAY (filter);
 
+  GstCapsFeatures *f = gst_caps_get_features (outcaps, 0);
+
   self->width = GST_VIDEO_INFO_WIDTH (in_info);
   self->height = GST_VIDEO_INFO_HEIGHT (in_info);
+  /* The caps reach downstream after this returns: the ALLOCATION query
+   * waits for the next buffer (submit_input_buffer). */
+  self->out_feature = f && gst_caps_features_contains (f,
+      GST_CAPS_FEATURE_META_GST_VIDEO_OVERLAY_COMPOSITION);
+  self->check_alloc = self->out_feature;
+  self->attach = FALSE;
   return TRUE;
 }
 
@@ -480,6 +740,9 @@ gst_udml_overlay_start (GstBaseTransform * trans)
 
   memset (&self->state, 0, sizeof (self->state));
   self->draw = FALSE;
+  self->in_comp = FALSE;
+  self->out_feature = self->check_alloc = self->attach = FALSE;
+  g_atomic_int_set (&self->prefer_plain, FALSE);
   /* Font lookup once per stream, not per frame. */
   if (!self->title_face)
     self->title_face = cairo_toy_font_face_create ("Sans",
@@ -590,12 +853,24 @@ gst_udml_overlay_class_init (GstUdmlOverlayClass * klass)
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "UDML overlay",
       "Filter/Effect/Video",
-      "Draws the UDML label, confidence and per-modality weight bars", "udml");
+      "Draws the UDML label, confidence and per-modality weight bars. "
+      "When downstream renders GstVideoOverlayCompositionMeta (it accepts "
+      "the caps feature meta:GstVideoOverlayComposition and lists the meta "
+      "in its allocation answer), the panel is attached to each buffer as "
+      "that meta and the pixels are left untouched; otherwise it is "
+      "blended into the frame, together with any composition that came "
+      "from upstream", "udml");
 
   trans_class->start = GST_DEBUG_FUNCPTR (gst_udml_overlay_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_udml_overlay_stop);
   trans_class->before_transform =
       GST_DEBUG_FUNCPTR (gst_udml_overlay_before_transform);
+  trans_class->submit_input_buffer =
+      GST_DEBUG_FUNCPTR (gst_udml_overlay_submit_input_buffer);
+  trans_class->transform_caps =
+      GST_DEBUG_FUNCPTR (gst_udml_overlay_transform_caps);
+  trans_class->src_event = GST_DEBUG_FUNCPTR (gst_udml_overlay_src_event);
+  trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_udml_overlay_transform_ip);
   vfilter_class->set_info = GST_DEBUG_FUNCPTR (gst_udml_overlay_set_info);
   vfilter_class->transform_frame_ip =
       GST_DEBUG_FUNCPTR (gst_udml_overlay_transform_frame_ip);
