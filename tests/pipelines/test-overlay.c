@@ -3,7 +3,10 @@
  * enable / keep-last / position / scale / absent modalities behave. The
  * panel is blended into every accepted format (YUV and RGB) inside its box
  * and nowhere else, the same result draws the same pixels on every frame,
- * and a new result redraws the bars. */
+ * and a new result redraws the bars. A downstream that renders
+ * GstVideoOverlayCompositionMeta gets the panel as that meta on untouched
+ * frames; any other downstream gets it blended, together with a composition
+ * that came from upstream. */
 #include <math.h>
 #include <string.h>
 
@@ -69,17 +72,18 @@ make_frame (gboolean with_meta, gboolean valid, gdouble wa, gboolean audio,
   return buf;
 }
 
+/* Pixels of colour bgr in a w x h image of 4-byte pixels (BGRx, or the
+ * BGRA of an overlay rectangle on little-endian). */
 static Blob
-find_colour (GstBuffer * buf, const guint8 bgr[3])
+find_colour_in (const guint8 * data, gint stride, gint w, gint h,
+    const guint8 bgr[3])
 {
-  Blob b = { 0, W, H, -1, -1 };
-  GstMapInfo map;
+  Blob b = { 0, w, h, -1, -1 };
   gint x, y;
 
-  fail_unless (gst_buffer_map (buf, &map, GST_MAP_READ));
-  for (y = 0; y < H; y++)
-    for (x = 0; x < W; x++) {
-      const guint8 *p = map.data + 4 * (y * W + x);
+  for (y = 0; y < h; y++)
+    for (x = 0; x < w; x++) {
+      const guint8 *p = data + y * stride + 4 * x;
       if (p[0] == bgr[0] && p[1] == bgr[1] && p[2] == bgr[2]) {
         b.count++;
         b.x0 = MIN (b.x0, x);
@@ -88,8 +92,27 @@ find_colour (GstBuffer * buf, const guint8 bgr[3])
         b.y1 = MAX (b.y1, y);
       }
     }
+  return b;
+}
+
+/* In a packed w x h BGRx frame. */
+static Blob
+find_colour_wh (GstBuffer * buf, gint w, gint h, const guint8 bgr[3])
+{
+  GstMapInfo map;
+  Blob b;
+
+  fail_unless (gst_buffer_map (buf, &map, GST_MAP_READ));
+  fail_unless (map.size >= (gsize) (4 * w * h));
+  b = find_colour_in (map.data, 4 * w, w, h, bgr);
   gst_buffer_unmap (buf, &map);
   return b;
+}
+
+static Blob
+find_colour (GstBuffer * buf, const guint8 bgr[3])
+{
+  return find_colour_wh (buf, W, H, bgr);
 }
 
 static gsize
@@ -710,6 +733,474 @@ GST_START_TEST (test_no_allocation_per_frame)
 
 GST_END_TEST;
 
+/* ---- overlay composition meta ------------------------------------------ */
+
+#define OVERLAY_META GST_VIDEO_OVERLAY_COMPOSITION_META_API_TYPE
+
+typedef enum
+{
+  DOWN_PLAIN,                   /* plain caps only, no meta in ALLOCATION */
+  DOWN_ANY,                     /* any caps, no meta in ALLOCATION */
+  DOWN_FEATURE_ONLY,            /* feature caps only, no meta in ALLOCATION */
+  DOWN_RENDERS,                 /* feature caps, meta in ALLOCATION */
+} Downstream;
+
+static const gchar *down_names[] = { "plain", "any", "feature-only",
+  "renders"
+};
+
+static GstCaps *
+video_caps (const gchar * format, gboolean feature)
+{
+  GstCaps *caps = gst_caps_new_simple ("video/x-raw", "format",
+      G_TYPE_STRING, format, "width", G_TYPE_INT, FW, "height", G_TYPE_INT,
+      FH, "framerate", GST_TYPE_FRACTION, 10, 1, NULL);
+
+  if (feature)
+    gst_caps_set_features (caps, 0,
+        gst_caps_features_new (GST_CAPS_FEATURE_MEMORY_SYSTEM_MEMORY,
+            GST_CAPS_FEATURE_META_GST_VIDEO_OVERLAY_COMPOSITION, NULL));
+  return caps;
+}
+
+/* A harness whose downstream behaves as down; upstream sends format, with
+ * the overlay feature when in_feature. */
+static GstHarness *
+meta_harness (const gchar * format, gboolean in_feature, Downstream down,
+    GstVideoInfo * info)
+{
+  GstHarness *h = gst_harness_new ("udmloverlay");
+  GstCaps *in = video_caps (format, in_feature);
+
+  fail_unless (gst_video_info_from_caps (info, in), "bad caps for %s", format);
+  if (down == DOWN_RENDERS)
+    gst_harness_add_propose_allocation_meta (h, OVERLAY_META, NULL);
+  if (down != DOWN_ANY)
+    gst_harness_set_sink_caps (h, video_caps (format, down != DOWN_PLAIN));
+  gst_harness_set_src_caps (h, in);
+  return h;
+}
+
+/* Whether the caps downstream received carry the overlay feature. */
+static gboolean
+out_caps_have_feature (GstHarness * h)
+{
+  GstCaps *caps = gst_pad_get_current_caps (h->sinkpad);
+  gboolean has;
+
+  fail_unless (caps != NULL, "no caps reached downstream");
+  has = gst_caps_features_contains (gst_caps_get_features (caps, 0),
+      GST_CAPS_FEATURE_META_GST_VIDEO_OVERLAY_COMPOSITION);
+  gst_caps_unref (caps);
+  return has;
+}
+
+static guint
+n_composition_metas (GstBuffer * buf)
+{
+  gpointer state = NULL;
+  guint n = 0;
+
+  while (gst_buffer_iterate_meta_filtered (buf, &state, OVERLAY_META))
+    n++;
+  return n;
+}
+
+static void
+check_rect_is_box (const char *what, GstVideoOverlayRectangle * rect, Box box)
+{
+  gint x, y;
+  guint w, h;
+
+  fail_unless (gst_video_overlay_rectangle_get_render_rectangle (rect, &x,
+          &y, &w, &h));
+  fail_unless (x == box.x0 && y == box.y0 && (gint) w == box.x1 - box.x0 + 1
+      && (gint) h == box.y1 - box.y0 + 1, "%s: rectangle %ux%u at (%d,%d), "
+      "the blended panel is %dx%d at (%d,%d)", what, w, h, x, y,
+      box.x1 - box.x0 + 1, box.y1 - box.y0 + 1, box.x0, box.y0);
+}
+
+/* The audio bar inside the rectangle's own ARGB pixels (premultiplied,
+ * as drawn), in rectangle coordinates. */
+static Blob
+rect_audio_bar (GstVideoOverlayRectangle * rect)
+{
+  /* Opaque orange in memory order B, G, R, then A = 255. */
+  GstBuffer *px = gst_video_overlay_rectangle_get_pixels_unscaled_argb (rect,
+      GST_VIDEO_OVERLAY_FORMAT_FLAG_PREMULTIPLIED_ALPHA);
+  GstVideoMeta *vm = gst_buffer_get_video_meta (px);
+  GstMapInfo map;
+  Blob b;
+
+  fail_unless (vm != NULL, "rectangle pixels without video meta");
+  fail_unless (gst_buffer_map (px, &map, GST_MAP_READ));
+  b = find_colour_in (map.data + vm->offset[0], vm->stride[0], vm->width,
+      vm->height, AUDIO_BGR);
+  gst_buffer_unmap (px, &map);
+  return b;
+}
+
+/* The audio bar as the blend path draws it on a FW x FH BGRx pattern. */
+static Blob
+blended_audio_bar (gdouble wa)
+{
+  GstVideoInfo info;
+  GstHarness *h = meta_harness ("BGRx", FALSE, DOWN_PLAIN, &info);
+  GstBuffer *out = push_pattern (h, &info, TRUE, wa);
+  Blob b = find_colour_wh (out, FW, FH, AUDIO_BGR);
+
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  return b;
+}
+
+/* A downstream that lists the meta in ALLOCATION and accepts the feature
+ * caps: the buffer leaves with one GstVideoOverlayCompositionMeta holding
+ * one rectangle exactly where the blend path draws the panel, with the bars
+ * inside it; the frame's bytes are those of the input, in the input's own
+ * memory (not copied, not written). Consecutive frames with the same result
+ * share one composition; a new result makes a new one and leaves the
+ * pixels of the old one, still on a buffer downstream, as they were. */
+GST_START_TEST (test_meta_attached_when_downstream_renders)
+{
+  Box box = reference_panel_box ();
+  Blob ref_bar = blended_audio_bar (0.3);
+  const gchar *fmts[] = { "BGRx", "I420", "NV12" };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (fmts); i++) {
+    GstVideoInfo info;
+    GstHarness *h = meta_harness (fmts[i], FALSE, DOWN_RENDERS, &info);
+    GstBuffer *in = make_pattern_frame (&info);
+    GstBuffer *expect = make_pattern_frame (&info);
+    GstBuffer *out, *out2, *out3;
+    GstVideoOverlayCompositionMeta *meta;
+    GstVideoOverlayRectangle *rect;
+    GstMapInfo mi, mo;
+    Blob bar;
+    gsize at;
+
+    add_meta (in, TRUE, 0.3, TRUE, TRUE);
+    /* Keep a ref: the element then works on a shallow copy, and the
+     * pixels must still be the input's memory. */
+    out = gst_harness_push_and_pull (h, gst_buffer_ref (in));
+    fail_unless (out_caps_have_feature (h), "%s: output caps lack the "
+        "overlay feature", fmts[i]);
+    fail_unless (n_composition_metas (out) == 1, "%s: %u composition metas",
+        fmts[i], n_composition_metas (out));
+    meta = gst_buffer_get_video_overlay_composition_meta (out);
+    fail_unless (gst_video_overlay_composition_n_rectangles (meta->overlay)
+        == 1, "%s: %u rectangles", fmts[i],
+        gst_video_overlay_composition_n_rectangles (meta->overlay));
+    rect = gst_video_overlay_composition_get_rectangle (meta->overlay, 0);
+    check_rect_is_box (fmts[i], rect, box);
+
+    bar = rect_audio_bar (rect);
+    check_bar ("attached audio", bar, 0.3, 1.0);
+    fail_unless (bar.x0 + box.x0 == ref_bar.x0 && bar.y0 + box.y0 ==
+        ref_bar.y0, "%s: attached bar at (%d,%d) in the frame, blended at "
+        "(%d,%d)", fmts[i], bar.x0 + box.x0, bar.y0 + box.y0, ref_bar.x0,
+        ref_bar.y0);
+
+    fail_unless (buffers_equal (out, expect, &at), "%s: attaching changed "
+        "the frame at byte %" G_GSIZE_FORMAT, fmts[i], at);
+    fail_unless (gst_buffer_map (in, &mi, GST_MAP_READ));
+    fail_unless (gst_buffer_map (out, &mo, GST_MAP_READ));
+    fail_unless (mi.data == mo.data, "%s: the frame was copied", fmts[i]);
+    gst_buffer_unmap (in, &mi);
+    gst_buffer_unmap (out, &mo);
+    fail_unless (n_composition_metas (in) == 0, "%s: the input buffer got "
+        "a meta", fmts[i]);
+
+    /* Same result (a meta, then keep-last): the same composition. */
+    out2 = push_pattern (h, &info, TRUE, 0.3);
+    meta = gst_buffer_get_video_overlay_composition_meta (out2);
+    fail_unless (meta != NULL && meta->overlay ==
+        gst_buffer_get_video_overlay_composition_meta (out)->overlay,
+        "%s: same result, new composition", fmts[i]);
+    gst_buffer_unref (out2);
+    out2 = push_pattern (h, &info, FALSE, 0);
+    meta = gst_buffer_get_video_overlay_composition_meta (out2);
+    fail_unless (meta != NULL && meta->overlay ==
+        gst_buffer_get_video_overlay_composition_meta (out)->overlay,
+        "%s: kept result, new composition", fmts[i]);
+    gst_buffer_unref (out2);
+
+    /* New weights while out still holds the old composition. */
+    out3 = push_pattern (h, &info, TRUE, 0.8);
+    meta = gst_buffer_get_video_overlay_composition_meta (out3);
+    fail_unless (meta != NULL && gst_video_overlay_composition_n_rectangles
+        (meta->overlay) == 1, "%s: no single-rectangle meta for the new "
+        "result", fmts[i]);
+    check_bar ("new audio", rect_audio_bar
+        (gst_video_overlay_composition_get_rectangle (meta->overlay, 0)),
+        0.8, 1.0);
+    check_bar ("old audio", rect_audio_bar (rect), 0.3, 1.0);
+
+    gst_buffer_unref (in);
+    gst_buffer_unref (expect);
+    gst_buffer_unref (out);
+    gst_buffer_unref (out3);
+    gst_harness_teardown (h);
+  }
+}
+
+GST_END_TEST;
+
+/* Downstreams that do not render the meta get the panel blended, no meta,
+ * and, unless they take the feature caps only, plain caps: against the
+ * same frame without a result, the panel area changes (at least half of
+ * its bytes) and nothing outside it does. */
+GST_START_TEST (test_blend_when_downstream_does_not_render)
+{
+  const Downstream downs[] = { DOWN_PLAIN, DOWN_ANY, DOWN_FEATURE_ONLY };
+  const gchar *fmts[] = { "BGRx", "I420", "YUY2" };
+  Box box = reference_panel_box ();
+  guint i, k;
+
+  for (k = 0; k < G_N_ELEMENTS (downs); k++)
+    for (i = 0; i < G_N_ELEMENTS (fmts); i++) {
+      GstVideoInfo info;
+      GstHarness *h = meta_harness (fmts[i], FALSE, downs[k], &info);
+      GstBuffer *plain, *drawn;
+      const char *d = down_names[downs[k]];
+      Diff df;
+
+      g_object_set (h->element, "keep-last", FALSE, NULL);
+      plain = push_pattern (h, &info, FALSE, 0);
+      drawn = push_pattern (h, &info, TRUE, 0.5);
+      fail_unless (out_caps_have_feature (h) == (downs[k] ==
+              DOWN_FEATURE_ONLY), "%s, %s downstream: output caps %s the "
+          "overlay feature", fmts[i], d, out_caps_have_feature (h) ? "have" :
+          "lack");
+      fail_unless (n_composition_metas (drawn) == 0, "%s, %s downstream: "
+          "%u composition metas on a blended frame", fmts[i], d,
+          n_composition_metas (drawn));
+      df = diff_frames (&info, plain, drawn, box);
+      fail_unless (df.in_total > 0 && df.in_changed * 2 >= df.in_total,
+          "%s, %s downstream: only %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT
+          " panel bytes changed", fmts[i], d, df.in_changed, df.in_total);
+      fail_unless (df.out_changed == 0, "%s, %s downstream: %" G_GSIZE_FORMAT
+          " bytes changed outside the panel, first at (%d,%d) plane %d",
+          fmts[i], d, df.out_changed, df.out_x, df.out_y, df.out_plane);
+      gst_buffer_unref (plain);
+      gst_buffer_unref (drawn);
+      gst_harness_teardown (h);
+    }
+}
+
+GST_END_TEST;
+
+/* Upstream's composition: a 16 x 16 opaque red square away from the
+ * panel, on buffers of feature caps. */
+#define RED_X 280
+#define RED_Y 200
+#define RED_S 16
+static const guint8 RED_BGR[3] = { 0, 0, 255 };
+
+static GstVideoOverlayComposition *
+red_square (void)
+{
+  gsize offset[GST_VIDEO_MAX_PLANES] = { 0 };
+  gint stride[GST_VIDEO_MAX_PLANES] = { 4 * RED_S };
+  GstBuffer *px = gst_buffer_new_allocate (NULL, 4 * RED_S * RED_S, NULL);
+  GstVideoOverlayRectangle *rect;
+  GstVideoOverlayComposition *comp;
+  GstMapInfo map;
+  gint i;
+
+  fail_unless (gst_buffer_map (px, &map, GST_MAP_WRITE));
+  for (i = 0; i < RED_S * RED_S; i++) {
+    map.data[4 * i] = RED_BGR[0];
+    map.data[4 * i + 1] = RED_BGR[1];
+    map.data[4 * i + 2] = RED_BGR[2];
+    map.data[4 * i + 3] = 255;
+  }
+  gst_buffer_unmap (px, &map);
+  gst_buffer_add_video_meta_full (px, GST_VIDEO_FRAME_FLAG_NONE,
+      GST_VIDEO_OVERLAY_COMPOSITION_FORMAT_RGB, RED_S, RED_S, 1, offset,
+      stride);
+  rect = gst_video_overlay_rectangle_new_raw (px, RED_X, RED_Y, RED_S, RED_S,
+      GST_VIDEO_OVERLAY_FORMAT_FLAG_PREMULTIPLIED_ALPHA);
+  comp = gst_video_overlay_composition_new (rect);
+  gst_video_overlay_rectangle_unref (rect);
+  gst_buffer_unref (px);
+  return comp;
+}
+
+static GstBuffer *
+push_with_square (GstHarness * h, const GstVideoInfo * info,
+    GstVideoOverlayComposition * comp, gboolean meta, gdouble wa)
+{
+  GstBuffer *in = make_pattern_frame (info);
+
+  gst_buffer_add_video_overlay_composition_meta (in, comp);
+  if (meta)
+    add_meta (in, TRUE, wa, TRUE, TRUE);
+  return gst_harness_push_and_pull (h, in);
+}
+
+/* Pixels of a and b (BGRx, FW x FH) that differ outside boxes p and q. */
+static gsize
+changed_outside (GstBuffer * a, GstBuffer * b, Box p, Box q)
+{
+  GstMapInfo ma, mb;
+  gsize n = 0;
+  gint x, y;
+
+  fail_unless (gst_buffer_map (a, &ma, GST_MAP_READ));
+  fail_unless (gst_buffer_map (b, &mb, GST_MAP_READ));
+  for (y = 0; y < FH; y++)
+    for (x = 0; x < FW; x++) {
+      gboolean in_p = x >= p.x0 && x <= p.x1 && y >= p.y0 && y <= p.y1;
+      gboolean in_q = x >= q.x0 && x <= q.x1 && y >= q.y0 && y <= q.y1;
+
+      n += !in_p && !in_q && memcmp (ma.data + 4 * (y * FW + x),
+          mb.data + 4 * (y * FW + x), 4) != 0;
+    }
+  gst_buffer_unmap (a, &ma);
+  gst_buffer_unmap (b, &mb);
+  return n;
+}
+
+/* Upstream feature caps with a composition on the buffers. A rendering
+ * downstream gets one meta whose composition is upstream's rectangle then
+ * the panel, on untouched pixels, and upstream's composition itself is not
+ * modified. A plain downstream gets both blended, the square even before
+ * any result arrives, and no meta. */
+GST_START_TEST (test_upstream_composition)
+{
+  GstVideoOverlayComposition *comp = red_square ();
+  Box box = reference_panel_box ();
+  Box red = { RED_X, RED_Y, RED_X + RED_S - 1, RED_Y + RED_S - 1 };
+  GstVideoOverlayCompositionMeta *meta;
+  GstVideoInfo info;
+  GstHarness *h;
+  GstBuffer *out, *expect, *plain;
+  Blob sq;
+  gsize at, n;
+
+  h = meta_harness ("BGRx", TRUE, DOWN_RENDERS, &info);
+  out = push_with_square (h, &info, comp, TRUE, 0.3);
+  expect = make_pattern_frame (&info);
+  fail_unless (out_caps_have_feature (h), "output caps lack the feature");
+  fail_unless (n_composition_metas (out) == 1, "%u composition metas",
+      n_composition_metas (out));
+  meta = gst_buffer_get_video_overlay_composition_meta (out);
+  fail_unless (gst_video_overlay_composition_n_rectangles (meta->overlay)
+      == 2, "%u rectangles, expected upstream's and the panel",
+      gst_video_overlay_composition_n_rectangles (meta->overlay));
+  check_rect_is_box ("upstream's",
+      gst_video_overlay_composition_get_rectangle (meta->overlay, 0), red);
+  check_rect_is_box ("panel",
+      gst_video_overlay_composition_get_rectangle (meta->overlay, 1), box);
+  fail_unless (gst_video_overlay_composition_n_rectangles (comp) == 1,
+      "upstream's composition was modified");
+  fail_unless (buffers_equal (out, expect, &at), "attaching changed the "
+      "frame at byte %" G_GSIZE_FORMAT, at);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+
+  h = meta_harness ("BGRx", TRUE, DOWN_PLAIN, &info);
+  /* No result yet: the square alone. */
+  out = push_with_square (h, &info, comp, FALSE, 0);
+  fail_if (out_caps_have_feature (h), "plain downstream got feature caps");
+  fail_unless (n_composition_metas (out) == 0, "blended frame kept %u "
+      "composition metas", n_composition_metas (out));
+  sq = find_colour_wh (out, FW, FH, RED_BGR);
+  fail_unless (sq.count == RED_S * RED_S && sq.x0 == RED_X && sq.y0 == RED_Y,
+      "square blended as %" G_GSIZE_FORMAT " px at (%d,%d), expected %d at "
+      "(%d,%d)", sq.count, sq.x0, sq.y0, RED_S * RED_S, RED_X, RED_Y);
+  n = changed_outside (out, expect, red, red);
+  fail_unless (n == 0, "%" G_GSIZE_FORMAT " px changed outside the square", n);
+  gst_buffer_unref (out);
+
+  /* With a result: square and panel, nothing else. */
+  out = push_with_square (h, &info, comp, TRUE, 0.3);
+  plain = make_pattern_frame (&info);
+  fail_unless (n_composition_metas (out) == 0, "blended frame kept %u "
+      "composition metas", n_composition_metas (out));
+  sq = find_colour_wh (out, FW, FH, RED_BGR);
+  fail_unless (sq.count == RED_S * RED_S && sq.x0 == RED_X && sq.y0 == RED_Y,
+      "square blended as %" G_GSIZE_FORMAT " px at (%d,%d)", sq.count, sq.x0,
+      sq.y0);
+  check_bar ("blended audio", find_colour_wh (out, FW, FH, AUDIO_BGR), 0.3,
+      1.0);
+  n = changed_outside (out, plain, red, box);
+  fail_unless (n == 0, "%" G_GSIZE_FORMAT " px changed outside the square "
+      "and the panel", n);
+  gst_buffer_unref (out);
+  gst_buffer_unref (plain);
+  gst_buffer_unref (expect);
+  gst_harness_teardown (h);
+  gst_video_overlay_composition_unref (comp);
+}
+
+GST_END_TEST;
+
+static GstFlowReturn (*orig_ip) (GstBaseTransform *, GstBuffer *);
+
+static GstFlowReturn
+counted_ip (GstBaseTransform * trans, GstBuffer * buf)
+{
+  GstFlowReturn ret;
+
+  counting = TRUE;
+  ret = orig_ip (trans, buf);
+  counting = FALSE;
+  return ret;
+}
+
+/* Attaching: once the panel is rendered, a frame with the same result
+ * costs at most the GstMeta itself, and the frame is never mapped (no
+ * transform_frame_ip call). */
+GST_START_TEST (test_attach_allocates_only_the_meta)
+{
+  GstElement *e = gst_element_factory_make ("udmloverlay", NULL);
+  GstBaseTransformClass *tclass;
+  GstVideoFilterClass *vclass;
+  GstVideoInfo info;
+  GstHarness *h;
+  guint k, first;
+
+  fail_unless (e != NULL, "could not make udmloverlay");
+  tclass = g_type_class_ref (G_OBJECT_TYPE (e));
+  gst_object_unref (e);
+  vclass = (GstVideoFilterClass *) tclass;
+  orig_before = tclass->before_transform;
+  orig_ip = tclass->transform_ip;
+  orig_frame_ip = vclass->transform_frame_ip;
+  tclass->before_transform = counted_before;
+  tclass->transform_ip = counted_ip;
+  vclass->transform_frame_ip = counted_frame_ip;
+
+  h = meta_harness ("I420", FALSE, DOWN_RENDERS, &info);
+  n_allocs = 0;
+  gst_buffer_unref (push_pattern (h, &info, TRUE, 0.3));
+  first = n_allocs;
+  fail_unless (first > 1, "rendering the panel made only %u allocations; "
+      "is anything counted?", first);
+  for (k = 0; k < 6; k++) {
+    GstBuffer *in = make_pattern_frame (&info), *out;
+
+    if (k % 2 == 0)
+      add_meta (in, TRUE, 0.3, TRUE, TRUE);
+    n_allocs = 0;
+    out = gst_harness_push_and_pull (h, in);
+    fail_unless (n_allocs <= 1, "frame %u: %u allocations in the element, "
+        "at most 1 (the meta) expected", k + 2, n_allocs);
+    fail_unless (n_composition_metas (out) == 1, "frame %u: no meta", k + 2);
+    gst_buffer_unref (out);
+  }
+  gst_harness_teardown (h);
+  tclass->before_transform = orig_before;
+  tclass->transform_ip = orig_ip;
+  vclass->transform_frame_ip = orig_frame_ip;
+  g_type_class_unref (tclass);
+}
+
+GST_END_TEST;
+
 static Suite *
 udmloverlay_suite (void)
 {
@@ -726,6 +1217,10 @@ udmloverlay_suite (void)
   tcase_add_test (tc, test_same_meta_same_pixels);
   tcase_add_test (tc, test_new_meta_changes_bars);
   tcase_add_test (tc, test_no_allocation_per_frame);
+  tcase_add_test (tc, test_meta_attached_when_downstream_renders);
+  tcase_add_test (tc, test_blend_when_downstream_does_not_render);
+  tcase_add_test (tc, test_upstream_composition);
+  tcase_add_test (tc, test_attach_allocates_only_the_meta);
   return s;
 }
 
