@@ -444,8 +444,8 @@ render_panel (GstUdmlOverlay * self, GstUdmlOverlayPosition position,
 }
 
 /* Reads the meta before the base class decides between passthrough and an
- * in-place write, so frames without anything to draw are never made
- * writable. */
+ * in-place write (in submit_input_buffer ()), so frames without anything to
+ * draw are never made writable. */
 static void
 gst_udml_overlay_before_transform (GstBaseTransform * trans, GstBuffer * buf)
 {
@@ -466,7 +466,6 @@ gst_udml_overlay_before_transform (GstBaseTransform * trans, GstBuffer * buf)
 
   self->draw = enable && self->state.have;
   self->in_comp = gst_buffer_get_video_overlay_composition_meta (buf) != NULL;
-  gst_base_transform_set_passthrough (trans, !self->draw && !self->in_comp);
 }
 
 /* Reads downstream's ALLOCATION answer for the negotiated feature caps:
@@ -519,13 +518,16 @@ gst_udml_overlay_submit_input_buffer (GstBaseTransform * trans,
 {
   GstUdmlOverlay *self = GST_UDML_OVERLAY (trans);
   GstFlowReturn ret;
+  gint i;
 
   /* The parent renegotiates first if downstream asked for it. */
   ret = GST_BASE_TRANSFORM_CLASS (parent_class)->submit_input_buffer (trans,
       is_discont, input);
   if (ret != GST_FLOW_OK)
     return ret;
-  while (self->check_alloc)
+  /* A second round reads the answer to the renegotiated caps; more would
+   * only follow RECONFIGURE events arriving meanwhile. */
+  for (i = 0; i < 2 && self->check_alloc; i++)
     decide_attach (self);
   /* An upstream composition stays on the buffer when attaching; blending
    * it needs a writable frame even without a panel to draw. */
@@ -859,7 +861,7 @@ gst_udml_overlay_class_init (GstUdmlOverlayClass * klass)
       "in its allocation answer), the panel is attached to each buffer as "
       "that meta and the pixels are left untouched; otherwise it is "
       "blended into the frame, together with any composition that came "
-      "from upstream", "udml");
+      "from upstream.", "udml");
 
   trans_class->start = GST_DEBUG_FUNCPTR (gst_udml_overlay_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_udml_overlay_stop);
