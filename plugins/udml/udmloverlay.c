@@ -721,7 +721,6 @@ gst_udml_overlay_set_info (GstVideoFilter * filter, GstCaps * incaps,
     GstVideoInfo * in_info, GstCaps * outcaps, GstVideoInfo * out_info)
 {
   GstUdmlOverlay *self = GST_UDML_OVERLAY (filter);
-
   GstCapsFeatures *f = gst_caps_get_features (outcaps, 0);
 
   self->width = GST_VIDEO_INFO_WIDTH (in_info);

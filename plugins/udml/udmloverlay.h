@@ -1,6 +1,7 @@
 /* udmloverlay.h — draws the UdmlFusionMeta of each buffer (label,
  * confidence, one weight bar per modality) on raw video: a cairo-rendered
- * panel cached as a GstVideoOverlayComposition and blended per frame. */
+ * panel cached as a GstVideoOverlayComposition, attached as meta when
+ * downstream renders it and blended into the frame otherwise. */
 #ifndef __GST_UDML_OVERLAY_H__
 #define __GST_UDML_OVERLAY_H__
 
