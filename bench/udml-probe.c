@@ -37,13 +37,15 @@
 #define FWD_BATCH 128
 
 /* Pooled features of one modality at one site: x[level][i * C + c]. */
-typedef struct {
+typedef struct
+{
   char name[32];
   int C;
   float *x[LEVELS + 1];
 } Site;
 
-typedef struct {
+typedef struct
+{
   int n_sites;
   Site site[MAX_SITES];
   float *g[LEVELS + 1];         /* the model's own estimator output, N */
@@ -79,7 +81,7 @@ pool (float *dst, const float *src, int n, int C, int hw)
 }
 
 static void
-probe_init (ModProbe *mp, const UdmlModel *model, int m, int n)
+probe_init (ModProbe * mp, const UdmlModel * model, int m, int n)
 {
   const UdmlModLayout *lay = &model->lay[m];
 
@@ -102,7 +104,7 @@ probe_init (ModProbe *mp, const UdmlModel *model, int m, int n)
 }
 
 static void
-probe_clear (ModProbe *mp)
+probe_clear (ModProbe * mp)
 {
   for (int s = 0; s < mp->n_sites; s++)
     for (int L = 1; L <= LEVELS; L++)
@@ -114,8 +116,8 @@ probe_clear (ModProbe *mp)
 /* Runs the model on every clip of set with noise level L on modality m and
  * stores the pooled features of every site. */
 static void
-extract (UdmlModel *model, UdmlWork *ws, const FeatureSet *set, int m,
-    int L, uint64_t seed, float *noisy, ModProbe *mp)
+extract (UdmlModel * model, UdmlWork * ws, const FeatureSet * set, int m,
+    int L, uint64_t seed, float *noisy, ModProbe * mp)
 {
   const UdmlConfig *cfg = udml_model_config (model);
   const UdmlModalitySpec *spec = &cfg->mod[m];
@@ -134,13 +136,15 @@ extract (UdmlModel *model, UdmlWork *ws, const FeatureSet *set, int m,
         memcpy (noisy, src, (size_t) nb * set->F[k] * sizeof (float));
         for (int i = 0; i < nb; i++) {
           UdmlRng rng;
-          udml_rng_seed (&rng, seed, ((uint64_t) L << 32) | (uint64_t) (b0 + i));
-          udml_noise_gaussian_planes (spec->kind, noisy + (size_t) i * set->F[k],
-              spec->in_c, plane, L, &rng);
+          udml_rng_seed (&rng, seed,
+              ((uint64_t) L << 32) | (uint64_t) (b0 + i));
+          udml_noise_gaussian_planes (spec->kind,
+              noisy + (size_t) i * set->F[k], spec->in_c, plane, L, &rng);
         }
         src = noisy;
       }
-      udml_model_standardise (model, ws->mod[k].x, src, k, (size_t) nb * set->F[k]);
+      udml_model_standardise (model, ws->mod[k].x, src, k,
+          (size_t) nb * set->F[k]);
     }
     memset (ws->present, 1, (size_t) nb * cfg->n_modalities);
     udml_model_forward (model, ws, nb, &fw);
@@ -160,7 +164,8 @@ extract (UdmlModel *model, UdmlWork *ws, const FeatureSet *set, int m,
 
 /* ------------------------------------------------------------- the fit */
 
-typedef struct {
+typedef struct
+{
   int C, H;
   float *w1, *b1, *w2, *b2;     /* H x C, H, H, 1: one packed array */
   float *mom, *var;             /* Adam moments over the packed parameters */
@@ -170,19 +175,19 @@ typedef struct {
 } Probe;
 
 static size_t
-probe_n_params (const Probe *p)
+probe_n_params (const Probe * p)
 {
   return (size_t) p->H * p->C + 2 * (size_t) p->H + 1;
 }
 
 static void
-probe_alloc (Probe *p, int C, int H)
+probe_alloc (Probe * p, int C, int H)
 {
   p->C = C;
   p->H = H;
   size_t np = probe_n_params (p);
   p->w1 = xcalloc (np, sizeof (float));
-  p->b1 = p->w1 + (size_t) H * C;
+  p->b1 = p->w1 + (size_t) H *C;
   p->w2 = p->b1 + H;
   p->b2 = p->w2 + H;
   p->mom = xcalloc (np, sizeof (float));
@@ -196,7 +201,7 @@ probe_alloc (Probe *p, int C, int H)
 }
 
 static void
-probe_free (Probe *p)
+probe_free (Probe * p)
 {
   free (p->w1);
   free (p->mom);
@@ -217,7 +222,7 @@ level_prob (int L)
 }
 
 static int
-draw_level (UdmlRng *rng)
+draw_level (UdmlRng * rng)
 {
   if (udml_rng_uniform (rng) < 0.5f)
     return 1;
@@ -227,7 +232,7 @@ draw_level (UdmlRng *rng)
 
 /* Input statistics under the stage-2 level distribution. */
 static void
-probe_standardiser (Probe *p, const Site *st, int n)
+probe_standardiser (Probe * p, const Site * st, int n)
 {
   int C = p->C;
   double *s1 = xcalloc (C, sizeof (double)), *s2 = xcalloc (C, sizeof (double));
@@ -248,7 +253,7 @@ probe_standardiser (Probe *p, const Site *st, int n)
 }
 
 static void
-load_batch (Probe *p, const float *rows[], int nb)
+load_batch (Probe * p, const float *rows[], int nb)
 {
   for (int i = 0; i < nb; i++)
     for (int c = 0; c < p->C; c++)
@@ -257,7 +262,7 @@ load_batch (Probe *p, const float *rows[], int nb)
 
 /* g for the nb rows in p->xb; keeps the ReLU outputs in p->h. */
 static void
-probe_forward (Probe *p, int nb, float *g)
+probe_forward (Probe * p, int nb, float *g)
 {
   int H = p->H;
   for (int i = 0; i < nb; i++)
@@ -276,7 +281,7 @@ probe_forward (Probe *p, int nb, float *g)
 }
 
 static void
-probe_fit (Probe *p, const Site *st, int n, int epochs, uint64_t seed)
+probe_fit (Probe * p, const Site * st, int n, int epochs, uint64_t seed)
 {
   const double lr = 1e-3, b1 = 0.9, b2 = 0.999, lambda = 0.1;
   size_t np = probe_n_params (p);
@@ -323,15 +328,17 @@ probe_fit (Probe *p, const Site *st, int n, int epochs, uint64_t seed)
     double c1 = 1.0 - pow (b1, t), c2 = 1.0 - pow (b2, t);
     for (size_t k = 0; k < np; k++) {
       p->mom[k] = (float) (b1 * p->mom[k] + (1.0 - b1) * p->grad[k]);
-      p->var[k] = (float) (b2 * p->var[k] + (1.0 - b2) * p->grad[k] * p->grad[k]);
-      p->w1[k] -= (float) (lr * (p->mom[k] / c1) / (sqrt (p->var[k] / c2) + 1e-8));
+      p->var[k] =
+          (float) (b2 * p->var[k] + (1.0 - b2) * p->grad[k] * p->grad[k]);
+      p->w1[k] -=
+          (float) (lr * (p->mom[k] / c1) / (sqrt (p->var[k] / c2) + 1e-8));
     }
   }
 }
 
 /* Mean sigma-hat per level of the fitted probe on n rows. */
 static void
-probe_eval (Probe *p, const Site *st, int n, double *sigma)
+probe_eval (Probe * p, const Site * st, int n, double *sigma)
 {
   const float *rows[BATCH];
   float g[BATCH];
@@ -365,7 +372,8 @@ print_row (const char *name, const double *sigma)
 static void
 usage (void)
 {
-  fprintf (stderr, "usage: udml-probe [--epochs N] [--seed S] [--cache-dir DIR] "
+  fprintf (stderr,
+      "usage: udml-probe [--epochs N] [--seed S] [--cache-dir DIR] "
       "MODEL TRAIN.csv VAL.csv\n");
   exit (2);
 }
@@ -403,7 +411,8 @@ main (int argc, char **argv)
     die (pos[0], "the model's policy has no noise estimator to compare with");
   openblas_set_num_threads (1);
 
-  ManifestOptions mo = {.prog = "udml-probe",.cache_dir = cache_dir,.quiet = 1 };
+  ManifestOptions mo = {.prog = "udml-probe",.cache_dir = cache_dir,.quiet = 1
+  };
   FeatureSet tr, va;
   feature_set_init (&tr, cfg);
   feature_set_init (&va, cfg);
@@ -432,8 +441,8 @@ main (int argc, char **argv)
     probe_init (&ptr, model, m, tr.n);
     probe_init (&pva, model, m, va.n);
     for (int L = 1; L <= LEVELS; L++) {
-      fprintf (stderr, "\rudml-probe: %s: extracting level %d/%d", cfg->mod[m].name,
-          L, LEVELS);
+      fprintf (stderr, "\rudml-probe: %s: extracting level %d/%d",
+          cfg->mod[m].name, L, LEVELS);
       extract (model, &ws, &tr, m, L, seed, noisy, &ptr);
       extract (model, &ws, &va, m, L, seed + 1, noisy, &pva);
     }
@@ -485,7 +494,8 @@ main (int argc, char **argv)
       }
       for (int m = 0; m < M; m++)
         sum += exp (z[m] - zmax);
-      printf (" %s %.3f%s", names[r], exp (z[vid] - zmax) / sum, r ? "\n" : ";");
+      printf (" %s %.3f%s", names[r], exp (z[vid] - zmax) / sum,
+          r ? "\n" : ";");
     }
   }
 
