@@ -181,6 +181,11 @@ L.append("Train time is wall-clock time of `udml-train` (including the one-off "
          "time depends on what else the machine runs; CPU time is the comparable "
          "cost.")
 L.append("")
+L.append("One training seed per model. models/MODEL.md retrains udml on avdigits "
+         "with other seeds: the table-3 margins between policies below are mostly "
+         "within that seed spread (about 1 point at salt-and-pepper e = 5, several "
+         "at e = 10), so read them as ties unless they are larger.")
+L.append("")
 
 checks = []
 evals = {}
