@@ -404,7 +404,7 @@ main (int argc, char **argv)
   UdmlModel *model;
   UdmlError err;
   if (udml_model_load (pos[0], &model, &err) != UDML_OK)
-    die (pos[0], err.msg);
+    die ("model", err.msg);     /* the message names the file */
   const UdmlConfig *cfg = udml_model_config (model);
   if (cfg->policy != UDML_POLICY_UDML && cfg->policy != UDML_POLICY_UDML_MC
       && cfg->policy != UDML_POLICY_UDML_POS)
