@@ -431,7 +431,11 @@ main (int argc, char **argv)
   float *noisy = xcalloc ((size_t) FWD_BATCH * max_f, sizeof (float));
 
   int M = cfg->n_modalities, vid = udml_config_find (cfg, UDML_MODALITY_VIDEO);
-  double clean_model[UDML_MAX_MODALITIES], clean_std[UDML_MAX_MODALITIES];
+  /* sigma-hat of clean input per row (0: the model's estimator, 1 + s:
+   * the probe on site s) and modality, for the implied weights */
+  double clean[MAX_SITES + 1][UDML_MAX_MODALITIES];
+  char row_name[MAX_SITES + 1][32] = { "model estimator" };
+  int n_rows = MAX_SITES + 1;
   printf ("udml-probe: %s, %d training and %d validation clips, "
       "%d probe epochs, seed %llu\n", pos[0], tr.n, va.n, epochs,
       (unsigned long long) seed);
@@ -464,7 +468,7 @@ main (int argc, char **argv)
         s += exp (pva.g[L][i] / 2.0);
       sigma[L] = s / va.n;
     }
-    clean_model[m] = sigma[1];
+    clean[0][m] = sigma[1];
     print_row ("model estimator", sigma);
 
     for (int s = 0; s < ptr.n_sites; s++) {
@@ -475,27 +479,32 @@ main (int argc, char **argv)
       probe_eval (&p, &pva.site[s], va.n, sigma);
       print_row (ptr.site[s].name, sigma);
       probe_free (&p);
+      clean[1 + s][m] = sigma[1];
+      /* rows pair up across modalities by name (stage counts may differ) */
+      if (m == 0)
+        memcpy (row_name[1 + s], ptr.site[s].name, sizeof row_name[0]);
+      else if (strcmp (row_name[1 + s], ptr.site[s].name))
+        n_rows = n_rows < 1 + s ? n_rows : 1 + s;
     }
-    clean_std[m] = sigma[1];    /* GAP(std) is the last site */
+    n_rows = n_rows < 1 + ptr.n_sites ? n_rows : 1 + ptr.n_sites;
     probe_clear (&ptr);
     probe_clear (&pva);
   }
 
   if (vid >= 0 && M > 1) {
     /* w_m / M = softmax_m(-g_m - ln D_m) with g = 2 ln sigma-hat */
-    const double *rows[2] = { clean_model, clean_std };
-    const char *names[2] = { "model estimator", "probe on GAP(std)" };
-    printf ("\nimplied clean video weight (w/M, saved dependencies):");
-    for (int r = 0; r < 2; r++) {
+    printf ("\nimplied clean video weight w/M (every modality clean, "
+        "saved dependencies), by what the estimator reads:\n\n"
+        "| read by          | w/M   |\n|------------------|-------|\n");
+    for (int r = 0; r < n_rows; r++) {
       double z[UDML_MAX_MODALITIES], zmax = -INFINITY, sum = 0.0;
       for (int m = 0; m < M; m++) {
-        z[m] = -2.0 * log (rows[r][m]) - log (model->dep[m]);
+        z[m] = -2.0 * log (clean[r][m]) - log (model->dep[m]);
         zmax = fmax (zmax, z[m]);
       }
       for (int m = 0; m < M; m++)
         sum += exp (z[m] - zmax);
-      printf (" %s %.3f%s", names[r], exp (z[vid] - zmax) / sum,
-          r ? "\n" : ";");
+      printf ("| %-16s | %.3f |\n", row_name[r], exp (z[vid] - zmax) / sum);
     }
   }
 
