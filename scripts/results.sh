@@ -181,10 +181,10 @@ L.append("Train time is wall-clock time of `udml-train` (including the one-off "
          "time depends on what else the machine runs; CPU time is the comparable "
          "cost.")
 L.append("")
-L.append("One training seed per model. models/MODEL.md retrains udml on avdigits "
-         "with other seeds: the table-3 margins between policies below are mostly "
-         "within that seed spread (about 1 point at salt-and-pepper e = 5, several "
-         "at e = 10), so read them as ties unless they are larger.")
+L.append("One training seed per model. models/MODEL.md retrains udml, static and "
+         "pe on avdigits with seeds 2 and 3 and gives the three-seed means: most "
+         "table-3 margins below are within the seed spread (up to 1.2 points at "
+         "salt-and-pepper e = 5, 7-8 at e = 10), so read small ones as ties.")
 L.append("")
 
 checks = []
