@@ -184,7 +184,7 @@ L.append("")
 L.append("One training seed per model. models/MODEL.md retrains udml, static and "
          "pe on avdigits with seeds 2 and 3 and gives the three-seed means: most "
          "table-3 margins below are within the seed spread (up to 1.2 points at "
-         "salt-and-pepper e = 5, 7-8 at e = 10), so read small ones as ties.")
+         "salt-and-pepper e = 5, 6.5-8.3 at e = 10), so read small ones as ties.")
 L.append("")
 
 checks = []
