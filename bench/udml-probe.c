@@ -29,6 +29,7 @@
 
 #include "udml.h"
 #include "model.h"
+#include "ops.h"
 #include "manifest.h"
 
 #define LEVELS 11
@@ -65,19 +66,6 @@ xcalloc (size_t n, size_t size)
   if (!p)
     die ("memory", "out of memory");
   return p;
-}
-
-static void
-pool (float *dst, const float *src, int n, int C, int hw)
-{
-  for (int i = 0; i < n; i++)
-    for (int c = 0; c < C; c++) {
-      const float *p = src + ((size_t) i * C + c) * hw;
-      double s = 0.0;
-      for (int k = 0; k < hw; k++)
-        s += p[k];
-      dst[(size_t) i * C + c] = (float) (s / hw);
-    }
 }
 
 static void
@@ -152,10 +140,10 @@ extract (UdmlModel * model, UdmlWork * ws, const FeatureSet * set, int m,
     const UdmlModWork *mw = &ws->mod[m];
     int s = 0;
     for (; s < lay->n_stages; s++)
-      pool (mp->site[s].x[L] + (size_t) b0 * mp->site[s].C, mw->act[s], nb,
-          lay->enc[s].co, lay->enc[s].h * lay->enc[s].wd);
-    pool (mp->site[s++].x[L] + (size_t) b0 * lay->C, mw->mu, nb, lay->C,
-        lay->h * lay->w);
+      udml_gap_forward (mp->site[s].x[L] + (size_t) b0 * mp->site[s].C,
+          mw->act[s], nb, lay->enc[s].co, lay->enc[s].h * lay->enc[s].wd);
+    udml_gap_forward (mp->site[s++].x[L] + (size_t) b0 * lay->C, mw->mu, nb,
+        lay->C, lay->h * lay->w);
     memcpy (mp->site[s].x[L] + (size_t) b0 * lay->C, mw->s,
         (size_t) nb * lay->C * sizeof (float));
     memcpy (mp->g[L] + b0, mw->g, (size_t) nb * sizeof (float));
