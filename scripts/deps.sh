@@ -8,7 +8,7 @@ pkgs=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
-  libcairo2-dev zlib1g-dev valgrind gstreamer1.0-libav indent
+  libcairo2-dev zlib1g-dev libjson-glib-dev valgrind gstreamer1.0-libav indent
 )
 
 missing=()
