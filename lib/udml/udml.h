@@ -232,6 +232,37 @@ void udml_noise_salt (float *x, size_t n, int e, UdmlRng *rng);
 void udml_noise_gaussian_planes (UdmlModalityKind kind, float *x, int channels,
     size_t plane, int level, UdmlRng *rng);
 
+/* Degradation kinds, each with levels 1 (clean) .. UDML_NOISE_LEVELS (worst).
+ * The rule of a kind is defined once, in noise.c, for the trainer, udml-eval
+ * and the udmlnoise element. */
+typedef enum {
+  UDML_DEGRADE_GAUSSIAN = 0,  /* as udml_noise_gaussian */
+  UDML_DEGRADE_SALT,          /* as udml_noise_salt at e = level; level 1 clean */
+  UDML_DEGRADE_COUNT
+} UdmlDegrade;
+
+const char *udml_degrade_name (UdmlDegrade kind);     /* "gaussian", "salt" */
+int udml_degrade_from_name (const char *name);         /* -1 if unknown */
+
+/* An 8-bit video frame of W x H pixels with n_comp components each (1 for
+ * grey or luma, 3 for R, G, B); component c of pixel (x, y) is
+ * comp[c][y * stride + x * pstride]. Other bytes (padding, alpha) are kept. */
+typedef struct {
+  uint8_t *comp[4];
+  int n_comp;
+  int width, height;
+  size_t stride, pstride;
+} UdmlFrameU8;
+
+/* Applies a kind at a level to an 8-bit frame in place, rounded to the
+ * nearest grey level: the video rule of udml_noise_gaussian_planes (one field
+ * shared by the components) or of udml_noise_salt (per pixel, all components
+ * to 0 or 255). It draws the numbers of those rules in their order, so with
+ * the same rng it equals them on the C x H x W float frame after rounding
+ * (salt: on a grey frame that spans 0..255). */
+UdmlStatus udml_degrade_frame_u8 (UdmlDegrade kind, int level, UdmlFrameU8 *frame,
+    UdmlRng *rng, UdmlError *err);
+
 /* --------------------------------------------------------------- training */
 
 /* Features of n samples, one contiguous N x F_m array per modality. */

@@ -1,13 +1,14 @@
 /* udmlnoise.c — in-place noise for raw audio or video, for demos, tests
  * and robustness checks of udmlfuse.
  *
- * Video (pixel domain 0..255, method.md §3): level 1 is clean; levels 2..10
- * add one Gaussian field of std level² grey levels shared by all colour
- * channels (for I420/NV12 the field goes to luma, which is what a shared
- * R=G=B offset is, and chroma is left alone); level 11 replaces the frame by
- * pure noise 25.5·N(0, 121²) clamped, i.e. grey-scale noise. Salt: a
- * fraction level/20 of the pixels becomes black or white with equal
- * probability (for YUV the luma sample; chroma is kept).
+ * Video: the core's rule for 8-bit frames (udml_degrade_frame_u8, method.md
+ * §3), so a level here is the level the model was trained and evaluated on:
+ * level 1 is clean; levels 2..10 add one Gaussian field of std level² grey
+ * levels shared by all colour channels; level 11 replaces the frame by
+ * grey-scale noise. Salt: a fraction level/20 of the pixels becomes black or
+ * white with equal probability. For I420/NV12 the rule runs on luma, which
+ * is what a shared R=G=B change is; chroma is kept, and set to neutral where
+ * the frame is replaced by grey noise.
  *
  * Audio: additive white Gaussian noise at a signal-to-noise ratio per level
  * against a fixed reference RMS (property audio-reference, default -20 dBFS),
@@ -49,10 +50,12 @@ GST_DEBUG_CATEGORY_STATIC (gst_udml_noise_debug);
 #define DEFAULT_AUDIO_REFERENCE -20.0
 
 #define MIN_LEVEL 1
-#define MAX_LEVEL 11
+#define MAX_LEVEL UDML_NOISE_LEVELS
 
-/* Level 11 video: 25.5 * N(0, 121^2) (reference-code.md §4). */
-#define PURE_NOISE_STD (25.5f * 121.0f)
+/* The element's kinds are the core's. */
+G_STATIC_ASSERT ((gint) GST_UDML_NOISE_KIND_GAUSSIAN ==
+    (gint) UDML_DEGRADE_GAUSSIAN);
+G_STATIC_ASSERT ((gint) GST_UDML_NOISE_KIND_SALT == (gint) UDML_DEGRADE_SALT);
 
 enum
 {
@@ -119,12 +122,6 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
 
 /* ------------------------------------------------------------ helpers */
 
-static inline guint8
-clamp_u8 (gint v)
-{
-  return (guint8) (v < 0 ? 0 : (v > 255 ? 255 : v));
-}
-
 /* Noise is on in the first duty fraction of every period of stream time;
  * a sample without a stream time is treated as inside a burst. */
 static inline gboolean
@@ -173,55 +170,36 @@ fill_chroma_neutral (GstVideoFrame * frame)
   }
 }
 
-static void
+static gboolean
 noise_video (GstUdmlNoise * self, GstVideoFrame * frame,
     GstUdmlNoiseKind kind, gint level)
 {
   const GstVideoFormatInfo *finfo = frame->info.finfo;
   gboolean yuv = GST_VIDEO_FORMAT_INFO_IS_YUV (finfo);
-  gint ncomp = (yuv || GST_VIDEO_FORMAT_INFO_IS_GRAY (finfo)) ? 1 : 3;
-  guint8 *base[3];
-  gint stride = GST_VIDEO_FRAME_COMP_STRIDE (frame, 0);
-  gint pstride = GST_VIDEO_FRAME_COMP_PSTRIDE (frame, 0);
-  gint w = GST_VIDEO_FRAME_COMP_WIDTH (frame, 0);
-  gint h = GST_VIDEO_FRAME_COMP_HEIGHT (frame, 0);
-  gfloat std = (gfloat) (level * level);
-  gfloat frac = level / 20.0f;
-  gint c, x, y;
+  UdmlFrameU8 f = { {NULL}, 0, 0, 0, 0, 0 };
+  UdmlError err;
+  gint c;
 
   /* Packed RGB components share stride and pixel stride with comp 0. */
-  for (c = 0; c < ncomp; c++)
-    base[c] = GST_VIDEO_FRAME_COMP_DATA (frame, c);
+  f.n_comp = (yuv || GST_VIDEO_FORMAT_INFO_IS_GRAY (finfo)) ? 1 : 3;
+  for (c = 0; c < f.n_comp; c++)
+    f.comp[c] = GST_VIDEO_FRAME_COMP_DATA (frame, c);
+  f.width = GST_VIDEO_FRAME_COMP_WIDTH (frame, 0);
+  f.height = GST_VIDEO_FRAME_COMP_HEIGHT (frame, 0);
+  f.stride = GST_VIDEO_FRAME_COMP_STRIDE (frame, 0);
+  f.pstride = GST_VIDEO_FRAME_COMP_PSTRIDE (frame, 0);
 
-  for (y = 0; y < h; y++) {
-    gsize row = (gsize) y * stride;
-    for (x = 0; x < w; x++) {
-      gsize off = row + (gsize) x * pstride;
-
-      if (kind == GST_UDML_NOISE_KIND_SALT) {
-        gfloat u = udml_rng_uniform (&self->rng);
-        guint8 v;
-        if (u >= frac)
-          continue;
-        v = u < 0.5f * frac ? 0 : 255;
-        for (c = 0; c < ncomp; c++)
-          base[c][off] = v;
-      } else if (level >= MAX_LEVEL) {
-        guint8 v = clamp_u8 ((gint) lrintf (PURE_NOISE_STD *
-                udml_rng_normal (&self->rng)));
-        for (c = 0; c < ncomp; c++)
-          base[c][off] = v;
-      } else {
-        /* Adding the rounded field equals rounding the sum. */
-        gint d = (gint) lrintf (std * udml_rng_normal (&self->rng));
-        for (c = 0; c < ncomp; c++)
-          base[c][off] = clamp_u8 (base[c][off] + d);
-      }
-    }
+  if (udml_degrade_frame_u8 ((UdmlDegrade) kind, level, &f, &self->rng,
+          &err) != UDML_OK) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, (NULL),
+        ("noise on a %dx%d %s frame: %s", f.width, f.height,
+            GST_VIDEO_FORMAT_INFO_NAME (finfo), err.msg));
+    return FALSE;
   }
 
   if (yuv && kind == GST_UDML_NOISE_KIND_GAUSSIAN && level >= MAX_LEVEL)
     fill_chroma_neutral (frame);
+  return TRUE;
 }
 
 /* ------------------------------------------------------------- audio */
@@ -349,6 +327,7 @@ gst_udml_noise_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 
   if (self->is_video) {
     GstVideoFrame frame;
+    gboolean ok;
 
     if (!burst_on (period, on_ns, stream_time))
       return GST_FLOW_OK;
@@ -358,8 +337,10 @@ gst_udml_noise_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
               gst_buffer_get_size (buf)));
       return GST_FLOW_ERROR;
     }
-    noise_video (self, &frame, kind, level);
+    ok = noise_video (self, &frame, kind, level);
     gst_video_frame_unmap (&frame);
+    if (!ok)
+      return GST_FLOW_ERROR;
   } else {
     GstMapInfo map;
 
