@@ -18,20 +18,7 @@
 
 #include "udml.h"
 #include "internal.h"
-#include "test-alloc.h"
-
-static int failures, checks;
-
-#define CHECK(cond, ...) \
-  do { \
-    checks++; \
-    if (!(cond)) { \
-      failures++; \
-      fprintf (stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      fprintf (stderr, __VA_ARGS__); \
-      fputc ('\n', stderr); \
-    } \
-  } while (0)
+#include "../common/udml-test.h"
 
 static char tmpdir[256];
 
@@ -1096,6 +1083,5 @@ main (void)
   test_atomic (&cfg, a_path);
 
   remove_tmpdir ();
-  printf ("test-io: %d checks, %d failed\n", checks, failures);
-  return failures ? 1 : 0;
+  return test_summary ("test-io");
 }

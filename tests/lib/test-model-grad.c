@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "trainer.h"
-#include "test-alloc.h"
+#include "../common/udml-test.h"
 
 #define N 6
 #define SAMPLES_PER_TENSOR 16

@@ -15,10 +15,7 @@
 #undef I                        /* <complex.h> via OpenBLAS; ops.h uses I */
 
 #include "ops.h"
-#include "test-alloc.h"
-
-static int n_fail = 0;
-static int n_check = 0;
+#include "../common/udml-test.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -45,12 +42,7 @@ fill (float *x, size_t n, float lo, float hi)
 static float *
 falloc (size_t n)
 {
-  float *p = calloc (n ? n : 1, sizeof (float));
-  if (!p) {
-    fprintf (stderr, "test-ops: out of memory\n");
-    exit (1);
-  }
-  return p;
+  return xcalloc (n, sizeof (float));
 }
 
 static float *
@@ -59,57 +51,6 @@ fdup (const float *x, size_t n)
   float *p = falloc (n);
   memcpy (p, x, n * sizeof (float));
   return p;
-}
-
-/* |got - want| <= atol + rtol |want| elementwise; reports the worst one. */
-static void
-check_close (const char *what, const float *got, const double *want, size_t n,
-    double atol, double rtol)
-{
-  double worst = 0.0, worst_err = 0.0;
-  size_t wi = 0;
-  int bad = 0;
-
-  n_check++;
-  for (size_t i = 0; i < n; i++) {
-    double err = fabs ((double) got[i] - want[i]);
-    double excess = err - (atol + rtol * fabs (want[i]));
-    if (!(excess <= 0.0))       /* also catches NaN */
-      bad = 1;
-    if (i == 0 || !(excess <= worst)) {
-      worst = excess;
-      worst_err = err;
-      wi = i;
-    }
-  }
-  if (bad) {
-    n_fail++;
-    fprintf (stderr,
-        "FAIL %s: max error %.3g at index %zu (got %.7g, want %.7g,"
-        " atol %.1g rtol %.1g)\n", what, worst_err, wi, got[wi], want[wi], atol,
-        rtol);
-  } else {
-    printf ("ok   %s (n=%zu, max error %.3g)\n", what, n, worst_err);
-  }
-}
-
-static void
-check_close_f (const char *what, const float *got, const float *want, size_t n,
-    double atol, double rtol)
-{
-  double *w = xmalloc ((n ? n : 1) * sizeof (double));
-  for (size_t i = 0; i < n; i++)
-    w[i] = want[i];
-  check_close (what, got, w, n, atol, rtol);
-  free (w);
-}
-
-static void
-check_scalar (const char *what, double got, double want, double atol,
-    double rtol)
-{
-  float g = (float) got;
-  check_close (what, &g, &want, 1, atol, rtol);
 }
 
 /* Scalar loss as a function of the current buffers. */
@@ -254,20 +195,20 @@ test_conv_ref (int N, int Ci, int Co, int H, int W, int k)
     udml_conv2d_forward_ref (o2, in, w, bias ? b : NULL, N, Ci, Co, H, W, k);
     snprintf (name, sizeof name, "conv%d blas=ref fwd%s N%d Ci%d Co%d %dx%d",
         k, bias ? "+b" : "", N, Ci, Co, H, W);
-    check_close_f (name, o1, o2, no, atol, rtol);
+    check_close (name, o1, o2, no, atol, rtol);
   }
 
   udml_conv2d_backward (din1, dw1, db1, col, g, in, w, N, Ci, Co, H, W, k);
   udml_conv2d_backward_ref (din2, dw2, db2, g, in, w, N, Ci, Co, H, W, k);
   snprintf (name, sizeof name, "conv%d blas=ref din N%d Ci%d Co%d %dx%d", k, N,
       Ci, Co, H, W);
-  check_close_f (name, din1, din2, ni, 1e-5 * Co * k * k, rtol);
+  check_close (name, din1, din2, ni, 1e-5 * Co * k * k, rtol);
   snprintf (name, sizeof name, "conv%d blas=ref dw  N%d Ci%d Co%d %dx%d", k, N,
       Ci, Co, H, W);
-  check_close_f (name, dw1, dw2, nw, gtol, rtol);
+  check_close (name, dw1, dw2, nw, gtol, rtol);
   snprintf (name, sizeof name, "conv%d blas=ref db  N%d Ci%d Co%d %dx%d", k, N,
       Ci, Co, H, W);
-  check_close_f (name, db1, db2, Co, gtol, rtol);
+  check_close (name, db1, db2, Co, gtol, rtol);
 
   /* NULL gradients are skipped; the others are unaffected */
   udml_conv2d_backward (NULL, dw1, NULL, col, g, in, w, N, Ci, Co, H, W, k);
@@ -276,10 +217,10 @@ test_conv_ref (int N, int Ci, int Co, int H, int W, int k)
   udml_conv2d_backward_ref (din2, NULL, NULL, g, in, w, N, Ci, Co, H, W, k);
   snprintf (name, sizeof name, "conv%d blas=ref partial din N%d %dx%d", k, N, H,
       W);
-  check_close_f (name, din1, din2, ni, 2e-5 * Co * k * k, rtol);
+  check_close (name, din1, din2, ni, 2e-5 * Co * k * k, rtol);
   snprintf (name, sizeof name, "conv%d blas=ref partial dw  N%d %dx%d", k, N, H,
       W);
-  check_close_f (name, dw1, dw2, nw, 2 * gtol, rtol);
+  check_close (name, dw1, dw2, nw, 2 * gtol, rtol);
 
   free (in);
   free (w);
@@ -343,21 +284,21 @@ test_linear (int N, int I, int O)
   lin_loss (&c);
   udml_linear_forward_ref (o2, c.in, c.w, c.b, N, I, O);
   snprintf (name, sizeof name, "linear blas=ref fwd N%d I%d O%d", N, I, O);
-  check_close_f (name, c.out, o2, no, 1e-5 * I, 1e-5);
+  check_close (name, c.out, o2, no, 1e-5 * I, 1e-5);
   udml_linear_forward (c.out, c.in, c.w, NULL, N, I, O);
   udml_linear_forward_ref (o2, c.in, c.w, NULL, N, I, O);
   snprintf (name, sizeof name, "linear blas=ref fwd nobias N%d I%d O%d", N, I,
       O);
-  check_close_f (name, c.out, o2, no, 1e-5 * I, 1e-5);
+  check_close (name, c.out, o2, no, 1e-5 * I, 1e-5);
 
   udml_linear_backward (din, dw, db, c.r, c.in, c.w, N, I, O);
   udml_linear_backward_ref (din2, dw2, db2, c.r, c.in, c.w, N, I, O);
   snprintf (name, sizeof name, "linear blas=ref din N%d I%d O%d", N, I, O);
-  check_close_f (name, din, din2, ni, 1e-5 * O, 1e-5);
+  check_close (name, din, din2, ni, 1e-5 * O, 1e-5);
   snprintf (name, sizeof name, "linear blas=ref dw  N%d I%d O%d", N, I, O);
-  check_close_f (name, dw, dw2, nw, 1e-5 * N, 1e-5);
+  check_close (name, dw, dw2, nw, 1e-5 * N, 1e-5);
   snprintf (name, sizeof name, "linear blas=ref db  N%d I%d O%d", N, I, O);
-  check_close_f (name, db, db2, O, 1e-5 * N, 1e-5);
+  check_close (name, db, db2, O, 1e-5 * N, 1e-5);
 
   snprintf (name, sizeof name, "linear fd din N%d I%d O%d", N, I, O);
   fd_check (name, c.in, ni, din, din0, lin_loss, &c, 1e-2f, 2e-3, 2e-3);
@@ -676,12 +617,7 @@ test_dropout (void)
       bad++;
     want[i] = (double) c.in[i] * c.mask[i];
   }
-  n_check++;
-  if (bad) {
-    n_fail++;
-    fprintf (stderr, "FAIL dropout mask: %zu values neither 0 nor 1/(1-p)\n",
-        bad);
-  }
+  CHECK (bad == 0, "dropout mask: %zu values neither 0 nor 1/(1-p)", bad);
   check_close ("dropout fwd = in * mask", c.out, want, n, 0, 1e-7);
   /* binomial: 5 standard deviations */
   check_scalar ("dropout drop fraction", (double) dropped / n, p,
@@ -689,10 +625,10 @@ test_dropout (void)
 
   udml_rng_seed (&rng, 1234, 7);
   udml_dropout_forward (out2, mask2, c.in, n, p, &rng);
-  check_close_f ("dropout same seed same mask", mask2, c.mask, n, 0, 0);
+  check_close ("dropout same seed same mask", mask2, c.mask, n, 0, 0);
 
   udml_dropout_forward (out2, mask2, c.in, n, 0.0f, NULL);
-  check_close_f ("dropout p=0 identity", out2, c.in, n, 0, 0);
+  check_close ("dropout p=0 identity", out2, c.in, n, 0, 0);
 
   udml_dropout_backward (din, c.r, c.mask, n);
   fd_check ("dropout fd din (fixed mask)", c.in, 2000, din, din0, drop_loss, &c,
@@ -874,6 +810,5 @@ main (void)
   test_linear (1, 128, 64);
   test_linear (13, 33, 10);
 
-  printf ("%d checks, %d failed\n", n_check, n_fail);
-  return n_fail ? 1 : 0;
+  return test_summary ("test-ops");
 }

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "model.h"
-#include "test-alloc.h"
+#include "../common/udml-test.h"
 
 #define K 4
 #define S 16                    /* inputs are 1 x S x S */

@@ -6,24 +6,15 @@
 #include <string.h>
 
 #include "model.h"
-#include "test-alloc.h"
+#include "../common/udml-test.h"
 
 #define ATOL 1e-6
 #define RTOL 1e-5
 
-static int failures;
-
 static void
 check (const char *what, double got, double want)
 {
-  double diff = fabs (got - want);
-
-  if (!(diff <= ATOL + RTOL * fabs (want))) {
-    fprintf (stderr,
-        "FAIL %s: got %.9g want %.9g (|diff| %.3g > atol %g + rtol %g)\n", what,
-        got, want, diff, ATOL, RTOL);
-    failures++;
-  }
+  check_scalar (what, got, want, ATOL, RTOL);
 }
 
 static UdmlWeighting
@@ -170,17 +161,11 @@ test_policies (void)
   check ("udml-mc w_a/M (1/4 : 1)", w[0] / 2.0, 0.2);
 
   wt = weighting (UDML_POLICY_PE);
-  if (wt.unc != UDML_UNC_PE || wt.use_dep) {
-    fprintf (stderr, "FAIL pe weighting: unc %d use_dep %d\n", wt.unc,
-        wt.use_dep);
-    failures++;
-  }
+  CHECK (wt.unc == UDML_UNC_PE && !wt.use_dep,
+      "pe weighting: unc %d use_dep %d", wt.unc, wt.use_dep);
   wt = weighting (UDML_POLICY_UDML_NUE);
-  if (wt.unc != UDML_UNC_PE || !wt.use_dep) {
-    fprintf (stderr, "FAIL udml-nue weighting: unc %d use_dep %d\n", wt.unc,
-        wt.use_dep);
-    failures++;
-  }
+  CHECK (wt.unc == UDML_UNC_PE && wt.use_dep,
+      "udml-nue weighting: unc %d use_dep %d", wt.unc, wt.use_dep);
   /* 1/(4*4) : 1/(1*1) */
   udml_weights_compute (w, unc, dep, present, 2, &wt);
   check ("udml-nue w_a/M", w[0] / 2.0, (1.0 / 16.0) / (1.0 / 16.0 + 1.0));
@@ -196,12 +181,9 @@ test_policies (void)
   udml_weights_compute (w, unc, dep, present, 2, &wt);
   check ("infer no-uncertainty w_a/M", w[0] / 2.0, 0.2);
 
-  if (udml_policy_from_name ("udml-pos") != UDML_POLICY_UDML_POS
-      || strcmp (udml_policy_name (UDML_POLICY_UDML_NUE), "udml-nue") != 0
-      || udml_policy_from_name ("bogus") != -1) {
-    fprintf (stderr, "FAIL policy names\n");
-    failures++;
-  }
+  CHECK (udml_policy_from_name ("udml-pos") == UDML_POLICY_UDML_POS
+      && strcmp (udml_policy_name (UDML_POLICY_UDML_NUE), "udml-nue") == 0
+      && udml_policy_from_name ("bogus") == -1, "policy names");
 }
 
 /* Through the public inference API on a tiny model: with the uncertainty
@@ -229,8 +211,7 @@ test_infer (void)
   }
   model = udml_model_new (&cfg, 7, &err);
   if (!model) {
-    fprintf (stderr, "FAIL model: %s\n", err.msg);
-    failures++;
+    TEST_FAIL ("model: %s", err.msg);
     return;
   }
   udml_model_set_dependency (model, 0, 32.0f);
@@ -248,8 +229,7 @@ test_infer (void)
   if (!inf
       || udml_infer_run (inf, 3, in, present, UDML_INFER_NO_UNCERTAINTY, res,
           &err)) {
-    fprintf (stderr, "FAIL infer: %s\n", err.msg);
-    failures++;
+    TEST_FAIL ("infer: %s", err.msg);
   } else {
     double psum = 0.0;
     check ("infer both: audio weight", res[0].mod[0].weight, 0.2);
@@ -268,11 +248,8 @@ test_infer (void)
             &err) == UDML_OK)
       check ("as trained: weight sum",
           res[0].mod[0].weight + res[0].mod[1].weight, 1.0);
-    if (udml_infer_run (inf, 4, in, NULL, UDML_INFER_AS_TRAINED, res,
-            &err) != UDML_ERR_ARG) {
-      fprintf (stderr, "FAIL infer accepted a batch above max_batch\n");
-      failures++;
-    }
+    CHECK (udml_infer_run (inf, 4, in, NULL, UDML_INFER_AS_TRAINED, res,
+            &err) == UDML_ERR_ARG, "infer accepted a batch above max_batch");
   }
   free (xa);
   free (xv);
@@ -290,10 +267,5 @@ main (void)
   test_three ();
   test_policies ();
   test_infer ();
-  if (failures) {
-    fprintf (stderr, "test-weights: %d failure(s)\n", failures);
-    return 1;
-  }
-  printf ("test-weights: ok\n");
-  return 0;
+  return test_summary ("test-weights");
 }

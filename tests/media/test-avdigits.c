@@ -11,17 +11,8 @@
 #include <libavutil/log.h>
 
 #include "media.h"
+#include "../common/udml-test.h"
 
-static int failures;
-
-#define CHECK(cond, ...) do { \
-    if (!(cond)) { \
-      failures++; \
-      fprintf (stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      fprintf (stderr, __VA_ARGS__); \
-      fputc ('\n', stderr); \
-    } \
-  } while (0)
 
 #define MAX_ROWS 512
 
@@ -253,7 +244,7 @@ check_build (const char *dir, int hard, int all_test)
     }
   }
   printf ("%s   %s: %d clips checked (counts, labels, 1.0 s, audio, video)\n",
-      failures ? "FAIL" : "ok", dir, checked);
+      test_failures ? "FAIL" : "ok", dir, checked);
   free (m);
 }
 
@@ -296,7 +287,7 @@ check_stream (const char *dir, int n)
     CHECK (find_image (c.frames + 4096 * 10 * i + 4096 * 5, labels[i]) >= 0,
         "%s: second %d does not show a %d", p, i, labels[i]);
   udml_media_clip_clear (&c);
-  printf ("%s   %s: %d s stream checked\n", failures ? "FAIL" : "ok", p, n);
+  printf ("%s   %s: %d s stream checked\n", test_failures ? "FAIL" : "ok", p, n);
 }
 
 static int
@@ -381,16 +372,15 @@ main (int argc, char **argv)
     }
   }
 
-  if (!failures) {
+  if (!test_failures) {
     snprintf (args, sizeof args, "rm -rf '%s'", tmp);
     if (system (args) != 0)
       fprintf (stderr, "could not remove %s\n", tmp);
-    printf ("all avdigits checks passed\n");
   } else {
-    fprintf (stderr, "%d check(s) failed; outputs kept in %s\n", failures, tmp);
+    fprintf (stderr, "outputs kept in %s\n", tmp);
   }
   free (mn_pix);
   free (mn_lab);
   free (mn_split);
-  return failures ? 1 : 0;
+  return test_summary ("test-avdigits");
 }

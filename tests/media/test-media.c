@@ -10,47 +10,9 @@
 #include <libavutil/samplefmt.h>
 
 #include "media.h"
+#include "../common/udml-test.h"
 
-static int failures;
 static const char *data_dir;
-
-#define CHECK(cond, ...) do { \
-    if (!(cond)) { \
-      failures++; \
-      fprintf (stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      fprintf (stderr, __VA_ARGS__); \
-      fputc ('\n', stderr); \
-    } \
-  } while (0)
-
-/* |a - b| <= atol + rtol |b| everywhere; reports the worst element. */
-static int
-check_close (const char *what, const float *a, const float *b, size_t n,
-    float atol, float rtol)
-{
-  size_t i, worst = 0;
-  double maxd = 0, excess = -1;
-
-  for (i = 0; i < n; i++) {
-    double d = fabs ((double) a[i] - b[i]);
-    double e = d - (atol + rtol * fabs (b[i]));
-    if (d > maxd)
-      maxd = d;
-    if (e > excess) {
-      excess = e;
-      worst = i;
-    }
-  }
-  if (excess > 0 || isnan (excess)) {
-    failures++;
-    fprintf (stderr,
-        "FAIL %s: max |diff| %g, worst at %zu: got %g want %g (atol %g rtol %g)\n",
-        what, maxd, worst, a[worst], b[worst], atol, rtol);
-    return 0;
-  }
-  printf ("ok   %s (max |diff| %g)\n", what, maxd);
-  return 1;
-}
 
 static void
 default_spec (UdmlFeatureSpec * s)
@@ -349,7 +311,7 @@ test_window (void)
           "chunked run %d window %d: coverage differs", trial, k);
     }
   }
-  if (!failures)
+  if (!test_failures)
     printf
         ("ok   windows bit-identical for whole and random chunking (5 runs)\n");
 
@@ -849,9 +811,5 @@ main (int argc, char **argv)
   test_resample ();
   test_decode ();
   test_bad_files ();
-  if (failures)
-    fprintf (stderr, "%d check(s) failed\n", failures);
-  else
-    printf ("all media checks passed\n");
-  return failures ? 1 : 0;
+  return test_summary ("test-media");
 }
