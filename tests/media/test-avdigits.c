@@ -287,7 +287,8 @@ check_stream (const char *dir, int n)
     CHECK (find_image (c.frames + 4096 * 10 * i + 4096 * 5, labels[i]) >= 0,
         "%s: second %d does not show a %d", p, i, labels[i]);
   udml_media_clip_clear (&c);
-  printf ("%s   %s: %d s stream checked\n", test_failures ? "FAIL" : "ok", p, n);
+  printf ("%s   %s: %d s stream checked\n", test_failures ? "FAIL" : "ok", p,
+      n);
 }
 
 static int
