@@ -19,6 +19,10 @@
 #include "udmloverlay.h"
 #include "state-cycle.h"
 
+/* counts malloc / calloc / realloc for the allocation tests */
+#define UDML_TEST_COUNT_ALLOCS
+#include "../common/udml-test.h"
+
 #define W 640
 #define H 480
 #define CAPS "video/x-raw,format=BGRx,width=640,height=480,framerate=10/1"
@@ -594,44 +598,15 @@ GST_END_TEST;
 
 /* ---- allocations per frame --------------------------------------------- */
 
-/* malloc, calloc and realloc of this thread are counted while counting is
- * set; the test binary's definitions take precedence over libc's. */
-extern void *__libc_malloc (size_t n);
-extern void *__libc_calloc (size_t n, size_t size);
-extern void *__libc_realloc (void *p, size_t n);
-static __thread gboolean counting;
-static __thread guint n_allocs;
-
-void *
-malloc (size_t n)
-{
-  n_allocs += counting;
-  return __libc_malloc (n);
-}
-
-void *
-calloc (size_t n, size_t size)
-{
-  n_allocs += counting;
-  return __libc_calloc (n, size);
-}
-
-void *
-realloc (void *p, size_t n)
-{
-  n_allocs += counting;
-  return __libc_realloc (p, n);
-}
-
 static void (*orig_before) (GstBaseTransform *, GstBuffer *);
 static GstFlowReturn (*orig_frame_ip) (GstVideoFilter *, GstVideoFrame *);
 
 static void
 counted_before (GstBaseTransform * trans, GstBuffer * buf)
 {
-  counting = TRUE;
+  test_alloc_counting = TRUE;
   orig_before (trans, buf);
-  counting = FALSE;
+  test_alloc_counting = FALSE;
 }
 
 static GstFlowReturn
@@ -639,9 +614,9 @@ counted_frame_ip (GstVideoFilter * filter, GstVideoFrame * frame)
 {
   GstFlowReturn ret;
 
-  counting = TRUE;
+  test_alloc_counting = TRUE;
   ret = orig_frame_ip (filter, frame);
-  counting = FALSE;
+  test_alloc_counting = FALSE;
   return ret;
 }
 
@@ -668,11 +643,11 @@ library_blend_allocs (const GstVideoInfo * info)
   fail_unless (gst_video_frame_map (&f, (GstVideoInfo *) info, video,
           GST_MAP_READWRITE));
   fail_unless (gst_video_overlay_composition_blend (comp, &f));
-  n_allocs = 0;
-  counting = TRUE;
+  test_alloc_count = 0;
+  test_alloc_counting = TRUE;
   gst_video_overlay_composition_blend (comp, &f);
-  counting = FALSE;
-  n = n_allocs;
+  test_alloc_counting = FALSE;
+  n = test_alloc_count;
   gst_video_frame_unmap (&f);
   gst_video_overlay_composition_unref (comp);
   gst_video_overlay_rectangle_unref (rect);
@@ -707,9 +682,9 @@ GST_START_TEST (test_no_allocation_per_frame)
     GstHarness *h = format_harness (fmts[i], &info);
     guint lib = library_blend_allocs (&info), first;
 
-    n_allocs = 0;
+    test_alloc_count = 0;
     gst_buffer_unref (push_pattern (h, &info, TRUE, 0.3));
-    first = n_allocs;
+    first = test_alloc_count;
     fail_unless (first > lib, "%s: rendering the panel made only %u "
         "allocations (blend alone: %u); is anything counted?", fmts[i],
         first, lib);
@@ -718,11 +693,12 @@ GST_START_TEST (test_no_allocation_per_frame)
 
       if (k % 2 == 0)
         add_meta (in, TRUE, 0.3, TRUE, TRUE);
-      n_allocs = 0;
+      test_alloc_count = 0;
       gst_buffer_unref (gst_harness_push_and_pull (h, in));
-      fail_unless (n_allocs <= lib, "%s frame %u: %u allocations in the "
+      fail_unless (test_alloc_count <= lib,
+          "%s frame %u: %u allocations in the "
           "element, the library blend alone makes %u", fmts[i], k + 2,
-          n_allocs, lib);
+          test_alloc_count, lib);
     }
     gst_harness_teardown (h);
   }
@@ -1145,9 +1121,9 @@ counted_ip (GstBaseTransform * trans, GstBuffer * buf)
 {
   GstFlowReturn ret;
 
-  counting = TRUE;
+  test_alloc_counting = TRUE;
   ret = orig_ip (trans, buf);
-  counting = FALSE;
+  test_alloc_counting = FALSE;
   return ret;
 }
 
@@ -1175,9 +1151,9 @@ GST_START_TEST (test_attach_allocates_only_the_meta)
   vclass->transform_frame_ip = counted_frame_ip;
 
   h = meta_harness ("I420", FALSE, DOWN_RENDERS, &info);
-  n_allocs = 0;
+  test_alloc_count = 0;
   gst_buffer_unref (push_pattern (h, &info, TRUE, 0.3));
-  first = n_allocs;
+  first = test_alloc_count;
   fail_unless (first > 1, "rendering the panel made only %u allocations; "
       "is anything counted?", first);
   for (k = 0; k < 6; k++) {
@@ -1185,10 +1161,11 @@ GST_START_TEST (test_attach_allocates_only_the_meta)
 
     if (k % 2 == 0)
       add_meta (in, TRUE, 0.3, TRUE, TRUE);
-    n_allocs = 0;
+    test_alloc_count = 0;
     out = gst_harness_push_and_pull (h, in);
-    fail_unless (n_allocs <= 1, "frame %u: %u allocations in the element, "
-        "at most 1 (the meta) expected", k + 2, n_allocs);
+    fail_unless (test_alloc_count <= 1,
+        "frame %u: %u allocations in the element, "
+        "at most 1 (the meta) expected", k + 2, test_alloc_count);
     fail_unless (n_composition_metas (out) == 1, "frame %u: no meta", k + 2);
     gst_buffer_unref (out);
   }
