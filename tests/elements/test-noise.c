@@ -1,7 +1,9 @@
-/* test-noise.c — udmlnoise with GstHarness: video noise statistics per
- * level (std of the added field against level² including the clamp),
- * channel sharing, YUV handling, pure noise, salt fraction, burst timing by
- * stream time, seed determinism, and audio SNR per level. */
+/* test-noise.c — udmlnoise with GstHarness: on a frame it gives what the
+ * core's noise rule gives on the same frame with the same seed (the rule the
+ * model is trained and evaluated on); video noise statistics per level (std
+ * of the added field against level² including the clamp), channel sharing,
+ * YUV handling, pure noise, salt fraction, burst timing by stream time, seed
+ * determinism, and audio SNR per level. */
 #include <math.h>
 #include <string.h>
 
@@ -10,6 +12,9 @@
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>
 #include "state-cycle.h"
+
+#include "udml.h"
+#include "../common/udml-test.h"
 
 #define W 320
 #define H 240
@@ -312,6 +317,151 @@ GST_START_TEST (test_salt_fraction)
 
 GST_END_TEST;
 
+/* ---- the element against the core's rule ------------------------------- */
+
+/* Component c of pixel (x, y) of a frame that spans 0..255 in every
+ * component, so that salt's frame extremes are 0 and 255. */
+static guint8
+pattern (gint x, gint y, gint c)
+{
+  return (guint8) ((x * 7 + y * 13 + c * 85) % 256);
+}
+
+/* udmlnoise on one W x H frame of `format` with a seed and a timestamp,
+ * compared with the core's float rule (udml_noise_gaussian_planes on the
+ * C x H x W frame, udml_noise_salt on the grey frame) seeded with the same
+ * (seed, timestamp) the element uses, rounded to grey levels. For YUV the
+ * rule applies to luma; n_comp is 1 there and for GRAY8, 3 for RGB. The two
+ * must agree exactly: the element draws the same numbers in the same order. */
+static void
+agree_case (const gchar * format, gint n_comp, UdmlDegrade kind, gint level)
+{
+  const guint64 seed = 42;
+  const GstClockTime pts = 300 * MS;
+  gchar *caps = g_strdup_printf ("video/x-raw,format=%s,width=%d,height=%d,"
+      "framerate=10/1", format, W, H);
+  GstHarness *h = noise_harness (caps, udml_degrade_name (kind));
+  GstVideoInfo info;
+  GstVideoFrame frame;
+  GstBuffer *in = make_video (format, 128, pts, &info), *out;
+  gsize plane = (gsize) W * H;
+  gfloat *want = g_new (gfloat, n_comp * plane);
+  gfloat *got = g_new (gfloat, n_comp * plane);
+  gchar *what;
+  UdmlRng rng;
+  gint c, x, y;
+
+  fail_unless (gst_video_frame_map (&frame, &info, in, GST_MAP_WRITE));
+  for (c = 0; c < n_comp; c++) {
+    guint8 *base = GST_VIDEO_FRAME_COMP_DATA (&frame, c);
+    gint stride = GST_VIDEO_FRAME_COMP_STRIDE (&frame, c);
+    gint ps = GST_VIDEO_FRAME_COMP_PSTRIDE (&frame, c);
+    for (y = 0; y < H; y++)
+      for (x = 0; x < W; x++) {
+        base[y * stride + x * ps] = pattern (x, y, c);
+        want[c * plane + (gsize) y * W + x] = pattern (x, y, c);
+      }
+  }
+  gst_video_frame_unmap (&frame);
+
+  g_object_set (h->element, "level", level, "seed", seed, NULL);
+  out = gst_harness_push_and_pull (h, in);
+  fail_unless (out != NULL);
+  fail_unless (gst_video_frame_map (&frame, &info, out, GST_MAP_READ));
+  for (c = 0; c < n_comp; c++) {
+    const guint8 *base = GST_VIDEO_FRAME_COMP_DATA (&frame, c);
+    gint stride = GST_VIDEO_FRAME_COMP_STRIDE (&frame, c);
+    gint ps = GST_VIDEO_FRAME_COMP_PSTRIDE (&frame, c);
+    for (y = 0; y < H; y++)
+      for (x = 0; x < W; x++)
+        got[c * plane + (gsize) y * W + x] = base[y * stride + x * ps];
+  }
+  gst_video_frame_unmap (&frame);
+
+  udml_rng_seed (&rng, seed, pts);
+  if (kind == UDML_DEGRADE_SALT)
+    udml_noise_salt (want, n_comp * plane, level, &rng);
+  else
+    udml_noise_gaussian_planes (UDML_MODALITY_VIDEO, want, n_comp, plane,
+        level, &rng);
+  for (gsize i = 0; i < n_comp * plane; i++)
+    want[i] = rintf (want[i]);
+
+  what = g_strdup_printf ("udmlnoise %s %s level %d vs the core's rule",
+      format, udml_degrade_name (kind), level);
+  fail_unless (check_close (what, got, want, n_comp * plane, 0.0, 0.0),
+      "%s: see the max difference above", what);
+  g_free (what);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  g_free (got);
+  g_free (want);
+  g_free (caps);
+}
+
+GST_START_TEST (test_gaussian_matches_core_rule)
+{
+  static const gint levels[] = { 2, 3, 6, 10, 11 };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (levels); i++) {
+    agree_case ("GRAY8", 1, UDML_DEGRADE_GAUSSIAN, levels[i]);
+    agree_case ("RGB", 3, UDML_DEGRADE_GAUSSIAN, levels[i]);
+    agree_case ("I420", 1, UDML_DEGRADE_GAUSSIAN, levels[i]);
+  }
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_salt_matches_core_rule)
+{
+  static const gint levels[] = { 2, 5, 10, 11 };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (levels); i++) {
+    agree_case ("GRAY8", 1, UDML_DEGRADE_SALT, levels[i]);
+    agree_case ("NV12", 1, UDML_DEGRADE_SALT, levels[i]);
+  }
+}
+
+GST_END_TEST;
+
+/* The 8-bit rule's names, level range and identity at level 1. */
+GST_START_TEST (test_core_degrade_api)
+{
+  guint8 px[12] = { 0, 50, 100, 150, 200, 250, 1, 2, 3, 4, 5, 6 }, before[12];
+  UdmlFrameU8 f = { {px}, 1, 4, 3, 4, 1 };
+  UdmlRng rng, fresh;
+  UdmlError err;
+  gint k;
+
+  for (k = 0; k < UDML_DEGRADE_COUNT; k++)
+    fail_unless (udml_degrade_from_name (udml_degrade_name (k)) == k);
+  fail_unless (udml_degrade_from_name ("gaussian") == UDML_DEGRADE_GAUSSIAN);
+  fail_unless (udml_degrade_from_name ("salt") == UDML_DEGRADE_SALT);
+  fail_unless (udml_degrade_from_name ("bogus") == -1);
+
+  memcpy (before, px, sizeof px);
+  udml_rng_seed (&rng, 1, 2);
+  fresh = rng;
+  fail_unless (udml_degrade_frame_u8 (UDML_DEGRADE_GAUSSIAN, 0, &f, &rng,
+          &err) == UDML_ERR_ARG);
+  fail_unless (udml_degrade_frame_u8 (UDML_DEGRADE_SALT, UDML_NOISE_LEVELS + 1,
+          &f, &rng, &err) == UDML_ERR_ARG, "level 12 accepted");
+  fail_unless (udml_degrade_frame_u8 (UDML_DEGRADE_COUNT, 5, &f, &rng,
+          &err) == UDML_ERR_ARG, "unknown kind accepted");
+  fail_unless (udml_degrade_frame_u8 (UDML_DEGRADE_GAUSSIAN, 1, &f, &rng,
+          &err) == UDML_OK);
+  fail_unless (memcmp (px, before, sizeof px) == 0, "level 1 changed pixels");
+  fail_unless (memcmp (&rng, &fresh, sizeof rng) == 0,
+      "level 1 drew random numbers");
+  fail_unless (udml_degrade_frame_u8 (UDML_DEGRADE_GAUSSIAN, 6, &f, &rng,
+          &err) == UDML_OK);
+  fail_unless (memcmp (px, before, sizeof px) != 0, "level 6 changed nothing");
+}
+
+GST_END_TEST;
+
 static gboolean
 frame_changed (GstBuffer * buf, guint8 fill)
 {
@@ -574,6 +724,9 @@ udmlnoise_suite (void)
 
   tcase_set_timeout (tc, 60);
   suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_gaussian_matches_core_rule);
+  tcase_add_test (tc, test_salt_matches_core_rule);
+  tcase_add_test (tc, test_core_degrade_api);
   tcase_add_test (tc, test_gaussian_std_per_level);
   tcase_add_test (tc, test_gaussian_shared_channels);
   tcase_add_test (tc, test_gaussian_i420);
