@@ -1,7 +1,7 @@
 /* infer.c — batched inference (method.md §1): z = mu, BN running
  * statistics, no dropout; absent modalities leave the softmax and their
  * head slot is zeroed. The workspace is allocated once in udml_infer_new.
- * N batch, M modalities, K classes, F_m input size.
+ * Dimensions: the glossary in udml.h.
  */
 #include <math.h>
 #include <stdlib.h>

@@ -2,8 +2,7 @@
  * the weighting of method.md §1 and the forward/backward pass shared by the
  * trainer and inference.
  *
- * N batch, C channels, H, W spatial, HW = H*W, K classes, M modalities,
- * F input size, Hd estimator hidden width.
+ * Dimensions: the glossary in udml.h.
  */
 #include <math.h>
 #include <stdlib.h>

@@ -1,8 +1,7 @@
 /* model.h — private layout of UdmlModel and the shared forward pass
  * (internal to lib/udml; used by model.c, infer.c, loss.c, train.c).
  *
- * N batch, C channels, H, W spatial, HW = H*W, K classes, M modalities,
- * F input size of one sample (C*H*W), Hd estimator hidden width.
+ * Dimensions: the glossary in udml.h.
  */
 #ifndef UDML_MODEL_H
 #define UDML_MODEL_H

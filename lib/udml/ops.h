@@ -5,8 +5,7 @@
  * gradient outputs, any gradient pointer may be NULL to skip it. Each
  * BLAS-backed kernel has a naive *_ref twin used by the tests.
  *
- * N batch, C channels (Ci in, Co out), H, W spatial, HW = H*W, K classes,
- * I/O linear in/out features.
+ * Dimensions: the glossary in udml.h.
  */
 #ifndef UDML_OPS_H
 #define UDML_OPS_H

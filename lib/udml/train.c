@@ -3,7 +3,7 @@
  *
  * All randomness derives from (seed, global step), so a run resumed from a
  * checkpoint replays exactly what the uninterrupted run would have done.
- * N batch, M modalities, K classes, F_m input size.
+ * Dimensions: the glossary in udml.h.
  */
 #include <math.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
  * model's parameter arena), the activation workspace for one batch size and
  * the dependency state. Nothing is allocated after udml_trainer_new.
  *
- * N batch, M modalities, F_m input size of modality m.
+ * Dimensions: the glossary in udml.h.
  */
 #ifndef UDML_TRAINER_H
 #define UDML_TRAINER_H

@@ -4,8 +4,11 @@
  * prints: fallible calls return a UdmlStatus and fill an optional
  * caller-owned UdmlError. Messages go to the log hook.
  *
- * Dimension glossary used in every comment: N batch, C channels, H height,
- * W width, K classes, M modalities, F feature size (C*H*W of an input).
+ * Dimension glossary, the one every comment of lib/udml uses:
+ *   N batch, M modalities, K classes,
+ *   C channels (Ci in, Co out), H height, W width, HW = H*W,
+ *   F input size of one sample (C*H*W; F_m for modality m),
+ *   I, O linear in / out features, Hd estimator hidden width.
  */
 #ifndef UDML_H
 #define UDML_H
