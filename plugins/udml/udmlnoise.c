@@ -50,7 +50,6 @@ GST_DEBUG_CATEGORY_STATIC (gst_udml_noise_debug);
 #define DEFAULT_AUDIO_REFERENCE -20.0
 
 #define MIN_LEVEL 1
-#define MAX_LEVEL UDML_NOISE_LEVELS
 
 /* The element's kinds are the core's. */
 G_STATIC_ASSERT ((gint) GST_UDML_NOISE_KIND_GAUSSIAN ==
@@ -142,8 +141,8 @@ audio_noise_std (gint level, gdouble reference_db)
 
   if (level <= 1)
     return 0.0;
-  if (level >= MAX_LEVEL)
-    level = MAX_LEVEL - 1;
+  if (level >= UDML_NOISE_LEVELS)
+    level = UDML_NOISE_LEVELS - 1;
   snr_db = 30.0 - 5.0 * (level - 2);
   return ref * pow (10.0, -snr_db / 20.0);
 }
@@ -197,7 +196,7 @@ noise_video (GstUdmlNoise * self, GstVideoFrame * frame,
     return FALSE;
   }
 
-  if (yuv && kind == GST_UDML_NOISE_KIND_GAUSSIAN && level >= MAX_LEVEL)
+  if (yuv && kind == GST_UDML_NOISE_KIND_GAUSSIAN && level >= UDML_NOISE_LEVELS)
     fill_chroma_neutral (frame);
   return TRUE;
 }
@@ -217,7 +216,7 @@ noise_audio (GstUdmlNoise * self, guint8 * data, gsize size,
   gsize n_frames = bpf > 0 ? size / bpf : 0;
   gfloat std = (gfloat) audio_noise_std (level, reference_db);
   gfloat frac = level / 20.0f;
-  gboolean drop_signal = level >= MAX_LEVEL;
+  gboolean drop_signal = level >= UDML_NOISE_LEVELS;
   gint16 *s16 = (gint16 *) data;
   gfloat *f32 = (gfloat *) data;
   gsize i;
@@ -449,8 +448,8 @@ gst_udml_noise_class_init (GstUdmlNoiseClass * klass)
       g_param_spec_int ("level", "Level",
           "Noise level: 1 clean, 2..10 rising (video Gaussian std level^2 "
           "grey levels; audio SNR 30 - 5 (level - 2) dB; salt fraction "
-          "level/20), 11 pure noise", MIN_LEVEL, MAX_LEVEL, DEFAULT_LEVEL,
-          flags));
+          "level/20), 11 pure noise", MIN_LEVEL, UDML_NOISE_LEVELS,
+          DEFAULT_LEVEL, flags));
   g_object_class_install_property (gobject_class, PROP_PERIOD,
       g_param_spec_uint64 ("period", "Period",
           "Burst period in nanoseconds of stream time (0 = always on)", 0,
