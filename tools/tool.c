@@ -108,8 +108,7 @@ tool_parse (const GOptionEntry * entries, const char *params,
 }
 
 void
-tool_opt_long (const char *opt, const char *value, long lo, long hi,
-    long *out)
+tool_opt_long (const char *opt, const char *value, long lo, long hi, long *out)
 {
   char *end;
   if (!value)

@@ -78,8 +78,8 @@ typedef struct
 
 /* Runs the model over all n samples in batches; inputs[m] are N x F_m. */
 static int
-run_all (UdmlInfer * inf, const UdmlFeatureSet * set, float *const *x, int batch,
-    UdmlInferMode mode, UdmlResult * res)
+run_all (UdmlInfer * inf, const UdmlFeatureSet * set, float *const *x,
+    int batch, UdmlInferMode mode, UdmlResult * res)
 {
   UdmlError err = { 0 };
   for (int i = 0; i < set->n; i += batch) {
@@ -177,8 +177,8 @@ sweep_average (SweepPoint * p, const UdmlFeatureSet * set,
 }
 
 static int
-eval_model (ModelEval * me, const UdmlFeatureSet * set, int protos, uint64_t seed,
-    int batch, UdmlInferMode mode, int quiet)
+eval_model (ModelEval * me, const UdmlFeatureSet * set, int protos,
+    uint64_t seed, int batch, UdmlInferMode mode, int quiet)
 {
   const UdmlConfig *cfg = me->cfg;
   UdmlError err = { 0 };
@@ -383,6 +383,7 @@ print_json (FILE * f, ModelEval * me, int n, const char *test, int n_test,
   g_object_unref (gen);
   g_object_unref (b);
 }
+
 static void
 print_text (FILE * f, ModelEval * me, int n, const char *test, int n_test,
     uint64_t seed, const char *mode)
@@ -624,7 +625,8 @@ parse_options (int argc, char **argv, EvalOptions * o)
   char *mode = NULL;
   const GOptionEntry entries[] = {
     {"protocol", 0, 0, G_OPTION_ARG_STRING_ARRAY, &protocols,
-        "clean, table3, sweep-video, sweep-audio or all (all); repeatable", "P"},
+          "clean, table3, sweep-video, sweep-audio or all (all); repeatable",
+        "P"},
     {"seed", 0, 0, G_OPTION_ARG_STRING, &seed,
         "seed of the corruption draws (20240607); printed", "S"},
     {"json", 0, 0, G_OPTION_ARG_NONE, &o->json,

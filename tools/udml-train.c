@@ -409,8 +409,7 @@ set_provenance (UdmlModel * model, int argc, char **argv,
 /* Trains, saves and reports; returns the exit status. */
 static int
 train_and_save (int argc, char **argv, const TrainOptions * o,
-    UdmlModel * model, const UdmlFeatureSet * train,
-    const UdmlFeatureSet * val)
+    UdmlModel * model, const UdmlFeatureSet * train, const UdmlFeatureSet * val)
 {
   UdmlTrainOptions opt;
   UdmlError err = { 0 };
