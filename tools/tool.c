@@ -81,7 +81,11 @@ tool_parse (const GOptionEntry * entries, const char *params,
   GOptionContext *ctx = g_option_context_new (params);
   GError *gerr = NULL;
   char **rest = NULL;
-  const GOptionEntry remaining[] = {
+  gboolean help = FALSE;
+  /* --help by hand, so its output is checked like any other */
+  const GOptionEntry common[] = {
+    {"help", 'h', 0, G_OPTION_ARG_NONE, &help, "show this help and exit",
+        NULL},
     {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &rest, NULL, NULL},
     {NULL}
   };
@@ -90,8 +94,9 @@ tool_parse (const GOptionEntry * entries, const char *params,
   for (int i = 0; i < argc; i++)
     args[i] = g_strdup (argv[i]);
 
+  g_option_context_set_help_enabled (ctx, FALSE);
   g_option_context_add_main_entries (ctx, entries, NULL);
-  g_option_context_add_main_entries (ctx, remaining, NULL);
+  g_option_context_add_main_entries (ctx, common, NULL);
   g_option_context_set_summary (ctx, summary);
   if (description)
     g_option_context_set_description (ctx, description);
@@ -102,8 +107,14 @@ tool_parse (const GOptionEntry * entries, const char *params,
     g_strfreev (args);
     tool_usage_error ("%s", msg);
   }
-  g_option_context_free (ctx);
   g_strfreev (args);
+  if (help) {
+    char *text = g_option_context_get_help (ctx, TRUE, NULL);
+    fputs (text, stdout);
+    g_free (text);
+    exit (tool_finish (0));
+  }
+  g_option_context_free (ctx);
   return rest ? rest : g_new0 (char *, 1);
 }
 
