@@ -30,7 +30,7 @@
 #include "udml.h"
 #include "model.h"
 #include "ops.h"
-#include "manifest.h"
+#include "udml-data.h"
 
 #define LEVELS 11
 #define MAX_SITES (UDML_MAX_STAGES + 2)
@@ -104,7 +104,7 @@ probe_clear (ModProbe * mp)
 /* Runs the model on every clip of set with noise level L on modality m and
  * stores the pooled features of every site. */
 static void
-extract (UdmlModel * model, UdmlWork * ws, const FeatureSet * set, int m,
+extract (UdmlModel * model, UdmlWork * ws, const UdmlFeatureSet * set, int m,
     int L, uint64_t seed, float *noisy, ModProbe * mp)
 {
   const UdmlConfig *cfg = udml_model_config (model);
@@ -357,6 +357,31 @@ print_row (const char *name, const double *sigma)
   printf ("\n");
 }
 
+/* The clips of a manifest; any bad row is named and stops the probe. */
+static void
+load_clips (const char *manifest, const UdmlConfig * cfg,
+    const char *cache_dir, UdmlFeatureSet * set)
+{
+  UdmlDataList list;
+  UdmlExtractReport rep;
+  UdmlExtractOptions xo = {.cache_dir = cache_dir };
+  UdmlError err = { 0 };
+
+  if (udml_data_list_read_manifest (&list, manifest, &err) != UDML_OK
+      || udml_data_list_bind (&list, cfg, &err) != UDML_OK
+      || udml_data_extract (&list, cfg, &xo, set, &rep, &err) != UDML_OK)
+    die ("data", err.msg);
+  for (int i = 0; i < list.n_items; i++)
+    if (list.items[i].error)
+      fprintf (stderr, "udml-probe: error: %s:%d: %s: %s\n", manifest,
+          list.items[i].line, list.items[i].a_path, list.items[i].error);
+  udml_data_list_clear (&list);
+  if (rep.n_bad)
+    die (manifest, "bad rows");
+  if (set->n == 0)
+    die (manifest, "no usable clips");
+}
+
 static void
 usage (void)
 {
@@ -399,16 +424,9 @@ main (int argc, char **argv)
     die (pos[0], "the model's policy has no noise estimator to compare with");
   openblas_set_num_threads (1);
 
-  ManifestOptions mo = {.prog = "udml-probe",.cache_dir = cache_dir,.quiet = 1
-  };
-  FeatureSet tr, va;
-  feature_set_init (&tr, cfg);
-  feature_set_init (&va, cfg);
-  if (manifest_load_features (pos[1], cfg, &mo, &tr)
-      || manifest_load_features (pos[2], cfg, &mo, &va))
-    return 1;
-  if (tr.n == 0 || va.n == 0)
-    die (tr.n == 0 ? pos[1] : pos[2], "no usable clips");
+  UdmlFeatureSet tr, va;
+  load_clips (pos[1], cfg, cache_dir, &tr);
+  load_clips (pos[2], cfg, cache_dir, &va);
 
   UdmlWork ws;
   if (udml_work_init (&ws, model, FWD_BATCH, 0, &err) != UDML_OK)
@@ -498,8 +516,8 @@ main (int argc, char **argv)
 
   free (noisy);
   udml_work_clear (&ws);
-  feature_set_clear (&tr);
-  feature_set_clear (&va);
+  udml_feature_set_clear (&tr);
+  udml_feature_set_clear (&va);
   udml_model_free (model);
   return 0;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* plot.c — cairo SVG line plot: axes, ticks, grid, labels, legend. */
 #include "plot.h"
 

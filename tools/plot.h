@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* plot.h — line plots written as SVG with cairo (udml-eval --plot). */
 #ifndef UDML_TOOLS_PLOT_H
 #define UDML_TOOLS_PLOT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* udml-avdigits — builds the AV-digits benchmark (data/README.md of the
  * shared data set): FSDD spoken digits paired with MNIST digits of the same
  * label, as 1.0 s Matroska clips (FFV1 64x64 gray at 10 fps + FLAC 16 kHz
@@ -22,6 +23,7 @@
 #include <libavutil/rational.h>
 
 #include "media.h"
+#include "tool.h"
 #include "udml.h"
 
 #define PROG "udml-avdigits"
@@ -78,26 +80,6 @@ die (const char *fmt, ...)
   exit (1);
 }
 
-static void
-usage (FILE * f)
-{
-  fprintf (f,
-      "usage: " PROG " --fsdd DIR --mnist DIR --out DIR [options]\n"
-      "\n"
-      "Builds the AV-digits benchmark: FSDD recordings paired with MNIST digits\n"
-      "of the same label, as 1.0 s Matroska clips (FFV1 64x64 gray, 10 fps +\n"
-      "FLAC 16 kHz mono) and manifests train.csv, val.csv, test.csv.\n"
-      "\n"
-      "  --fsdd DIR        FSDD (DIR/recordings/*.wav or DIR/*.wav)\n"
-      "  --mnist DIR       digits-images-idx3-ubyte + digits-labels-idx1-ubyte\n"
-      "  --out DIR         output directory (created)\n"
-      "  --variant V       avdigits (default) or avdigits-hard (PCA, 25%% variance)\n"
-      "  --all-test        list every clip in test.csv (train/val.csv empty)\n"
-      "  --stream N        also write stream.mkv: N test clips back to back,\n"
-      "                    with stream.csv (start,end,label in seconds)\n"
-      "  --seed S          pairing and offset seed (default 1)\n");
-}
-
 /* ---------------------------------------------------------------- input */
 
 static uint8_t *
@@ -107,8 +89,16 @@ read_file (const char *path, size_t *len)
   uint8_t *buf = NULL;
   long n;
 
+  struct stat st;
+
   if (!f)
     die ("%s: %s", path, strerror (errno));
+  /* a directory opens for reading and "seeks" to LONG_MAX */
+  if (fstat (fileno (f), &st) != 0)
+    die ("%s: %s", path, strerror (errno));
+  if (!S_ISREG (st.st_mode))
+    die ("%s: %s", path, S_ISDIR (st.st_mode) ? "is a directory, not a file"
+        : "not a regular file");
   if (fseek (f, 0, SEEK_END) != 0 || (n = ftell (f)) < 0
       || fseek (f, 0, SEEK_SET) != 0)
     die ("%s: cannot determine the size", path);
@@ -227,6 +217,11 @@ list_fsdd (const char *dir, char *rec_dir, size_t rec_dir_len, int *n_out)
           rec_dir, e->d_name);
       continue;
     }
+    char full[PATH_MAX + 256];
+    snprintf (full, sizeof full, "%s/%s", rec_dir, e->d_name);
+    if (stat (full, &sb) != 0 || !S_ISREG (sb.st_mode))
+      die ("%s: %s", full, S_ISDIR (sb.st_mode) ? "is a directory, not a file"
+          : "not a regular file");
     snprintf (r.speaker, sizeof r.speaker, "%s", spk);
     snprintf (r.name, sizeof r.name, "%.*s", len - 4, e->d_name);
     /* FSDD's official split: takes 0-4 test; 5-9 validation; the rest train */
@@ -632,120 +627,122 @@ pick (UdmlRng * rng, int n)
   return (int) (udml_rng_u64 (rng) % (uint64_t) n);
 }
 
-int
-main (int argc, char **argv)
+typedef struct
 {
-  const char *fsdd = NULL, *mnist_dir = NULL, *out = NULL, *variant =
-      "avdigits";
-  int all_test = 0, n_stream = 0, i, j, n_recs, n_clips = 0, hard;
-  unsigned long long seed = 1;
-  char rec_dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX + 8];
-  Recording *recs;
-  Mnist m = { 0 };
-  Clip *clips;
-  UdmlRng rng;
-  UdmlConfig cfg;
-  Ctx ctx = { 0 };
-  int count[N_SPLITS] = { 0 };
-  int *pool[N_SPLITS][10], pool_n[N_SPLITS][10];
-  uint8_t image[SIDE * SIDE];
-  int16_t pcm[RATE];
-  double t0 = now ();
+  char *fsdd, *mnist, *out, *variant;
+  gboolean all_test;
+  int n_stream, hard;
+  unsigned long long seed;
+} Options;
 
-  for (i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    int has_val = i + 1 < argc;
-    if (!strcmp (a, "--help") || !strcmp (a, "-h")) {
-      usage (stdout);
-      return 0;
-    } else if (!strcmp (a, "--all-test")) {
-      all_test = 1;
-    } else if (has_val && !strcmp (a, "--fsdd")) {
-      fsdd = argv[++i];
-    } else if (has_val && !strcmp (a, "--mnist")) {
-      mnist_dir = argv[++i];
-    } else if (has_val && !strcmp (a, "--out")) {
-      out = argv[++i];
-    } else if (has_val && !strcmp (a, "--variant")) {
-      variant = argv[++i];
-    } else if (has_val && !strcmp (a, "--stream")) {
-      char *end;
-      long v = strtol (argv[++i], &end, 10);
-      if (*end || v < 0 || v > 100000) {
-        fprintf (stderr,
-            PROG ": --stream wants a clip count (0..100000), got '%s'\n",
-            argv[i]);
-        return 2;
-      }
-      n_stream = (int) v;
-    } else if (has_val && !strcmp (a, "--seed")) {
-      char *end;
-      seed = strtoull (argv[++i], &end, 10);
-      if (*end) {
-        fprintf (stderr, PROG ": --seed wants an integer, got '%s'\n", argv[i]);
-        return 2;
-      }
-    } else {
-      fprintf (stderr, PROG ": unknown or incomplete option '%s'\n", a);
-      usage (stderr);
-      return 2;
-    }
-  }
-  if (!fsdd || !mnist_dir || !out) {
-    fprintf (stderr, PROG ": --fsdd, --mnist and --out are required\n");
-    usage (stderr);
-    return 2;
-  }
-  if (strcmp (variant, "avdigits") && strcmp (variant, "avdigits-hard")) {
-    fprintf (stderr, PROG ": unknown variant '%s' (avdigits, avdigits-hard)\n",
-        variant);
-    return 2;
-  }
-  hard = !strcmp (variant, "avdigits-hard");
-  av_log_set_level (AV_LOG_ERROR);
-  udml_set_num_threads (1);
+static void
+parse_options (int argc, char **argv, Options * o)
+{
+  char *stream = NULL, *seed = NULL;
+  const GOptionEntry entries[] = {
+    {"fsdd", 0, 0, G_OPTION_ARG_FILENAME, &o->fsdd,
+        "FSDD (DIR/recordings/*.wav or DIR/*.wav)", "DIR"},
+    {"mnist", 0, 0, G_OPTION_ARG_FILENAME, &o->mnist,
+        "digits-images-idx3-ubyte + digits-labels-idx1-ubyte", "DIR"},
+    {"out", 0, 0, G_OPTION_ARG_FILENAME, &o->out, "output directory (created)",
+        "DIR"},
+    {"variant", 0, 0, G_OPTION_ARG_STRING, &o->variant,
+        "avdigits (default) or avdigits-hard (PCA, 25% variance)", "V"},
+    {"all-test", 0, 0, G_OPTION_ARG_NONE, &o->all_test,
+        "list every clip in test.csv (train/val.csv empty)", NULL},
+    {"stream", 0, 0, G_OPTION_ARG_STRING, &stream, "also write stream.mkv: N "
+          "test clips back to back, with stream.csv (start,end,label in "
+          "seconds)", "N"},
+    {"seed", 0, 0, G_OPTION_ARG_STRING, &seed,
+        "pairing and offset seed (default 1)", "S"},
+    {NULL}
+  };
+  long n = 0;
 
-  recs = list_fsdd (fsdd, rec_dir, sizeof rec_dir, &n_recs);
-  load_mnist (mnist_dir, &m);
-  fprintf (stderr, PROG ": %d recordings, %d images, variant %s, seed %llu\n",
-      n_recs, m.n, variant, seed);
-  if (hard) {
-    int k;
-    double kept;
-    pca_project (&m, 0.25, &k, &kept);
-    fprintf (stderr,
-        PROG ": PCA of the train images: %d components keep %.1f %% of the "
-        "variance\n", k, 100 * kept);
+  memset (o, 0, sizeof *o);
+  o->seed = 1;
+  char **rest = tool_parse (entries, "--fsdd DIR --mnist DIR --out DIR",
+      "Builds the AV-digits benchmark: FSDD recordings paired with MNIST "
+      "digits\nof the same label, as 1.0 s Matroska clips (FFV1 64x64 gray, "
+      "10 fps +\nFLAC 16 kHz mono) and manifests train.csv, val.csv, test.csv.",
+      NULL, argc, argv);
+  if (rest[0])
+    tool_usage_error ("unexpected argument '%s'", rest[0]);
+  g_strfreev (rest);
+  tool_opt_long ("--stream", stream, 0, 100000, &n);
+  o->n_stream = (int) n;
+  if (seed) {
+    char *end;
+    errno = 0;
+    o->seed = strtoull (seed, &end, 10);
+    if (errno || *end || end == seed || seed[0] == '-')
+      tool_usage_error ("--seed: '%s' is not an integer", seed);
   }
+  g_free (stream);
+  g_free (seed);
+  if (!o->fsdd || !o->mnist || !o->out)
+    tool_usage_error ("--fsdd, --mnist and --out are required");
+  if (!o->variant)
+    o->variant = g_strdup ("avdigits");
+  if (strcmp (o->variant, "avdigits") && strcmp (o->variant, "avdigits-hard"))
+    tool_usage_error ("unknown variant '%s' (avdigits, avdigits-hard)",
+        o->variant);
+  o->hard = !strcmp (o->variant, "avdigits-hard");
+}
 
-  /* image pools per split and digit, in file order */
-  for (i = 0; i < N_SPLITS; i++)
-    for (j = 0; j < 10; j++) {
-      pool[i][j] = malloc (m.n * sizeof (int));
-      pool_n[i][j] = 0;
-      if (!pool[i][j])
+/* Image indices per split and digit, in file order. */
+typedef struct
+{
+  int *idx[N_SPLITS][10];
+  int n[N_SPLITS][10];
+} Pools;
+
+static void
+pools_build (Pools * p, const Mnist * m)
+{
+  for (int s = 0; s < N_SPLITS; s++)
+    for (int d = 0; d < 10; d++) {
+      p->idx[s][d] = malloc (m->n * sizeof (int));
+      p->n[s][d] = 0;
+      if (!p->idx[s][d])
         die ("out of memory");
     }
-  for (i = 0; i < m.n; i++)
-    pool[m.split[i]][m.labels[i]][pool_n[m.split[i]][m.labels[i]]++] = i;
+  for (int i = 0; i < m->n; i++)
+    p->idx[m->split[i]][m->labels[i]][p->n[m->split[i]][m->labels[i]]++] = i;
+}
 
-  /* pairing: one image per train/val recording, 4 different per test one */
-  clips = malloc ((size_t) n_recs * TEST_PAIRS * sizeof (Clip));
+static void
+pools_free (Pools * p)
+{
+  for (int s = 0; s < N_SPLITS; s++)
+    for (int d = 0; d < 10; d++)
+      free (p->idx[s][d]);
+}
+
+/* One image per train/val recording, TEST_PAIRS different per test one.
+ * Returns the clips (n_recs x TEST_PAIRS room), their count in *n_out. */
+static Clip *
+pair_clips (const Recording * recs, int n_recs, const Pools * pools,
+    unsigned long long seed, int *n_out)
+{
+  Clip *clips = malloc ((size_t) n_recs * TEST_PAIRS * sizeof (Clip));
+  int n_clips = 0;
+  UdmlRng rng;
   if (!clips)
     die ("out of memory");
   udml_rng_seed (&rng, seed, 1);
-  for (i = 0; i < n_recs; i++) {
+  for (int i = 0; i < n_recs; i++) {
     const Recording *r = &recs[i];
     int s = r->split, d = r->digit, n_pairs = s == SPLIT_TEST ? TEST_PAIRS : 1;
     int chosen[TEST_PAIRS];
-    if (pool_n[s][d] < n_pairs)
+    if (pools->n[s][d] < n_pairs)
       die ("digit %d has %d %s images, %d needed per recording", d,
-          pool_n[s][d], split_name[s], n_pairs);
-    for (j = 0; j < n_pairs; j++) {
+          pools->n[s][d], split_name[s], n_pairs);
+    for (int j = 0; j < n_pairs; j++) {
       Clip *cl = &clips[n_clips++];
       int img, dup;
       do {
-        img = pool[s][d][pick (&rng, pool_n[s][d])];
+        img = pools->idx[s][d][pick (&rng, pools->n[s][d])];
         dup = 0;
         for (int q = 0; q < j; q++)
           dup |= chosen[q] == img;
@@ -764,21 +761,25 @@ main (int argc, char **argv)
             r->name);
     }
   }
+  *n_out = n_clips;
+  return clips;
+}
 
-  udml_config_default (&cfg);
-  ctx.spec = cfg.features;
-  ctx.spec.sample_rate = RATE;
-  ctx.rec_dir = rec_dir;
-  ctx.recs = recs;
-  ctx.mnist = &m;
-  for (i = 0; i < N_SPLITS; i++) {
+static void
+write_clips (Ctx * ctx, const char *out, const Clip * clips, int n_clips,
+    int *count, double t0)
+{
+  char path[PATH_MAX];
+  uint8_t image[SIDE * SIDE];
+  int16_t pcm[RATE];
+
+  for (int i = 0; i < N_SPLITS; i++) {
     snprintf (path, sizeof path, "%s/clips/%s", out, split_name[i]);
     mkdirs (path);
   }
-
-  for (i = 0; i < n_clips; i++) {
+  for (int i = 0; i < n_clips; i++) {
     MkvWriter w;
-    render (&ctx, &clips[i], image, pcm, 1);
+    render (ctx, &clips[i], image, pcm, 1);
     snprintf (path, sizeof path, "%s/%s", out, clips[i].rel);
     mkv_open (&w, path);
     mkv_write_second (&w, image, pcm);
@@ -789,80 +790,137 @@ main (int argc, char **argv)
           now () - t0);
   }
   fputc ('\n', stderr);
+}
 
-  /* manifests last, so they never list a clip that is not there */
-  for (i = 0; i < N_SPLITS; i++) {
-    FILE *f;
-    snprintf (path, sizeof path, "%s/%s.csv", out, split_name[i]);
+/* Manifests last, so they never list a clip that is not there. */
+static void
+write_manifests (const Options * o, const Recording * recs,
+    const Clip * clips, int n_clips)
+{
+  char path[PATH_MAX], tmp[PATH_MAX + 8];
+  FILE *f;
+  for (int i = 0; i < N_SPLITS; i++) {
+    snprintf (path, sizeof path, "%s/%s.csv", o->out, split_name[i]);
     f = open_tmp (path, tmp, sizeof tmp);
     fprintf (f, "path,label\n");
-    for (j = 0; j < n_clips; j++) {
-      int s = all_test ? SPLIT_TEST : clips[j].split;
+    for (int j = 0; j < n_clips; j++) {
+      int s = o->all_test ? SPLIT_TEST : clips[j].split;
       if (s == i)
         fprintf (f, "%s,%d\n", clips[j].rel, recs[clips[j].rec].digit);
     }
     close_tmp (f, tmp, path);
   }
-  {
-    FILE *f;
-    snprintf (path, sizeof path, "%s/ATTRIBUTION.txt", out);
-    f = open_tmp (path, tmp, sizeof tmp);
-    fprintf (f, "AV-digits (%s), built by " PROG " with seed %llu.\n"
-        "Audio: Free Spoken Digit Dataset, github.com/Jakobovski/free-spoken-digit-dataset, "
-        "CC BY-SA 4.0.\n"
-        "Images: MNIST, Y. LeCun and C. Cortes, CC BY-SA 3.0.\n"
-        "These derived files carry both licences.\n", variant, seed);
-    close_tmp (f, tmp, path);
+  snprintf (path, sizeof path, "%s/ATTRIBUTION.txt", o->out);
+  f = open_tmp (path, tmp, sizeof tmp);
+  fprintf (f, "AV-digits (%s), built by " PROG " with seed %llu.\n"
+      "Audio: Free Spoken Digit Dataset, github.com/Jakobovski/free-spoken-digit-dataset, "
+      "CC BY-SA 4.0.\n"
+      "Images: MNIST, Y. LeCun and C. Cortes, CC BY-SA 3.0.\n"
+      "These derived files carry both licences.\n", o->variant, o->seed);
+  close_tmp (f, tmp, path);
+}
+
+/* stream.mkv: n_stream test clips back to back, with stream.csv. */
+static void
+write_stream (Ctx * ctx, const Options * o, const Recording * recs,
+    const Clip * clips, int n_clips)
+{
+  int *test_idx = malloc ((size_t) n_clips * sizeof (int)), n_test = 0;
+  char path[PATH_MAX], tmp[PATH_MAX + 8];
+  uint8_t image[SIDE * SIDE];
+  int16_t pcm[RATE];
+  UdmlRng rng;
+  MkvWriter w;
+  FILE *f;
+
+  if (!test_idx)
+    die ("out of memory");
+  for (int i = 0; i < n_clips; i++)
+    if (clips[i].split == SPLIT_TEST)
+      test_idx[n_test++] = i;
+  if (n_test == 0)
+    die ("--stream: there are no test clips");
+  /* a seeded shuffle so the stream mixes digits; wraps if N > test clips */
+  udml_rng_seed (&rng, o->seed, 2);
+  for (int i = n_test - 1; i > 0; i--) {
+    int q = pick (&rng, i + 1), t = test_idx[i];
+    test_idx[i] = test_idx[q];
+    test_idx[q] = t;
   }
-
-  if (n_stream > 0) {
-    int *test_idx = malloc ((size_t) n_clips * sizeof (int)), n_test = 0;
-    MkvWriter w;
-    FILE *f;
-    if (!test_idx)
-      die ("out of memory");
-    for (i = 0; i < n_clips; i++)
-      if (clips[i].split == SPLIT_TEST)
-        test_idx[n_test++] = i;
-    if (n_test == 0)
-      die ("--stream: there are no test clips");
-    /* a seeded shuffle so the stream mixes digits; wraps if N > test clips */
-    udml_rng_seed (&rng, seed, 2);
-    for (i = n_test - 1; i > 0; i--) {
-      int q = pick (&rng, i + 1), t = test_idx[i];
-      test_idx[i] = test_idx[q];
-      test_idx[q] = t;
-    }
-    snprintf (path, sizeof path, "%s/stream.mkv", out);
-    mkv_open (&w, path);
-    snprintf (path, sizeof path, "%s/stream.csv", out);
-    f = open_tmp (path, tmp, sizeof tmp);
-    fprintf (f, "start,end,label\n");
-    for (i = 0; i < n_stream; i++) {
-      const Clip *cl = &clips[test_idx[i % n_test]];
-      render (&ctx, cl, image, pcm, 0);
-      mkv_write_second (&w, image, pcm);
-      fprintf (f, "%d.000,%d.000,%d\n", i, i + 1, recs[cl->rec].digit);
-    }
-    mkv_close (&w);
-    close_tmp (f, tmp, path);
-    free (test_idx);
-    fprintf (stderr, PROG ": stream.mkv: %d clips, %d s\n", n_stream, n_stream);
+  snprintf (path, sizeof path, "%s/stream.mkv", o->out);
+  mkv_open (&w, path);
+  snprintf (path, sizeof path, "%s/stream.csv", o->out);
+  f = open_tmp (path, tmp, sizeof tmp);
+  fprintf (f, "start,end,label\n");
+  for (int i = 0; i < o->n_stream; i++) {
+    const Clip *cl = &clips[test_idx[i % n_test]];
+    render (ctx, cl, image, pcm, 0);
+    mkv_write_second (&w, image, pcm);
+    fprintf (f, "%d.000,%d.000,%d\n", i, i + 1, recs[cl->rec].digit);
   }
+  mkv_close (&w);
+  close_tmp (f, tmp, path);
+  free (test_idx);
+  fprintf (stderr, PROG ": stream.mkv: %d clips, %d s\n", o->n_stream,
+      o->n_stream);
+}
 
-  printf
-      ("%s: train %d, val %d, test %d clips%s (%d recordings longer than 1.0 s cut); "
-      "%.1f s\n", variant, count[SPLIT_TRAIN], count[SPLIT_VAL],
-      count[SPLIT_TEST], all_test ? ", all listed in test.csv" : "", ctx.n_long,
-      now () - t0);
+int
+main (int argc, char **argv)
+{
+  Options o;
+  char rec_dir[PATH_MAX];
+  int n_recs, n_clips = 0, count[N_SPLITS] = { 0 };
+  Mnist m = { 0 };
+  Pools pools;
+  UdmlConfig cfg;
+  Ctx ctx = { 0 };
+  double t0 = now ();
 
-  for (i = 0; i < N_SPLITS; i++)
-    for (j = 0; j < 10; j++)
-      free (pool[i][j]);
+  tool_init (PROG);
+  parse_options (argc, argv, &o);
+  av_log_set_level (AV_LOG_ERROR);
+  udml_set_num_threads (1);
+
+  Recording *recs = list_fsdd (o.fsdd, rec_dir, sizeof rec_dir, &n_recs);
+  load_mnist (o.mnist, &m);
+  fprintf (stderr, PROG ": %d recordings, %d images, variant %s, seed %llu\n",
+      n_recs, m.n, o.variant, o.seed);
+  if (o.hard) {
+    int k;
+    double kept;
+    pca_project (&m, 0.25, &k, &kept);
+    fprintf (stderr, PROG ": PCA of the train images: %d components keep "
+        "%.1f %% of the variance\n", k, 100 * kept);
+  }
+  pools_build (&pools, &m);
+  Clip *clips = pair_clips (recs, n_recs, &pools, o.seed, &n_clips);
+
+  udml_config_default (&cfg);
+  ctx.spec = cfg.features;
+  ctx.spec.sample_rate = RATE;
+  ctx.rec_dir = rec_dir;
+  ctx.recs = recs;
+  ctx.mnist = &m;
+  write_clips (&ctx, o.out, clips, n_clips, count, t0);
+  write_manifests (&o, recs, clips, n_clips);
+  if (o.n_stream > 0)
+    write_stream (&ctx, &o, recs, clips, n_clips);
+
+  printf ("%s: train %d, val %d, test %d clips%s (%d recordings longer than "
+      "1.0 s cut); %.1f s\n", o.variant, count[SPLIT_TRAIN], count[SPLIT_VAL],
+      count[SPLIT_TEST], o.all_test ? ", all listed in test.csv" : "",
+      ctx.n_long, now () - t0);
+
+  pools_free (&pools);
   free (clips);
   free (recs);
   free (m.pixels);
   free (m.labels);
   free (m.split);
-  return 0;
+  g_free (o.fsdd);
+  g_free (o.mnist);
+  g_free (o.out);
+  g_free (o.variant);
+  return tool_finish (0);
 }

@@ -1,17 +1,19 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* udml-eval — the evaluation protocol of method.md §6 for one or several
  * models on a test manifest: clean, table-3 (Gaussian / salt-and-pepper at
  * e = 5, 10 on each modality independently with p = 0.5) and the
  * weight-vs-noise sweeps (Fig. 1a / Fig. 3), as a table, JSON, CSV and SVG.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "manifest.h"
+#include <json-glib/json-glib.h>
+
 #include "plot.h"
+#include "tool.h"
 #include "udml.h"
 
 #define PROG "udml-eval"
@@ -74,51 +76,10 @@ typedef struct
   int n_sweep;
 } ModelEval;
 
-static void
-usage (FILE * f)
-{
-  fprintf (f,
-      "usage: " PROG " [OPTIONS] MODEL... TEST.csv\n"
-      "\n"
-      "Evaluates models on a test manifest with the protocol of method.md 6.\n"
-      "\n"
-      "  --protocol P    clean, table3, sweep-video, sweep-audio or all (all)\n"
-      "  --seed S        seed of the corruption draws (%d); printed\n"
-      "  --json          print one JSON object instead of tables\n"
-      "  --csv FILE      write the sweeps as CSV\n"
-      "  --plot FILE     draw weight vs noise level of every model as SVG\n"
-      "  --plot-video FILE, --plot-audio FILE\n"
-      "                  the same for the video (audio) sweep only\n"
-      "  --mode M        inference terms: as-trained, no-dependency,\n"
-      "                  no-uncertainty, static (as-trained)\n"
-      "  --threads T     BLAS threads (1)\n"
-      "  --batch B       inference batch (64)\n"
-      "  --skip-bad      skip bad manifest rows (reported) instead of stopping\n"
-      "  --cache-dir DIR where feature caches go (the manifest's directory)\n"
-      "  --no-cache      always decode\n"
-      "  --quiet         no progress output\n", DEFAULT_SEED);
-}
-
-static void
-log_to_stderr (UdmlLogLevel level, const char *msg, void *user)
-{
-  if (level <= UDML_LOG_WARNING)
-    fprintf (stderr, PROG ": %s: %s\n",
-        level == UDML_LOG_ERROR ? "error" : "warning", msg);
-}
-
-static double
-now_s (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* Runs the model over all n samples in batches; inputs[m] are N x F_m. */
 static int
-run_all (UdmlInfer * inf, const FeatureSet * set, float *const *x, int batch,
-    UdmlInferMode mode, UdmlResult * res)
+run_all (UdmlInfer * inf, const UdmlFeatureSet * set, float *const *x,
+    int batch, UdmlInferMode mode, UdmlResult * res)
 {
   UdmlError err = { 0 };
   for (int i = 0; i < set->n; i += batch) {
@@ -127,7 +88,7 @@ run_all (UdmlInfer * inf, const FeatureSet * set, float *const *x, int batch,
     for (int m = 0; m < set->n_mod; m++)
       in[m] = x[m] + (size_t) i *set->F[m];
     if (udml_infer_run (inf, nb, in, NULL, mode, res + i, &err) != UDML_OK) {
-      fprintf (stderr, PROG ": error: inference failed: %s\n", err.msg);
+      tool_error ("inference failed: %s", err.msg);
       return -1;
     }
   }
@@ -136,7 +97,7 @@ run_all (UdmlInfer * inf, const FeatureSet * set, float *const *x, int batch,
 
 /* Accuracy, macro-F1 and unimodal accuracies, over all samples. */
 static void
-metrics (const FeatureSet * set, const UdmlResult * res, int K, double *acc,
+metrics (const UdmlFeatureSet * set, const UdmlResult * res, int K, double *acc,
     double *f1, double *uni)
 {
   int tp[UDML_MAX_CLASSES] = { 0 }, fp[UDML_MAX_CLASSES] = { 0 };
@@ -184,15 +145,40 @@ stream_id (int proto, int cond, int i, int m)
 }
 
 static void
-copy_clean (const FeatureSet * set, float **work)
+copy_clean (const UdmlFeatureSet * set, float **work)
 {
   for (int m = 0; m < set->n_mod; m++)
     memcpy (work[m], set->x[m], (size_t) set->n * set->F[m] * sizeof (float));
 }
 
+/* Mean weights, alphas and noise estimates of one sweep point. */
+static void
+sweep_average (SweepPoint * p, const UdmlFeatureSet * set,
+    const UdmlResult * res, int M)
+{
+  for (int i = 0; i < set->n; i++) {
+    int present = 0;
+    for (int m = 0; m < M; m++)
+      present += res[i].mod[m].present != 0;
+    for (int m = 0; m < M; m++) {
+      p->weight[m] += res[i].mod[m].weight;
+      p->uncertainty_weight[m] += res[i].mod[m].uncertainty_weight;
+      /* alpha_m = M D_m / sum D: the result holds the share alpha/M */
+      p->alpha[m] += res[i].mod[m].alpha * present;
+      p->noise[m] += res[i].mod[m].noise;
+    }
+  }
+  for (int m = 0; m < M; m++) {
+    p->weight[m] /= set->n;
+    p->uncertainty_weight[m] /= set->n;
+    p->alpha[m] /= set->n;
+    p->noise[m] /= set->n;
+  }
+}
+
 static int
-eval_model (ModelEval * me, const FeatureSet * set, int protos, uint64_t seed,
-    int batch, UdmlInferMode mode, int quiet)
+eval_model (ModelEval * me, const UdmlFeatureSet * set, int protos,
+    uint64_t seed, int batch, UdmlInferMode mode, int quiet)
 {
   const UdmlConfig *cfg = me->cfg;
   UdmlError err = { 0 };
@@ -201,10 +187,10 @@ eval_model (ModelEval * me, const FeatureSet * set, int protos, uint64_t seed,
   float *work[UDML_MAX_MODALITIES] = { 0 };
   float *xs[UDML_MAX_MODALITIES];
   int ret = -1, M = cfg->n_modalities;
-  double t0 = now_s ();
+  double t0 = tool_now ();
 
   if (!inf) {
-    fprintf (stderr, PROG ": error: %s: %s\n", me->path, err.msg);
+    tool_error ("%s: %s", me->path, err.msg);
     goto out;
   }
   if (!res)
@@ -266,34 +252,17 @@ eval_model (ModelEval * me, const FeatureSet * set, int protos, uint64_t seed,
       p->modality = sm;
       p->level = level;
       metrics (set, res, cfg->n_classes, &p->accuracy, &p->macro_f1, uni);
-      for (int i = 0; i < set->n; i++) {
-        int present = 0;
-        for (int m = 0; m < M; m++)
-          present += res[i].mod[m].present != 0;
-        for (int m = 0; m < M; m++) {
-          p->weight[m] += res[i].mod[m].weight;
-          p->uncertainty_weight[m] += res[i].mod[m].uncertainty_weight;
-          /* alpha_m = M D_m / sum D: the result holds the share alpha/M */
-          p->alpha[m] += res[i].mod[m].alpha * present;
-          p->noise[m] += res[i].mod[m].noise;
-        }
-      }
-      for (int m = 0; m < M; m++) {
-        p->weight[m] /= set->n;
-        p->uncertainty_weight[m] /= set->n;
-        p->alpha[m] /= set->n;
-        p->noise[m] /= set->n;
-      }
+      sweep_average (p, set, res, M);
     }
     if (!quiet)
-      fprintf (stderr, PROG ": %s: %s sweep done (%.0f s)\n", me->path,
-          cfg->mod[sm].name, now_s () - t0);
+      tool_note ("%s: %s sweep done (%.0f s)", me->path,
+          cfg->mod[sm].name, tool_now () - t0);
   }
   ret = 0;
   goto out;
 
 nomem:
-  fprintf (stderr, PROG ": error: out of memory\n");
+  tool_error ("out of memory");
 out:
   for (int m = 0; m < UDML_MAX_MODALITIES; m++)
     free (work[m]);
@@ -302,81 +271,117 @@ out:
   return ret;
 }
 
+/* {"audio": v[0], "video": v[1], ...} as member key. */
 static void
-json_str (FILE * f, const char *s)
+json_mods (JsonBuilder * b, const char *key, const UdmlConfig * cfg,
+    const double *v)
 {
-  fputc ('"', f);
-  for (; *s; s++) {
-    unsigned char c = *s;
-    if (c == '"' || c == '\\')
-      fprintf (f, "\\%c", c);
-    else if (c < 0x20)
-      fprintf (f, "\\u%04x", c);
-    else
-      fputc (c, f);
-  }
-  fputc ('"', f);
-}
-
-static void
-json_mods (FILE * f, const UdmlConfig * cfg, const double *v)
-{
-  fputc ('{', f);
+  json_builder_set_member_name (b, key);
+  json_builder_begin_object (b);
   for (int m = 0; m < cfg->n_modalities; m++) {
-    if (m)
-      fputc (',', f);
-    json_str (f, cfg->mod[m].name);
-    fprintf (f, ":%.6f", v[m]);
+    json_builder_set_member_name (b, cfg->mod[m].name);
+    json_builder_add_double_value (b, v[m]);
   }
-  fputc ('}', f);
+  json_builder_end_object (b);
 }
 
+static void
+json_double (JsonBuilder * b, const char *key, double v)
+{
+  json_builder_set_member_name (b, key);
+  json_builder_add_double_value (b, v);
+}
+
+static void
+json_string (JsonBuilder * b, const char *key, const char *v)
+{
+  json_builder_set_member_name (b, key);
+  json_builder_add_string_value (b, v);
+}
+
+static void
+json_results (JsonBuilder * b, const ModelEval * me)
+{
+  const UdmlConfig *cfg = me->cfg;
+  int ia = udml_config_find (cfg, UDML_MODALITY_AUDIO);
+  int iv = udml_config_find (cfg, UDML_MODALITY_VIDEO);
+  json_builder_set_member_name (b, "results");
+  json_builder_begin_array (b);
+  for (int r = 0; r < me->n_res; r++) {
+    const CondResult *c = &me->res[r];
+    json_builder_begin_object (b);
+    json_string (b, "condition", c->condition);
+    json_double (b, "accuracy", c->accuracy);
+    json_double (b, "macro_f1", c->macro_f1);
+    if (ia >= 0)
+      json_double (b, "accuracy_audio", c->uni[ia]);
+    if (iv >= 0)
+      json_double (b, "accuracy_video", c->uni[iv]);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+}
+
+static void
+json_sweep (JsonBuilder * b, const ModelEval * me)
+{
+  const UdmlConfig *cfg = me->cfg;
+  json_builder_set_member_name (b, "sweep");
+  json_builder_begin_array (b);
+  for (int s = 0; s < me->n_sweep; s++) {
+    const SweepPoint *p = &me->sweep[s];
+    json_builder_begin_object (b);
+    json_string (b, "modality", cfg->mod[p->modality].name);
+    json_builder_set_member_name (b, "level");
+    json_builder_add_int_value (b, p->level);
+    json_double (b, "accuracy", p->accuracy);
+    json_double (b, "macro_f1", p->macro_f1);
+    json_mods (b, "weight", cfg, p->weight);
+    json_mods (b, "uncertainty_weight", cfg, p->uncertainty_weight);
+    json_mods (b, "alpha", cfg, p->alpha);
+    json_mods (b, "noise", cfg, p->noise);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+}
+
+/* One JSON object on one line. */
 static void
 print_json (FILE * f, ModelEval * me, int n, const char *test, int n_test,
     uint64_t seed, const char *mode)
 {
-  fprintf (f, "{\"test\":");
-  json_str (f, test);
-  fprintf (f, ",\"samples\":%d,\"seed\":%llu,\"mode\":\"%s\",\"models\":[",
-      n_test, (unsigned long long) seed, mode);
+  JsonBuilder *b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_string (b, "test", test);
+  json_builder_set_member_name (b, "samples");
+  json_builder_add_int_value (b, n_test);
+  json_builder_set_member_name (b, "seed");
+  json_builder_add_int_value (b, (gint64) seed);
+  json_string (b, "mode", mode);
+  json_builder_set_member_name (b, "models");
+  json_builder_begin_array (b);
   for (int k = 0; k < n; k++) {
-    const UdmlConfig *cfg = me[k].cfg;
-    int ia = udml_config_find (cfg, UDML_MODALITY_AUDIO);
-    int iv = udml_config_find (cfg, UDML_MODALITY_VIDEO);
-    fprintf (f, "%s{\"model\":", k ? "," : "");
-    json_str (f, me[k].path);
-    fprintf (f, ",\"policy\":\"%s\",\"results\":[",
-        udml_policy_name (cfg->policy));
-    for (int r = 0; r < me[k].n_res; r++) {
-      CondResult *c = &me[k].res[r];
-      fprintf (f, "%s{\"condition\":\"%s\",\"accuracy\":%.6f,\"macro_f1\":%.6f",
-          r ? "," : "", c->condition, c->accuracy, c->macro_f1);
-      if (ia >= 0)
-        fprintf (f, ",\"accuracy_audio\":%.6f", c->uni[ia]);
-      if (iv >= 0)
-        fprintf (f, ",\"accuracy_video\":%.6f", c->uni[iv]);
-      fputc ('}', f);
-    }
-    fprintf (f, "],\"sweep\":[");
-    for (int s = 0; s < me[k].n_sweep; s++) {
-      SweepPoint *p = &me[k].sweep[s];
-      fprintf (f, "%s{\"modality\":", s ? "," : "");
-      json_str (f, cfg->mod[p->modality].name);
-      fprintf (f,
-          ",\"level\":%d,\"accuracy\":%.6f,\"macro_f1\":%.6f,\"weight\":",
-          p->level, p->accuracy, p->macro_f1);
-      json_mods (f, cfg, p->weight);
-      fprintf (f, ",\"uncertainty_weight\":");
-      json_mods (f, cfg, p->uncertainty_weight);
-      fprintf (f, ",\"alpha\":");
-      json_mods (f, cfg, p->alpha);
-      fprintf (f, ",\"noise\":");
-      json_mods (f, cfg, p->noise);
-      fputc ('}', f);
-    }
-    fprintf (f, "]}");
+    json_builder_begin_object (b);
+    json_string (b, "model", me[k].path);
+    json_string (b, "policy", udml_policy_name (me[k].cfg->policy));
+    json_results (b, &me[k]);
+    json_sweep (b, &me[k]);
+    json_builder_end_object (b);
   }
-  fprintf (f, "]}\n");
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+
+  JsonGenerator *gen = json_generator_new ();
+  JsonNode *root = json_builder_get_root (b);
+  gsize len = 0;
+  json_generator_set_root (gen, root);
+  char *text = json_generator_to_data (gen, &len);
+  fwrite (text, 1, len, f);
+  fputc ('\n', f);
+  g_free (text);
+  json_node_unref (root);
+  g_object_unref (gen);
+  g_object_unref (b);
 }
 
 static void
@@ -436,7 +441,7 @@ write_csv (const char *path, ModelEval * me, int n)
 {
   FILE *f = fopen (path, "w");
   if (!f) {
-    fprintf (stderr, PROG ": error: %s: %s\n", path, strerror (errno));
+    tool_error ("%s: %s", path, strerror (errno));
     return -1;
   }
   /* one column per modality name of any model; a model without that
@@ -481,7 +486,7 @@ write_csv (const char *path, ModelEval * me, int n)
   }
   /* fclose reports only the last flush; earlier flushes set ferror */
   if (ferror (f) | fclose (f)) {
-    fprintf (stderr, PROG ": error: %s: write failed\n", path);
+    tool_error ("%s: write failed", path);
     return -1;
   }
   return 0;
@@ -528,9 +533,8 @@ write_plot (const char *path, ModelEval * me, int n, int kind)
     }
   }
   if (ns == 0) {
-    fprintf (stderr,
-        PROG ": error: %s: no sweep to plot (use --protocol sweep-video, "
-        "sweep-audio or all)\n", path);
+    tool_error ("%s: no sweep to plot (use --protocol sweep-video, "
+        "sweep-audio or all)", path);
     return -1;
   }
   PlotAxes ax = {
@@ -539,227 +543,283 @@ write_plot (const char *path, ModelEval * me, int n, int kind)
     "mean weight w/M", 1, 11, 0, 1, 1, 0.1, 760, 440,
   };
   if (plot_svg (path, &ax, s, ns, msg, sizeof msg)) {
-    fprintf (stderr, PROG ": error: %s\n", msg);
+    tool_error ("%s", msg);
     return -1;
   }
+  return 0;
+}
+
+typedef struct
+{
+  char **models;                /* MODEL... then TEST.csv (transfer full) */
+  int n_models;
+  const char *test;
+  gboolean json, quiet, skip_bad, no_cache;
+  int protos;
+  char *plot, *plot_video, *plot_audio, *csv, *cache_dir;
+  const char *mode_name;
+  long threads, batch;
+  uint64_t seed;
+  UdmlInferMode mode;
+} EvalOptions;
+
+static const char *const mode_names[] =
+    { "as-trained", "no-dependency", "no-uncertainty", "static" };
+
+static int
+parse_protocols (char **names)
+{
+  int protos = 0;
+  for (; names && *names; names++) {
+    const char *v = *names;
+    if (strcmp (v, "clean") == 0)
+      protos |= PROTO_CLEAN;
+    else if (strcmp (v, "table3") == 0)
+      protos |= PROTO_CLEAN | PROTO_TABLE3;
+    else if (strcmp (v, "sweep-video") == 0)
+      protos |= PROTO_SWEEP_VIDEO;
+    else if (strcmp (v, "sweep-audio") == 0)
+      protos |= PROTO_SWEEP_AUDIO;
+    else if (strcmp (v, "all") == 0)
+      protos |=
+          PROTO_CLEAN | PROTO_TABLE3 | PROTO_SWEEP_VIDEO | PROTO_SWEEP_AUDIO;
+    else
+      tool_usage_error ("--protocol: unknown '%s' (clean, table3, "
+          "sweep-video, sweep-audio, all)", v);
+  }
+  return protos ? protos
+      : PROTO_CLEAN | PROTO_TABLE3 | PROTO_SWEEP_VIDEO | PROTO_SWEEP_AUDIO;
+}
+
+static void
+parse_values (EvalOptions * o, char **protocols, const char *seed,
+    const char *threads, const char *batch, const char *mode)
+{
+  o->protos = parse_protocols (protocols);
+  if (seed) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull (seed, &end, 10);
+    if (errno || *end || end == seed || seed[0] == '-' || v > INT64_MAX)
+      tool_usage_error ("--seed: '%s' is not a number in [0, 2^63)", seed);
+    o->seed = v;
+  }
+  tool_opt_long ("--threads", threads, 1, 4096, &o->threads);
+  tool_opt_long ("--batch", batch, 1, 4096, &o->batch);
+  if (mode) {
+    int found = -1;
+    for (int k = 0; k < 4; k++)
+      if (strcmp (mode, mode_names[k]) == 0)
+        found = k;
+    if (found < 0)
+      tool_usage_error ("--mode: unknown '%s'", mode);
+    o->mode = (UdmlInferMode) found;
+    o->mode_name = mode_names[found];
+  }
+}
+
+static void
+parse_options (int argc, char **argv, EvalOptions * o)
+{
+  char **protocols = NULL, *seed = NULL, *threads = NULL, *batch = NULL;
+  char *mode = NULL;
+  const GOptionEntry entries[] = {
+    {"protocol", 0, 0, G_OPTION_ARG_STRING_ARRAY, &protocols,
+          "clean, table3, sweep-video, sweep-audio or all (all); repeatable",
+        "P"},
+    {"seed", 0, 0, G_OPTION_ARG_STRING, &seed,
+        "seed of the corruption draws (20240607); printed", "S"},
+    {"json", 0, 0, G_OPTION_ARG_NONE, &o->json,
+        "print one JSON object instead of tables", NULL},
+    {"csv", 0, 0, G_OPTION_ARG_FILENAME, &o->csv, "write the sweeps as CSV",
+        "FILE"},
+    {"plot", 0, 0, G_OPTION_ARG_FILENAME, &o->plot,
+        "draw weight vs noise level of every model as SVG", "FILE"},
+    {"plot-video", 0, 0, G_OPTION_ARG_FILENAME, &o->plot_video,
+        "the same for the video sweep only", "FILE"},
+    {"plot-audio", 0, 0, G_OPTION_ARG_FILENAME, &o->plot_audio,
+        "the same for the audio sweep only", "FILE"},
+    {"mode", 0, 0, G_OPTION_ARG_STRING, &mode, "inference terms: as-trained, "
+          "no-dependency, no-uncertainty, static (as-trained)", "M"},
+    {"threads", 0, 0, G_OPTION_ARG_STRING, &threads, "BLAS threads (1)", "T"},
+    {"batch", 0, 0, G_OPTION_ARG_STRING, &batch, "inference batch (64)", "B"},
+    {"skip-bad", 0, 0, G_OPTION_ARG_NONE, &o->skip_bad,
+        "skip bad manifest rows (reported) instead of stopping", NULL},
+    {"cache-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->cache_dir,
+        "where feature caches go (the manifest's directory)", "DIR"},
+    {"no-cache", 0, 0, G_OPTION_ARG_NONE, &o->no_cache, "always decode", NULL},
+    {"quiet", 'q', 0, G_OPTION_ARG_NONE, &o->quiet, "no progress output", NULL},
+    {NULL}
+  };
+
+  memset (o, 0, sizeof *o);
+  o->threads = 1;
+  o->batch = 64;
+  o->seed = DEFAULT_SEED;
+  o->mode = UDML_INFER_AS_TRAINED;
+  o->mode_name = mode_names[0];
+  o->models = tool_parse (entries, "MODEL... TEST.csv",
+      "Evaluates models on a test manifest with the protocol of method.md 6.",
+      NULL, argc, argv);
+  parse_values (o, protocols, seed, threads, batch, mode);
+  g_strfreev (protocols);
+  g_free (seed);
+  g_free (threads);
+  g_free (batch);
+  g_free (mode);
+
+  int n_pos = (int) g_strv_length (o->models);
+  if (n_pos < 2)
+    tool_usage_error ("need at least one MODEL and the TEST.csv manifest");
+  if (n_pos > MAX_MODELS + 1)
+    tool_usage_error ("at most %d models", MAX_MODELS);
+  o->n_models = n_pos - 1;
+  o->test = o->models[n_pos - 1];
+  if ((o->plot || o->plot_video || o->plot_audio || o->csv)
+      && !(o->protos & (PROTO_SWEEP_VIDEO | PROTO_SWEEP_AUDIO)))
+    tool_usage_error ("--plot/--csv need a sweep protocol");
+}
+
+static void
+options_clear (EvalOptions * o)
+{
+  g_strfreev (o->models);
+  g_free (o->plot);
+  g_free (o->plot_video);
+  g_free (o->plot_audio);
+  g_free (o->csv);
+  g_free (o->cache_dir);
+}
+
+/* Every output file, before any evaluation. */
+static int
+check_outputs (const EvalOptions * o)
+{
+  const char *opts[] = { "--csv", "--plot", "--plot-video", "--plot-audio" };
+  const char *paths[] = { o->csv, o->plot, o->plot_video, o->plot_audio };
+  for (int i = 0; i < 4; i++)
+    if (paths[i] && tool_check_output (opts[i], paths[i]))
+      return -1;
+  return 0;
+}
+
+static int
+load_models (ModelEval * me, const EvalOptions * o)
+{
+  for (int k = 0; k < o->n_models; k++) {
+    UdmlError err = { 0 };
+    me[k].path = o->models[k];
+    if (udml_model_load (me[k].path, &me[k].model, &err) != UDML_OK) {
+      tool_error ("%s", err.msg);
+      return -1;
+    }
+    me[k].cfg = udml_model_config (me[k].model);
+    if (udml_data_check_config (me[k].cfg, &err) != UDML_OK) {
+      tool_error ("%s: model built for other features than media give: %s",
+          me[k].path, err.msg);
+      return -1;
+    }
+    if (udml_config_find (me[k].cfg, UDML_MODALITY_AUDIO) < 0
+        && udml_config_find (me[k].cfg, UDML_MODALITY_VIDEO) < 0) {
+      tool_error ("%s: model has no audio or video modality", me[k].path);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* Features per distinct feature configuration (models usually share one). */
+static int
+load_sets (ModelEval * me, const EvalOptions * o, UdmlFeatureSet * sets,
+    int *n_sets)
+{
+  ToolDataOptions dopt = { o->skip_bad, o->cache_dir, o->no_cache, o->quiet };
+  for (int k = 0; k < o->n_models; k++) {
+    uint64_t key = udml_data_config_key (me[k].cfg);
+    int found = -1;
+    for (int j = 0; j < k && found < 0; j++)
+      if (udml_data_config_key (me[j].cfg) == key)
+        found = me[j].set_index;
+    if (found >= 0) {
+      me[k].set_index = found;
+      continue;
+    }
+    udml_feature_set_init (&sets[*n_sets], me[k].cfg);
+    me[k].set_index = (*n_sets)++;
+    if (tool_load_features (o->test, me[k].cfg, &dopt, &sets[*n_sets - 1])) {
+      tool_error ("%s: cannot evaluate model %s on this manifest", o->test,
+          me[k].path);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int
+write_outputs (const EvalOptions * o, ModelEval * me, int n_test)
+{
+  if (o->json)
+    print_json (stdout, me, o->n_models, o->test, n_test, o->seed,
+        o->mode_name);
+  else
+    print_text (stdout, me, o->n_models, o->test, n_test, o->seed,
+        o->mode_name);
+  if (fflush (stdout) != 0 || ferror (stdout)) {
+    tool_error ("writing the results failed: %s", strerror (errno));
+    return -1;
+  }
+  if (o->csv && write_csv (o->csv, me, o->n_models))
+    return -1;
+  if (o->plot && write_plot (o->plot, me, o->n_models, -1))
+    return -1;
+  if (o->plot_video
+      && write_plot (o->plot_video, me, o->n_models, UDML_MODALITY_VIDEO))
+    return -1;
+  if (o->plot_audio
+      && write_plot (o->plot_audio, me, o->n_models, UDML_MODALITY_AUDIO))
+    return -1;
   return 0;
 }
 
 int
 main (int argc, char **argv)
 {
-  const char *pos[MAX_MODELS + 1];
-  int n_pos = 0, json = 0, quiet = 0, skip_bad = 0, no_cache = 0, protos = 0;
-  const char *plot = NULL, *plot_video = NULL, *plot_audio = NULL, *csv =
-      NULL, *cache_dir = NULL, *mode_name = "as-trained";
-  long threads = 1, batch = 64;
-  unsigned long long seed = DEFAULT_SEED;
-  UdmlInferMode mode = UDML_INFER_AS_TRAINED;
+  EvalOptions o;
+  UdmlFeatureSet sets[MAX_MODELS];
+  int n_sets = 0, ret = 1;
   ModelEval *me = NULL;
-  FeatureSet sets[MAX_MODELS];
-  int n_sets = 0, n_models = 0, ret = 1;
 
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    const char *v = NULL;
-#define IS(name) (strcmp (a, name) == 0)
-    if (IS ("--protocol") || IS ("--seed") || IS ("--plot") || IS ("--csv")
-        || IS ("--plot-video") || IS ("--plot-audio")
-        || IS ("--threads") || IS ("--batch") || IS ("--cache-dir")
-        || IS ("--mode")) {
-      if (i + 1 >= argc) {
-        fprintf (stderr, PROG ": error: %s needs a value\n", a);
-        return 2;
-      }
-      v = argv[++i];
-    }
-    if (IS ("--help") || IS ("-h")) {
-      usage (stdout);
-      return 0;
-    } else if (IS ("--json"))
-      json = 1;
-    else if (IS ("--quiet") || IS ("-q"))
-      quiet = 1;
-    else if (IS ("--skip-bad"))
-      skip_bad = 1;
-    else if (IS ("--no-cache"))
-      no_cache = 1;
-    else if (IS ("--protocol")) {
-      if (strcmp (v, "clean") == 0)
-        protos |= PROTO_CLEAN;
-      else if (strcmp (v, "table3") == 0)
-        protos |= PROTO_CLEAN | PROTO_TABLE3;
-      else if (strcmp (v, "sweep-video") == 0)
-        protos |= PROTO_SWEEP_VIDEO;
-      else if (strcmp (v, "sweep-audio") == 0)
-        protos |= PROTO_SWEEP_AUDIO;
-      else if (strcmp (v, "all") == 0)
-        protos |=
-            PROTO_CLEAN | PROTO_TABLE3 | PROTO_SWEEP_VIDEO | PROTO_SWEEP_AUDIO;
-      else {
-        fprintf (stderr,
-            PROG ": error: --protocol: unknown '%s' (clean, table3, "
-            "sweep-video, sweep-audio, all)\n", v);
-        return 2;
-      }
-    } else if (IS ("--seed")) {
-      char *end;
-      errno = 0;
-      seed = strtoull (v, &end, 10);
-      if (errno || *end || end == v) {
-        fprintf (stderr, PROG ": error: --seed: '%s' is not a number\n", v);
-        return 2;
-      }
-    } else if (IS ("--threads") || IS ("--batch")) {
-      char *end;
-      long x = strtol (v, &end, 10);
-      if (*end || end == v || x < 1 || x > 4096) {
-        fprintf (stderr, PROG ": error: %s: '%s' is not a positive integer\n",
-            a, v);
-        return 2;
-      }
-      *(IS ("--threads") ? &threads : &batch) = x;
-    } else if (IS ("--plot"))
-      plot = v;
-    else if (IS ("--plot-video"))
-      plot_video = v;
-    else if (IS ("--plot-audio"))
-      plot_audio = v;
-    else if (IS ("--csv"))
-      csv = v;
-    else if (IS ("--cache-dir"))
-      cache_dir = v;
-    else if (IS ("--mode")) {
-      static const char *modes[] =
-          { "as-trained", "no-dependency", "no-uncertainty",
-        "static"
-      };
-      int found = -1;
-      for (int k = 0; k < 4; k++)
-        if (strcmp (v, modes[k]) == 0)
-          found = k;
-      if (found < 0) {
-        fprintf (stderr, PROG ": error: --mode: unknown '%s'\n", v);
-        return 2;
-      }
-      mode = (UdmlInferMode) found;
-      mode_name = modes[found];
-    } else if (a[0] == '-' && a[1] != '\0') {
-      fprintf (stderr, PROG ": error: unknown option '%s'\n", a);
-      usage (stderr);
-      return 2;
-    } else {
-      if (n_pos == MAX_MODELS + 1) {
-        fprintf (stderr, PROG ": error: at most %d models\n", MAX_MODELS);
-        return 2;
-      }
-      pos[n_pos++] = a;
-    }
-#undef IS
-  }
-  if (n_pos < 2) {
-    fprintf (stderr,
-        PROG ": error: need at least one MODEL and the TEST.csv manifest\n");
-    usage (stderr);
-    return 2;
-  }
-  if (!protos)
-    protos = PROTO_CLEAN | PROTO_TABLE3 | PROTO_SWEEP_VIDEO | PROTO_SWEEP_AUDIO;
-  if ((plot || plot_video || plot_audio || csv)
-      && !(protos & (PROTO_SWEEP_VIDEO | PROTO_SWEEP_AUDIO))) {
-    fprintf (stderr, PROG ": error: --plot/--csv need a sweep protocol\n");
-    return 2;
-  }
-  const char *test = pos[n_pos - 1];
-  n_models = n_pos - 1;
-
-  udml_set_log_func (log_to_stderr, NULL);
-  udml_set_num_threads ((int) threads);
-  me = calloc (n_models, sizeof *me);
-  if (!me) {
-    fprintf (stderr, PROG ": error: out of memory\n");
-    return 1;
-  }
+  tool_init (PROG);
+  parse_options (argc, argv, &o);
   memset (sets, 0, sizeof sets);
-
-  for (int k = 0; k < n_models; k++) {
-    UdmlError err = { 0 };
-    char msg[512];
-    me[k].path = pos[k];
-    if (udml_model_load (pos[k], &me[k].model, &err) != UDML_OK) {
-      fprintf (stderr, PROG ": error: %s\n", err.msg);
-      goto out;
-    }
-    me[k].cfg = udml_model_config (me[k].model);
-    if (manifest_check_config (me[k].cfg, msg, sizeof msg)) {
-      fprintf (stderr,
-          PROG ": error: %s: model built for other features than media "
-          "give: %s\n", pos[k], msg);
-      goto out;
-    }
-    if (udml_config_find (me[k].cfg, UDML_MODALITY_AUDIO) < 0
-        && udml_config_find (me[k].cfg, UDML_MODALITY_VIDEO) < 0) {
-      fprintf (stderr,
-          PROG ": error: %s: model has no audio or video modality\n", pos[k]);
-      goto out;
-    }
-  }
-
-  /* Features per distinct feature configuration (models usually share one). */
-  ManifestOptions mo = { PROG, skip_bad, cache_dir, no_cache, quiet };
-  for (int k = 0; k < n_models; k++) {
-    int found = -1;
-    for (int j = 0; j < k && found < 0; j++) {
-      int same =
-          manifest_config_key (me[j].cfg) == manifest_config_key (me[k].cfg);
-      if (same)
-        found = me[j].set_index;
-    }
-    if (found >= 0) {
-      me[k].set_index = found;
-      continue;
-    }
-    feature_set_init (&sets[n_sets], me[k].cfg);
-    if (manifest_load_features (test, me[k].cfg, &mo, &sets[n_sets])) {
-      fprintf (stderr,
-          PROG ": error: %s: cannot evaluate model %s on this manifest\n", test,
-          pos[k]);
-      n_sets++;
-      goto out;
-    }
-    me[k].set_index = n_sets++;
-  }
-
-  if (!quiet)
-    fprintf (stderr, PROG ": corruption seed %llu\n", seed);
-  for (int k = 0; k < n_models; k++)
-    if (eval_model (&me[k], &sets[me[k].set_index], protos, seed, (int) batch,
-            mode, quiet))
-      goto out;
-
-  if (json)
-    print_json (stdout, me, n_models, test, sets[0].n, seed, mode_name);
-  else
-    print_text (stdout, me, n_models, test, sets[0].n, seed, mode_name);
-  if (fflush (stdout) != 0 || ferror (stdout)) {
-    fprintf (stderr, PROG ": error: writing the results failed\n");
+  if (check_outputs (&o))
+    goto out;
+  udml_set_log_func (tool_log, NULL);
+  udml_set_num_threads ((int) o.threads);
+  me = calloc (o.n_models, sizeof *me);
+  if (!me) {
+    tool_error ("out of memory");
     goto out;
   }
-  if (csv && write_csv (csv, me, n_models))
+  if (load_models (me, &o) || load_sets (me, &o, sets, &n_sets))
     goto out;
-  if (plot && write_plot (plot, me, n_models, -1))
-    goto out;
-  if (plot_video && write_plot (plot_video, me, n_models, UDML_MODALITY_VIDEO))
-    goto out;
-  if (plot_audio && write_plot (plot_audio, me, n_models, UDML_MODALITY_AUDIO))
+
+  if (!o.quiet)
+    tool_note ("corruption seed %llu", (unsigned long long) o.seed);
+  for (int k = 0; k < o.n_models; k++)
+    if (eval_model (&me[k], &sets[me[k].set_index], o.protos, o.seed,
+            (int) o.batch, o.mode, o.quiet))
+      goto out;
+  if (write_outputs (&o, me, sets[0].n))
     goto out;
   ret = 0;
 
 out:
-  for (int k = 0; k < n_models; k++)
+  for (int k = 0; me && k < o.n_models; k++)
     udml_model_free (me[k].model);
   for (int s = 0; s < n_sets; s++)
-    feature_set_clear (&sets[s]);
+    udml_feature_set_clear (&sets[s]);
   free (me);
-  return ret;
+  options_clear (&o);
+  return tool_finish (ret);
 }

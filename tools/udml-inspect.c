@@ -1,27 +1,14 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* udml-inspect — prints a model file's metadata, architecture and tensor
  * table, and verifies its checksums. Exit 0 if the file is sound, 1 if
  * not, 2 on bad usage. */
 #include <stdio.h>
 #include <string.h>
 
+#include "tool.h"
 #include "udml.h"
 
 #define PROG "udml-inspect"
-
-static void
-usage (FILE * out)
-{
-  fprintf (out,
-      "Usage: " PROG " MODEL\n"
-      "Prints the metadata (policy, scaling, labels, feature spec,\n"
-      "provenance), the architecture, dependency D and alpha of each\n"
-      "modality and the tensor table of a .udml model file, after\n"
-      "verifying the header and every tensor checksum.\n"
-      "\n"
-      "  -h, --help   show this help and exit\n"
-      "\n"
-      "Exit status: 0 sound file, 1 unreadable or corrupt file, 2 bad usage.\n");
-}
 
 static void
 print_features (const UdmlConfig * cfg)
@@ -113,49 +100,10 @@ print_tensors (const UdmlModel * model)
   return total;
 }
 
-int
-main (int argc, char **argv)
+static void
+print_summary (const char *path, const UdmlModel * model)
 {
-  const char *path = NULL;
-  UdmlError err = { 0 };
-  UdmlModel *model = NULL;
-  const UdmlConfig *cfg;
-  size_t stored;
-
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp (argv[i], "-h") || !strcmp (argv[i], "--help")) {
-      usage (stdout);
-      return 0;
-    }
-    if (!strcmp (argv[i], "--") && i + 1 < argc && !path) {
-      path = argv[++i];
-      continue;
-    }
-    if (argv[i][0] == '-' && argv[i][1] != '\0') {
-      fprintf (stderr, PROG ": error: unknown option '%s'\n", argv[i]);
-      usage (stderr);
-      return 2;
-    }
-    if (path) {
-      fprintf (stderr, PROG ": error: one model file expected\n");
-      usage (stderr);
-      return 2;
-    }
-    path = argv[i];
-  }
-  if (!path) {
-    usage (stderr);
-    return 2;
-  }
-
-  /* Checksums first: a corrupt file is reported as such, not as whatever
-   * the loader trips over. */
-  if (udml_model_verify (path, &err) != UDML_OK
-      || udml_model_load (path, &model, &err) != UDML_OK) {
-    fprintf (stderr, PROG ": error: %s\n", err.msg);
-    return 1;
-  }
-  cfg = udml_model_config (model);
+  const UdmlConfig *cfg = udml_model_config (model);
 
   printf ("file:       %s\n", path);
   printf ("checksums:  ok (header and %d tensors)\n",
@@ -168,13 +116,45 @@ main (int argc, char **argv)
   for (int k = 0; k < cfg->n_classes; k++)
     printf (" %s", cfg->labels[k]);
   printf ("\n");
-  print_features (cfg);
+}
+
+int
+main (int argc, char **argv)
+{
+  UdmlError err = { 0 };
+  UdmlModel *model = NULL;
+  const GOptionEntry entries[] = { {NULL} };
+
+  tool_init (PROG);
+  char **pos = tool_parse (entries, "MODEL",
+      "Prints the metadata (policy, scaling, labels, feature spec,\n"
+      "provenance), the architecture, dependency D and alpha of each\n"
+      "modality and the tensor table of a .udml model file, after\n"
+      "verifying the header and every tensor checksum.",
+      "Exit status: 0 sound file, 1 unreadable or corrupt file, 2 bad usage.",
+      argc, argv);
+  if (g_strv_length (pos) != 1)
+    tool_usage_error ("%s", pos[0] ? "one model file expected"
+        : "no model file given");
+  const char *path = pos[0];
+
+  /* Checksums first: a corrupt file is reported as such, not as whatever
+   * the loader trips over. */
+  if (udml_model_verify (path, &err) != UDML_OK
+      || udml_model_load (path, &model, &err) != UDML_OK) {
+    tool_error ("%s", err.msg);
+    g_strfreev (pos);
+    return tool_finish (1);
+  }
+  print_summary (path, model);
+  print_features (udml_model_config (model));
   print_modalities (model);
   print_provenance (udml_model_provenance (model));
-  stored = print_tensors (model);
+  size_t stored = print_tensors (model);
   printf ("parameters: %zu trainable, %zu stored values (with running "
       "statistics)\n", udml_model_num_params (model), stored);
 
   udml_model_free (model);
-  return 0;
+  g_strfreev (pos);
+  return tool_finish (0);
 }

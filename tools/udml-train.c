@@ -1,8 +1,9 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* udml-train — trains a UDML model (or a baseline/ablation policy) from
  * manifests of media clips (design.md "Tools", method.md §4-5).
  *
- * Features of window 0 of each clip are extracted once through lib/media,
- * the path the element uses, and cached next to the output.
+ * Features of window 0 of each clip are extracted once through lib/data
+ * and lib/media, the path the element uses, and cached next to the output.
  */
 #include <errno.h>
 #include <signal.h>
@@ -12,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "manifest.h"
+#include "tool.h"
 #include "udml.h"
 
 #define PROG "udml-train"
@@ -25,66 +26,6 @@ on_signal (int sig)
   stop_requested = 1;
   /* a second interrupt kills at once */
   signal (sig, SIG_DFL);
-}
-
-static void
-usage (FILE * f)
-{
-  UdmlTrainOptions d;
-  UdmlConfig dc;
-  udml_train_options_default (&d);
-  udml_config_default (&dc);
-  fprintf (f,
-      "usage: " PROG " [OPTIONS] --out MODEL TRAIN.csv...\n"
-      "\n"
-      "Trains a model on the clips listed in the manifests (CSV with a header\n"
-      "`path,label` or `audio,video,label`; paths relative to the manifest).\n"
-      "\n"
-      "  --out MODEL        model file to write (atomically)\n"
-      "  --policy P         static, pe, udml, udml-nue, udml-mc, udml-pos (udml)\n"
-      "  --epochs E         epochs (%d); stage 2 starts at E/2\n"
-      "  --lr LR            initial SGD learning rate (%g), x0.1 at 0.7 E\n"
-      "  --batch B          batch size (%d)\n"
-      "  --beta B           weight of the embedding KL term (default: scaled to\n"
-      "                     the map size, method.md section 2)\n"
-      "  --est-norm K       scale of the batch-normalised estimator input\n"
-      "                     (%g); 0 feeds it raw, as method.md\n"
-      "  --estimator-task-grad\n"
-      "                     let the task loss train the estimator through the\n"
-      "                     weights, as the reference code does (off: only the\n"
-      "                     estimator loss trains it, docs/method.md)\n"
-      "  --seed S           seed for initialisation, shuffling and noise (1)\n"
-      "  --threads T        BLAS threads (1)\n"
-      "  --val VAL.csv      validation manifest, evaluated every epoch\n"
-      "  --checkpoint CKPT  checkpoint written after every epoch (MODEL.ckpt)\n"
-      "  --resume CKPT      continue an interrupted run (same data and options)\n"
-      "  --skip-bad         skip bad manifest rows (reported) instead of stopping\n"
-      "  --cache-dir DIR    where feature caches go (the model's directory)\n"
-      "  --no-cache         always decode, never read or write a feature cache\n"
-      "  --quiet            no progress output\n"
-      "  --verbose          also print the core's informational log\n"
-      "  --help             this text\n", d.epochs, d.lr, d.batch,
-      (double) dc.est_norm);
-}
-
-static void
-log_to_stderr (UdmlLogLevel level, const char *msg, void *user)
-{
-  int verbose = *(int *) user;
-  if (level == UDML_LOG_ERROR)
-    fprintf (stderr, PROG ": error: %s\n", msg);
-  else if (level == UDML_LOG_WARNING)
-    fprintf (stderr, PROG ": warning: %s\n", msg);
-  else if (verbose)
-    fprintf (stderr, PROG ": %s\n", msg);
-}
-
-static double
-now_s (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 static void
@@ -120,7 +61,7 @@ on_progress (const UdmlTrainProgress * p, void *user)
   long total = (long) p->epochs * spe;
   int step = p->epoch_done ? spe : (p->step + 1 < spe ? p->step + 1 : spe);
   long done = (long) p->epoch * spe + step;
-  double now = now_s ();
+  double now = tool_now ();
   char eta[32], el[32];
 
   if (pr->done0 < 0) {
@@ -195,345 +136,357 @@ append_arg (char *buf, size_t n, const char *s)
   strncat (buf, "'", n - strlen (buf) - 1);
 }
 
-static int
-parse_int (const char *opt, const char *v, long lo, long hi, long *out)
+typedef struct
 {
-  char *end;
-  errno = 0;
-  long x = strtol (v, &end, 10);
-  if (errno || *end || end == v || x < lo || x > hi) {
-    fprintf (stderr, PROG ": error: %s: '%s' is not an integer in [%ld, %ld]\n",
-        opt, v, lo, hi);
+  char *out, *val, *ckpt, *resume, *cache_dir;
+  char **manifests;             /* (transfer full) */
+  int n_manifests;
+  gboolean skip_bad, task_grad, no_cache, quiet, verbose;
+  int policy;
+  long epochs, batch, threads, seed;
+  double lr, beta, est_norm;
+  int ckpt_default;             /* ckpt is MODEL.ckpt: removed after success */
+} TrainOptions;
+
+static const char help_text[] =
+    "Manifests are CSV with a header `path,label` or `audio,video,label`;\n"
+    "paths are relative to the manifest. --epochs E: stage 2 starts at E/2;\n"
+    "the learning rate drops x0.1 at 0.7 E. --beta defaults to a weight\n"
+    "scaled to the map size (method.md section 2). --est-norm 0 feeds the\n"
+    "estimator raw input, as method.md. --estimator-task-grad lets the task\n"
+    "loss train the estimator through the weights, as the reference code\n"
+    "does (off: only the estimator loss trains it, docs/method.md).";
+
+static void
+parse_values (TrainOptions * o, const char *policy, const char *epochs,
+    const char *seed, const char *threads, const char *batch, const char *lr,
+    const char *beta, const char *est_norm)
+{
+  if (policy) {
+    o->policy = udml_policy_from_name (policy);
+    if (o->policy < 0)
+      tool_usage_error ("--policy: unknown policy '%s' (static, pe, udml, "
+          "udml-nue, udml-mc, udml-pos)", policy);
+  }
+  tool_opt_long ("--epochs", epochs, 1, 100000, &o->epochs);
+  tool_opt_long ("--seed", seed, 0, 0x7fffffffL, &o->seed);
+  tool_opt_long ("--threads", threads, 1, 256, &o->threads);
+  tool_opt_long ("--batch", batch, 1, 65536, &o->batch);
+  if (lr)
+    tool_opt_double ("--lr", lr, 1e-300, 10, "a rate in (0, 10]", &o->lr);
+  tool_opt_double ("--beta", beta, 0, 100, "a weight in [0, 100]", &o->beta);
+  tool_opt_double ("--est-norm", est_norm, 0, 16, "a scale in [0, 16]",
+      &o->est_norm);
+}
+
+static void
+parse_options (int argc, char **argv, TrainOptions * o)
+{
+  char *policy = NULL, *epochs = NULL, *seed = NULL, *threads = NULL;
+  char *batch = NULL, *lr = NULL, *beta = NULL, *est_norm = NULL;
+  UdmlTrainOptions d;
+  UdmlConfig dc;
+  udml_train_options_default (&d);
+  udml_config_default (&dc);
+  char *h_epochs = g_strdup_printf ("epochs (%d)", d.epochs);
+  char *h_lr = g_strdup_printf ("initial SGD learning rate (%g)", d.lr);
+  char *h_batch = g_strdup_printf ("batch size (%d)", d.batch);
+  char *h_est = g_strdup_printf ("scale of the batch-normalised estimator "
+      "input (%g)", (double) dc.est_norm);
+  const GOptionEntry entries[] = {
+    {"out", 'o', 0, G_OPTION_ARG_FILENAME, &o->out,
+        "model file to write (atomically)", "MODEL"},
+    {"policy", 0, 0, G_OPTION_ARG_STRING, &policy,
+        "static, pe, udml, udml-nue, udml-mc, udml-pos (udml)", "P"},
+    {"epochs", 0, 0, G_OPTION_ARG_STRING, &epochs, h_epochs, "E"},
+    {"lr", 0, 0, G_OPTION_ARG_STRING, &lr, h_lr, "LR"},
+    {"batch", 0, 0, G_OPTION_ARG_STRING, &batch, h_batch, "B"},
+    {"beta", 0, 0, G_OPTION_ARG_STRING, &beta,
+        "weight of the embedding KL term", "B"},
+    {"est-norm", 0, 0, G_OPTION_ARG_STRING, &est_norm, h_est, "K"},
+    {"estimator-task-grad", 0, 0, G_OPTION_ARG_NONE, &o->task_grad,
+        "let the task loss train the estimator", NULL},
+    {"seed", 0, 0, G_OPTION_ARG_STRING, &seed,
+        "seed for initialisation, shuffling and noise (1)", "S"},
+    {"threads", 0, 0, G_OPTION_ARG_STRING, &threads, "BLAS threads (1)", "T"},
+    {"val", 0, 0, G_OPTION_ARG_FILENAME, &o->val,
+        "validation manifest, evaluated every epoch", "VAL.csv"},
+    {"checkpoint", 0, 0, G_OPTION_ARG_FILENAME, &o->ckpt,
+        "checkpoint written after every epoch (MODEL.ckpt)", "CKPT"},
+    {"resume", 0, 0, G_OPTION_ARG_FILENAME, &o->resume,
+        "continue an interrupted run (same data and options)", "CKPT"},
+    {"skip-bad", 0, 0, G_OPTION_ARG_NONE, &o->skip_bad,
+        "skip bad manifest rows (reported) instead of stopping", NULL},
+    {"cache-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->cache_dir,
+        "where feature caches go (the model's directory)", "DIR"},
+    {"no-cache", 0, 0, G_OPTION_ARG_NONE, &o->no_cache,
+        "always decode, never read or write a feature cache", NULL},
+    {"quiet", 'q', 0, G_OPTION_ARG_NONE, &o->quiet, "no progress output", NULL},
+    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &o->verbose,
+        "also print the core's informational log", NULL},
+    {NULL}
+  };
+
+  memset (o, 0, sizeof *o);
+  o->policy = UDML_POLICY_UDML;
+  o->epochs = o->batch = -1;
+  o->threads = o->seed = 1;
+  o->lr = o->beta = o->est_norm = -1;
+  o->manifests = tool_parse (entries, "--out MODEL TRAIN.csv...",
+      "Trains a model on the clips listed in the manifests.", help_text, argc,
+      argv);
+  parse_values (o, policy, epochs, seed, threads, batch, lr, beta, est_norm);
+  g_free (policy);
+  g_free (epochs);
+  g_free (seed);
+  g_free (threads);
+  g_free (batch);
+  g_free (lr);
+  g_free (beta);
+  g_free (est_norm);
+  g_free (h_epochs);
+  g_free (h_lr);
+  g_free (h_batch);
+  g_free (h_est);
+  o->n_manifests = (int) g_strv_length (o->manifests);
+  if (!o->out)
+    tool_usage_error ("--out MODEL is required");
+  if (o->n_manifests == 0)
+    tool_usage_error ("no training manifest given");
+  if (!o->ckpt) {
+    o->ckpt = g_strdup_printf ("%s.ckpt", o->out);
+    o->ckpt_default = 1;
+  }
+  if (!o->cache_dir)
+    o->cache_dir = g_path_get_dirname (o->out);
+}
+
+static void
+options_clear (TrainOptions * o)
+{
+  g_free (o->out);
+  g_free (o->val);
+  g_free (o->ckpt);
+  g_free (o->resume);
+  g_free (o->cache_dir);
+  g_strfreev (o->manifests);
+}
+
+static int
+setup_config (const TrainOptions * o, UdmlConfig * cfg)
+{
+  UdmlError err = { 0 };
+  udml_config_default (cfg);
+  cfg->policy = (UdmlPolicy) o->policy;
+  if (o->est_norm >= 0)
+    cfg->est_norm = (float) o->est_norm;
+  if (udml_config_validate (cfg, &err) != UDML_OK
+      || udml_data_check_config (cfg, &err) != UDML_OK) {
+    tool_error ("configuration: %s", err.msg);
     return -1;
   }
-  *out = x;
   return 0;
 }
 
-int
-main (int argc, char **argv)
+/* Every manifest, all problems reported before stopping. */
+static int
+load_data (const TrainOptions * o, const UdmlConfig * cfg,
+    UdmlFeatureSet * train, UdmlFeatureSet * val)
 {
-  const char *out = NULL, *val_path = NULL, *ckpt = NULL, *resume = NULL;
-  const char *cache_dir = NULL;
-  const char *manifests[256];
-  int n_manifests = 0, skip_bad = 0, task_grad = 0, no_cache = 0, quiet =
-      0, verbose = 0;
-  int policy = UDML_POLICY_UDML;
-  long epochs = -1, batch = -1, threads = 1, seed = 1;
-  double lr = -1, beta = -1, est_norm = -1;
-  char *ckpt_alloc = NULL, *cache_alloc = NULL;
-  UdmlConfig cfg;
-  UdmlModel *model = NULL;
-  UdmlTrainOptions opt;
-  UdmlError err = { 0 };
-  FeatureSet train, val;
-  int ret = 1, ckpt_default = 0;
-  char cmd[4096] = "";
-  char msg[512];
-
-  memset (&train, 0, sizeof train);
-  memset (&val, 0, sizeof val);
-  for (int i = 0; i < argc; i++)
-    append_arg (cmd, sizeof cmd, i == 0 ? PROG : argv[i]);
-
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    const char *v = NULL;
-    int takes = 0;
-#define IS(name) (strcmp (a, name) == 0)
-    if (IS ("--out") || IS ("--policy") || IS ("--epochs") || IS ("--seed")
-        || IS ("--threads") || IS ("--lr") || IS ("--beta") || IS ("--batch")
-        || IS ("--val") || IS ("--est-norm")
-        || IS ("--resume") || IS ("--checkpoint") || IS ("--cache-dir")
-        || IS ("-o")) {
-      takes = 1;
-      if (i + 1 >= argc) {
-        fprintf (stderr, PROG ": error: %s needs a value\n", a);
-        usage (stderr);
-        return 2;
-      }
-      v = argv[++i];
-    }
-    if (IS ("--help") || IS ("-h")) {
-      usage (stdout);
-      return 0;
-    } else if (IS ("--out") || IS ("-o"))
-      out = v;
-    else if (IS ("--policy")) {
-      policy = udml_policy_from_name (v);
-      if (policy < 0) {
-        fprintf (stderr,
-            PROG ": error: --policy: unknown policy '%s' (static, pe, "
-            "udml, udml-nue, udml-mc, udml-pos)\n", v);
-        return 2;
-      }
-    } else if (IS ("--epochs")) {
-      if (parse_int (a, v, 1, 100000, &epochs))
-        return 2;
-    } else if (IS ("--seed")) {
-      if (parse_int (a, v, 0, 0x7fffffffL, &seed))
-        return 2;
-    } else if (IS ("--threads")) {
-      if (parse_int (a, v, 1, 256, &threads))
-        return 2;
-    } else if (IS ("--batch")) {
-      if (parse_int (a, v, 1, 65536, &batch))
-        return 2;
-    } else if (IS ("--lr")) {
-      char *end;
-      lr = strtod (v, &end);
-      if (*end || end == v || !(lr > 0) || lr > 10) {
-        fprintf (stderr, PROG ": error: --lr: '%s' is not a rate in (0, 10]\n",
-            v);
-        return 2;
-      }
-    } else if (IS ("--beta")) {
-      char *end;
-      beta = strtod (v, &end);
-      if (*end || end == v || !(beta >= 0) || beta > 100) {
-        fprintf (stderr, PROG ": error: --beta: '%s' is not a weight in "
-            "[0, 100]\n", v);
-        return 2;
-      }
-    } else if (IS ("--val"))
-      val_path = v;
-    else if (IS ("--resume"))
-      resume = v;
-    else if (IS ("--checkpoint"))
-      ckpt = v;
-    else if (IS ("--cache-dir"))
-      cache_dir = v;
-    else if (IS ("--skip-bad"))
-      skip_bad = 1;
-    else if (IS ("--estimator-task-grad"))
-      task_grad = 1;
-    else if (IS ("--est-norm")) {
-      char *end;
-      est_norm = strtod (v, &end);
-      if (*end || end == v || !(est_norm >= 0) || est_norm > 16) {
-        fprintf (stderr, PROG ": error: --est-norm: '%s' is not a scale in "
-            "[0, 16]\n", v);
-        return 2;
-      }
-    } else if (IS ("--no-cache"))
-      no_cache = 1;
-    else if (IS ("--quiet") || IS ("-q"))
-      quiet = 1;
-    else if (IS ("--verbose") || IS ("-v"))
-      verbose = 1;
-    else if (a[0] == '-' && a[1] != '\0' && !takes) {
-      fprintf (stderr, PROG ": error: unknown option '%s'\n", a);
-      usage (stderr);
-      return 2;
-    } else {
-      if (n_manifests == 256) {
-        fprintf (stderr, PROG ": error: too many manifests\n");
-        return 2;
-      }
-      manifests[n_manifests++] = a;
-    }
-#undef IS
-  }
-  if (!out || n_manifests == 0) {
-    fprintf (stderr, PROG ": error: %s\n", !out ? "--out MODEL is required"
-        : "no training manifest given");
-    usage (stderr);
-    return 2;
-  }
-
-  udml_set_log_func (log_to_stderr, &verbose);
-  udml_set_num_threads ((int) threads);
-
-  udml_config_default (&cfg);
-  cfg.policy = (UdmlPolicy) policy;
-  if (est_norm >= 0)
-    cfg.est_norm = (float) est_norm;
-  if (udml_config_validate (&cfg, &err) != UDML_OK) {
-    fprintf (stderr, PROG ": error: configuration: %s\n", err.msg);
-    goto out;
-  }
-  if (manifest_check_config (&cfg, msg, sizeof msg)) {
-    fprintf (stderr, PROG ": error: configuration: %s\n", msg);
-    goto out;
-  }
-
-  if (!ckpt) {
-    size_t l = strlen (out) + 6;
-    ckpt_alloc = malloc (l);
-    if (!ckpt_alloc) {
-      fprintf (stderr, PROG ": error: out of memory\n");
-      goto out;
-    }
-    snprintf (ckpt_alloc, l, "%s.ckpt", out);
-    ckpt = ckpt_alloc;
-    ckpt_default = 1;
-  }
-  if (!cache_dir) {
-    const char *slash = strrchr (out, '/');
-    if (slash) {
-      cache_alloc = strndup (out, slash == out ? 1 : (size_t) (slash - out));
-      if (!cache_alloc) {
-        fprintf (stderr, PROG ": error: out of memory\n");
-        goto out;
-      }
-      cache_dir = cache_alloc;
-    } else {
-      cache_dir = ".";
-    }
-  }
-
-  ManifestOptions mo = { PROG, skip_bad, cache_dir, no_cache, quiet };
-  feature_set_init (&train, &cfg);
+  ToolDataOptions dopt = { o->skip_bad, o->cache_dir, o->no_cache, o->quiet };
   int bad = 0;
-  for (int i = 0; i < n_manifests; i++)
-    if (manifest_load_features (manifests[i], &cfg, &mo, &train))
-      bad = 1;
-  if (val_path) {
-    feature_set_init (&val, &cfg);
-    if (manifest_load_features (val_path, &cfg, &mo, &val))
-      bad = 1;
+  udml_feature_set_init (train, cfg);
+  udml_feature_set_init (val, cfg);
+  for (int i = 0; i < o->n_manifests; i++)
+    bad |= tool_load_features (o->manifests[i], cfg, &dopt, train);
+  if (o->val)
+    bad |= tool_load_features (o->val, cfg, &dopt, val);
+  if (bad)
+    tool_error ("stopping before training");
+  return bad ? -1 : 0;
+}
+
+static void
+train_options (const TrainOptions * o, UdmlTrainOptions * opt, Progress * pr)
+{
+  udml_train_options_default (opt);
+  if (o->epochs > 0)
+    opt->epochs = (int) o->epochs;
+  if (o->batch > 0)
+    opt->batch = (int) o->batch;
+  if (o->lr > 0)
+    opt->lr = (float) o->lr;
+  if (o->beta >= 0)
+    opt->beta = (float) o->beta;
+  opt->estimator_task_grad = o->task_grad;
+  opt->seed = (uint64_t) o->seed;
+  opt->threads = (int) o->threads;
+  opt->checkpoint = o->ckpt;
+  opt->resume = o->resume;
+  opt->progress = on_progress;
+  opt->progress_user = pr;
+}
+
+/* Trains with SIGINT/SIGTERM asking for a clean stop. */
+static UdmlStatus
+run_training (UdmlModel * model, const UdmlFeatureSet * train,
+    const UdmlFeatureSet * val, int have_val, const UdmlTrainOptions * opt,
+    UdmlError * err)
+{
+  UdmlDataset dtrain = { train->n, {0}, train->y };
+  UdmlDataset dval = { val->n, {0}, val->y };
+  for (int m = 0; m < train->n_mod; m++) {
+    dtrain.x[m] = train->x[m];
+    dval.x[m] = val->x[m];
   }
-  if (bad) {
-    fprintf (stderr, PROG ": error: stopping before training\n");
-    goto out;
-  }
-
-  model = udml_model_new (&cfg, (uint64_t) seed, &err);
-  if (!model) {
-    fprintf (stderr, PROG ": error: %s\n", err.msg);
-    goto out;
-  }
-
-  udml_train_options_default (&opt);
-  if (epochs > 0)
-    opt.epochs = (int) epochs;
-  if (batch > 0)
-    opt.batch = (int) batch;
-  if (lr > 0)
-    opt.lr = (float) lr;
-  if (beta >= 0)
-    opt.beta = (float) beta;
-  opt.estimator_task_grad = task_grad;
-  opt.seed = (uint64_t) seed;
-  opt.threads = (int) threads;
-  opt.checkpoint = ckpt;
-  opt.resume = resume;
-  Progress pr = { isatty (2), quiet, 0, 0, -1, -1, -1, 0, 0, 0 };
-  opt.progress = on_progress;
-  opt.progress_user = &pr;
-
-  UdmlDataset dtrain = { train.n, {0}, train.y };
-  UdmlDataset dval = { val.n, {0}, val.y };
-  for (int m = 0; m < cfg.n_modalities; m++) {
-    dtrain.x[m] = train.x[m];
-    dval.x[m] = val.x[m];
-  }
-
-  if (!quiet)
-    fprintf (stderr,
-        PROG ": training %s on %d clips (%d validation), %d epochs, "
-        "batch %d, lr %g, seed %ld, %ld thread%s; %zu parameters\n",
-        udml_policy_name (cfg.policy), train.n, val.n, opt.epochs, opt.batch,
-        opt.lr, seed, threads, threads == 1 ? "" : "s",
-        udml_model_num_params (model));
-
   struct sigaction sa;
   memset (&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
   sigemptyset (&sa.sa_mask);
   sigaction (SIGINT, &sa, NULL);
   sigaction (SIGTERM, &sa, NULL);
-
-  double t0 = now_s ();
-  UdmlStatus st =
-      udml_train (model, &dtrain, val_path ? &dval : NULL, &opt, &err);
-  double train_s = now_s () - t0;
+  UdmlStatus st = udml_train (model, &dtrain, have_val ? &dval : NULL, opt,
+      err);
   signal (SIGINT, SIG_DFL);
   signal (SIGTERM, SIG_DFL);
-  if (pr.tty && !quiet)
-    fprintf (stderr, "\r\033[K");
+  return st;
+}
 
-  if (st == UDML_ERR_INTERRUPTED) {
-    char again[4200] = "";
-    append_arg (again, sizeof again, PROG);
-    append_arg (again, sizeof again, "--resume");
-    append_arg (again, sizeof again, ckpt);
-    for (int i = 1; i < argc; i++) {
-      if (strcmp (argv[i], "--resume") == 0) {
-        i++;
-        continue;
-      }
-      append_arg (again, sizeof again, argv[i]);
+static void
+report_interrupted (int argc, char **argv, const TrainOptions * o,
+    const Progress * pr)
+{
+  char again[4200] = "";
+  append_arg (again, sizeof again, PROG);
+  append_arg (again, sizeof again, "--resume");
+  append_arg (again, sizeof again, o->ckpt);
+  for (int i = 1; i < argc; i++) {
+    if (strcmp (argv[i], "--resume") == 0) {
+      i++;
+      continue;
     }
-    fprintf (stderr,
-        PROG ": interrupted during epoch %d; checkpoint written to %s\n" PROG
-        ": resume with: %s\n", pr.last_epoch + 1, ckpt, again);
-    ret = 130;
-    goto out;
+    append_arg (again, sizeof again, argv[i]);
+  }
+  tool_note ("interrupted during epoch %d; checkpoint written to %s",
+      pr->last_epoch + 1, o->ckpt);
+  tool_note ("resume with: %s", again);
+}
+
+/* What made this model, stored in it. */
+static void
+set_provenance (UdmlModel * model, int argc, char **argv,
+    const TrainOptions * o, const UdmlTrainOptions * opt,
+    const UdmlFeatureSet * train, const UdmlFeatureSet * val,
+    const Progress * pr, double train_s)
+{
+  const UdmlConfig *cfg = udml_model_config (model);
+  char prov[8192], date[64], data[2048] = "", cmd[4096] = "";
+  time_t t = time (NULL);
+  struct tm tm;
+  gmtime_r (&t, &tm);
+  strftime (date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  for (int i = 0; i < argc; i++)
+    append_arg (cmd, sizeof cmd, i == 0 ? PROG : argv[i]);
+  for (int i = 0; i < o->n_manifests; i++) {
+    strncat (data, i ? " " : "", sizeof data - strlen (data) - 1);
+    strncat (data, o->manifests[i], sizeof data - strlen (data) - 1);
+  }
+  snprintf (prov, sizeof prov,
+      "tool=" PROG "\n" "command=%s\n" "seed=%ld\n" "policy=%s\n"
+      "epochs=%d\n" "batch=%d\n" "lr=%g\n" "beta=%g%s\n"
+      "estimator_task_grad=%d\n" "threads=%ld\n"
+      "data=%s (%d clips, %d skipped)\n" "val=%s (%d clips)\n"
+      "final_train_accuracy=%.4f\n" "final_val_accuracy=%.4f\n" "date=%s\n"
+      "train_time_s=%.1f%s\n",
+      cmd, o->seed, udml_policy_name (cfg->policy), opt->epochs, opt->batch,
+      opt->lr, opt->beta, opt->beta < 0 ? " (scaled to the map size)" : "",
+      opt->estimator_task_grad, o->threads, data, train->n, train->n_bad,
+      o->val ? o->val : "none", val->n, pr->last_acc, pr->last_val_acc, date,
+      train_s, o->resume ? " (this session, resumed)" : "");
+  udml_model_set_provenance (model, prov);
+}
+
+/* Trains, saves and reports; returns the exit status. */
+static int
+train_and_save (int argc, char **argv, const TrainOptions * o,
+    UdmlModel * model, const UdmlFeatureSet * train, const UdmlFeatureSet * val)
+{
+  UdmlTrainOptions opt;
+  UdmlError err = { 0 };
+  Progress pr = { isatty (2), o->quiet, 0, 0, -1, -1, -1, 0, 0, 0 };
+  char el[32];
+
+  train_options (o, &opt, &pr);
+  if (!o->quiet)
+    tool_note ("training %s on %d clips (%d validation), %d epochs, "
+        "batch %d, lr %g, seed %ld, %ld thread%s; %zu parameters",
+        udml_policy_name (udml_model_config (model)->policy), train->n, val->n,
+        opt.epochs, opt.batch, opt.lr, o->seed, o->threads,
+        o->threads == 1 ? "" : "s", udml_model_num_params (model));
+  double t0 = tool_now ();
+  UdmlStatus st = run_training (model, train, val, o->val != NULL, &opt, &err);
+  double train_s = tool_now () - t0;
+  if (pr.tty && !o->quiet)
+    fprintf (stderr, "\r\033[K");
+  if (st == UDML_ERR_INTERRUPTED) {
+    report_interrupted (argc, argv, o, &pr);
+    return 130;
   }
   if (st != UDML_OK) {
-    fprintf (stderr, PROG ": error: training failed (%s): %s\n",
-        udml_status_name (st), err.msg);
-    goto out;
+    tool_error ("training failed (%s): %s", udml_status_name (st), err.msg);
+    return 1;
   }
-
-  /* provenance */
-  {
-    char prov[8192], date[64], data[2048] = "";
-    time_t t = time (NULL);
-    struct tm tm;
-    gmtime_r (&t, &tm);
-    strftime (date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    for (int i = 0; i < n_manifests; i++) {
-      strncat (data, i ? " " : "", sizeof data - strlen (data) - 1);
-      strncat (data, manifests[i], sizeof data - strlen (data) - 1);
-    }
-    snprintf (prov, sizeof prov,
-        "tool=" PROG "\n"
-        "command=%s\n"
-        "seed=%ld\n"
-        "policy=%s\n"
-        "epochs=%d\n"
-        "batch=%d\n"
-        "lr=%g\n"
-        "beta=%g%s\n"
-        "estimator_task_grad=%d\n"
-        "threads=%ld\n"
-        "data=%s (%d clips, %d skipped)\n"
-        "val=%s (%d clips)\n"
-        "final_train_accuracy=%.4f\n"
-        "final_val_accuracy=%.4f\n"
-        "date=%s\n"
-        "train_time_s=%.1f%s\n",
-        cmd, seed, udml_policy_name (cfg.policy), opt.epochs, opt.batch, opt.lr,
-        opt.beta, opt.beta < 0 ? " (scaled to the map size)" : "",
-        opt.estimator_task_grad, threads,
-        data, train.n, train.n_bad, val_path ? val_path : "none", val.n,
-        pr.last_acc, pr.last_val_acc, date, train_s,
-        resume ? " (this session, resumed)" : "");
-    udml_model_set_provenance (model, prov);
+  set_provenance (model, argc, argv, o, &opt, train, val, &pr, train_s);
+  if (udml_model_save (model, o->out, &err) != UDML_OK) {
+    tool_error ("%s", err.msg);
+    return 1;
   }
-  if (udml_model_save (model, out, &err) != UDML_OK) {
-    fprintf (stderr, PROG ": error: %s\n", err.msg);
-    goto out;
-  }
-  if (ckpt_default)
-    unlink (ckpt);
-  if (!quiet) {
-    char el[32];
+  if (o->ckpt_default)
+    unlink (o->ckpt);
+  if (!o->quiet) {
     fmt_duration (el, sizeof el, train_s);
-    fprintf (stderr, PROG ": wrote %s (train time %s", out, el);
-    if (val_path)
-      fprintf (stderr, ", validation accuracy %.4f", pr.last_val_acc);
-    fprintf (stderr, ")\n");
+    if (o->val)
+      tool_note ("wrote %s (train time %s, validation accuracy %.4f)", o->out,
+          el, pr.last_val_acc);
+    else
+      tool_note ("wrote %s (train time %s)", o->out, el);
   }
-  ret = 0;
+  return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+  TrainOptions o;
+  UdmlConfig cfg;
+  UdmlModel *model = NULL;
+  UdmlError err = { 0 };
+  UdmlFeatureSet train, val;
+  int ret = 1;
+
+  tool_init (PROG);
+  parse_options (argc, argv, &o);
+  memset (&train, 0, sizeof train);
+  memset (&val, 0, sizeof val);
+  udml_set_log_func (tool_log, &o.verbose);
+  udml_set_num_threads ((int) o.threads);
+
+  /* every output path before any decoding or training */
+  if (tool_check_output ("--out", o.out)
+      || tool_check_output ("--checkpoint", o.ckpt)
+      || setup_config (&o, &cfg) || load_data (&o, &cfg, &train, &val))
+    goto out;
+  model = udml_model_new (&cfg, (uint64_t) o.seed, &err);
+  if (!model) {
+    tool_error ("%s", err.msg);
+    goto out;
+  }
+  ret = train_and_save (argc, argv, &o, model, &train, &val);
 
 out:
   udml_model_free (model);
-  feature_set_clear (&train);
-  feature_set_clear (&val);
-  free (ckpt_alloc);
-  free (cache_alloc);
-  return ret;
+  udml_feature_set_clear (&train);
+  udml_feature_set_clear (&val);
+  options_clear (&o);
+  return tool_finish (ret);
 }

@@ -8,7 +8,10 @@ directory, then checks: bad rows named with file:line, empty manifests,
 unknown labels, --skip-bad, a tiny training run giving a loadable model,
 the feature cache, interrupt + resume, eval --json keys and invariants, and
 that --plot writes valid SVG, and that eval refuses a model built for other
-features. Exit status carries the verdict.
+features. Then bad input: options and --help of every tool, a feature cache
+with forged labels or features, unreadable manifests, output paths checked
+before any work, lost standard output, a directory where a file belongs.
+Exit status carries the verdict.
 """
 import csv
 import json
@@ -103,6 +106,147 @@ def set_meta(path, out, key, value, prefix=None):
     crc = zlib.crc32(bytes(b[32:32 + hsize]), crc)
     struct.pack_into("<I", b, 28, crc)
     open(out, "wb").write(b)
+
+
+FNV_INIT = 0xcbf29ce484222325
+
+
+def fnv1a(data, h=FNV_INIT):
+    for b in data:
+        h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+    return h
+
+
+def read_cache(path):
+    """Splits a feature cache into (head, items, floats per modality)."""
+    b = open(path, "rb").read()
+    assert b[:8] == b"UDMLFC01"
+    n_items, n_mod = struct.unpack_from("<II", b, 16)
+    F = struct.unpack_from("<%dI" % n_mod, b, 24)
+    pos = 24 + 4 * n_mod
+    head = b[:pos]
+    items = []
+    for _ in range(n_items):
+        line, lab, ln = struct.unpack_from("<iiI", b, pos)
+        items.append([line, lab, b[pos + 12:pos + 12 + ln]])
+        pos += 12 + ln
+    n_good = sum(1 for it in items if not it[2])
+    feats = []
+    for f in F:
+        feats.append(bytearray(b[pos:pos + 4 * f * n_good]))
+        pos += 4 * f * n_good
+    return head, items, feats
+
+
+def write_cache(path, head, items, feats):
+    """Writes a cache with a valid checksum, so only field checks can refuse it."""
+    body = bytearray(head)
+    for line, lab, err in items:
+        body += struct.pack("<iiI", line, lab, len(err)) + err
+    for f in feats:
+        body += f
+    body += struct.pack("<Q", fnv1a(bytes(body)))
+    open(path, "wb").write(body)
+
+
+def check_forged_cache(evalt, model, good, d):
+    """A cache with a checksum but wrong fields is refused and decoded again."""
+    p = run([evalt, "--json", "--protocol", "clean", model, good])
+    ref = json.loads(p.stdout)["models"][0]["results"][0]["accuracy"] if p.returncode == 0 else None
+    caches = [f for f in os.listdir(d) if f.startswith("good.csv.") and f.endswith(".featcache")]
+    check(ref is not None and len(caches) == 1, "one feature cache for good.csv")
+    if ref is None or len(caches) != 1:
+        return
+    cache = os.path.join(d, caches[0])
+
+    def forge(what, label=None, nan=False):
+        head, items, feats = read_cache(cache)
+        if label is not None:
+            items[0][1] = label
+        if nan:
+            struct.pack_into("<f", feats[0], 40, float("nan"))
+        write_cache(cache, head, items, feats)
+        p = run([evalt, "--json", "--protocol", "clean", model, good])
+        acc = None
+        if p.returncode == 0:
+            acc = json.loads(p.stdout)["models"][0]["results"][0]["accuracy"]
+        check(p.returncode == 0 and acc == ref and "decoded again" in p.stderr,
+              "forged cache (%s) refused: rc %d, accuracy %s, want %s" % (what, p.returncode, acc, ref))
+        if p.returncode != 0:
+            print(p.stderr[-2000:])
+
+    forge("label 100000", label=100000)
+    forge("label 10 of 10 classes", label=10)
+    forge("label of another class", label=1)
+    forge("a NaN feature", nan=True)
+
+
+def check_bad_input(tools, train, evalt, model, good, d):
+    inspect = os.path.join(tools, "udml-inspect")
+    avdigits = os.path.join(tools, "udml-avdigits")
+    for t in (train, evalt, inspect, avdigits):
+        name = os.path.basename(t)
+        p = run([t, "--help"])
+        check(p.returncode == 0 and "Usage:" in p.stdout and "--help" in p.stdout,
+              "%s --help: generated help, exit 0" % name)
+        p = run([t, "--no-such-option"])
+        check(p.returncode == 2 and p.stderr.startswith(name + ": error: "),
+              "%s: unknown option is a usage error in the tool's style" % name)
+
+    # the real reason an input cannot be read
+    p = run([train, "--out", os.path.join(d, "x.udml"), os.path.join(d, "nope.csv")])
+    check(p.returncode == 1 and "No such file or directory" in p.stderr
+          and "Inappropriate ioctl" not in p.stderr, "missing manifest: the real reason")
+    p = run([train, "--out", os.path.join(d, "x.udml"), os.path.join(d, "clips")])
+    check(p.returncode == 1 and "Is a directory" in p.stderr
+          and "Inappropriate ioctl" not in p.stderr, "manifest that is a directory: the real reason")
+
+    # output paths are checked before any decoding or training
+    missing = os.path.join(d, "no-such-dir")
+    cases = [
+        ([train, "--epochs", "1", "--out", os.path.join(missing, "m.udml"), good], "--out in a missing directory"),
+        ([train, "--epochs", "1", "--out", d, good], "--out that is a directory"),
+        ([train, "--epochs", "1", "--checkpoint", os.path.join(missing, "c.ckpt"),
+          "--out", os.path.join(d, "m3.udml"), good], "--checkpoint in a missing directory"),
+    ]
+    if os.geteuid() != 0:  # root writes anywhere
+        ro = os.path.join(d, "read-only")
+        os.mkdir(ro, 0o555)
+        cases.append(([train, "--epochs", "1", "--out", os.path.join(ro, "m.udml"), good],
+                      "--out in a read-only directory"))
+    for args, what in cases:
+        p = run(args)
+        check(p.returncode == 1 and "epoch" not in p.stderr and "decoded" not in p.stderr
+              and "from the feature cache" not in p.stderr,
+              "train: %s refused before any work" % what)
+    for opt, path in (("--csv", os.path.join(missing, "s.csv")), ("--plot", d),
+                      ("--plot-video", os.path.join(missing, "v.svg"))):
+        p = run([evalt, "--protocol", "sweep-video", opt, path, model, good])
+        check(p.returncode == 1 and p.stdout == "" and opt in p.stderr
+              and "sweep done" not in p.stderr,
+              "eval: unwritable %s refused before evaluating" % opt)
+
+    # lost standard output is an error
+    with open("/dev/full", "w") as full:
+        for args, name in (([inspect, model], "udml-inspect"),
+                           ([evalt, "--protocol", "clean", model, good], "udml-eval"),
+                           ([train, "--help"], "udml-train --help")):
+            p = subprocess.run(args, stdout=full, stderr=subprocess.PIPE, text=True)
+            check(p.returncode == 1 and "standard output" in p.stderr,
+                  "%s > /dev/full: exit 1 (got %d)" % (name, p.returncode))
+
+    # a directory where a file belongs
+    fsdd = os.path.join(d, "fsdd")
+    mnist = os.path.join(d, "mnist")
+    os.makedirs(fsdd)
+    os.makedirs(os.path.join(mnist, "digits-images-idx3-ubyte"))
+    open(os.path.join(mnist, "digits-labels-idx1-ubyte"), "wb").write(b"\0\0\x08\x01\0\0\0\0")
+    write_wav(os.path.join(fsdd, "0_jackson_0.wav"), 440)
+    p = run([avdigits, "--fsdd", fsdd, "--mnist", mnist, "--out", os.path.join(d, "av")])
+    check(p.returncode == 1 and "digits-images-idx3-ubyte: is a directory" in p.stderr,
+          "avdigits: a directory for an MNIST file is a clear error")
+    if p.returncode != 1:
+        print(p.stderr[-1000:])
 
 
 def main():
@@ -266,6 +410,9 @@ def main():
         doc2 = json.loads(p2.stdout) if p2.returncode == 0 else None
         same = doc2 is not None and doc2["models"][0]["results"] == models[0]["results"]
         check(same, "eval is deterministic for a seed")
+
+        check_forged_cache(evalt, model, good, d)
+        check_bad_input(tools, train, evalt, model, good, d)
 
         try:
             root = ET.parse(svg).getroot()

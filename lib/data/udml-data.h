@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* udml-data.h — labelled media lists, their features and the feature cache,
+ * shared by the tools and the benchmarks (design.md "Manifests").
+ *
+ * Three steps, each replaceable on its own:
+ *   1. a source (a CSV manifest today) becomes a UdmlDataList: one item per
+ *      labelled clip, with the media paths, the label text, where it came
+ *      from (file and line) and, once known, why it cannot be used;
+ *   2. udml_data_list_bind maps the label texts onto a model's labels;
+ *   3. udml_data_extract turns the usable items into a UdmlFeatureSet
+ *      through lib/media (the path the element uses), reading or writing a
+ *      feature cache keyed by everything that decides the features.
+ * A folder per class (DIR/<label>/<clip>) is another reader filling the same
+ * list (line 0, origin the folder); a segment row `path,label,start,end`
+ * fills the start/end fields of an item.
+ *
+ * The library never prints: problems are UdmlError values or item errors.
+ * N items (clips), M modalities, F_m input size of modality m, K classes.
+ */
+#ifndef UDML_DATA_H
+#define UDML_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "udml.h"
+
+/* ------------------------------------------------------------------ lists */
+
+typedef struct {
+  int line;              /* 1-based line in the manifest; 0: not from a line */
+  char *a_path;          /* resolved; the same pointer as v_path for `path` rows */
+  char *v_path;
+  char *label;           /* as written in the source */
+  double start_s, end_s; /* segment in seconds; end_s < 0: from 0, window 0 */
+  int y;                 /* index into the bound model's labels; -1 unknown */
+  char *error;           /* NULL while usable: why it cannot be used */
+} UdmlDataItem;
+
+typedef struct {
+  char *origin;          /* the manifest path (or folder) items came from */
+  UdmlDataItem *items;   /* n_items */
+  int n_items;
+  uint64_t digest;       /* hash of the source bytes: part of the cache key */
+} UdmlDataList;
+
+/* Reads a CSV manifest with a header naming its columns: `path,label` (one
+ * file with audio and video streams) or `audio,video,label` (separate
+ * files; an image is a one-frame video). Paths are relative to the
+ * manifest; quotes, CRLF, a BOM, blank and `#` lines are allowed. A row
+ * with too few fields becomes an item with an error; an unusable manifest
+ * (unreadable, no header, no rows) is an error naming the file. */
+UdmlStatus udml_data_list_read_manifest (UdmlDataList *list, const char *path,
+    UdmlError *err);
+
+/* The same, from bytes already in memory (fuzzing, tests); origin names
+ * them in messages and is the base of relative paths. */
+UdmlStatus udml_data_list_parse_manifest (UdmlDataList *list, const char *origin,
+    const char *text, size_t len, UdmlError *err);
+
+void udml_data_list_clear (UdmlDataList *list);
+
+/* Sets every item's y from cfg's labels; an unknown label becomes the
+ * item's error. Returns UDML_ERR_NOMEM or UDML_OK. */
+UdmlStatus udml_data_list_bind (UdmlDataList *list, const UdmlConfig *cfg,
+    UdmlError *err);
+
+/* Items with an error. */
+int udml_data_list_count_bad (const UdmlDataList *list);
+
+/* ------------------------------------------------------------- features */
+
+/* Raw features: x[m] is N x F[m] for the model's modality m; y holds N
+ * labels in [0, K). */
+typedef struct {
+  int n;
+  int n_mod;
+  size_t F[UDML_MAX_MODALITIES];
+  float *x[UDML_MAX_MODALITIES];
+  int *y;
+  int n_bad;             /* items reported bad while filling (bookkeeping) */
+} UdmlFeatureSet;
+
+void udml_feature_set_init (UdmlFeatureSet *set, const UdmlConfig *cfg);
+void udml_feature_set_clear (UdmlFeatureSet *set);
+/* Appends src's rows (same shapes) to dst. */
+UdmlStatus udml_feature_set_append (UdmlFeatureSet *dst,
+    const UdmlFeatureSet *src, UdmlError *err);
+
+/* Checks that the model's input shapes follow from its own feature spec,
+ * so features extracted from media fit it. Names the modality and both
+ * shapes on mismatch. */
+UdmlStatus udml_data_check_config (const UdmlConfig *cfg, UdmlError *err);
+
+/* Hash of everything that decides the features: feature spec, input
+ * shapes, modality kinds and labels. Equal keys share features. */
+uint64_t udml_data_config_key (const UdmlConfig *cfg);
+
+/* 64-bit FNV-1a, for cache keys and checksums. */
+#define UDML_DATA_HASH_INIT 0xcbf29ce484222325ULL
+uint64_t udml_data_hash (uint64_t h, const void *data, size_t n);
+
+/* Called after each item while decoding; done of total items. */
+typedef void (*UdmlDataProgressFunc) (int done, int total, void *user);
+
+typedef struct {
+  const char *cache_dir;     /* NULL: the origin's directory */
+  int no_cache;              /* never read or write a cache */
+  UdmlDataProgressFunc progress;
+  void *progress_user;
+} UdmlExtractOptions;
+
+typedef struct {
+  int n_good, n_bad;
+  int from_cache;            /* the features came from a valid cache */
+  int cache_rejected;        /* a cache was there but did not check out */
+  char cache_reason[512];    /* why, when cache_rejected */
+  int cache_write_failed;
+  char cache_path[1024];     /* "" when no cache is used */
+} UdmlExtractReport;
+
+/* Decodes window 0 of every usable item of a bound list for cfg (or loads
+ * them from the cache) into out, which it initialises: out->y[i] is the
+ * label of the i-th usable item. Items that fail get their error set and
+ * are counted in report->n_bad; that is not an error of the call.
+ * Returns UDML_OK, UDML_ERR_NOMEM or an error from the feature set-up. */
+UdmlStatus udml_data_extract (UdmlDataList *list, const UdmlConfig *cfg,
+    const UdmlExtractOptions *opt, UdmlFeatureSet *out,
+    UdmlExtractReport *report, UdmlError *err);
+
+/* ------------------------------------------------------------------ cache */
+
+/* Cache file (one per list and feature configuration), written atomically:
+ *   "UDMLFC01" | u64 key | u32 n_items | u32 M | M x u32 F
+ *   | n_items x (i32 line, i32 label or -1, u32 len, len bytes of error)
+ *   | per modality: n_good x F floats | u64 FNV-1a of everything before. */
+
+/* The key of list under cfg: the list digest, the config key, and the size
+ * and mtime of every referenced file, so any change misses the cache. */
+uint64_t udml_data_cache_key (const UdmlDataList *list, const UdmlConfig *cfg);
+
+/* Reads a cache for a bound list. Every field is checked against the list
+ * and the model: key, counts, shapes, lines, each label equal to the item's
+ * bound label (so in [0, K)), finite features. On success fills out
+ * (initialised here) and replaces the items' errors with the cached ones.
+ * UDML_ERR_IO when there is no cache file; another code, with the reason,
+ * when it is stale or damaged (the list is then untouched). */
+UdmlStatus udml_data_cache_read (const char *path, uint64_t key,
+    UdmlDataList *list, const UdmlConfig *cfg, UdmlFeatureSet *out,
+    UdmlError *err);
+
+/* Writes set (the usable items of list, in order) atomically. */
+UdmlStatus udml_data_cache_write (const char *path, uint64_t key,
+    const UdmlDataList *list, const UdmlFeatureSet *set, UdmlError *err);
+
+#endif /* UDML_DATA_H */
