@@ -7,6 +7,11 @@
 
 void udml_log (UdmlLogLevel level, const char *fmt, ...) UDML_PRINTF (2, 3);
 
+/* Fills n normals (pairs of Box-Muller draws). */
+void udml_rng_fill_normal (UdmlRng *rng, float *x, size_t n);
+/* Uniform integer in [0, n). */
+uint32_t udml_rng_below (UdmlRng *rng, uint32_t n);
+
 /* ---- model internals used by io.c and train.c ---- */
 
 /* Every stored tensor (parameters first, then BN running stats). Data is

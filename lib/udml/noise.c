@@ -2,7 +2,7 @@
  * (before standardisation) so a level means the same for every model. */
 #include <math.h>
 
-#include "model.h"
+#include "internal.h"
 
 static inline float
 clamp255 (float v)

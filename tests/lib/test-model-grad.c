@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "trainer.h"
+#include "model.h"
 #include "test-alloc.h"
 
 #define N 6
