@@ -1,5 +1,6 @@
 /* model.h — private layout of UdmlModel and the shared forward pass
- * (internal to lib/udml; used by model.c, infer.c, loss.c, train.c).
+ * (internal to lib/udml; used by model.c, forward.c, backward.c, infer.c,
+ * loss.c, train.c).
  *
  * N batch, C channels, H, W spatial, HW = H*W, K classes, M modalities,
  * F input size of one sample (C*H*W), Hd estimator hidden width.
