@@ -36,7 +36,8 @@ udml_checkpoint_save (const char *path, const UdmlModel * model,
   udml_io_meta_int (&meta, "checkpoint.step", st->step);
   udml_io_meta_int (&meta, "checkpoint.global_step", st->global_step);
   udml_io_meta_f32s (&meta, "checkpoint.dep", st->dep, UDML_MAX_MODALITIES);
-  udml_io_meta_f32s (&meta, "checkpoint.dep_ema", st->dep_ema, UDML_MAX_MODALITIES);
+  udml_io_meta_f32s (&meta, "checkpoint.dep_ema", st->dep_ema,
+      UDML_MAX_MODALITIES);
   udml_io_meta_f64 (&meta, "checkpoint.loss_sum", st->loss_sum);
   udml_io_meta_f64 (&meta, "checkpoint.correct_sum", st->correct_sum);
   udml_io_meta_int (&meta, "checkpoint.seen", st->seen);
@@ -189,7 +190,8 @@ udml_checkpoint_load (const char *path, UdmlModel * model,
   TRY (udml_io_get_i (&io, "checkpoint.step", 0, INT32_MAX, &cs.step, err));
   TRY (udml_io_get_int (&io, "checkpoint.global_step", 0, INT64_MAX,
           &cs.global_step, err));
-  TRY (udml_io_get_f32s (&io, "checkpoint.dep", cs.dep, UDML_MAX_MODALITIES, err));
+  TRY (udml_io_get_f32s (&io, "checkpoint.dep", cs.dep, UDML_MAX_MODALITIES,
+          err));
   TRY (udml_io_get_f32s (&io, "checkpoint.dep_ema", cs.dep_ema,
           UDML_MAX_MODALITIES, err));
   TRY (udml_io_get_f64 (&io, "checkpoint.loss_sum", &cs.loss_sum, err));

@@ -771,8 +771,8 @@ udml_io_open (IoFile * io, const char *path, int ckpt, UdmlError * err)
 /* Streams one tensor's data: checks its CRC and, if dst is non-NULL,
  * converts it into dst (count floats, as given by the table). */
 UdmlStatus
-udml_io_read_tensor (IoFile * io, const IoTensor * t, float *dst, uint8_t * chunk,
-    UdmlError * err)
+udml_io_read_tensor (IoFile * io, const IoTensor * t, float *dst,
+    uint8_t * chunk, UdmlError * err)
 {
   uint64_t count = t->size / 4;
   uint32_t crc = crc_update (0, NULL, 0);
@@ -858,7 +858,8 @@ udml_io_get_i (const IoFile * io, const char *key, int lo, int hi, int *out,
 }
 
 UdmlStatus
-udml_io_get_f32 (const IoFile * io, const char *key, float *out, UdmlError * err)
+udml_io_get_f32 (const IoFile * io, const char *key, float *out,
+    UdmlError * err)
 {
   const IoMeta *m = NULL;
   UdmlStatus s = udml_io_need (io, key, IO_META_F32, &m, err);
@@ -868,7 +869,8 @@ udml_io_get_f32 (const IoFile * io, const char *key, float *out, UdmlError * err
 }
 
 UdmlStatus
-udml_io_get_f64 (const IoFile * io, const char *key, double *out, UdmlError * err)
+udml_io_get_f64 (const IoFile * io, const char *key, double *out,
+    UdmlError * err)
 {
   const IoMeta *m = NULL;
   UdmlStatus s = udml_io_need (io, key, IO_META_F64, &m, err);

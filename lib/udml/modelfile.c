@@ -30,7 +30,8 @@ udml_io_put_model (IoMetaOut * m, const UdmlModel * model)
   udml_io_meta_int (m, "config.n_modalities", cfg->n_modalities);
   udml_io_meta_int (m, "config.n_classes", cfg->n_classes);
   for (int i = 0; i < cfg->n_classes; i++)
-    udml_io_meta_str (m, udml_io_key (k, "config.label.%d%s", i, ""), cfg->labels[i]);
+    udml_io_meta_str (m, udml_io_key (k, "config.label.%d%s", i, ""),
+        cfg->labels[i]);
   udml_io_meta_int (m, "config.est_hidden", cfg->est_hidden);
   udml_io_meta_f32 (m, "config.est_norm", cfg->est_norm);
   udml_io_meta_str (m, "config.policy", udml_policy_name (cfg->policy));
@@ -39,14 +40,18 @@ udml_io_put_model (IoMetaOut * m, const UdmlModel * model)
   for (int i = 0; i < cfg->n_modalities; i++) {
     const UdmlModalitySpec *ms = &cfg->mod[i];
     int shape[3] = { ms->in_c, ms->in_h, ms->in_w };
-    udml_io_meta_str (m, udml_io_key (k, "modality.%d.%s", i, "name"), ms->name);
+    udml_io_meta_str (m, udml_io_key (k, "modality.%d.%s", i, "name"),
+        ms->name);
     udml_io_meta_str (m, udml_io_key (k, "modality.%d.%s", i, "kind"),
         kind_name (ms->kind));
-    udml_io_meta_ints (m, udml_io_key (k, "modality.%d.%s", i, "input"), shape, 3);
-    udml_io_meta_ints (m, udml_io_key (k, "modality.%d.%s", i, "channels"), ms->channels,
-        ms->n_stages);
-    udml_io_meta_f32 (m, udml_io_key (k, "modality.%d.%s", i, "norm_mean"), ms->norm_mean);
-    udml_io_meta_f32 (m, udml_io_key (k, "modality.%d.%s", i, "norm_std"), ms->norm_std);
+    udml_io_meta_ints (m, udml_io_key (k, "modality.%d.%s", i, "input"), shape,
+        3);
+    udml_io_meta_ints (m, udml_io_key (k, "modality.%d.%s", i, "channels"),
+        ms->channels, ms->n_stages);
+    udml_io_meta_f32 (m, udml_io_key (k, "modality.%d.%s", i, "norm_mean"),
+        ms->norm_mean);
+    udml_io_meta_f32 (m, udml_io_key (k, "modality.%d.%s", i, "norm_std"),
+        ms->norm_std);
     udml_io_meta_f32 (m, udml_io_key (k, "modality.%d.%s", i, "dependency"),
         udml_model_dependency (model, i));
   }
@@ -91,7 +96,8 @@ udml_io_model_tensors (const UdmlModel * model, int extra, int *n_out)
 }
 
 UdmlStatus
-udml_io_check_savable (const UdmlModel * model, const char *path, UdmlError * err)
+udml_io_check_savable (const UdmlModel * model, const char *path,
+    UdmlError * err)
 {
   const UdmlConfig *cfg;
   int n;
@@ -169,7 +175,8 @@ udml_io_read_config (const IoFile * io, UdmlConfig * cfg, UdmlError * err)
   for (int i = 0; i < cfg->n_classes; i++)
     TRY (udml_io_get_str (io, udml_io_key (k, "config.label.%d%s", i, ""),
             cfg->labels[i], UDML_NAME_LEN, err));
-  TRY (udml_io_get_i (io, "config.est_hidden", 1, 1 << 20, &cfg->est_hidden, err));
+  TRY (udml_io_get_i (io, "config.est_hidden", 1, 1 << 20, &cfg->est_hidden,
+          err));
   /* files written before the estimator input was normalised lack the key */
   if (udml_io_find (io, "config.est_norm"))
     TRY (udml_io_get_f32 (io, "config.est_norm", &cfg->est_norm, err));
@@ -196,10 +203,10 @@ udml_io_read_config (const IoFile * io, UdmlConfig * cfg, UdmlError * err)
     UdmlModalitySpec *ms = &cfg->mod[i];
     int shape[3];
 
-    TRY (udml_io_get_str (io, udml_io_key (k, "modality.%d.%s", i, "name"), ms->name,
-            UDML_NAME_LEN, err));
-    TRY (udml_io_get_str (io, udml_io_key (k, "modality.%d.%s", i, "kind"), name,
-            sizeof name, err));
+    TRY (udml_io_get_str (io, udml_io_key (k, "modality.%d.%s", i, "name"),
+            ms->name, UDML_NAME_LEN, err));
+    TRY (udml_io_get_str (io, udml_io_key (k, "modality.%d.%s", i, "kind"),
+            name, sizeof name, err));
     if (!strcmp (name, "audio"))
       ms->kind = UDML_MODALITY_AUDIO;
     else if (!strcmp (name, "video"))
@@ -209,8 +216,8 @@ udml_io_read_config (const IoFile * io, UdmlConfig * cfg, UdmlError * err)
           "%s: modality %d: unknown kind '%s'", io->path, i, name);
       goto out;
     }
-    TRY (udml_io_get_ints (io, udml_io_key (k, "modality.%d.%s", i, "input"), shape,
-            3, &n, 1, 1 << 16, err));
+    TRY (udml_io_get_ints (io, udml_io_key (k, "modality.%d.%s", i, "input"),
+            shape, 3, &n, 1, 1 << 16, err));
     if (n != 3) {
       s = udml_error_set (err, UDML_ERR_FORMAT,
           "%s: modality %d: input shape has %d values, expected 3 (C H W)",
@@ -231,16 +238,18 @@ udml_io_read_config (const IoFile * io, UdmlConfig * cfg, UdmlError * err)
   TRY (udml_io_get_i (io, "features.sample_rate", 0, 1 << 24, &fs->sample_rate,
           err));
   TRY (udml_io_get_i (io, "features.n_fft", 0, 1 << 24, &fs->n_fft, err));
-  TRY (udml_io_get_i (io, "features.win_length", 0, 1 << 24, &fs->win_length, err));
-  TRY (udml_io_get_i (io, "features.hop_length", 0, 1 << 24, &fs->hop_length, err));
+  TRY (udml_io_get_i (io, "features.win_length", 0, 1 << 24, &fs->win_length,
+          err));
+  TRY (udml_io_get_i (io, "features.hop_length", 0, 1 << 24, &fs->hop_length,
+          err));
   TRY (udml_io_get_i (io, "features.n_mels", 0, 1 << 16, &fs->n_mels, err));
   TRY (udml_io_get_f32 (io, "features.fmin", &fs->fmin, err));
   TRY (udml_io_get_f32 (io, "features.fmax", &fs->fmax, err));
   TRY (udml_io_get_f32 (io, "features.log_floor", &fs->log_floor, err));
   TRY (udml_io_get_i (io, "features.frame_width", 0, 1 << 16, &fs->frame_width,
           err));
-  TRY (udml_io_get_i (io, "features.frame_height", 0, 1 << 16, &fs->frame_height,
-          err));
+  TRY (udml_io_get_i (io, "features.frame_height", 0, 1 << 16,
+          &fs->frame_height, err));
   TRY (udml_io_get_i (io, "features.frame_channels", 0, 1 << 16,
           &fs->frame_channels, err));
   TRY (udml_io_get_i (io, "features.fps_num", 0, 1 << 30, &fs->fps_num, err));
@@ -289,8 +298,8 @@ udml_io_read_deps (const IoFile * io, int n_mod, float *d, UdmlError * err)
   char k[IO_MAX_KEY + 1];
 
   for (int i = 0; i < n_mod && s == UDML_OK; i++)
-    s = udml_io_get_f32 (io, udml_io_key (k, "modality.%d.%s", i, "dependency"), &d[i],
-        err);
+    s = udml_io_get_f32 (io, udml_io_key (k, "modality.%d.%s", i, "dependency"),
+        &d[i], err);
   return s;
 }
 
