@@ -7,7 +7,12 @@
 
 void udml_log (UdmlLogLevel level, const char *fmt, ...) UDML_PRINTF (2, 3);
 
-/* ---- model internals used by io.c and train.c ---- */
+/* Fills n normals (pairs of Box-Muller draws). */
+void udml_rng_fill_normal (UdmlRng *rng, float *x, size_t n);
+/* Uniform integer in [0, n). */
+uint32_t udml_rng_below (UdmlRng *rng, uint32_t n);
+
+/* ---- model internals used by the file schemas and train.c ---- */
 
 /* Every stored tensor (parameters first, then BN running stats). Data is
  * borrowed. (transfer none) */
@@ -21,7 +26,7 @@ float *udml_model_params (UdmlModel *model, size_t *n);
 
 void udml_model_set_dependency (UdmlModel *model, int m, float d);
 
-/* ---- checkpoints (io.c) ---- */
+/* ---- checkpoints (checkpoint.c) ---- */
 
 typedef struct {
   uint64_t seed;

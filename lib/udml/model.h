@@ -1,5 +1,6 @@
 /* model.h — private layout of UdmlModel and the shared forward pass
- * (internal to lib/udml; used by model.c, infer.c, loss.c, train.c).
+ * (internal to lib/udml; used by model.c, forward.c, backward.c, infer.c,
+ * loss.c, train.c).
  *
  * Dimensions: the glossary in udml.h.
  */
@@ -7,6 +8,7 @@
 #define UDML_MODEL_H
 
 #include "internal.h"
+#include "trainer.h"
 
 #define UDML_TENSOR_NAME_LEN 64
 #define UDML_LOGVAR_CLAMP 10.0f          /* l clamped to [-10, 10] (method.md §1) */
@@ -84,6 +86,14 @@ UdmlWeighting udml_weighting_infer (UdmlPolicy policy, UdmlInferMode mode);
 int udml_weights_compute (float *w, const float *unc, const float *dep,
     const uint8_t *present, int M, const UdmlWeighting *wt);
 
+/* Factor on the embedding of a modality of weight w: w (paper) or 1 + w
+ * (residual). */
+static inline float
+udml_feature_scale (const UdmlModel *model, float w)
+{
+  return model->cfg.scaling == UDML_SCALING_PAPER ? w : 1.0f + w;
+}
+
 /* ---- activation workspace, planned once per batch size ---- */
 
 typedef struct {
@@ -148,12 +158,6 @@ UdmlStatus udml_work_init (UdmlWork *ws, const UdmlModel *model, int max_n, int 
     UdmlError *err);
 void udml_work_clear (UdmlWork *ws);
 
-typedef enum {
-  UDML_FREEZE_OFF = 0,
-  UDML_FREEZE_RECORD,         /* copy the detached inputs aside */
-  UDML_FREEZE_USE,            /* replace them by the recorded copy */
-} UdmlFreeze;
-
 typedef struct {
   int train;                  /* batch-stat BN, sampling, dropout */
   int unc_grad;               /* the task loss reaches g through w (backward) */
@@ -183,11 +187,6 @@ typedef struct {
   int use_est;                /* L_est on (stage 2) */
 } UdmlLossWeights;
 
-typedef struct {
-  double total, ce, uni, kl, est;
-  int correct;                /* fused argmax == y */
-} UdmlLossParts;
-
 /* Loss of the pass in ws; levels: N x M labels 1..11 (NULL: all clean). */
 void udml_loss_forward (const UdmlModel *model, UdmlWork *ws, int n, const int *y,
     const uint8_t *levels, const UdmlLossWeights *lw, UdmlLossParts *parts);
@@ -198,10 +197,5 @@ void udml_loss_backward (const UdmlModel *model, UdmlWork *ws, int n, const int 
 /* Standardises raw inputs into ws: x' = (x - mean) / std. */
 void udml_model_standardise (const UdmlModel *model, float *dst, const float *src,
     int m, size_t count);
-
-/* Fills n normals (pairs of Box-Muller draws). */
-void udml_rng_fill_normal (UdmlRng *rng, float *x, size_t n);
-/* Uniform integer in [0, n). */
-uint32_t udml_rng_below (UdmlRng *rng, uint32_t n);
 
 #endif /* UDML_MODEL_H */

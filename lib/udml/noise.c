@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "udml.h"
+#include "internal.h"
 
 /* Level 11 video: the frame is replaced by 25.5 * N(0, 121^2), clamped
  * (reference-code.md §4); kept as two factors, in this order, so the float

@@ -2,7 +2,7 @@
  * (seed, stream) pair names one reproducible sequence. */
 #include <math.h>
 
-#include "model.h"
+#include "internal.h"
 
 #define UDML_TWO_PI 6.283185307179586
 

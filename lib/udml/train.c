@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model.h"
 #include "ops.h"
-#include "trainer.h"
 
 struct UdmlTrainer
 {
@@ -497,13 +497,99 @@ save_checkpoint (UdmlTrainer * tr, const UdmlTrainOptions * opt, int epoch,
       tr->model->n_params, err);
 }
 
+static UdmlStatus
+check_options (const UdmlTrainOptions * opt, UdmlError * err)
+{
+  if (opt->epochs < 1 || opt->batch < 2 || !(opt->lr > 0.0f)
+      || opt->momentum < 0.0f || opt->weight_decay < 0.0f || opt->gamma < 0.0f
+      || opt->lambda < 0.0f)
+    return udml_error_set (err, UDML_ERR_ARG,
+        "train: bad options (epochs %d, batch %d, lr %g, momentum %g, weight decay %g)",
+        opt->epochs, opt->batch, opt->lr, opt->momentum, opt->weight_decay);
+  return UDML_OK;
+}
+
+/* Copies the samples idx[0..batch) into the trainer's input buffers (xs)
+ * and their labels into y. */
+static void
+gather_batch (UdmlTrainer * tr, const UdmlDataset * train, const int *idx,
+    int batch, const float *xs[], int *y)
+{
+  const UdmlModel *model = tr->model;
+
+  for (int m = 0; m < model->cfg.n_modalities; m++) {
+    size_t F = model->lay[m].F;
+    float *dst = udml_trainer_input (tr, m);
+    for (int i = 0; i < batch; i++)
+      memcpy (dst + i * F, train->x[m] + (size_t) idx[i] * F,
+          F * sizeof (float));
+    xs[m] = dst;
+  }
+  for (int i = 0; i < batch; i++)
+    y[i] = train->y[idx[i]];
+}
+
+/* Restores model, momentum and dependency state from opt->resume into tr;
+ * cs gets the run position. The checkpoint must be of this run. */
+static UdmlStatus
+resume_run (UdmlTrainer * tr, UdmlModel * model, const UdmlTrainOptions * opt,
+    int batch, int steps, UdmlCheckpointState * cs, UdmlError * err)
+{
+  UdmlModel *probe = NULL;
+  UdmlStatus st = UDML_OK;
+  int M = model->cfg.n_modalities;
+
+  /* Read into a scratch model first: a checkpoint of another run is
+   * refused without touching the caller's model. */
+  if (!(probe = udml_model_new (&model->cfg, 0, err))) {
+    st = err ? err->code : UDML_ERR_NOMEM;
+    goto out;
+  }
+  if ((st =
+          udml_checkpoint_load (opt->resume, probe, cs, tr->momentum,
+              model->n_params, err)) != UDML_OK)
+    goto out;
+  if (cs->seed != opt->seed || cs->policy != (int) model->cfg.policy
+      || cs->epochs != opt->epochs || cs->batch != batch) {
+    st = udml_error_set (err, UDML_ERR_MISMATCH,
+        "%s: checkpoint of seed %llu, policy %s, %d epochs, batch %d; this run has "
+        "seed %llu, policy %s, %d epochs, batch %d", opt->resume,
+        (unsigned long long) cs->seed,
+        udml_policy_name ((UdmlPolicy) cs->policy), cs->epochs, cs->batch,
+        (unsigned long long) opt->seed, udml_policy_name (model->cfg.policy),
+        opt->epochs, batch);
+    goto out;
+  }
+  if (cs->epoch < 0 || cs->epoch > opt->epochs || cs->step < 0
+      || cs->step > steps) {
+    st = udml_error_set (err, UDML_ERR_MISMATCH,
+        "%s: checkpoint position epoch %d step %d outside %d epochs of %d steps",
+        opt->resume, cs->epoch, cs->step, opt->epochs, steps);
+    goto out;
+  }
+  for (int i = 0; i < udml_model_num_tensors (model); i++)
+    memcpy (udml_model_tensor_data (model, i),
+        udml_model_tensor_data (probe, i),
+        udml_model_tensor_size (model, i) * sizeof (float));
+  for (int m = 0; m < M; m++) {
+    udml_model_set_dependency (model, m, udml_model_dependency (probe, m));
+    model->cfg.mod[m].norm_mean = probe->cfg.mod[m].norm_mean;
+    model->cfg.mod[m].norm_std = probe->cfg.mod[m].norm_std;
+  }
+  udml_trainer_set_dependency (tr, cs->dep, cs->dep_ema);
+  tr->have_ema = cs->global_step > 0;
+
+out:
+  udml_model_free (probe);
+  return st;
+}
+
 UdmlStatus
 udml_train (UdmlModel * model, const UdmlDataset * train,
     const UdmlDataset * val, const UdmlTrainOptions * opt_in, UdmlError * err)
 {
   UdmlTrainOptions opt;
   UdmlTrainer *tr = NULL;
-  UdmlModel *probe = NULL;
   UdmlWork vws;
   int *perm = NULL, *order = NULL, *ybuf = NULL;
   uint8_t *levels = NULL;
@@ -521,11 +607,8 @@ udml_train (UdmlModel * model, const UdmlDataset * train,
     opt = *opt_in;
   else
     udml_train_options_default (&opt);
-  if (opt.epochs < 1 || opt.batch < 2 || !(opt.lr > 0.0f) || opt.momentum < 0.0f
-      || opt.weight_decay < 0.0f || opt.gamma < 0.0f || opt.lambda < 0.0f)
-    return udml_error_set (err, UDML_ERR_ARG,
-        "train: bad options (epochs %d, batch %d, lr %g, momentum %g, weight decay %g)",
-        opt.epochs, opt.batch, opt.lr, opt.momentum, opt.weight_decay);
+  if ((st = check_options (&opt, err)) != UDML_OK)
+    return st;
   if ((st = check_dataset (model, train, "training", err)) != UDML_OK)
     return st;
   if (val && (st = check_dataset (model, val, "validation", err)) != UDML_OK)
@@ -556,44 +639,8 @@ udml_train (UdmlModel * model, const UdmlDataset * train,
 
   if (opt.resume) {
     UdmlCheckpointState cs;
-    /* Read into a scratch model first: a checkpoint of another run is
-     * refused without touching the caller's model. */
-    if (!(probe = udml_model_new (&model->cfg, 0, err))) {
-      st = err ? err->code : UDML_ERR_NOMEM;
+    if ((st = resume_run (tr, model, &opt, batch, steps, &cs, err)) != UDML_OK)
       goto out;
-    }
-    if ((st =
-            udml_checkpoint_load (opt.resume, probe, &cs, tr->momentum,
-                model->n_params, err)) != UDML_OK)
-      goto out;
-    if (cs.seed != opt.seed || cs.policy != (int) model->cfg.policy
-        || cs.epochs != opt.epochs || cs.batch != batch) {
-      st = udml_error_set (err, UDML_ERR_MISMATCH,
-          "%s: checkpoint of seed %llu, policy %s, %d epochs, batch %d; this run has "
-          "seed %llu, policy %s, %d epochs, batch %d", opt.resume,
-          (unsigned long long) cs.seed,
-          udml_policy_name ((UdmlPolicy) cs.policy), cs.epochs, cs.batch,
-          (unsigned long long) opt.seed, udml_policy_name (model->cfg.policy),
-          opt.epochs, batch);
-      goto out;
-    }
-    if (cs.epoch < 0 || cs.epoch > opt.epochs || cs.step < 0 || cs.step > steps) {
-      st = udml_error_set (err, UDML_ERR_MISMATCH,
-          "%s: checkpoint position epoch %d step %d outside %d epochs of %d steps",
-          opt.resume, cs.epoch, cs.step, opt.epochs, steps);
-      goto out;
-    }
-    for (int i = 0; i < udml_model_num_tensors (model); i++)
-      memcpy (udml_model_tensor_data (model, i),
-          udml_model_tensor_data (probe, i),
-          udml_model_tensor_size (model, i) * sizeof (float));
-    for (int m = 0; m < M; m++) {
-      udml_model_set_dependency (model, m, udml_model_dependency (probe, m));
-      model->cfg.mod[m].norm_mean = probe->cfg.mod[m].norm_mean;
-      model->cfg.mod[m].norm_std = probe->cfg.mod[m].norm_std;
-    }
-    udml_trainer_set_dependency (tr, cs.dep, cs.dep_ema);
-    tr->have_ema = cs.global_step > 0;
     epoch = cs.epoch;
     step = cs.step;
     global_step = cs.global_step;
@@ -621,17 +668,7 @@ udml_train (UdmlModel * model, const UdmlDataset * train,
       const float *xs[UDML_MAX_MODALITIES];
       UdmlLossParts parts;
 
-      for (int m = 0; m < M; m++) {
-        size_t F = model->lay[m].F;
-        float *dst = udml_trainer_input (tr, m);
-        for (int i = 0; i < batch; i++)
-          memcpy (dst + i * F,
-              train->x[m] + (size_t) perm[step * batch + i] * F,
-              F * sizeof (float));
-        xs[m] = dst;
-      }
-      for (int i = 0; i < batch; i++)
-        ybuf[i] = train->y[perm[step * batch + i]];
+      gather_batch (tr, train, perm + (size_t) step * batch, batch, xs, ybuf);
       if (phase != UDML_PHASE_STAGE1)
         draw_levels (levels, order, batch, M, opt.seed, global_step);
       st = udml_trainer_step (tr, batch, xs, ybuf,
@@ -692,7 +729,6 @@ udml_train (UdmlModel * model, const UdmlDataset * train,
 out:
   udml_work_clear (&vws);
   udml_trainer_free (tr);
-  udml_model_free (probe);
   free (perm);
   free (order);
   free (ybuf);

@@ -3,8 +3,8 @@
  * Round trips are bit-exact (save -> load -> save gives the same bytes);
  * every malformed input is refused with its specific status and a message
  * naming the file; writes are atomic. The layout is walked here
- * independently of io.c, with an independent CRC32, to build damaged files
- * whose header checksum is still valid. Exit status 0 = all checks passed.
+ * independently of container.c, with an independent CRC32, to build damaged
+ * files whose header checksum is still valid. Exit status 0 = all checks passed.
  */
 #include <dirent.h>
 #include <errno.h>

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model.h"
 #include "trainer.h"
 #include "../common/udml-test.h"
 

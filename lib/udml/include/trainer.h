@@ -1,4 +1,4 @@
-/* trainer.h — per-step training API (internal to lib/udml; used by
+/* trainer.h — per-step training API (public, beside udml.h; used by
  * udml_train, the tests and the benchmarks).
  *
  * A UdmlTrainer owns the gradient and momentum arenas (laid out like the
@@ -10,7 +10,7 @@
 #ifndef UDML_TRAINER_H
 #define UDML_TRAINER_H
 
-#include "model.h"
+#include "udml.h"
 
 typedef enum {
   UDML_PHASE_STAGE1 = 0,      /* clean; CE + gamma uni + beta KL; weights from D only */
@@ -19,6 +19,17 @@ typedef enum {
 } UdmlPhase;
 
 typedef struct UdmlTrainer UdmlTrainer;
+
+typedef struct {
+  double total, ce, uni, kl, est;
+  int correct;                /* fused argmax == y */
+} UdmlLossParts;
+
+typedef enum {
+  UDML_FREEZE_OFF = 0,
+  UDML_FREEZE_RECORD,         /* copy the detached inputs aside */
+  UDML_FREEZE_USE,            /* replace them by the recorded copy */
+} UdmlFreeze;
 
 /* opt: NULL for udml_train_options_default. (transfer full) */
 UdmlTrainer *udml_trainer_new (UdmlModel *model, const UdmlTrainOptions *opt, int batch,

@@ -1,0 +1,179 @@
+/* backward.c — the backward of forward.c, in reverse order; accumulates
+ * into a gradient arena laid out like the parameters.
+ *
+ * N batch, C channels, H, W spatial, HW = H*W, K classes, M modalities,
+ * F input size, Hd estimator hidden width.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "ops.h"
+
+static void
+conv_bn_backward (UdmlModel * model, const UdmlConvBn * cb, float *grads,
+    float *din, float *dconv, const float *dout, const float *conv,
+    const float *mean, const float *rstd, float *col, const float *in, int n)
+{
+  size_t map = (size_t) n * cb->co * cb->h * cb->wd;
+
+  memset (dconv, 0, map * sizeof (float));
+  udml_batchnorm_backward (dconv, udml_model_tensor_ptr (model, cb->gamma,
+          grads), udml_model_tensor_ptr (model, cb->beta, grads), dout, conv,
+      mean, rstd, udml_model_tensor_ptr (model, cb->gamma, NULL), n, cb->co,
+      cb->h * cb->wd);
+  udml_conv2d_backward (din, udml_model_tensor_ptr (model, cb->w, grads),
+      cb->b >= 0 ? udml_model_tensor_ptr (model, cb->b, grads) : NULL, col,
+      dconv, in, udml_model_tensor_ptr (model, cb->w, NULL), n, cb->ci, cb->co,
+      cb->h, cb->wd, cb->k);
+}
+
+static void
+modality_backward (UdmlModel * model, UdmlWork * ws, int m, int n,
+    const UdmlForward * fw, float *grads, const float *df)
+{
+  const UdmlModLayout *lay = &model->lay[m];
+  UdmlModWork *mw = &ws->mod[m];
+  int C = lay->C, hw = lay->h * lay->w, Hd = model->cfg.est_hidden, S =
+      lay->n_stages;
+  size_t total = (size_t) n * C * hw;
+  float *a = ws->ga, *b = ws->gb, *dmu = ws->dmu[m], *dl = ws->dl[m];
+  const float *X = mw->act[S - 1];
+
+  /* estimator, reverse order; its input is detached (no din) */
+  memset (ws->dh, 0, (size_t) n * Hd * sizeof (float));
+  udml_linear_backward (ws->dh, udml_model_tensor_ptr (model, lay->fc2_w,
+          grads), udml_model_tensor_ptr (model, lay->fc2_b, grads), ws->dg[m],
+      mw->h1d, udml_model_tensor_ptr (model, lay->fc2_w, NULL), n, Hd, 1);
+  memset (ws->dh2, 0, (size_t) n * Hd * sizeof (float));
+  if (fw->train)
+    udml_dropout_backward (ws->dh2, ws->dh, mw->mask, (size_t) n * Hd);
+  else
+    memcpy (ws->dh2, ws->dh, (size_t) n * Hd * sizeof (float));
+  memset (ws->dh, 0, (size_t) n * Hd * sizeof (float));
+  udml_relu_backward (ws->dh, ws->dh2, mw->h1r, (size_t) n * Hd);
+  udml_linear_backward (NULL, udml_model_tensor_ptr (model, lay->fc1_w, grads),
+      udml_model_tensor_ptr (model, lay->fc1_b, grads), ws->dh, mw->sn,
+      udml_model_tensor_ptr (model, lay->fc1_w, NULL), n, C, Hd);
+
+  /* f = GAP(z), z = mu + eps * exp(l/2) */
+  memset (a, 0, total * sizeof (float));
+  udml_gap_backward (a, df, n, C, hw);
+  for (size_t j = 0; j < total; j++) {
+    dmu[j] += a[j];
+    if (fw->train)
+      dl[j] += a[j] * mw->eps[j] * mw->sd[j] * 0.5f;
+    /* the clamp passes no gradient where active */
+    if (mw->lv[j] < -UDML_LOGVAR_CLAMP || mw->lv[j] > UDML_LOGVAR_CLAMP)
+      dl[j] = 0.0f;
+  }
+
+  /* both heads into dX (a) */
+  memset (a, 0, total * sizeof (float));
+  conv_bn_backward (model, &lay->mu, grads, a, b, dmu, mw->mu_conv, mw->mu_mean,
+      mw->mu_rstd, ws->col, X, n);
+  conv_bn_backward (model, &lay->lv, grads, a, b, dl, mw->lv_conv, mw->lv_mean,
+      mw->lv_rstd, ws->col, X, n);
+
+  /* encoder, last stage first; a holds the gradient of the stage output */
+  for (int i = S - 1; i >= 0; i--) {
+    const UdmlConvBn *cb = &lay->enc[i];
+    size_t map = (size_t) n * cb->co * cb->h * cb->wd;
+    const float *in = i > 0 ? mw->pool[i - 1] : mw->x;
+    float *t;
+
+    if (i < S - 1) {
+      memset (b, 0, map * sizeof (float));
+      udml_maxpool2_backward (b, a, mw->act[i], n, cb->co, cb->h, cb->wd);
+      t = a;
+      a = b;
+      b = t;
+    }
+    memset (b, 0, map * sizeof (float));
+    udml_relu_backward (b, a, mw->act[i], map);
+    /* b: d(BN out); dconv into a, d(input) into b after the swap */
+    {
+      size_t in_size = (size_t) n * cb->ci * cb->h * cb->wd;
+      float *dconv = a;
+      memset (dconv, 0, map * sizeof (float));
+      udml_batchnorm_backward (dconv, udml_model_tensor_ptr (model, cb->gamma,
+              grads), udml_model_tensor_ptr (model, cb->beta, grads), b,
+          mw->conv[i], mw->bn_mean[i], mw->bn_rstd[i],
+          udml_model_tensor_ptr (model, cb->gamma, NULL), n, cb->co,
+          cb->h * cb->wd);
+      if (i > 0)
+        memset (b, 0, in_size * sizeof (float));
+      udml_conv2d_backward (i > 0 ? b : NULL, udml_model_tensor_ptr (model,
+              cb->w, grads), NULL, ws->col, dconv, in,
+          udml_model_tensor_ptr (model, cb->w, NULL), n, cb->ci, cb->co, cb->h,
+          cb->wd, 3);
+    }
+    t = a;
+    a = b;
+    b = t;
+  }
+}
+
+void
+udml_model_backward (UdmlModel * model, UdmlWork * ws, int n,
+    const UdmlForward * fw, float *grads)
+{
+  const UdmlConfig *cfg = &model->cfg;
+  int M = cfg->n_modalities, K = cfg->n_classes, feat = model->feat;
+  float *hw_ = udml_model_tensor_ptr (model, model->head_w, NULL);
+  float *dhw = udml_model_tensor_ptr (model, model->head_w, grads);
+  float *dhb = udml_model_tensor_ptr (model, model->head_b, grads);
+
+  /* head: o = W cat + b, o_m = W cat_m + b */
+  memset (ws->dcat, 0, (size_t) n * feat * sizeof (float));
+  udml_linear_backward (ws->dcat, dhw, dhb, ws->do_, ws->cat, hw_, n, feat, K);
+  for (int m = 0; m < M; m++) {
+    const UdmlModLayout *lay = &model->lay[m];
+    memset (ws->dtmp, 0, (size_t) n * feat * sizeof (float));
+    udml_linear_backward (ws->dtmp, dhw, dhb, ws->do_m[m], ws->cat_m[m], hw_, n,
+        feat, K);
+    for (int i = 0; i < n; i++)
+      for (int j = 0; j < lay->C; j++)
+        ws->dcat[(size_t) i * feat + lay->slot + j] +=
+            ws->dtmp[(size_t) i * feat + lay->slot + j];
+  }
+
+  /* scaled features f~_m = c(w_m) f_m: dL/df_m = c dL/df~_m, G_m = f . dL/df~_m
+   * (dtmp reused for dL/df, packed N x C per modality in slot order) */
+  for (int i = 0; i < n; i++) {
+    const float *w = ws->w + i * M;
+    const uint8_t *present = ws->present + i * M;
+    float *G = ws->G + i * M;
+
+    for (int m = 0; m < M; m++) {
+      const UdmlModLayout *lay = &model->lay[m];
+      const float *f = ws->mod[m].f + (size_t) i * lay->C;
+      const float *dft = ws->dcat + (size_t) i * feat + lay->slot;
+      float *df = ws->dtmp + (size_t) n * lay->slot + (size_t) i * lay->C;
+      float c = udml_feature_scale (model, w[m]);
+      double acc = 0.0;
+
+      for (int j = 0; j < lay->C; j++) {
+        acc += (double) f[j] * dft[j];
+        df[j] = present[m] ? c * dft[j] : 0.0f;
+      }
+      G[m] = present[m] ? (float) acc : 0.0f;
+    }
+    /* w = M softmax(u), u_m = -g_m - ln D_m: dL/dg_k = -M p_k (G_k - sum_m p_m G_m)
+     * (reference-code §3, backward through the weights) */
+    if (fw->unc_grad && !fw->wt.is_static && fw->wt.unc == UDML_UNC_ESTIMATOR) {
+      double mean = 0.0;
+      for (int m = 0; m < M; m++)
+        if (present[m])
+          mean += (double) w[m] / M * G[m];
+      for (int m = 0; m < M; m++)
+        if (present[m])
+          ws->dg[m][i] -= (float) (w[m] * (G[m] - mean));
+    }
+  }
+
+  for (int m = M - 1; m >= 0; m--)
+    modality_backward (model, ws, m, n, fw, grads,
+        ws->dtmp + (size_t) n * model->lay[m].slot);
+}

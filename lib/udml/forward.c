@@ -1,0 +1,183 @@
+/* forward.c — the forward pass shared by the trainer and inference
+ * (method.md §1): encoders, embedding heads, estimator, weights, fusion.
+ *
+ * N batch, C channels, H, W spatial, HW = H*W, K classes, M modalities,
+ * F input size, Hd estimator hidden width.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "ops.h"
+
+/* Stream tags keep the eps and dropout sequences of one step apart. */
+#define STREAM_EPS 0x45505300ULL
+#define STREAM_DROP 0x44524f00ULL
+
+static void
+conv_bn_forward (UdmlModel * model, const UdmlConvBn * cb, float *conv,
+    float *out, float *mean, float *rstd, float *col, const float *in, int n,
+    const UdmlForward * fw)
+{
+  int hw = cb->h * cb->wd;
+  const float *b =
+      cb->b >= 0 ? udml_model_tensor_ptr (model, cb->b, NULL) : NULL;
+
+  udml_conv2d_forward (conv, col, in, udml_model_tensor_ptr (model, cb->w,
+          NULL), b, n, cb->ci, cb->co, cb->h, cb->wd, cb->k);
+  if (fw->train)
+    udml_batchnorm_forward_train (out, mean, rstd,
+        fw->update_stats ? udml_model_tensor_ptr (model, cb->run_mean,
+            NULL) : NULL, fw->update_stats ? udml_model_tensor_ptr (model,
+            cb->run_var, NULL) : NULL, conv, udml_model_tensor_ptr (model,
+            cb->gamma, NULL), udml_model_tensor_ptr (model, cb->beta, NULL), n,
+        cb->co, hw);
+  else
+    udml_batchnorm_forward_eval (out, conv, udml_model_tensor_ptr (model,
+            cb->gamma, NULL), udml_model_tensor_ptr (model, cb->beta, NULL),
+        udml_model_tensor_ptr (model, cb->run_mean, NULL),
+        udml_model_tensor_ptr (model, cb->run_var, NULL), n, cb->co, hw);
+}
+
+static void
+modality_forward (UdmlModel * model, UdmlWork * ws, int m, int n,
+    const UdmlForward * fw)
+{
+  const UdmlModLayout *lay = &model->lay[m];
+  UdmlModWork *mw = &ws->mod[m];
+  const float *in = mw->x;
+  int C = lay->C, hw = lay->h * lay->w, Hd = model->cfg.est_hidden;
+  size_t chw = (size_t) C * hw, total = (size_t) n *chw;
+  UdmlRng rng;
+
+  for (int i = 0; i < lay->n_stages; i++) {
+    const UdmlConvBn *cb = &lay->enc[i];
+    size_t map = (size_t) n * cb->co * cb->h * cb->wd;
+
+    conv_bn_forward (model, cb, mw->conv[i], mw->act[i], mw->bn_mean[i],
+        mw->bn_rstd[i], ws->col, in, n, fw);
+    udml_relu_forward (mw->act[i], mw->act[i], map);
+    if (i < lay->n_stages - 1) {
+      udml_maxpool2_forward (mw->pool[i], mw->act[i], n, cb->co, cb->h, cb->wd);
+      in = mw->pool[i];
+    } else {
+      in = mw->act[i];
+    }
+  }
+
+  /* Gaussian embedding: mu = BN(conv1x1 X), l = clamp(BN(conv1x1 X)) */
+  conv_bn_forward (model, &lay->mu, mw->mu_conv, mw->mu, mw->mu_mean,
+      mw->mu_rstd, ws->col, in, n, fw);
+  conv_bn_forward (model, &lay->lv, mw->lv_conv, mw->lv, mw->lv_mean,
+      mw->lv_rstd, ws->col, in, n, fw);
+  for (size_t j = 0; j < total; j++) {
+    float l = mw->lv[j];
+    l = l < -UDML_LOGVAR_CLAMP ? -UDML_LOGVAR_CLAMP : l >
+        UDML_LOGVAR_CLAMP ? UDML_LOGVAR_CLAMP : l;
+    mw->l[j] = l;
+    mw->sd[j] = expf (0.5f * l);
+  }
+  if (fw->train) {
+    udml_rng_seed (&rng, fw->seed, fw->stream ^ (STREAM_EPS + (uint64_t) m));
+    udml_rng_fill_normal (&rng, mw->eps, total);
+    for (size_t j = 0; j < total; j++)
+      mw->z[j] = mw->mu[j] + mw->eps[j] * mw->sd[j];
+  } else {
+    memcpy (mw->z, mw->mu, total * sizeof (float));
+  }
+  udml_gap_forward (mw->f, mw->z, n, C, hw);
+
+  /* detached estimator input and pe uncertainty */
+  udml_gap_forward (mw->s, mw->sd, n, C, hw);
+  for (int i = 0; i < n; i++) {
+    double acc = 0.0;
+    const float *sd = mw->sd + i * chw;
+    for (size_t j = 0; j < chw; j++)
+      acc += (double) sd[j] * sd[j];
+    mw->pe[i] = (float) log (acc / (double) chw);
+  }
+  if (fw->freeze == UDML_FREEZE_RECORD) {
+    memcpy (ws->frozen_s[m], mw->s, (size_t) n * C * sizeof (float));
+    memcpy (ws->frozen_pe[m], mw->pe, (size_t) n * sizeof (float));
+  } else if (fw->freeze == UDML_FREEZE_USE) {
+    memcpy (mw->s, ws->frozen_s[m], (size_t) n * C * sizeof (float));
+    memcpy (mw->pe, ws->frozen_pe[m], (size_t) n * sizeof (float));
+  }
+
+  /* Normalising the estimator input is a reparameterisation of fc1 (it
+   * folds into it): raw, s varies by a few per cent around its mean and SGD
+   * barely moves the readout; at unit scale exp(g/2) overshoots and sticks
+   * near 0. The scale sits between (docs/method.md). */
+  if (model->cfg.est_norm > 0.0f) {
+    float *run_mean = udml_model_tensor_ptr (model, lay->est_mean, NULL);
+    float *run_var = udml_model_tensor_ptr (model, lay->est_var, NULL);
+    if (fw->train)
+      udml_batchnorm_forward_train (mw->sn, mw->sn_mean, mw->sn_rstd,
+          fw->update_stats ? run_mean : NULL, run_var, mw->s, NULL, NULL, n,
+          C, 1);
+    else
+      udml_batchnorm_forward_eval (mw->sn, mw->s, NULL, NULL, run_mean,
+          run_var, n, C, 1);
+    for (size_t j = 0; j < (size_t) n * C; j++)
+      mw->sn[j] *= model->cfg.est_norm;
+  }
+
+  /* estimator: Linear -> ReLU -> Dropout -> Linear (method.md §1) */
+  udml_linear_forward (mw->h1, mw->sn, udml_model_tensor_ptr (model, lay->fc1_w,
+          NULL), udml_model_tensor_ptr (model, lay->fc1_b, NULL), n, C, Hd);
+  udml_relu_forward (mw->h1r, mw->h1, (size_t) n * Hd);
+  if (fw->train) {
+    udml_rng_seed (&rng, fw->seed, fw->stream ^ (STREAM_DROP + (uint64_t) m));
+    udml_dropout_forward (mw->h1d, mw->mask, mw->h1r, (size_t) n * Hd,
+        UDML_EST_DROPOUT, &rng);
+  } else {
+    memcpy (mw->h1d, mw->h1r, (size_t) n * Hd * sizeof (float));
+  }
+  udml_linear_forward (mw->g, mw->h1d, udml_model_tensor_ptr (model, lay->fc2_w,
+          NULL), udml_model_tensor_ptr (model, lay->fc2_b, NULL), n, Hd, 1);
+}
+
+void
+udml_model_forward (UdmlModel * model, UdmlWork * ws, int n,
+    const UdmlForward * fw)
+{
+  const UdmlConfig *cfg = &model->cfg;
+  int M = cfg->n_modalities, K = cfg->n_classes, feat = model->feat;
+  const float *hw_ = udml_model_tensor_ptr (model, model->head_w, NULL);
+  const float *hb = udml_model_tensor_ptr (model, model->head_b, NULL);
+
+  for (int m = 0; m < M; m++)
+    modality_forward (model, ws, m, n, fw);
+
+  /* weights and the scaled concatenation */
+  memset (ws->cat, 0, (size_t) n * feat * sizeof (float));
+  for (int m = 0; m < M; m++)
+    memset (ws->cat_m[m], 0, (size_t) n * feat * sizeof (float));
+  for (int i = 0; i < n; i++) {
+    float *w = ws->w + i * M, *unc = ws->unc + i * M;
+    const uint8_t *present = ws->present + i * M;
+
+    for (int m = 0; m < M; m++)
+      unc[m] = fw->wt.unc == UDML_UNC_PE ? ws->mod[m].pe[i]
+          : fw->wt.unc == UDML_UNC_ESTIMATOR ? ws->mod[m].g[i] : 0.0f;
+    udml_weights_compute (w, unc, fw->dep, present, M, &fw->wt);
+    for (int m = 0; m < M; m++) {
+      const UdmlModLayout *lay = &model->lay[m];
+      const float *f = ws->mod[m].f + (size_t) i * lay->C;
+      float *dst = ws->cat + (size_t) i * feat + lay->slot;
+      float *dst_m = ws->cat_m[m] + (size_t) i * feat + lay->slot;
+      float c = udml_feature_scale (model, w[m]);
+
+      if (!present[m])
+        continue;
+      for (int j = 0; j < lay->C; j++) {
+        dst[j] = c * f[j];
+        dst_m[j] = dst[j];
+      }
+    }
+  }
+  udml_linear_forward (ws->o, ws->cat, hw_, hb, n, feat, K);
+  for (int m = 0; m < M; m++)
+    udml_linear_forward (ws->o_m[m], ws->cat_m[m], hw_, hb, n, feat, K);
+}
