@@ -7,6 +7,20 @@
 #include "container.h"
 
 #define CKPT_MOMENTUM "checkpoint.momentum"
+#define CKPT_FINGERPRINT "checkpoint.data_fingerprint"
+
+/* Checkpoints from before the fingerprint have no key: 0, unknown. */
+static UdmlStatus
+read_fingerprint (const IoFile * io, uint64_t * out, UdmlError * err)
+{
+  int64_t v = 0;
+  UdmlStatus s = UDML_OK;
+
+  if (udml_io_find (io, CKPT_FINGERPRINT))
+    s = udml_io_get_int (io, CKPT_FINGERPRINT, INT64_MIN, INT64_MAX, &v, err);
+  *out = (uint64_t) v;
+  return s;
+}
 
 UdmlStatus
 udml_checkpoint_save (const char *path, const UdmlModel * model,
@@ -41,6 +55,7 @@ udml_checkpoint_save (const char *path, const UdmlModel * model,
   udml_io_meta_f64 (&meta, "checkpoint.loss_sum", st->loss_sum);
   udml_io_meta_f64 (&meta, "checkpoint.correct_sum", st->correct_sum);
   udml_io_meta_int (&meta, "checkpoint.seen", st->seen);
+  udml_io_meta_int (&meta, CKPT_FINGERPRINT, (int64_t) st->data_fingerprint);
 
   t = udml_io_model_tensors (model, 1, &nt);
   if (!t || meta.buf.oom) {
@@ -197,6 +212,7 @@ udml_checkpoint_load (const char *path, UdmlModel * model,
   TRY (udml_io_get_f64 (&io, "checkpoint.loss_sum", &cs.loss_sum, err));
   TRY (udml_io_get_f64 (&io, "checkpoint.correct_sum", &cs.correct_sum, err));
   TRY (udml_io_get_i (&io, "checkpoint.seen", 0, INT32_MAX, &cs.seen, err));
+  TRY (read_fingerprint (&io, &cs.data_fingerprint, err));
   TRY (udml_io_read_deps (&io, cfg.n_modalities, dep, err));
 
   /* Check every CRC before touching the caller's model, so a damaged
@@ -219,5 +235,24 @@ out:
   udml_io_close (&io);
   free (chunk);
   free (map);
+  return s;
+}
+
+UdmlStatus
+udml_checkpoint_data_fingerprint (const char *path, uint64_t * out,
+    UdmlError * err)
+{
+  UdmlStatus s = UDML_OK;
+  IoFile io;
+
+  TRY (udml_io_open (&io, path, 1, err));
+  if (!out) {
+    s = udml_error_set (err, UDML_ERR_ARG, "%s: out is NULL", path);
+    goto out;
+  }
+  TRY (read_fingerprint (&io, out, err));
+
+out:
+  udml_io_close (&io);
   return s;
 }

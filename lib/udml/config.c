@@ -1,4 +1,5 @@
 /* config.c — default configuration, validation and policy names. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -131,10 +132,11 @@ udml_config_validate (const UdmlConfig * cfg, UdmlError * err)
               s->name, s->in_h, s->in_w, s->n_stages - 1);
       }
     }
-    if (!(s->norm_std > 0.0f) || s->norm_mean != s->norm_mean)
+    if (!(s->norm_std > 0.0f) || !isfinite (s->norm_std)
+        || !isfinite (s->norm_mean))
       return udml_error_set (err, UDML_ERR_ARG,
-          "config: %s normalisation mean %g std %g (std must be > 0)", s->name,
-          s->norm_mean, s->norm_std);
+          "config: %s normalisation mean %g std %g (both finite, std > 0)",
+          s->name, s->norm_mean, s->norm_std);
   }
   if (cfg->n_classes < 2 || cfg->n_classes > UDML_MAX_CLASSES)
     return udml_error_set (err, UDML_ERR_ARG,
@@ -151,6 +153,12 @@ udml_config_validate (const UdmlConfig * cfg, UdmlError * err)
   if (!(cfg->est_norm >= 0.0f && cfg->est_norm <= 16.0f))
     return udml_error_set (err, UDML_ERR_ARG,
         "config: est_norm is %g, expected 0..16", (double) cfg->est_norm);
+  if (!isfinite (cfg->features.fmin) || !isfinite (cfg->features.fmax)
+      || !isfinite (cfg->features.log_floor))
+    return udml_error_set (err, UDML_ERR_ARG,
+        "config: features fmin %g fmax %g log_floor %g (must be finite)",
+        (double) cfg->features.fmin, (double) cfg->features.fmax,
+        (double) cfg->features.log_floor);
   if ((int) cfg->policy < 0 || cfg->policy >= UDML_POLICY_COUNT)
     return udml_error_set (err, UDML_ERR_ARG, "config: policy %d unknown",
         (int) cfg->policy);

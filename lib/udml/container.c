@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -66,6 +67,13 @@ bits_f32 (uint32_t u)
   float f;
   memcpy (&f, &u, 4);
   return f;
+}
+
+/* Exponent all ones: inf or NaN. */
+static int
+f32_finite (uint32_t u)
+{
+  return (u & 0x7f800000u) != 0x7f800000u;
 }
 
 static uint64_t
@@ -774,8 +782,8 @@ UdmlStatus
 udml_io_read_tensor (IoFile * io, const IoTensor * t, float *dst,
     uint8_t * chunk, UdmlError * err)
 {
-  uint64_t count = t->size / 4;
-  uint32_t crc = crc_update (0, NULL, 0);
+  uint64_t count = t->size / 4, bad = UINT64_MAX;
+  uint32_t crc = crc_update (0, NULL, 0), bad_bits = 0;
 
   if (fseeko (io->f, (off_t) t->offset, SEEK_SET) != 0)
     return udml_error_set (err, UDML_ERR_IO, "%s: tensor '%.*s': seek: %s",
@@ -787,18 +795,40 @@ udml_io_read_tensor (IoFile * io, const IoTensor * t, float *dst,
           UDML_ERR_TRUNCATED, "%s: tensor '%.*s': short read", io->path,
           (int) t->name_len, t->name);
     crc = crc_update (crc, chunk, 4 * n);
-    if (dst)
-      for (size_t j = 0; j < n; j++)
-        dst[i + j] = bits_f32 (get_le32 (chunk + 4 * j));
+    for (size_t j = 0; j < n; j++) {
+      uint32_t u = get_le32 (chunk + 4 * j);
+      if (!f32_finite (u) && bad == UINT64_MAX) {
+        bad = i + j;
+        bad_bits = u;
+      }
+      if (dst)
+        dst[i + j] = bits_f32 (u);
+    }
   }
   if (crc != t->crc)
     return udml_error_set (err, UDML_ERR_CRC,
         "%s: tensor '%.*s': checksum mismatch (stored 0x%08x, computed "
         "0x%08x)", io->path, (int) t->name_len, t->name, t->crc, crc);
+  /* After the CRC, so damage is reported as damage. */
+  if (bad != UINT64_MAX)
+    return udml_error_set (err, UDML_ERR_FORMAT,
+        "%s: tensor '%.*s': value %" PRIu64 " is %g (non-finite values are "
+        "refused)", io->path, (int) t->name_len, t->name, bad,
+        (double) bits_f32 (bad_bits));
   return UDML_OK;
 }
 
 /* ------------------------------------------------------- metadata reading */
+
+/* Non-finite numbers are never valid in either schema: an inf std or a NaN
+ * weight would give wrong labels with no other sign. */
+static UdmlStatus
+non_finite (const IoFile * io, const char *key, double v, UdmlError * err)
+{
+  return udml_error_set (err, UDML_ERR_FORMAT,
+      "%s: metadata '%s' is %g (non-finite values are refused)", io->path,
+      key, v);
+}
 
 const IoMeta *
 udml_io_find (const IoFile * io, const char *key)
@@ -863,9 +893,12 @@ udml_io_get_f32 (const IoFile * io, const char *key, float *out,
 {
   const IoMeta *m = NULL;
   UdmlStatus s = udml_io_need (io, key, IO_META_F32, &m, err);
-  if (s == UDML_OK)
-    *out = bits_f32 ((uint32_t) m->u);
-  return s;
+  if (s != UDML_OK)
+    return s;
+  if (!f32_finite ((uint32_t) m->u))
+    return non_finite (io, key, bits_f32 ((uint32_t) m->u), err);
+  *out = bits_f32 ((uint32_t) m->u);
+  return UDML_OK;
 }
 
 UdmlStatus
@@ -874,9 +907,15 @@ udml_io_get_f64 (const IoFile * io, const char *key, double *out,
 {
   const IoMeta *m = NULL;
   UdmlStatus s = udml_io_need (io, key, IO_META_F64, &m, err);
-  if (s == UDML_OK)
-    memcpy (out, &m->u, 8);
-  return s;
+  double v;
+
+  if (s != UDML_OK)
+    return s;
+  memcpy (&v, &m->u, 8);
+  if (!isfinite (v))
+    return non_finite (io, key, v, err);
+  *out = v;
+  return UDML_OK;
 }
 
 /* Copies a string into dst (size bytes with the NUL). */
@@ -933,7 +972,11 @@ udml_io_get_f32s (const IoFile * io, const char *key, float *dst, uint32_t n,
   if (m->n != n)
     return udml_error_set (err, UDML_ERR_FORMAT,
         "%s: metadata '%s': %u values, expected %u", io->path, key, m->n, n);
-  for (uint32_t i = 0; i < n; i++)
-    dst[i] = bits_f32 (get_le32 (m->p + 4 * i));
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t u = get_le32 (m->p + 4 * i);
+    if (!f32_finite (u))
+      return non_finite (io, key, bits_f32 (u), err);
+    dst[i] = bits_f32 (u);
+  }
   return UDML_OK;
 }

@@ -26,6 +26,10 @@ float *udml_model_params (UdmlModel *model, size_t *n);
 
 void udml_model_set_dependency (UdmlModel *model, int m, float d);
 
+/* Bytes of activation workspace for batch n (grad: with the gradient
+ * buffers), as udml_work_init would allocate them. */
+size_t udml_work_bytes (const UdmlModel *model, int n, int grad);
+
 /* ---- checkpoints (checkpoint.c) ---- */
 
 typedef struct {
@@ -39,6 +43,7 @@ typedef struct {
   float dep_ema[UDML_MAX_MODALITIES];
   double loss_sum, correct_sum;        /* running epoch sums */
   int seen;                            /* samples seen this epoch */
+  uint64_t data_fingerprint;           /* UdmlTrainOptions.data_fingerprint */
 } UdmlCheckpointState;
 
 /* Written atomically (temp file + fsync + rename). momentum: n floats. */

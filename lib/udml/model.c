@@ -658,6 +658,16 @@ udml_work_init (UdmlWork * ws, const UdmlModel * model, int max_n, int grad,
   return UDML_OK;
 }
 
+size_t
+udml_work_bytes (const UdmlModel * model, int n, int grad)
+{
+  UdmlWork ws;
+  size_t total = 0;
+
+  work_plan (&ws, model, n, grad, NULL, &total);
+  return total;
+}
+
 void
 udml_work_clear (UdmlWork * ws)
 {

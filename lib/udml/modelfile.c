@@ -383,6 +383,44 @@ udml_io_match_tensors (const IoFile * io, const UdmlModel * model, int *map,
   return UDML_OK;
 }
 
+/* Builds the model of cfg once the file is known to hold it and its input
+ * and inference workspace are within what a loader accepts. (transfer full) */
+static UdmlStatus
+io_build_model (const IoFile * io, const UdmlConfig * cfg, UdmlModel ** out,
+    UdmlError * err)
+{
+  UdmlError merr = { 0 };
+  size_t bytes;
+  UdmlStatus s;
+
+  *out = NULL;
+  for (int m = 0; m < cfg->n_modalities; m++) {
+    const UdmlModalitySpec *ms = &cfg->mod[m];
+    size_t F = udml_config_input_size (cfg, m);
+    if (F > UDML_MAX_INPUT_VALUES)
+      return udml_error_set (err, UDML_ERR_DIMS,
+          "%s: modality '%s' input %dx%dx%d is %zu values (limit %zu)",
+          io->path, ms->name, ms->in_c, ms->in_h, ms->in_w, F,
+          UDML_MAX_INPUT_VALUES);
+  }
+  if ((s = io_check_config_fits (io, cfg, err)) != UDML_OK)
+    return s;
+  *out = udml_model_new (cfg, 0, &merr);
+  if (!*out)
+    return udml_error_set (err, merr.code ? merr.code : UDML_ERR_NOMEM,
+        "%s: cannot build the model: %s", io->path, merr.msg);
+  bytes = udml_work_bytes (*out, 1, 0);
+  if (bytes > UDML_MAX_SAMPLE_WORKSPACE) {
+    udml_model_free (*out);
+    *out = NULL;
+    return udml_error_set (err, UDML_ERR_DIMS,
+        "%s: inference would need %.1f MiB of workspace per sample (limit "
+        "%zu MiB)", io->path, bytes / 1048576.0,
+        UDML_MAX_SAMPLE_WORKSPACE >> 20);
+  }
+  return UDML_OK;
+}
+
 UdmlStatus
 udml_model_load (const char *path, UdmlModel ** out, UdmlError * err)
 {
@@ -390,7 +428,6 @@ udml_model_load (const char *path, UdmlModel ** out, UdmlError * err)
   IoFile io;
   UdmlConfig cfg;
   UdmlModel *model = NULL;
-  UdmlError merr = { 0 };
   uint8_t *chunk = NULL;
   int *map = NULL;
   char *prov = NULL;
@@ -404,13 +441,7 @@ udml_model_load (const char *path, UdmlModel ** out, UdmlError * err)
     goto out;
   }
   TRY (udml_io_read_config (&io, &cfg, err));
-  TRY (io_check_config_fits (&io, &cfg, err));
-  model = udml_model_new (&cfg, 0, &merr);
-  if (!model) {
-    s = udml_error_set (err, merr.code ? merr.code : UDML_ERR_NOMEM,
-        "%s: cannot build the model: %s", path, merr.msg);
-    goto out;
-  }
+  TRY (io_build_model (&io, &cfg, &model, err));
   TRY (udml_io_read_deps (&io, cfg.n_modalities, dep, err));
   TRY (io_read_provenance (&io, &prov, err));
   for (int i = 0; i < cfg.n_modalities; i++)
@@ -444,10 +475,14 @@ udml_model_verify (const char *path, UdmlError * err)
   UdmlStatus s = UDML_OK;
   IoFile io;
   UdmlConfig cfg;
+  UdmlModel *model = NULL;
   uint8_t *chunk = NULL;
+  float dep[UDML_MAX_MODALITIES];
 
   TRY (udml_io_open (&io, path, 0, err));
   TRY (udml_io_read_config (&io, &cfg, err));
+  TRY (io_build_model (&io, &cfg, &model, err));
+  TRY (udml_io_read_deps (&io, cfg.n_modalities, dep, err));
   chunk = malloc (4 * IO_CHUNK);
   if (!chunk) {
     s = udml_error_set (err, UDML_ERR_NOMEM, "%s: out of memory", path);
@@ -458,6 +493,7 @@ udml_model_verify (const char *path, UdmlError * err)
 
 out:
   udml_io_close (&io);
+  udml_model_free (model);
   free (chunk);
   return s;
 }

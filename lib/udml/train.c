@@ -493,6 +493,7 @@ save_checkpoint (UdmlTrainer * tr, const UdmlTrainOptions * opt, int epoch,
   st.loss_sum = loss_sum;
   st.correct_sum = correct_sum;
   st.seen = seen;
+  st.data_fingerprint = opt->data_fingerprint;
   return udml_checkpoint_save (opt->checkpoint, tr->model, &st, tr->momentum,
       tr->model->n_params, err);
 }
@@ -558,6 +559,17 @@ resume_run (UdmlTrainer * tr, UdmlModel * model, const UdmlTrainOptions * opt,
         udml_policy_name ((UdmlPolicy) cs->policy), cs->epochs, cs->batch,
         (unsigned long long) opt->seed, udml_policy_name (model->cfg.policy),
         opt->epochs, batch);
+    goto out;
+  }
+  /* 0 on either side is unknown (a checkpoint from before the field, or a
+   * caller that does not hash its data): nothing to compare. */
+  if (cs->data_fingerprint && opt->data_fingerprint
+      && cs->data_fingerprint != opt->data_fingerprint) {
+    st = udml_error_set (err, UDML_ERR_MISMATCH,
+        "%s: checkpoint was trained on other data (fingerprint %016llx, "
+        "this run's data %016llx)", opt->resume,
+        (unsigned long long) cs->data_fingerprint,
+        (unsigned long long) opt->data_fingerprint);
     goto out;
   }
   if (cs->epoch < 0 || cs->epoch > opt->epochs || cs->step < 0

@@ -8,6 +8,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 
 #include "udml.h"
 #include "internal.h"
+#include "model.h"
 #include "../common/udml-test.h"
 
 static char tmpdir[256];
@@ -314,7 +316,7 @@ small_config (UdmlConfig * cfg)
 }
 
 /* Every tensor gets distinct values, including bit patterns a text or
- * double round trip would lose. */
+ * double round trip would lose (non-finite values are refused at load). */
 static void
 fill_model (UdmlModel * m, uint64_t seed)
 {
@@ -328,10 +330,10 @@ fill_model (UdmlModel * m, uint64_t seed)
   }
   {
     float *d = udml_model_tensor_data (m, 0);
-    uint32_t nan = 0x7fc01234u;
+    uint32_t tiny = 0x80000001u;        /* -(smallest subnormal) */
     d[0] = -0.0f;
     d[1] = 1e-40f;
-    memcpy (&d[2], &nan, 4);
+    memcpy (&d[2], &tiny, 4);
     d[3] = 3.4e38f;
   }
 }
@@ -879,6 +881,83 @@ test_atomic (const UdmlConfig * cfg, const char *a_path)
   udml_model_free (m);
 }
 
+/* A checkpoint from before the data fingerprint (key absent) loads with
+ * fingerprint 0, unknown. */
+static void
+test_legacy_fingerprint (const char *ck, UdmlModel * r, size_t n)
+{
+  static const char key[] = "checkpoint.data_fingerprint";
+  const char *old = tpath ("old.ckpt");
+  UdmlCheckpointState got;
+  UdmlError err = { 0 };
+  float *mom = xcalloc (n + 1, sizeof *mom);
+  size_t len = 0, off;
+  uint8_t *b = read_file (ck, &len);
+  uint64_t fp = 1;
+  UdmlStatus s;
+
+  off = b ? meta_value (b, key) : 0;
+  CHECK (off > 0, "no %s in the checkpoint", key);
+  if (off) {
+    b[off - 2] = 'X';           /* last key byte: an unknown key now */
+    fix_header_crc (b);
+    write_file (old, b, len);
+    memset (&got, 0xab, sizeof got);
+    s = udml_checkpoint_load (old, r, &got, mom, n, &err);
+    CHECK (s == UDML_OK && got.data_fingerprint == 0,
+        "checkpoint without a fingerprint gave %s (%s), fingerprint %016llx",
+        udml_status_name (s), err.msg,
+        (unsigned long long) got.data_fingerprint);
+    s = udml_checkpoint_data_fingerprint (old, &fp, &err);
+    CHECK (s == UDML_OK && fp == 0, "its fingerprint: %s, %016llx",
+        udml_status_name (s), (unsigned long long) fp);
+  }
+  free (b);
+  free (mom);
+}
+
+/* Non-finite run state, weights or momentum in a checkpoint are refused
+ * before the model is touched. */
+static void
+test_checkpoint_non_finite (UdmlModel * m, const UdmlCheckpointState * st,
+    float *mom, size_t n)
+{
+  const char *ck = tpath ("nonfinite.ckpt");
+  UdmlModel *r = udml_model_new (udml_model_config (m), 9, NULL);
+  UdmlModel *snap = udml_model_new (udml_model_config (m), 9, NULL);
+  float *mom2 = xcalloc (n + 1, sizeof *mom2);
+  UdmlError err = { 0 };
+  UdmlCheckpointState bad, got;
+  float keep = mom[n / 2];
+  float mean = udml_model_config (m)->mod[1].norm_mean;
+  float std = udml_model_config (m)->mod[1].norm_std;
+  UdmlStatus s;
+
+  for (int k = 0; k < 4; k++) {
+    bad = *st;
+    if (k == 0)
+      bad.loss_sum = NAN;
+    else if (k == 1)
+      bad.dep_ema[1] = INFINITY;
+    else if (k == 2)
+      mom[n / 2] = -INFINITY;
+    else
+      udml_model_set_normalisation (m, 1, INFINITY, std);
+    s = udml_checkpoint_save (ck, m, &bad, mom, n, &err);
+    CHECK (s == UDML_OK, "save of non-finite checkpoint %d: %s", k, err.msg);
+    mom[n / 2] = keep;
+    udml_model_set_normalisation (m, 1, mean, std);
+    s = udml_checkpoint_load (ck, r, &got, mom2, n, &err);
+    CHECK (s == UDML_ERR_FORMAT && strstr (err.msg, "non-finite"),
+        "non-finite checkpoint %d gave %s: %s", k, udml_status_name (s),
+        err.msg);
+    check_tensors_equal ("refused checkpoint leaves the model", snap, r);
+  }
+  free (mom2);
+  udml_model_free (r);
+  udml_model_free (snap);
+}
+
 static void
 test_checkpoint (const UdmlConfig * cfg)
 {
@@ -919,12 +998,26 @@ test_checkpoint (const UdmlConfig * cfg)
   st.loss_sum = 1234.5678901234;
   st.correct_sum = 321.0;
   st.seen = 640;
+  st.data_fingerprint = 0xc0ffee0123456789ull;  /* top bit set: all 64 kept */
 
   s = udml_checkpoint_save (ck, m, &st, mom, n, &err);
   CHECK (s == UDML_OK, "checkpoint save: %s", err.msg);
   memset (&got, 0, sizeof got);
   s = udml_checkpoint_load (ck, r, &got, mom2, n, &err);
   CHECK (s == UDML_OK, "checkpoint load: %s", err.msg);
+  CHECK (got.data_fingerprint == st.data_fingerprint,
+      "data fingerprint not restored: %016llx",
+      (unsigned long long) got.data_fingerprint);
+  {
+    uint64_t fp = 0;
+    s = udml_checkpoint_data_fingerprint (ck, &fp, &err);
+    CHECK (s == UDML_OK && fp == st.data_fingerprint,
+        "udml_checkpoint_data_fingerprint gave %s, %016llx (%s)",
+        udml_status_name (s), (unsigned long long) fp, err.msg);
+    s = udml_checkpoint_data_fingerprint (tpath ("none.ckpt"), &fp, &err);
+    CHECK (s == UDML_ERR_IO, "fingerprint of a missing file gave %s",
+        udml_status_name (s));
+  }
   check_tensors_equal ("checkpoint", m, r);
   CHECK (!memcmp (mom, mom2, n * sizeof *mom), "momentum not restored");
   CHECK (got.seed == st.seed && got.policy == st.policy
@@ -992,6 +1085,8 @@ test_checkpoint (const UdmlConfig * cfg)
         udml_status_name (s));
     udml_model_free (o);
   }
+  test_legacy_fingerprint (ck, r, n);
+  test_checkpoint_non_finite (m, &st, mom, n);
   CHECK (count_temp_files () == 0, "temporary files left behind");
   free (mom);
   free (mom2);
@@ -1011,6 +1106,108 @@ remove_tmpdir (void)
       unlink (tpath (e->d_name));
   closedir (d);
   rmdir (tmpdir);
+}
+
+/* ------------------------------------------------------- load-time limits */
+
+/* A small file may declare an input of gigabytes: load and verify refuse an
+ * input over UDML_MAX_INPUT_VALUES or an inference workspace over
+ * UDML_MAX_SAMPLE_WORKSPACE per sample, naming the figure. */
+static void
+test_load_limits (const UdmlConfig * base)
+{
+  static const struct
+  {
+    int h, w, c0;
+    const char *figure;         /* must appear in the error */
+  } cases[] = {
+    {4096, 4096, 2, "16777216 values (limit 4194304)"},
+    {1024, 1024, 64, "MiB of workspace per sample (limit 256 MiB)"},
+  };
+  const char *path = tpath ("big.udml");
+  UdmlError err = { 0 };
+  UdmlModel *m;
+  size_t bytes;
+
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    UdmlConfig c = *base;
+    c.mod[1].in_c = 1;
+    c.mod[1].in_h = cases[i].h;
+    c.mod[1].in_w = cases[i].w;
+    c.mod[1].channels[0] = cases[i].c0;
+    m = udml_model_new (&c, 1, &err);
+    CHECK (m && udml_model_save (m, path, &err) == UDML_OK, "save %dx%d: %s",
+        cases[i].h, cases[i].w, err.msg);
+    udml_model_free (m);
+    expect_refused (cases[i].figure, path, UDML_ERR_DIMS, 1);
+    memset (&err, 0, sizeof err);
+    udml_model_load (path, &m, &err);
+    CHECK (strstr (err.msg, cases[i].figure), "error does not state '%s': %s",
+        cases[i].figure, err.msg);
+  }
+
+  /* the shipped shape is far inside the limit */
+  {
+    UdmlConfig c;
+    udml_config_default (&c);
+    m = udml_model_new (&c, 1, &err);
+    bytes = m ? udml_work_bytes (m, 1, 0) : SIZE_MAX;
+    CHECK (bytes < UDML_MAX_SAMPLE_WORKSPACE / 16,
+        "default model needs %zu bytes per sample", bytes);
+    udml_model_free (m);
+  }
+}
+
+/* Non-finite configuration values, D or weights are refused at load (and
+ * by verify): they would give wrong labels with no other sign. */
+static void
+test_non_finite (const UdmlConfig * cfg)
+{
+  const char *path = tpath ("nonfinite.udml");
+  UdmlError err = { 0 };
+  UdmlConfig c = *cfg;
+
+  for (int k = 0; k < 5; k++) {
+    UdmlModel *m = udml_model_new (cfg, 4, &err);
+    const char *what[] = { "norm_std = inf", "norm_mean = inf",
+      "NaN weight", "inf running statistic", "NaN dependency"
+    };
+    if (k == 0)
+      udml_model_set_normalisation (m, 1, 0.0f, INFINITY);
+    else if (k == 1)
+      udml_model_set_normalisation (m, 0, INFINITY, 1.0f);
+    else if (k == 2)
+      udml_model_tensor_data (m, 1)[3] = NAN;
+    else if (k == 3)
+      udml_model_tensor_data (m, udml_model_num_tensors (m) - 1)[0] = INFINITY;
+    CHECK (udml_model_save (m, path, &err) == UDML_OK, "save: %s", err.msg);
+    udml_model_free (m);
+    if (k == 4) {
+      size_t len = 0, off;
+      uint8_t *b = read_file (path, &len);
+      off = b ? meta_value (b, "modality.0.dependency") : 0;
+      CHECK (off > 0, "no dependency key");
+      if (off) {
+        set_le32 (b + off, 0x7fc00000u);
+        fix_header_crc (b);
+        write_file (path, b, len);
+      }
+      free (b);
+    }
+    expect_refused (what[k], path, UDML_ERR_FORMAT, 1);
+    memset (&err, 0, sizeof err);
+    load_status (path, &err);
+    CHECK (strstr (err.msg, "non-finite"), "%s: error '%s'", what[k], err.msg);
+  }
+
+  /* and a configuration that says so is invalid before any file exists */
+  c.mod[0].norm_std = INFINITY;
+  CHECK (udml_config_validate (&c, &err) == UDML_ERR_ARG,
+      "config with norm_std inf validated");
+  c = *cfg;
+  c.mod[1].norm_mean = -INFINITY;
+  CHECK (udml_model_new (&c, 1, &err) == NULL,
+      "model with norm_mean -inf built");
 }
 
 /* Files written before the estimator input was normalised have no
@@ -1080,6 +1277,8 @@ main (void)
   test_malformed (&cfg, a_path);
   test_fuzz (a_path);
   test_checkpoint (&cfg);
+  test_load_limits (&cfg);
+  test_non_finite (&cfg);
   test_atomic (&cfg, a_path);
 
   remove_tmpdir ();

@@ -296,6 +296,7 @@ test_resume (const Data * tr)
       tmp ? tmp : "/tmp", (long) getpid ());
   small_config (&cfg, UDML_POLICY_UDML);
   small_options (&opt, 6);
+  opt.data_fingerprint = 0x1111;
   ds.n = 256;
   ds.x[0] = tr->a;
   ds.x[1] = tr->v;
@@ -376,6 +377,31 @@ test_resume (const Data * tr)
     }
   if (!failed)
     printf ("resume: bit-identical after two interruptions\n");
+
+  /* a checkpoint of other data is refused, naming both fingerprints; an
+   * unknown fingerprint (0) is not compared */
+  {
+    UdmlModel *other = udml_model_new (&cfg, SEED, &err);
+
+    opt.data_fingerprint = 0x2222;
+    st = other ? udml_train (other, &ds, NULL, &opt, &err) : UDML_ERR_NOMEM;
+    if (st != UDML_ERR_MISMATCH || !strstr (err.msg, "0000000000001111")
+        || !strstr (err.msg, "0000000000002222")) {
+      fprintf (stderr,
+          "FAIL resume: checkpoint of other data gave %s (%s), want mismatch "
+          "naming both fingerprints\n", udml_status_name (st), err.msg);
+      failed = 1;
+    }
+    opt.data_fingerprint = 0;
+    st = other ? udml_train (other, &ds, NULL, &opt, &err) : UDML_ERR_NOMEM;
+    if (st != UDML_OK) {
+      fprintf (stderr,
+          "FAIL resume: unknown data fingerprint gave %s (%s), want OK\n",
+          udml_status_name (st), err.msg);
+      failed = 1;
+    }
+    udml_model_free (other);
+  }
 
   /* a checkpoint of another run (other seed) is refused and the model passed
    * in keeps its own weights */

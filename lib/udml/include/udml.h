@@ -165,10 +165,18 @@ void udml_model_set_normalisation (UdmlModel *model, int m, float mean, float st
 
 size_t udml_model_num_params (const UdmlModel *model);
 
-/* Model file (.udml, design.md). Save is atomic (temp file + rename). */
+/* What a model file may demand of the loader: values in the input of one
+ * modality (C*H*W), and inference workspace per sample. A small file can
+ * declare an input of gigabytes; the loader refuses it with the figure. */
+#define UDML_MAX_INPUT_VALUES ((size_t) 1 << 22)
+#define UDML_MAX_SAMPLE_WORKSPACE ((size_t) 256 << 20)
+
+/* Model file (.udml, design.md). Save is atomic (temp file + rename).
+ * Load and verify refuse inputs or workspace over the limits above
+ * (UDML_ERR_DIMS) and non-finite configuration values or weights. */
 UdmlStatus udml_model_save (const UdmlModel *model, const char *path, UdmlError *err);
 UdmlStatus udml_model_load (const char *path, UdmlModel **out, UdmlError *err);
-/* Reads only the header and checks every CRC. */
+/* Checks the header, the limits and every CRC without keeping the model. */
 UdmlStatus udml_model_verify (const char *path, UdmlError *err);
 
 /* Tensor table access, for udml-inspect. */
@@ -309,9 +317,18 @@ typedef struct {
   const char *resume;        /* checkpoint to resume from, or NULL */
   UdmlProgressFunc progress;
   void *progress_user;
+  uint64_t data_fingerprint; /* hash of the training data (manifest rows and
+                              * feature spec), stored in checkpoints; a resume
+                              * from a checkpoint of other data is refused.
+                              * 0 = unknown (never compared) */
 } UdmlTrainOptions;
 
 void udml_train_options_default (UdmlTrainOptions *opt);
+
+/* The data fingerprint a checkpoint was written with (0: unknown, or a
+ * checkpoint from before the field). Reads and checks only the header. */
+UdmlStatus udml_checkpoint_data_fingerprint (const char *path, uint64_t *out,
+    UdmlError *err);
 
 /* Computes per-modality mean/std of the training features and stores them
  * in the model; trains with the progressive schedule of method.md §4 for the
