@@ -9,7 +9,7 @@
 #include <libavutil/error.h>
 #include <libavutil/mathematics.h>
 
-#include "media.h"
+#include "convert.h"
 
 #define NS INT64_C(1000000000)
 static const AVRational ns_q = { 1, 1000000000 };
@@ -111,7 +111,7 @@ take_audio (Decoder * d, AVFrame * f, UdmlError * err)
     c->pcm = p;
     d->pcm_cap = cap;
   }
-  st = udml_media_resample (d->res, f->format, f->sample_rate, channels,
+  st = udml_media_resample_av (d->res, f->format, f->sample_rate, channels,
       (const uint8_t * const *) f->extended_data, f->nb_samples,
       c->pcm + c->n_samples, bound, &n_out, err);
   if (st != UDML_OK) {
@@ -156,7 +156,7 @@ take_video (Decoder * d, AVFrame * f, UdmlError * err)
     pts = c->frame_pts[c->n_frames - 1] + d->v_frame_ns;
   else
     pts = 0;
-  st = udml_media_scale (d->scl, f->format, f->width, f->height,
+  st = udml_media_scale_av (d->scl, f->format, f->width, f->height,
       (const uint8_t * const *) f->data, f->linesize,
       c->frames + fs * c->n_frames, err);
   if (st != UDML_OK) {
@@ -308,7 +308,7 @@ udml_media_decode_file (const char *path, const UdmlFeatureSpec * spec,
       d.pcm_cap = clip->n_samples + room;
     }
     if ((st =
-            udml_media_resample (d.res, 0, 0, 0, NULL, 0,
+            udml_media_resample_av (d.res, 0, 0, 0, NULL, 0,
                 clip->pcm + clip->n_samples, room, &n_out, err)) != UDML_OK)
       goto out;
     clip->n_samples += n_out;
