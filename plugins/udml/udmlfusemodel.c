@@ -42,23 +42,23 @@ session_new (UdmlModel * model, UdmlError * err)
   return s;
 }
 
-GstUdmlFuseSession *
-gst_udml_fuse_session_ref (GstUdmlFuseSession * s)
-{
-  return g_atomic_rc_box_acquire (s);
-}
-
-void
-gst_udml_fuse_session_unref (GstUdmlFuseSession * s)
+static void
+session_unref (GstUdmlFuseSession * s)
 {
   if (s)
     g_atomic_rc_box_release_full (s, session_clear);
 }
 
-const UdmlConfig *
-gst_udml_fuse_session_config (GstUdmlFuseSession * s)
+/* (transfer full) (nullable) the session in use */
+static GstUdmlFuseSession *
+get_session (GstUdmlFuseModel * fm)
 {
-  return udml_model_config (s->model);
+  GstUdmlFuseSession *s;
+
+  g_mutex_lock (&fm->lock);
+  s = fm->session ? g_atomic_rc_box_acquire (fm->session) : NULL;
+  g_mutex_unlock (&fm->lock);
+  return s;
 }
 
 /* One forward pass on zeros measures the processing time the latency
@@ -90,16 +90,33 @@ session_warm_up (GstUdmlFuseSession * s, GstElement * element)
   return t0 * GST_USECOND;
 }
 
-UdmlStatus
-gst_udml_fuse_session_infer (GstUdmlFuseSession * s,
-    const UdmlMediaWindow * win, const uint8_t * present, UdmlInferMode mode,
+static UdmlInferMode
+policy_mode (GstUdmlFusePolicy p)
+{
+  switch (p) {
+    case GST_UDML_FUSE_POLICY_NO_DEPENDENCY:
+      return UDML_INFER_NO_DEPENDENCY;
+    case GST_UDML_FUSE_POLICY_NO_UNCERTAINTY:
+      return UDML_INFER_NO_UNCERTAINTY;
+    case GST_UDML_FUSE_POLICY_STATIC:
+      return UDML_INFER_STATIC;
+    case GST_UDML_FUSE_POLICY_UDML:
+    default:
+      return UDML_INFER_AS_TRAINED;
+  }
+}
+
+/* Runs the forward pass when a modality is present and fills rec's model
+ * part; see gst_udml_fuse_model_infer. */
+static UdmlStatus
+session_infer (GstUdmlFuseSession * s, const UdmlMediaWindow * win,
+    const uint8_t * present, gboolean any, UdmlInferMode mode,
     GstUdmlRecord * rec, UdmlError * err)
 {
   const UdmlConfig *cfg = udml_model_config (s->model);
   const float *inputs[UDML_MAX_MODALITIES] = { NULL };
   UdmlResult res;
   UdmlStatus st = UDML_OK;
-  gboolean any = FALSE;
   gint m, c;
 
   rec->n_classes = cfg->n_classes;
@@ -111,7 +128,6 @@ gst_udml_fuse_session_infer (GstUdmlFuseSession * s,
     g_strlcpy (rec->mod_name[m], cfg->mod[m].name, UDML_NAME_LEN);
     rec->mod[m].coverage = win->coverage[kind];
     inputs[m] = kind == UDML_MODALITY_AUDIO ? win->audio : win->video;
-    any |= present[m];
   }
   if (any)
     st = udml_infer_run (s->infer, 1, inputs, present, mode, &res, err);
@@ -138,6 +154,86 @@ gst_udml_fuse_session_infer (GstUdmlFuseSession * s,
     rec->mod[m].weight = mr->present ? mr->weight : 0.0;
   }
   return UDML_OK;
+}
+
+UdmlStatus
+gst_udml_fuse_model_infer (GstUdmlFuseModel * fm, GstElement * element,
+    const GstUdmlFuseForwardHook * hook, const UdmlMediaWindow * win,
+    const gboolean use[2], GstUdmlFusePolicy policy, GstUdmlRecord * rec,
+    GstClockTime * elapsed, UdmlError * err)
+{
+  GstUdmlFuseSession *s = get_session (fm);
+  const UdmlConfig *cfg;
+  uint8_t present[UDML_MAX_MODALITIES] = { 0 };
+  gboolean any = FALSE;
+  UdmlStatus st;
+  gint64 t;
+  gint m;
+
+  *elapsed = 0;
+  if (s == NULL)
+    return udml_error_set (err, UDML_ERR_ARG, "no model loaded");
+  cfg = udml_model_config (s->model);
+  for (m = 0; m < cfg->n_modalities; m++) {
+    present[m] = use[cfg->mod[m].kind];
+    any |= present[m];
+  }
+  if (any && hook)
+    hook->func (element, hook->user_data);
+  t = g_get_monotonic_time ();
+  st = session_infer (s, win, present, any, policy_mode (policy), rec, err);
+  if (any)
+    *elapsed = (g_get_monotonic_time () - t) * GST_USECOND;
+  session_unref (s);
+  return st;
+}
+
+/* Routes core log lines to this element's debug category. */
+static void
+log_to_gst (UdmlLogLevel level, const char *msg, void *user)
+{
+  switch (level) {
+    case UDML_LOG_ERROR:
+      GST_ERROR ("%s", msg);
+      break;
+    case UDML_LOG_WARNING:
+      GST_WARNING ("%s", msg);
+      break;
+    case UDML_LOG_INFO:
+      GST_INFO ("%s", msg);
+      break;
+    default:
+      GST_DEBUG ("%s", msg);
+      break;
+  }
+}
+
+void
+gst_udml_fuse_model_route_log (void)
+{
+  udml_set_log_func (log_to_gst, NULL);
+}
+
+GType
+gst_udml_fuse_policy_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_UDML_FUSE_POLICY_UDML, "The model's own weighting (full UDML)",
+        "udml"},
+    {GST_UDML_FUSE_POLICY_NO_DEPENDENCY,
+        "Uncertainty only: all dependencies equal", "no-dependency"},
+    {GST_UDML_FUSE_POLICY_NO_UNCERTAINTY,
+        "Dependency only: no uncertainty term", "no-uncertainty"},
+    {GST_UDML_FUSE_POLICY_STATIC, "Static: equal weights", "static"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstUdmlFusePolicy", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
 }
 
 /* ------------------------------------------------------------- messages */
@@ -201,15 +297,32 @@ gst_udml_fuse_model_dup_location (GstUdmlFuseModel * fm)
   return location;
 }
 
-GstUdmlFuseSession *
-gst_udml_fuse_model_get_session (GstUdmlFuseModel * fm)
+gboolean
+gst_udml_fuse_model_is_running (GstUdmlFuseModel * fm)
 {
-  GstUdmlFuseSession *s;
+  gboolean running;
 
   g_mutex_lock (&fm->lock);
-  s = fm->session ? gst_udml_fuse_session_ref (fm->session) : NULL;
+  running = fm->session != NULL;
   g_mutex_unlock (&fm->lock);
-  return s;
+  return running;
+}
+
+void
+gst_udml_fuse_model_inputs (GstUdmlFuseModel * fm, gboolean in_model[2])
+{
+  const UdmlConfig *cfg;
+
+  in_model[UDML_MODALITY_AUDIO] = in_model[UDML_MODALITY_VIDEO] = FALSE;
+  g_mutex_lock (&fm->lock);
+  if (fm->session) {
+    cfg = udml_model_config (fm->session->model);
+    in_model[UDML_MODALITY_AUDIO] =
+        udml_config_find (cfg, UDML_MODALITY_AUDIO) >= 0;
+    in_model[UDML_MODALITY_VIDEO] =
+        udml_config_find (cfg, UDML_MODALITY_VIDEO) >= 0;
+  }
+  g_mutex_unlock (&fm->lock);
 }
 
 gint
@@ -304,7 +417,7 @@ gst_udml_fuse_model_start (GstUdmlFuseModel * fm, GstElement * element,
   g_free (fm->active);
   fm->active = g_strdup (path);
   g_mutex_unlock (&fm->lock);
-  gst_udml_fuse_session_unref (old);
+  session_unref (old);
 
   GST_INFO_OBJECT (element, "model %s: %d classes, window %" GST_TIME_FORMAT
       " hop %" GST_TIME_FORMAT ", processing %" GST_TIME_FORMAT, path,
@@ -330,7 +443,7 @@ gst_udml_fuse_model_stop (GstUdmlFuseModel * fm)
   s = fm->session;
   fm->session = NULL;
   g_mutex_unlock (&fm->lock);
-  gst_udml_fuse_session_unref (s);
+  session_unref (s);
 }
 
 /* Checks that a new model reads the same features and modalities, so the
@@ -389,7 +502,7 @@ reload (GstUdmlFuseModel * fm, GstElement * element, const gchar * path)
     why = g_strdup_printf ("%s (%s)", err.msg, udml_status_name (err.code));
     goto out;
   }
-  running = gst_udml_fuse_model_get_session (fm);
+  running = get_session (fm);
   if (running == NULL) {
     ok = TRUE;                  /* stopped meanwhile: start() loads path */
     goto out;
@@ -415,9 +528,9 @@ reload (GstUdmlFuseModel * fm, GstElement * element, const gchar * path)
   GST_INFO_OBJECT (element, "reloaded model %s", path);
 
 out:
-  gst_udml_fuse_session_unref (old);
-  gst_udml_fuse_session_unref (s);
-  gst_udml_fuse_session_unref (running);
+  session_unref (old);
+  session_unref (s);
+  session_unref (running);
   udml_model_free (model);
   g_mutex_lock (&fm->lock);
   if (ok) {

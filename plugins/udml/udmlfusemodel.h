@@ -1,22 +1,23 @@
 /* udmlfusemodel.h — udmlfuse's model: the 'model' property, loading, the
  * check that the window fits the model, warm-up, hot swap and rollback.
  *
- * A GstUdmlFuseSession is one loaded model with its inference workspace.
- * It never changes after creation and is reference counted: the streaming
- * thread holds a reference for the length of a forward pass, so a hot swap
- * from another thread never frees a model in use and never waits for a
- * forward pass to end. */
+ * A session is one loaded model with its inference workspace. It never
+ * changes after creation and is reference counted: the streaming thread
+ * holds a reference for the length of a forward pass, so a hot swap from
+ * another thread never frees a model in use and never waits for a forward
+ * pass to end. */
 #ifndef __GST_UDML_FUSE_MODEL_H__
 #define __GST_UDML_FUSE_MODEL_H__
 
 #include <gst/gst.h>
 #include "media.h"
 #include "udml.h"
+#include "udmlfuse.h"
 #include "udmlrecord.h"
 
 G_BEGIN_DECLS
 
-typedef struct _GstUdmlFuseSession GstUdmlFuseSession;
+typedef struct _GstUdmlFuseSession GstUdmlFuseSession;     /* private */
 
 /* The element's model slot. */
 typedef struct
@@ -52,26 +53,31 @@ gboolean gst_udml_fuse_model_start (GstUdmlFuseModel * fm,
     GstClockTime * warm_up);
 void gst_udml_fuse_model_stop (GstUdmlFuseModel * fm);
 
-/* (transfer full) (nullable) the session in use; NULL while stopped */
-GstUdmlFuseSession *gst_udml_fuse_model_get_session (GstUdmlFuseModel * fm);
+/* Whether a model is loaded (between start and stop). */
+gboolean gst_udml_fuse_model_is_running (GstUdmlFuseModel * fm);
+
+/* Which UdmlModalityKind inputs the running model reads. */
+void gst_udml_fuse_model_inputs (GstUdmlFuseModel * fm, gboolean in_model[2]);
 
 /* The running model's sample rate, 0 while stopped. */
 gint gst_udml_fuse_model_sample_rate (GstUdmlFuseModel * fm);
 
-GstUdmlFuseSession *gst_udml_fuse_session_ref (GstUdmlFuseSession * s);
-void gst_udml_fuse_session_unref (GstUdmlFuseSession * s);
+/* Infers one window with the model in use: fills rec's model part
+ * (classes, modality names, coverage, weights). use: per
+ * UdmlModalityKind, whether that input takes part; with none the window is
+ * recorded as not valid without a forward pass. The forward pass runs on a
+ * reference to the model and under no lock, so property access, caps
+ * queries and a model swap go ahead meanwhile; hook (nullable) runs right
+ * before it. *elapsed: its duration, 0 without one. Returns its status
+ * (rec is then not valid). Streaming thread only. */
+UdmlStatus gst_udml_fuse_model_infer (GstUdmlFuseModel * fm,
+    GstElement * element, const GstUdmlFuseForwardHook * hook,
+    const UdmlMediaWindow * win, const gboolean use[2],
+    GstUdmlFusePolicy policy, GstUdmlRecord * rec, GstClockTime * elapsed,
+    UdmlError * err);
 
-/* (transfer none) valid while the reference is held */
-const UdmlConfig *gst_udml_fuse_session_config (GstUdmlFuseSession * s);
-
-/* The forward pass of one window: fills rec's model part (classes,
- * modality names, coverage, weights). present: per model modality; with
- * none present the window is recorded as not valid without a forward pass.
- * Returns the forward pass's status; on failure rec is not valid either.
- * One thread at a time per session (the streaming thread). */
-UdmlStatus gst_udml_fuse_session_infer (GstUdmlFuseSession * s,
-    const UdmlMediaWindow * win, const uint8_t * present,
-    UdmlInferMode mode, GstUdmlRecord * rec, UdmlError * err);
+/* Routes the core library's log lines to udmlfuse's debug category. */
+void gst_udml_fuse_model_route_log (void);
 
 G_END_DECLS
 

@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "udmlfuse.h"
 #include "udmlmeta.h"
 #include "udmlpublish.h"
 
@@ -15,6 +16,33 @@ GST_DEBUG_CATEGORY_EXTERN (gst_udml_fuse_debug);
 /* Window records kept for attach-mode=window (older ones are consumed). */
 #define MAX_PENDING_RECORDS 64
 
+typedef struct
+{
+  GstBuffer *buf;
+  GstClockTime rt;              /* running time of the buffer start */
+} HeldBuffer;
+
+GType
+gst_udml_fuse_attach_mode_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_UDML_FUSE_ATTACH_LATEST,
+          "Never hold buffers; attach the newest finished window (low latency)",
+        "latest"},
+    {GST_UDML_FUSE_ATTACH_WINDOW,
+        "Hold buffers until their window is inferred; attach that window "
+          "(exact, adds the window duration to the latency)", "window"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstUdmlFuseAttachMode", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
 void
 gst_udml_publisher_init (GstUdmlPublisher * p)
 {
@@ -22,6 +50,7 @@ gst_udml_publisher_init (GstUdmlPublisher * p)
   p->builder = json_builder_new_immutable ();
   p->generator = json_generator_new ();
   p->line = g_string_sized_new (1024);
+  p->held = gst_queue_array_new_for_struct (sizeof (HeldBuffer), 16);
   p->records = gst_queue_array_new_for_struct (sizeof (GstUdmlRecord),
       MAX_PENDING_RECORDS);
 }
@@ -30,6 +59,8 @@ void
 gst_udml_publisher_clear (GstUdmlPublisher * p)
 {
   gst_udml_publisher_close (p);
+  gst_udml_publisher_reset (p);
+  gst_queue_array_free (p->held);
   g_object_unref (p->builder);
   g_object_unref (p->generator);
   g_string_free (p->line, TRUE);
@@ -71,6 +102,10 @@ gst_udml_publisher_close (GstUdmlPublisher * p)
 void
 gst_udml_publisher_reset (GstUdmlPublisher * p)
 {
+  while (!gst_queue_array_is_empty (p->held)) {
+    HeldBuffer *h = gst_queue_array_pop_head_struct (p->held);
+    gst_buffer_unref (h->buf);
+  }
   while (!gst_queue_array_is_empty (p->records))
     gst_queue_array_pop_head_struct (p->records);
   p->have_latest = FALSE;
@@ -160,9 +195,10 @@ gst_udml_publisher_publish (GstUdmlPublisher * p, GstElement * element,
   }
 }
 
-const GstUdmlRecord *
-gst_udml_publisher_find (GstUdmlPublisher * p, gboolean per_window,
-    gint64 window)
+/* The record for a buffer in window k: that window's (per_window, older
+ * ones are dropped) or the newest. */
+static const GstUdmlRecord *
+find_record (GstUdmlPublisher * p, gboolean per_window, gint64 k)
 {
   GstUdmlRecord *r;
 
@@ -170,24 +206,61 @@ gst_udml_publisher_find (GstUdmlPublisher * p, gboolean per_window,
     return p->have_latest ? &p->latest : NULL;
   while (!gst_queue_array_is_empty (p->records)) {
     r = gst_queue_array_peek_head_struct (p->records);
-    if ((gint64) r->window_index >= window)
+    if ((gint64) r->window_index >= k)
       break;
     gst_queue_array_pop_head_struct (p->records);
   }
   if (gst_queue_array_is_empty (p->records))
     return NULL;
   r = gst_queue_array_peek_head_struct (p->records);
-  return (gint64) r->window_index == window ? r : NULL;
+  return (gint64) r->window_index == k ? r : NULL;
 }
 
-GstBuffer *
-gst_udml_publisher_attach (GstBuffer * buf, const GstUdmlRecord * rec)
+void
+gst_udml_publisher_hold (GstUdmlPublisher * p, GstBuffer * buf, GstClockTime rt)
 {
-  GstStructure *s;
+  HeldBuffer h = { buf, rt };
 
-  buf = gst_buffer_make_writable (buf);
-  s = gst_buffer_add_udml_fusion_meta (buf);
-  if (s)
-    gst_udml_record_fill_structure (rec, s);
-  return buf;
+  gst_queue_array_push_tail_struct (p->held, &h);
+}
+
+static GstFlowReturn
+push_buffer (GstAggregator * agg, GstBuffer * buf, const GstUdmlRecord * rec)
+{
+  if (rec) {
+    GstStructure *s;
+
+    buf = gst_buffer_make_writable (buf);
+    s = gst_buffer_add_udml_fusion_meta (buf);
+    if (s)
+      gst_udml_record_fill_structure (rec, s);
+  }
+  GST_OBJECT_LOCK (agg->srcpad);
+  if (GST_BUFFER_PTS_IS_VALID (buf))
+    GST_AGGREGATOR_PAD (agg->srcpad)->segment.position = GST_BUFFER_PTS (buf);
+  GST_OBJECT_UNLOCK (agg->srcpad);
+  return gst_aggregator_finish_buffer (agg, buf);
+}
+
+GstFlowReturn
+gst_udml_publisher_push_held (GstUdmlPublisher * p, GstAggregator * agg,
+    gboolean per_window, gboolean meta, gint64 hop, gint64 next_window,
+    gboolean eos)
+{
+  GstFlowReturn ret = GST_FLOW_OK;
+
+  while (ret == GST_FLOW_OK && !gst_queue_array_is_empty (p->held)) {
+    HeldBuffer *h = gst_queue_array_peek_head_struct (p->held);
+    gint64 k = (gint64) h->rt / hop;
+    const GstUdmlRecord *rec;
+    GstBuffer *buf;
+
+    if (per_window && !eos && next_window <= k)
+      break;                    /* its window is not done yet */
+    rec = find_record (p, per_window, k);
+    buf = h->buf;
+    gst_queue_array_pop_head_struct (p->held);
+    ret = push_buffer (agg, buf, meta ? rec : NULL);
+  }
+  return ret;
 }

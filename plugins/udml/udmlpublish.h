@@ -1,12 +1,13 @@
 /* udmlpublish.h — where udmlfuse's window records go: the element message,
  * the JSON Lines file, UdmlFusionMeta on the output buffers, and the QoS
  * message for windows dropped in live mode (docs/element.md). Used by the
- * streaming thread only. */
+ * streaming thread only. Also registers the attach-mode enum type. */
 #ifndef __GST_UDML_PUBLISH_H__
 #define __GST_UDML_PUBLISH_H__
 
 #include <stdio.h>
 #include <gst/gst.h>
+#include <gst/base/gstaggregator.h>
 #include <gst/base/gstqueuearray.h>
 #include <json-glib/json-glib.h>
 #include "media.h"
@@ -21,6 +22,7 @@ typedef struct
   JsonBuilder *builder;         /* reused for every record */
   JsonGenerator *generator;
   GString *line;
+  GstQueueArray *held;          /* primary buffers waiting to go out */
   GstQueueArray *records;       /* GstUdmlRecord, for attach-mode=window */
   GstUdmlRecord latest;
   gboolean have_latest;
@@ -36,7 +38,8 @@ gboolean gst_udml_publisher_open (GstUdmlPublisher * p, GstElement * element,
     const gchar * json_location);
 void gst_udml_publisher_close (GstUdmlPublisher * p);
 
-/* Forgets the records kept for the meta (flush, restart). */
+/* Drops the held buffers and the records kept for the meta (flush,
+ * restart, stop). */
 void gst_udml_publisher_reset (GstUdmlPublisher * p);
 
 /* Fills rec's times from a window's running times, in the primary pad's
@@ -53,14 +56,18 @@ void gst_udml_publisher_drop (GstUdmlPublisher * p, GstElement * element,
 void gst_udml_publisher_publish (GstUdmlPublisher * p, GstElement * element,
     const GstUdmlRecord * rec, gboolean post, gboolean meta);
 
-/* (transfer none) (nullable) The record for a buffer whose window is
- * window: that window's (per_window, dropping older ones) or the newest. */
-const GstUdmlRecord *gst_udml_publisher_find (GstUdmlPublisher * p,
-    gboolean per_window, gint64 window);
+/* Keeps a primary buffer, starting at running time rt, until its window's
+ * record is known. (transfer full) buf */
+void gst_udml_publisher_hold (GstUdmlPublisher * p, GstBuffer * buf,
+    GstClockTime rt);
 
-/* (transfer full) buf, made writable, with rec as UdmlFusionMeta. */
-GstBuffer *gst_udml_publisher_attach (GstBuffer * buf,
-    const GstUdmlRecord * rec);
+/* Sends the held buffers out through agg, each with its record as
+ * UdmlFusionMeta (meta): with per_window, a buffer waits for its own window
+ * (rt / hop) to be done (before next_window, or eos); otherwise it goes at
+ * once with the newest record. */
+GstFlowReturn gst_udml_publisher_push_held (GstUdmlPublisher * p,
+    GstAggregator * agg, gboolean per_window, gboolean meta, gint64 hop,
+    gint64 next_window, gboolean eos);
 
 G_END_DECLS
 
