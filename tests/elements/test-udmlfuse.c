@@ -16,6 +16,7 @@
 #include <gst/check/gstharness.h>
 #include <gst/audio/audio.h>
 #include <gst/video/video.h>
+#include <json-glib/json-glib.h>
 
 #include "udml.h"
 #include "udmlfuse.h"
@@ -664,6 +665,30 @@ read_json_lines (const gchar * path, guint * n_lines)
   return text;
 }
 
+/* The line parses as JSON and holds the message's numbers exactly. */
+static void
+check_json_record (const gchar * line, const GstStructure * msg)
+{
+  GError *error = NULL;
+  JsonNode *root = json_from_string (line, &error);
+  JsonObject *o, *video;
+
+  fail_unless (root != NULL && JSON_NODE_HOLDS_OBJECT (root),
+      "not a JSON object (%s): %s", error ? error->message : "", line);
+  o = json_node_get_object (root);
+  fail_unless_equals_int (json_object_get_int_member (o, "label_id"),
+      g_value_get_int (gst_structure_get_value (msg, "label_id")));
+  assert_close (json_object_get_double_member (o, "window_end"),
+      win_double (msg, "window_end"), 0, 0, "JSON window_end");
+  video = json_object_get_object_member (json_object_get_object_member (o,
+          "modalities"), "video");
+  assert_close (json_object_get_double_member (video, "weight"),
+      mod_double (msg, "video", "weight"), 0, 0, "JSON video weight");
+  fail_unless_equals_int (json_array_get_length (json_object_get_array_member
+          (o, "probabilities")), 10);
+  json_node_unref (root);
+}
+
 GST_START_TEST (test_message_meta_json)
 {
   Fuse f;
@@ -739,6 +764,7 @@ GST_START_TEST (test_message_meta_json)
         0, "JSON confidence");
     p = strstr (lines[i], "\"window_index\":") + strlen ("\"window_index\":");
     fail_unless_equals_uint64 (g_ascii_strtoull (p, NULL, 10), win_index (s));
+    check_json_record (lines[i], s);
   }
   g_strfreev (lines);
   g_free (text);
