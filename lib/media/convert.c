@@ -12,7 +12,7 @@
 #include <libswresample/swresample.h>
 #include <libswscale/swscale.h>
 
-#include "media.h"
+#include "convert.h"
 
 /* ------------------------------------------------------------ resampler */
 
@@ -112,7 +112,7 @@ udml_media_resample_bound (const UdmlResampler * r, int rate, int n_in)
 
 /* in == NULL (n_in 0) drains the samples held back by the filter. */
 UdmlStatus
-udml_media_resample (UdmlResampler * r, int av_fmt, int rate, int channels,
+udml_media_resample_av (UdmlResampler * r, int av_fmt, int rate, int channels,
     const uint8_t * const *in, int n_in, float *out, int out_cap, int *n_out,
     UdmlError * err)
 {
@@ -225,7 +225,7 @@ is_full_range (enum AVPixelFormat fmt)
 }
 
 UdmlStatus
-udml_media_scale (UdmlScaler * s, int av_fmt, int width, int height,
+udml_media_scale_av (UdmlScaler * s, int av_fmt, int width, int height,
     const uint8_t * const planes[4], const int strides[4], float *out,
     UdmlError * err)
 {
@@ -276,4 +276,50 @@ udml_media_scale (UdmlScaler * s, int av_fmt, int width, int height,
     for (i = 0; i < hw; i++)
       out[c * hw + i] = s->buf[i * s->channels + c];
   return UDML_OK;
+}
+
+/* ------------------------------------------------- udml format names */
+
+UdmlStatus
+udml_media_resample (UdmlResampler * r, UdmlMediaSampleFormat fmt, int rate,
+    int channels, const uint8_t * const *in, int n_in, float *out,
+    int out_cap, int *n_out, UdmlError * err)
+{
+  int av_fmt;
+
+  switch (fmt) {
+    case UDML_MEDIA_SAMPLE_S16:
+      av_fmt = AV_SAMPLE_FMT_S16;
+      break;
+    case UDML_MEDIA_SAMPLE_F32:
+      av_fmt = AV_SAMPLE_FMT_FLT;
+      break;
+    default:
+      av_fmt = AV_SAMPLE_FMT_NONE;      /* refused unless draining */
+      break;
+  }
+  return udml_media_resample_av (r, av_fmt, rate, channels, in, n_in, out,
+      out_cap, n_out, err);
+}
+
+UdmlStatus
+udml_media_scale (UdmlScaler * s, UdmlMediaPixelFormat fmt, int width,
+    int height, const uint8_t * const planes[4], const int strides[4],
+    float *out, UdmlError * err)
+{
+  static const enum AVPixelFormat av[UDML_MEDIA_PIXEL_N] = {
+    [UDML_MEDIA_PIXEL_GRAY8] = AV_PIX_FMT_GRAY8,
+    [UDML_MEDIA_PIXEL_RGB24] = AV_PIX_FMT_RGB24,
+    [UDML_MEDIA_PIXEL_BGR24] = AV_PIX_FMT_BGR24,
+    [UDML_MEDIA_PIXEL_RGBX] = AV_PIX_FMT_RGB0,
+    [UDML_MEDIA_PIXEL_BGRX] = AV_PIX_FMT_BGR0,
+    [UDML_MEDIA_PIXEL_I420] = AV_PIX_FMT_YUV420P,
+    [UDML_MEDIA_PIXEL_NV12] = AV_PIX_FMT_NV12,
+  };
+
+  if ((int) fmt < 0 || fmt >= UDML_MEDIA_PIXEL_N)
+    return udml_error_set (err, UDML_ERR_ARG,
+        "scaler: unknown pixel format %d", (int) fmt);
+  return udml_media_scale_av (s, av[fmt], width, height, planes, strides,
+      out, err);
 }

@@ -9,7 +9,7 @@
 #include <libavutil/error.h>
 #include <libavutil/mathematics.h>
 
-#include "media.h"
+#include "convert.h"
 
 #define NS INT64_C(1000000000)
 static const AVRational ns_q = { 1, 1000000000 };
@@ -111,7 +111,7 @@ take_audio (Decoder * d, AVFrame * f, UdmlError * err)
     c->pcm = p;
     d->pcm_cap = cap;
   }
-  st = udml_media_resample (d->res, f->format, f->sample_rate, channels,
+  st = udml_media_resample_av (d->res, f->format, f->sample_rate, channels,
       (const uint8_t * const *) f->extended_data, f->nb_samples,
       c->pcm + c->n_samples, bound, &n_out, err);
   if (st != UDML_OK) {
@@ -156,7 +156,7 @@ take_video (Decoder * d, AVFrame * f, UdmlError * err)
     pts = c->frame_pts[c->n_frames - 1] + d->v_frame_ns;
   else
     pts = 0;
-  st = udml_media_scale (d->scl, f->format, f->width, f->height,
+  st = udml_media_scale_av (d->scl, f->format, f->width, f->height,
       (const uint8_t * const *) f->data, f->linesize,
       c->frames + fs * c->n_frames, err);
   if (st != UDML_OK) {
@@ -193,6 +193,51 @@ feed (Decoder * d, AVCodecContext * dec, const AVPacket * pkt, AVFrame * f,
     if (st != UDML_OK)
       return st;
   }
+  return UDML_OK;
+}
+
+/* Takes the resampler's filter tail. */
+static UdmlStatus
+drain_audio (Decoder * d, UdmlError * err)
+{
+  UdmlMediaClip *clip = d->clip;
+  int n_out = 0, room = 4096;
+  UdmlStatus st;
+
+  if (clip->n_samples + room > d->pcm_cap) {
+    float *p = realloc (clip->pcm, (clip->n_samples + room) * sizeof (float));
+    if (!p)
+      return udml_error_set (err, UDML_ERR_NOMEM, "%s: out of memory", d->path);
+    clip->pcm = p;
+    d->pcm_cap = clip->n_samples + room;
+  }
+  st = udml_media_resample_av (d->res, 0, 0, 0, NULL, 0,
+      clip->pcm + clip->n_samples, room, &n_out, err);
+  if (st == UDML_OK)
+    clip->n_samples += n_out;
+  return st;
+}
+
+/* Audio that starts after the file start keeps its place: leading zeros. */
+static UdmlStatus
+place_audio (Decoder * d, UdmlError * err)
+{
+  UdmlMediaClip *clip = d->clip;
+  size_t pad;
+  float *p;
+
+  if (!clip->n_samples || d->a_first_ns <= 0 || d->a_first_ns >= 10 * NS)
+    return UDML_OK;
+  pad = (size_t) av_rescale (d->a_first_ns, d->spec->sample_rate, NS);
+  if (!pad)
+    return UDML_OK;
+  p = realloc (clip->pcm, (clip->n_samples + pad) * sizeof (float));
+  if (!p)
+    return udml_error_set (err, UDML_ERR_NOMEM, "%s: out of memory", d->path);
+  memmove (p + pad, p, clip->n_samples * sizeof (float));
+  memset (p, 0, pad * sizeof (float));
+  clip->pcm = p;
+  clip->n_samples += pad;
   return UDML_OK;
 }
 
@@ -295,24 +340,8 @@ udml_media_decode_file (const char *path, const UdmlFeatureSpec * spec,
     goto out;
   if (d.v_dec && (st = feed (&d, d.v_dec, NULL, frame, err)) != UDML_OK)
     goto out;
-  /* the resampler's filter tail */
-  if (d.a_dec && d.res) {
-    int n_out = 0, room = 4096;
-    if (clip->n_samples + room > d.pcm_cap) {
-      float *p = realloc (clip->pcm, (clip->n_samples + room) * sizeof (float));
-      if (!p) {
-        st = udml_error_set (err, UDML_ERR_NOMEM, "%s: out of memory", path);
-        goto out;
-      }
-      clip->pcm = p;
-      d.pcm_cap = clip->n_samples + room;
-    }
-    if ((st =
-            udml_media_resample (d.res, 0, 0, 0, NULL, 0,
-                clip->pcm + clip->n_samples, room, &n_out, err)) != UDML_OK)
-      goto out;
-    clip->n_samples += n_out;
-  }
+  if (d.a_dec && d.res && (st = drain_audio (&d, err)) != UDML_OK)
+    goto out;
 
   if (d.a_idx >= 0 && clip->n_samples == 0) {
     st = udml_error_set (err, UDML_ERR_TRUNCATED,
@@ -324,21 +353,8 @@ udml_media_decode_file (const char *path, const UdmlFeatureSpec * spec,
         "%s: video stream has no decodable frames", path);
     goto out;
   }
-  /* audio that starts after the file start keeps its place */
-  if (clip->n_samples && d.a_first_ns > 0 && d.a_first_ns < 10 * NS) {
-    size_t pad = (size_t) av_rescale (d.a_first_ns, spec->sample_rate, NS);
-    if (pad) {
-      float *p = realloc (clip->pcm, (clip->n_samples + pad) * sizeof (float));
-      if (!p) {
-        st = udml_error_set (err, UDML_ERR_NOMEM, "%s: out of memory", path);
-        goto out;
-      }
-      memmove (p + pad, p, clip->n_samples * sizeof (float));
-      memset (p, 0, pad * sizeof (float));
-      clip->pcm = p;
-      clip->n_samples += pad;
-    }
-  }
+  if ((st = place_audio (&d, err)) != UDML_OK)
+    goto out;
 
   if (clip->n_samples)
     decoded_ns = av_rescale (clip->n_samples, NS, spec->sample_rate);

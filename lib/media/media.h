@@ -1,5 +1,6 @@
 /* media.h — media front end: decoding, resampling, scaling (libav*),
- * log-mel features (av_tx), windowing. design.md "Layers".
+ * log-mel features (av_tx), windowing. design.md "Layers". Only lib/media
+ * includes FFmpeg headers; callers name formats with the enums below.
  *
  * The element and the tools share ONE windowing and feature path
  * (UdmlWindower), so a window seen live and the same window seen in
@@ -37,27 +38,48 @@ void udml_media_mel_compute (UdmlMel *mel, const float *pcm, size_t n, float *ou
 
 /* ----------------------------------------------- conversion to model format */
 
+/* Input layouts the converters take from callers outside lib/media (the
+ * element); lib/media maps them to FFmpeg's formats. */
+typedef enum {
+  UDML_MEDIA_SAMPLE_S16 = 0,    /* interleaved, native-endian int16 */
+  UDML_MEDIA_SAMPLE_F32,        /* interleaved float in [-1, 1] */
+  UDML_MEDIA_SAMPLE_N
+} UdmlMediaSampleFormat;
+
+typedef enum {
+  UDML_MEDIA_PIXEL_GRAY8 = 0,   /* 1 plane, 8 bits */
+  UDML_MEDIA_PIXEL_RGB24,       /* packed R, G, B */
+  UDML_MEDIA_PIXEL_BGR24,
+  UDML_MEDIA_PIXEL_RGBX,        /* packed R, G, B, unused byte */
+  UDML_MEDIA_PIXEL_BGRX,
+  UDML_MEDIA_PIXEL_I420,        /* planar Y, U, V; chroma 2x2 subsampled */
+  UDML_MEDIA_PIXEL_NV12,        /* plane Y, plane interleaved UV */
+  UDML_MEDIA_PIXEL_N
+} UdmlMediaPixelFormat;
+
 /* Converts any decoded audio to mono float at spec->sample_rate
  * (libswresample). Reconfigures itself when the input format changes,
  * after draining what the old configuration still holds into out. */
 typedef struct UdmlResampler UdmlResampler;
 UdmlResampler *udml_media_resampler_new (const UdmlFeatureSpec *spec, UdmlError *err);
 void udml_media_resampler_free (UdmlResampler *r);
-/* in: interleaved (or planar, per av_fmt) samples; av_fmt is an
- * AVSampleFormat. Writes at most out_cap samples, sets *n_out. */
-UdmlStatus udml_media_resample (UdmlResampler *r, int av_fmt, int rate, int channels,
-    const uint8_t *const *in, int n_in, float *out, int out_cap, int *n_out, UdmlError *err);
+/* in: in[0] holds n_in interleaved frames of channels samples in fmt;
+ * in == NULL drains what the filter holds back. Writes at most out_cap
+ * samples, sets *n_out. */
+UdmlStatus udml_media_resample (UdmlResampler *r, UdmlMediaSampleFormat fmt, int rate,
+    int channels, const uint8_t *const *in, int n_in, float *out, int out_cap, int *n_out,
+    UdmlError *err);
 /* Upper bound of output samples for n_in input samples at this rate,
  * including the samples a format change drains. */
 int udml_media_resample_bound (const UdmlResampler *r, int rate, int n_in);
 
 /* Converts and scales any frame to the model's frame_width x frame_height x
- * frame_channels (libswscale). av_fmt is an AVPixelFormat. */
+ * frame_channels (libswscale). */
 typedef struct UdmlScaler UdmlScaler;
 UdmlScaler *udml_media_scaler_new (const UdmlFeatureSpec *spec, UdmlError *err);
 void udml_media_scaler_free (UdmlScaler *s);
-/* out: C x H x W floats in 0..255. */
-UdmlStatus udml_media_scale (UdmlScaler *s, int av_fmt, int width, int height,
+/* planes/strides: as fmt lays them out. out: C x H x W floats in 0..255. */
+UdmlStatus udml_media_scale (UdmlScaler *s, UdmlMediaPixelFormat fmt, int width, int height,
     const uint8_t *const planes[4], const int strides[4], float *out, UdmlError *err);
 
 /* ------------------------------------------------------------ windowing */

@@ -1,34 +1,32 @@
-/* udmlfuse.c — fuses audio and video windows with a UDML model.
+/* udmlfuse.c — fuses audio and video windows with a UDML model: the
+ * aggregator's timing, its pads and caps.
  *
  * A GstAggregator with request pads video_%u and audio_%u. Every input
  * buffer is converted to model format (lib/media UdmlScaler/UdmlResampler)
  * and placed by running time into the shared UdmlWindower, the same window
  * and feature path the training tools use. Each finished window is
- * inferred with udml_infer_run on a workspace allocated once per model, and
- * its record is published as UdmlFusionMeta on the passed-through primary
- * buffers, as an element message and as JSON Lines (docs/element.md).
+ * inferred by the model session (udmlfusemodel.c) and its record is
+ * published (udmlpublish.c) as UdmlFusionMeta on the passed-through
+ * primary buffers, as an element message and as JSON Lines
+ * (docs/element.md).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
-#include <math.h>
-#include <stdio.h>
 #include <string.h>
 
-#include <gst/audio/audio.h>
-#include <gst/base/gstqueuearray.h>
 #include <gst/video/video.h>
-#include <libavutil/pixfmt.h>
-#include <libavutil/samplefmt.h>
 
 #include "media.h"
 #include "udml.h"
 #include "udmlfuse.h"
+#include "udmlfusemodel.h"
+#include "udmlfusepad.h"
 #include "udmlmeta.h"
-#include "udmlrecord.h"
+#include "udmlpublish.h"
 
-GST_DEBUG_CATEGORY_STATIC (gst_udml_fuse_debug);
+GST_DEBUG_CATEGORY (gst_udml_fuse_debug);
 #define GST_CAT_DEFAULT gst_udml_fuse_debug
 
 #ifndef UDML_DEFAULT_MODEL
@@ -43,11 +41,6 @@ GST_DEBUG_CATEGORY_STATIC (gst_udml_fuse_debug);
 #define DEFAULT_ATTACH_META TRUE
 #define DEFAULT_JSON_LOCATION NULL
 #define DEFAULT_NUM_THREADS 1
-#define DEFAULT_PAD_MIN_COVERAGE 0.5
-#define DEFAULT_PAD_ENABLED TRUE
-
-/* Window records kept for attach-mode=window (older ones are consumed). */
-#define MAX_PENDING_RECORDS 64
 
 enum
 {
@@ -63,162 +56,24 @@ enum
   PROP_NUM_THREADS,
 };
 
-enum
-{
-  PROP_PAD_0,
-  PROP_PAD_MIN_COVERAGE,
-  PROP_PAD_ENABLED,
-};
-
-#define VIDEO_FORMATS "{ GRAY8, RGB, BGR, RGBx, BGRx, I420, NV12 }"
-#define AUDIO_CAPS_STR "audio/x-raw, format = (string) { S16LE, F32LE }, " \
-    "layout = (string) interleaved, rate = (int) [ 1, MAX ], " \
-    "channels = (int) [ 1, MAX ]"
-
-static GstStaticPadTemplate video_sink_template =
-GST_STATIC_PAD_TEMPLATE ("video_%u", GST_PAD_SINK, GST_PAD_REQUEST,
-    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS)));
-
-static GstStaticPadTemplate audio_sink_template =
-GST_STATIC_PAD_TEMPLATE ("audio_%u", GST_PAD_SINK, GST_PAD_REQUEST,
-    GST_STATIC_CAPS (AUDIO_CAPS_STR));
-
-static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
-    GST_PAD_SRC, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS) "; " AUDIO_CAPS_STR));
-
-/* ------------------------------------------------------------------ pad */
-
-struct _GstUdmlFusePad
-{
-  GstAggregatorPad parent;
-
-  /* properties, object lock */
-  gdouble min_coverage;
-  gboolean enabled;
-
-  /* streaming state, src task only */
-  UdmlModalityKind kind;
-  GstCaps *caps;
-  gboolean have_caps;
-  GstVideoInfo vinfo;
-  GstAudioInfo ainfo;
-  gint av_format;
-  GstClockTime pos;             /* running time reached by popped data */
-};
-
-G_DEFINE_TYPE (GstUdmlFusePad, gst_udml_fuse_pad, GST_TYPE_AGGREGATOR_PAD);
-
-static void
-gst_udml_fuse_pad_set_property (GObject * object, guint prop_id,
-    const GValue * value, GParamSpec * pspec)
-{
-  GstUdmlFusePad *pad = GST_UDML_FUSE_PAD (object);
-
-  GST_OBJECT_LOCK (pad);
-  switch (prop_id) {
-    case PROP_PAD_MIN_COVERAGE:
-      pad->min_coverage = g_value_get_double (value);
-      break;
-    case PROP_PAD_ENABLED:
-      pad->enabled = g_value_get_boolean (value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
-  }
-  GST_OBJECT_UNLOCK (pad);
-}
-
-static void
-gst_udml_fuse_pad_get_property (GObject * object, guint prop_id,
-    GValue * value, GParamSpec * pspec)
-{
-  GstUdmlFusePad *pad = GST_UDML_FUSE_PAD (object);
-
-  GST_OBJECT_LOCK (pad);
-  switch (prop_id) {
-    case PROP_PAD_MIN_COVERAGE:
-      g_value_set_double (value, pad->min_coverage);
-      break;
-    case PROP_PAD_ENABLED:
-      g_value_set_boolean (value, pad->enabled);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
-  }
-  GST_OBJECT_UNLOCK (pad);
-}
-
-static void
-gst_udml_fuse_pad_finalize (GObject * object)
-{
-  GstUdmlFusePad *pad = GST_UDML_FUSE_PAD (object);
-
-  gst_caps_replace (&pad->caps, NULL);
-  G_OBJECT_CLASS (gst_udml_fuse_pad_parent_class)->finalize (object);
-}
-
-static void
-gst_udml_fuse_pad_class_init (GstUdmlFusePadClass * klass)
-{
-  GObjectClass *gobject_class = (GObjectClass *) klass;
-
-  gobject_class->set_property = gst_udml_fuse_pad_set_property;
-  gobject_class->get_property = gst_udml_fuse_pad_get_property;
-  gobject_class->finalize = gst_udml_fuse_pad_finalize;
-
-  g_object_class_install_property (gobject_class, PROP_PAD_MIN_COVERAGE,
-      g_param_spec_double ("min-coverage", "Minimum coverage",
-          "Fraction of a window this input must cover with real data to take "
-          "part in the fusion; below it the modality is absent "
-          "(present=false, weight 0)", 0.0, 1.0, DEFAULT_PAD_MIN_COVERAGE,
-          G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING |
-          G_PARAM_STATIC_STRINGS));
-  g_object_class_install_property (gobject_class, PROP_PAD_ENABLED,
-      g_param_spec_boolean ("enabled", "Enabled",
-          "Use this input in the fusion; FALSE excludes the modality "
-          "(present=false) but still passes its buffers through if primary",
-          DEFAULT_PAD_ENABLED,
-          G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING |
-          G_PARAM_STATIC_STRINGS));
-}
-
-static void
-gst_udml_fuse_pad_init (GstUdmlFusePad * pad)
-{
-  pad->min_coverage = DEFAULT_PAD_MIN_COVERAGE;
-  pad->enabled = DEFAULT_PAD_ENABLED;
-  pad->av_format = -1;
-  pad->pos = GST_CLOCK_TIME_NONE;
-}
-
 /* -------------------------------------------------------------- element */
-
-typedef struct
-{
-  GstBuffer *buf;
-  GstClockTime rt;              /* running time of the buffer start */
-} HeldBuffer;
 
 struct _GstUdmlFuse
 {
   GstAggregator parent;
 
-  /* properties and the model; guarded by lock. The src task holds lock
-   * while it infers a window, so a reload swaps between windows. */
+  /* the 'model' property and the model in use, its own lock */
+  GstUdmlFuseModel model;
+
+  /* properties and latency figures; guarded by lock, which is only held
+   * for short sections, never across a forward pass */
   GMutex lock;
-  gchar *model_path;
-  gchar *active_path;           /* the model in use */
   GstUdmlFusePolicy policy;
   GstClockTime window_duration, window_hop;     /* 0 = the model's */
   GstUdmlFuseAttachMode attach_mode;
   gboolean post_messages, attach_meta;
   gchar *json_location;
   gint num_threads;
-  UdmlModel *model;
-  UdmlInfer *infer;
 
   /* request pads, object lock */
   GstUdmlFusePad *pads[2];      /* indexed by UdmlModalityKind */
@@ -227,109 +82,20 @@ struct _GstUdmlFuse
   UdmlFeatureSpec spec;         /* model features with window overrides */
   gboolean in_model[2];         /* modality kinds the model has */
   UdmlWindower *windower;
-  UdmlScaler *scaler;
-  UdmlResampler *resampler;
-  gfloat *frame;                /* C x H x W scratch */
-  gfloat *pcm;                  /* resampler output scratch */
-  gint pcm_cap;
+  GstUdmlFuseConvert conv;
   gboolean started;             /* window grid placed at the first data */
   gint64 next_index;
-  GstQueueArray *held;          /* HeldBuffer, attach-mode=window */
-  GstQueueArray *records;       /* GstUdmlRecord, attach-mode=window */
-  GstUdmlRecord latest;
-  gboolean have_latest;
+  GstUdmlPublisher pub;
   GstSegment primary_segment;
   GstClockTime frame_duration;
-  guint64 processed, dropped;
   GstClockTime proc_estimate, reported_proc, reported_latency;
-  FILE *json;
-  GString *json_buf;
-  gboolean json_failed;
+  const GstUdmlFuseForwardHook *forward_hook;
 };
 
 #define gst_udml_fuse_parent_class parent_class
 G_DEFINE_TYPE (GstUdmlFuse, gst_udml_fuse, GST_TYPE_AGGREGATOR);
 GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (udmlfuse, "udmlfuse", GST_RANK_NONE,
     GST_TYPE_UDML_FUSE, udml_fusion_meta_get_info ());
-
-GType
-gst_udml_fuse_policy_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
-    {GST_UDML_FUSE_POLICY_UDML, "The model's own weighting (full UDML)",
-        "udml"},
-    {GST_UDML_FUSE_POLICY_NO_DEPENDENCY,
-        "Uncertainty only: all dependencies equal", "no-dependency"},
-    {GST_UDML_FUSE_POLICY_NO_UNCERTAINTY,
-        "Dependency only: no uncertainty term", "no-uncertainty"},
-    {GST_UDML_FUSE_POLICY_STATIC, "Static: equal weights", "static"},
-    {0, NULL, NULL},
-  };
-
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstUdmlFusePolicy", values);
-    g_once_init_leave (&type, t);
-  }
-  return type;
-}
-
-GType
-gst_udml_fuse_attach_mode_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
-    {GST_UDML_FUSE_ATTACH_LATEST,
-          "Never hold buffers; attach the newest finished window (low latency)",
-        "latest"},
-    {GST_UDML_FUSE_ATTACH_WINDOW,
-        "Hold buffers until their window is inferred; attach that window "
-          "(exact, adds the window duration to the latency)", "window"},
-    {0, NULL, NULL},
-  };
-
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstUdmlFuseAttachMode", values);
-    g_once_init_leave (&type, t);
-  }
-  return type;
-}
-
-static UdmlInferMode
-policy_to_mode (GstUdmlFusePolicy p)
-{
-  switch (p) {
-    case GST_UDML_FUSE_POLICY_NO_DEPENDENCY:
-      return UDML_INFER_NO_DEPENDENCY;
-    case GST_UDML_FUSE_POLICY_NO_UNCERTAINTY:
-      return UDML_INFER_NO_UNCERTAINTY;
-    case GST_UDML_FUSE_POLICY_STATIC:
-      return UDML_INFER_STATIC;
-    case GST_UDML_FUSE_POLICY_UDML:
-    default:
-      return UDML_INFER_AS_TRAINED;
-  }
-}
-
-/* Routes core log lines to this element's debug category. */
-static void
-udml_log_to_gst (UdmlLogLevel level, const char *msg, void *user)
-{
-  switch (level) {
-    case UDML_LOG_ERROR:
-      GST_ERROR ("%s", msg);
-      break;
-    case UDML_LOG_WARNING:
-      GST_WARNING ("%s", msg);
-      break;
-    case UDML_LOG_INFO:
-      GST_INFO ("%s", msg);
-      break;
-    default:
-      GST_DEBUG ("%s", msg);
-      break;
-  }
-}
 
 /* ----------------------------------------------------------- helpers */
 
@@ -357,19 +123,6 @@ is_primary (GstUdmlFuse * self, GstUdmlFusePad * pad)
     ret = (pad == self->pads[UDML_MODALITY_AUDIO]);
   GST_OBJECT_UNLOCK (self);
   return ret;
-}
-
-static GstClockTime
-pad_running_time (GstAggregatorPad * pad, GstClockTime ts)
-{
-  GstClockTime rt;
-
-  if (!GST_CLOCK_TIME_IS_VALID (ts))
-    return GST_CLOCK_TIME_NONE;
-  GST_OBJECT_LOCK (pad);
-  rt = gst_segment_to_running_time (&pad->segment, GST_FORMAT_TIME, ts);
-  GST_OBJECT_UNLOCK (pad);
-  return rt;
 }
 
 static GstClockTime
@@ -420,77 +173,13 @@ update_latency (GstUdmlFuse * self)
   gst_aggregator_set_latency (GST_AGGREGATOR (self), l, l);
 }
 
-/* Checks that a new model reads the same features and modalities, so the
- * windower, scaler and resampler built for the old one stay valid. */
-static gboolean
-models_compatible (const UdmlModel * a, const UdmlModel * b, gchar ** why)
-{
-  const UdmlConfig *ca = udml_model_config (a), *cb = udml_model_config (b);
-  const UdmlFeatureSpec *fa = &ca->features, *fb = &cb->features;
-  gint m;
-
-  if (ca->n_modalities != cb->n_modalities) {
-    *why = g_strdup_printf ("%d modalities, the running model has %d",
-        cb->n_modalities, ca->n_modalities);
-    return FALSE;
-  }
-  for (m = 0; m < ca->n_modalities; m++) {
-    const UdmlModalitySpec *ma = &ca->mod[m], *mb = &cb->mod[m];
-    if (ma->kind != mb->kind || ma->in_c != mb->in_c || ma->in_h != mb->in_h
-        || ma->in_w != mb->in_w) {
-      *why = g_strdup_printf ("modality %d (%s) input %dx%dx%d, the running "
-          "model has %s %dx%dx%d", m, mb->name, mb->in_c, mb->in_h, mb->in_w,
-          ma->name, ma->in_c, ma->in_h, ma->in_w);
-      return FALSE;
-    }
-  }
-  if (fa->sample_rate != fb->sample_rate || fa->n_fft != fb->n_fft
-      || fa->win_length != fb->win_length || fa->hop_length != fb->hop_length
-      || fa->n_mels != fb->n_mels || fa->fmin != fb->fmin
-      || fa->fmax != fb->fmax || fa->log_floor != fb->log_floor
-      || fa->frame_width != fb->frame_width
-      || fa->frame_height != fb->frame_height
-      || fa->frame_channels != fb->frame_channels) {
-    *why = g_strdup ("different feature extraction (rate, mel or frame "
-        "configuration)");
-    return FALSE;
-  }
-  return TRUE;
-}
-
-static GstMessage *model_message (GstUdmlFuse * self, const gchar * event,
-    const gchar * location, const UdmlModel * model, const gchar * error);
-
 static void
 free_streaming_state (GstUdmlFuse * self)
 {
   udml_media_windower_free (self->windower);
   self->windower = NULL;
-  udml_media_scaler_free (self->scaler);
-  self->scaler = NULL;
-  udml_media_resampler_free (self->resampler);
-  self->resampler = NULL;
-  g_free (self->frame);
-  self->frame = NULL;
-  g_free (self->pcm);
-  self->pcm = NULL;
-  self->pcm_cap = 0;
-  if (self->json && self->json != stdout)
-    fclose (self->json);
-  else if (self->json)
-    fflush (self->json);
-  self->json = NULL;
-}
-
-static void
-clear_held (GstUdmlFuse * self)
-{
-  while (!gst_queue_array_is_empty (self->held)) {
-    HeldBuffer *h = gst_queue_array_pop_head_struct (self->held);
-    gst_buffer_unref (h->buf);
-  }
-  while (!gst_queue_array_is_empty (self->records))
-    gst_queue_array_pop_head_struct (self->records);
+  gst_udml_fuse_convert_clear (&self->conv);
+  gst_udml_publisher_close (&self->pub);
 }
 
 static void
@@ -503,10 +192,9 @@ reset_windows (GstUdmlFuse * self)
     if (self->pads[k])
       self->pads[k]->pos = GST_CLOCK_TIME_NONE;
   GST_OBJECT_UNLOCK (self);
-  clear_held (self);
+  gst_udml_publisher_reset (&self->pub);
   self->started = FALSE;
   self->next_index = 0;
-  self->have_latest = FALSE;
   gst_segment_init (&self->primary_segment, GST_FORMAT_TIME);
 }
 
@@ -517,149 +205,53 @@ gst_udml_fuse_start (GstAggregator * agg)
 {
   GstUdmlFuse *self = GST_UDML_FUSE (agg);
   UdmlError err = { 0 };
-  UdmlModel *model = NULL;
-  UdmlInfer *infer = NULL;
-  const UdmlConfig *cfg;
-  gchar *path, *json_location;
-  GstClockTime dur, hop;
-  gint threads, m;
-  gfloat *zeros[UDML_MAX_MODALITIES] = { NULL };
-  const float *inputs[UDML_MAX_MODALITIES] = { NULL };
-  UdmlResult res;
-  gint64 t0;
+  gchar *json_location;
+  GstClockTime dur, hop, warm_up = 0;
+  gint threads;
 
   g_mutex_lock (&self->lock);
-  path = g_strdup (self->model_path);
   json_location = g_strdup (self->json_location);
   dur = self->window_duration;
   hop = self->window_hop;
   threads = self->num_threads;
   g_mutex_unlock (&self->lock);
-
-  if (path == NULL || *path == '\0') {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-        ("No model file set."),
-        ("Set the 'model' property (or UDML_MODEL) to a .udml file."));
-    goto fail;
-  }
-  if (!g_file_test (path, G_FILE_TEST_EXISTS)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-        ("Model file \"%s\" does not exist.", path),
-        ("model=%s: no such file", path));
-    goto fail;
-  }
-  if (udml_model_load (path, &model, &err) != UDML_OK) {
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
-        ("Could not load model \"%s\": %s", path, err.msg),
-        ("model=%s: %s (%s)", path, udml_status_name (err.code), err.msg));
-    goto fail;
-  }
-  cfg = udml_model_config (model);
-
-  self->spec = cfg->features;
-  if (dur > 0)
-    self->spec.window_ns = dur;
-  if (hop > 0)
-    self->spec.hop_ns = hop;
-  self->in_model[UDML_MODALITY_AUDIO] =
-      udml_config_find (cfg, UDML_MODALITY_AUDIO) >= 0;
-  self->in_model[UDML_MODALITY_VIDEO] =
-      udml_config_find (cfg, UDML_MODALITY_VIDEO) >= 0;
-  m = udml_config_find (cfg, UDML_MODALITY_AUDIO);
-  if (m >= 0) {
-    /* the mel input width follows from the window length */
-    size_t n = (size_t) gst_util_uint64_scale_round (self->spec.window_ns,
-        self->spec.sample_rate, GST_SECOND);
-    gint frames = udml_media_mel_frames (&self->spec, n);
-    if (frames != cfg->mod[m].in_w) {
-      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-          ("window-duration %" GST_TIME_FORMAT " does not fit model \"%s\"",
-              GST_TIME_ARGS (self->spec.window_ns), path),
-          ("the window gives %d mel frames, the model's audio input has %d "
-              "(window %" GST_TIME_FORMAT ")", frames, cfg->mod[m].in_w,
-              GST_TIME_ARGS (cfg->features.window_ns)));
-      goto fail;
-    }
-  }
+  self->forward_hook = g_object_get_data (G_OBJECT (self),
+      GST_UDML_FUSE_FORWARD_HOOK);
 
   udml_set_num_threads (threads > 0 ? threads : 1);
+  if (!gst_udml_fuse_model_start (&self->model, GST_ELEMENT_CAST (self), dur,
+          hop, &self->spec, &warm_up))
+    goto fail;
+  gst_udml_fuse_model_inputs (&self->model, self->in_model);
+
   self->windower = udml_media_windower_new (&self->spec, &err);
-  if (self->windower)
-    self->scaler = udml_media_scaler_new (&self->spec, &err);
-  if (self->scaler)
-    self->resampler = udml_media_resampler_new (&self->spec, &err);
-  if (self->resampler)
-    infer = udml_infer_new (model, 1, &err);
-  if (infer == NULL) {
+  if (self->windower == NULL
+      || !gst_udml_fuse_convert_init (&self->conv, &self->spec, &err)) {
     GST_ELEMENT_ERROR (self, LIBRARY, INIT,
-        ("Could not prepare model \"%s\" for inference: %s", path, err.msg),
-        ("%s", udml_status_name (err.code)));
+        ("Could not prepare the conversion to the model's inputs: %s",
+            err.msg), ("%s", udml_status_name (err.code)));
     goto fail;
   }
-  self->frame = g_new0 (gfloat, (gsize) self->spec.frame_channels *
-      self->spec.frame_width * self->spec.frame_height);
-
-  if (json_location && *json_location) {
-    if (g_strcmp0 (json_location, "-") == 0)
-      self->json = stdout;
-    else
-      self->json = fopen (json_location, "w");
-    if (self->json == NULL) {
-      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
-          ("Could not open JSON file \"%s\" for writing.", json_location),
-          GST_ERROR_SYSTEM);
-      goto fail;
-    }
-  }
-  self->json_failed = FALSE;
-
-  /* One warm-up inference measures the processing time the latency
-   * report needs before any data arrives. */
-  for (m = 0; m < cfg->n_modalities; m++) {
-    zeros[m] = g_new0 (gfloat, udml_config_input_size (cfg, m));
-    inputs[m] = zeros[m];
-  }
-  t0 = g_get_monotonic_time ();
-  if (udml_infer_run (infer, 1, inputs, NULL, UDML_INFER_AS_TRAINED, &res,
-          &err) != UDML_OK)
-    /* each window would then fail too; that is reported per window */
-    GST_WARNING_OBJECT (self, "warm-up inference failed: %s (%s)", err.msg,
-        udml_status_name (err.code));
-  self->proc_estimate = (g_get_monotonic_time () - t0) * GST_USECOND;
-  for (m = 0; m < cfg->n_modalities; m++)
-    g_free (zeros[m]);
+  if (!gst_udml_publisher_open (&self->pub, GST_ELEMENT_CAST (self),
+          json_location))
+    goto fail;
 
   g_mutex_lock (&self->lock);
-  self->model = model;
-  self->infer = infer;
-  g_free (self->active_path);
-  self->active_path = g_strdup (path);
-  g_mutex_unlock (&self->lock);
-
-  self->processed = self->dropped = 0;
+  self->proc_estimate = warm_up;
   self->frame_duration = self->spec.fps_num > 0 ?
       gst_util_uint64_scale_int (GST_SECOND, self->spec.fps_den,
       self->spec.fps_num) : 100 * GST_MSECOND;
   self->reported_latency = GST_CLOCK_TIME_NONE;
+  g_mutex_unlock (&self->lock);
   reset_windows (self);
   udml_media_windower_reset (self->windower, 0);
-
-  GST_INFO_OBJECT (self, "model %s: %d classes, window %" GST_TIME_FORMAT
-      " hop %" GST_TIME_FORMAT ", processing %" GST_TIME_FORMAT, path,
-      cfg->n_classes, GST_TIME_ARGS (self->spec.window_ns),
-      GST_TIME_ARGS (self->spec.hop_ns), GST_TIME_ARGS (self->proc_estimate));
-  gst_element_post_message (GST_ELEMENT_CAST (self),
-      model_message (self, "loaded", path, model, NULL));
   update_latency (self);
-  g_free (path);
   g_free (json_location);
   return TRUE;
 
 fail:
-  udml_infer_free (infer);
-  udml_model_free (model);
+  gst_udml_fuse_model_stop (&self->model);
   free_streaming_state (self);
-  g_free (path);
   g_free (json_location);
   return FALSE;
 }
@@ -668,18 +260,9 @@ static gboolean
 gst_udml_fuse_stop (GstAggregator * agg)
 {
   GstUdmlFuse *self = GST_UDML_FUSE (agg);
-  UdmlModel *model;
-  UdmlInfer *infer;
 
-  clear_held (self);
-  g_mutex_lock (&self->lock);
-  model = self->model;
-  infer = self->infer;
-  self->model = NULL;
-  self->infer = NULL;
-  g_mutex_unlock (&self->lock);
-  udml_infer_free (infer);
-  udml_model_free (model);
+  gst_udml_publisher_reset (&self->pub);
+  gst_udml_fuse_model_stop (&self->model);
   free_streaming_state (self);
   return TRUE;
 }
@@ -696,111 +279,6 @@ gst_udml_fuse_flush (GstAggregator * agg)
   return GST_FLOW_OK;
 }
 
-/* ------------------------------------------------------------ hot reload */
-
-static GstMessage *
-model_message (GstUdmlFuse * self, const gchar * event,
-    const gchar * location, const UdmlModel * model, const gchar * error)
-{
-  GstStructure *s;
-
-  s = gst_structure_new ("udmlfuse-model", "event", G_TYPE_STRING, event,
-      "location", G_TYPE_STRING, location, NULL);
-  if (model) {
-    const UdmlConfig *cfg = udml_model_config (model);
-    GValue labels = G_VALUE_INIT, v = G_VALUE_INIT;
-    gint i;
-
-    g_value_init (&labels, GST_TYPE_ARRAY);
-    g_value_init (&v, G_TYPE_STRING);
-    for (i = 0; i < cfg->n_classes; i++) {
-      g_value_set_string (&v, cfg->labels[i]);
-      gst_value_array_append_value (&labels, &v);
-    }
-    g_value_unset (&v);
-    gst_structure_set (s, "num-classes", G_TYPE_INT, cfg->n_classes, NULL);
-    gst_structure_take_value (s, "labels", &labels);
-  }
-  if (error)
-    gst_structure_set (s, "error", G_TYPE_STRING, error, NULL);
-  return gst_message_new_element (GST_OBJECT_CAST (self), s);
-}
-
-/* Loads path, checks it reads the same inputs as the running model and
- * swaps it in between two windows; the old model stays on any failure. */
-static void
-reload_model (GstUdmlFuse * self, const gchar * path)
-{
-  UdmlError err = { 0 };
-  UdmlModel *model = NULL, *old_model = NULL;
-  UdmlInfer *infer = NULL, *old_infer = NULL;
-  GstMessage *msg = NULL;
-  gchar *why = NULL;
-  gboolean ok = FALSE, stopped = FALSE;
-
-  if (udml_model_load (path, &model, &err) != UDML_OK) {
-    why = g_strdup_printf ("%s (%s)", err.msg, udml_status_name (err.code));
-    goto out;
-  }
-  g_mutex_lock (&self->lock);
-  stopped = self->model == NULL;
-  if (!stopped && !models_compatible (self->model, model, &why)) {
-    g_mutex_unlock (&self->lock);
-    goto out;
-  }
-  g_mutex_unlock (&self->lock);
-  if (stopped) {
-    ok = TRUE;                  /* start() loads the new path */
-    goto out;
-  }
-
-  infer = udml_infer_new (model, 1, &err);
-  if (infer == NULL) {
-    why = g_strdup_printf ("%s (%s)", err.msg, udml_status_name (err.code));
-    goto out;
-  }
-  msg = model_message (self, "reloaded", path, model, NULL);
-
-  g_mutex_lock (&self->lock);
-  if (self->model != NULL) {
-    old_model = self->model;
-    old_infer = self->infer;
-    self->model = model;
-    self->infer = infer;
-    model = NULL;
-    infer = NULL;
-  }
-  g_mutex_unlock (&self->lock);
-  ok = TRUE;
-  GST_INFO_OBJECT (self, "reloaded model %s", path);
-
-out:
-  udml_infer_free (old_infer);
-  udml_model_free (old_model);
-  udml_infer_free (infer);
-  udml_model_free (model);
-  g_mutex_lock (&self->lock);
-  if (ok) {
-    g_free (self->active_path);
-    self->active_path = g_strdup (path);
-  } else {
-    /* the property keeps naming the model in use */
-    g_free (self->model_path);
-    self->model_path = g_strdup (self->active_path);
-  }
-  g_mutex_unlock (&self->lock);
-  if (msg)
-    gst_element_post_message (GST_ELEMENT_CAST (self), msg);
-  if (!ok) {
-    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
-        ("Could not reload model \"%s\"; keeping the previous model.", path),
-        ("model=%s: %s", path, why ? why : "unknown error"));
-    gst_element_post_message (GST_ELEMENT_CAST (self),
-        model_message (self, "reload-failed", path, NULL, why));
-  }
-  g_free (why);
-}
-
 /* ------------------------------------------------------------ properties */
 
 static void
@@ -808,21 +286,15 @@ gst_udml_fuse_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
 {
   GstUdmlFuse *self = GST_UDML_FUSE (object);
-  gchar *reload = NULL;
 
+  if (prop_id == PROP_MODEL) {
+    /* a running element reloads, outside any lock */
+    gst_udml_fuse_model_set_location (&self->model, GST_ELEMENT_CAST (self),
+        g_value_get_string (value));
+    return;
+  }
   g_mutex_lock (&self->lock);
   switch (prop_id) {
-    case PROP_MODEL:
-      g_free (self->model_path);
-      self->model_path = g_value_dup_string (value);
-      if (self->model == NULL) {
-        g_free (self->active_path);
-        self->active_path = g_strdup (self->model_path);
-      } else {
-        /* a running element reloads outside the lock (it posts messages) */
-        reload = g_strdup (self->model_path);
-      }
-      break;
     case PROP_POLICY:
       self->policy = g_value_get_enum (value);
       break;
@@ -847,7 +319,7 @@ gst_udml_fuse_set_property (GObject * object, guint prop_id,
       break;
     case PROP_NUM_THREADS:
       self->num_threads = g_value_get_int (value);
-      if (self->model)
+      if (gst_udml_fuse_model_is_running (&self->model))
         udml_set_num_threads (self->num_threads);
       break;
     default:
@@ -855,10 +327,6 @@ gst_udml_fuse_set_property (GObject * object, guint prop_id,
       break;
   }
   g_mutex_unlock (&self->lock);
-
-  if (reload != NULL)
-    reload_model (self, reload);
-  g_free (reload);
 }
 
 static void
@@ -867,11 +335,13 @@ gst_udml_fuse_get_property (GObject * object, guint prop_id, GValue * value,
 {
   GstUdmlFuse *self = GST_UDML_FUSE (object);
 
+  if (prop_id == PROP_MODEL) {
+    g_value_take_string (value,
+        gst_udml_fuse_model_dup_location (&self->model));
+    return;
+  }
   g_mutex_lock (&self->lock);
   switch (prop_id) {
-    case PROP_MODEL:
-      g_value_set_string (value, self->model_path);
-      break;
     case PROP_POLICY:
       g_value_set_enum (value, self->policy);
       break;
@@ -910,24 +380,13 @@ gst_udml_fuse_create_new_pad (GstAggregator * agg, GstPadTemplate * templ,
     const gchar * req_name, const GstCaps * caps)
 {
   GstUdmlFuse *self = GST_UDML_FUSE (agg);
-  GstUdmlFusePad *pad;
+  GstUdmlFusePad *pad = gst_udml_fuse_pad_new (templ, req_name);
   UdmlModalityKind kind;
-  const gchar *tname = GST_PAD_TEMPLATE_NAME_TEMPLATE (templ);
-  gchar *name, *existing;
+  gchar *existing;
 
-  if (g_str_has_prefix (tname, "video_"))
-    kind = UDML_MODALITY_VIDEO;
-  else if (g_str_has_prefix (tname, "audio_"))
-    kind = UDML_MODALITY_AUDIO;
-  else
+  if (pad == NULL)
     return NULL;
-
-  name = req_name ? g_strdup (req_name) :
-      g_strdup (kind == UDML_MODALITY_VIDEO ? "video_0" : "audio_0");
-  pad = g_object_new (GST_TYPE_UDML_FUSE_PAD, "name", name, "direction",
-      GST_PAD_SINK, "template", templ, NULL);
-  g_free (name);
-  pad->kind = kind;
+  kind = pad->kind;
 
   /* check and claim the slot in one critical section: two requests at once
    * must not both get it */
@@ -941,7 +400,8 @@ gst_udml_fuse_create_new_pad (GstAggregator * agg, GstPadTemplate * templ,
   if (existing != NULL) {
     gst_object_unref (gst_object_ref_sink (pad));
     GST_ELEMENT_WARNING (self, CORE, PAD,
-        ("udmlfuse takes one %s input.", tname),
+        ("udmlfuse takes one %s input.",
+            GST_PAD_TEMPLATE_NAME_TEMPLATE (templ)),
         ("pad %s already exists", existing));
     g_free (existing);
     return NULL;
@@ -963,93 +423,22 @@ gst_udml_fuse_release_pad (GstElement * element, GstPad * pad)
   GST_ELEMENT_CLASS (parent_class)->release_pad (element, pad);
 }
 
-static gint
-video_av_format (GstVideoFormat f)
-{
-  switch (f) {
-    case GST_VIDEO_FORMAT_GRAY8:
-      return AV_PIX_FMT_GRAY8;
-    case GST_VIDEO_FORMAT_RGB:
-      return AV_PIX_FMT_RGB24;
-    case GST_VIDEO_FORMAT_BGR:
-      return AV_PIX_FMT_BGR24;
-    case GST_VIDEO_FORMAT_RGBx:
-      return AV_PIX_FMT_RGB0;
-    case GST_VIDEO_FORMAT_BGRx:
-      return AV_PIX_FMT_BGR0;
-    case GST_VIDEO_FORMAT_I420:
-      return AV_PIX_FMT_YUV420P;
-    case GST_VIDEO_FORMAT_NV12:
-      return AV_PIX_FMT_NV12;
-    default:
-      return -1;
-  }
-}
-
+/* Takes a CAPS event's caps (an unsupported format is an error). */
 static gboolean
 set_pad_caps (GstUdmlFuse * self, GstUdmlFusePad * pad, GstCaps * caps)
 {
-  GstCaps *templ = gst_pad_get_pad_template_caps (GST_PAD (pad));
-  gboolean subset = gst_caps_is_subset (caps, templ);
-  gchar *want = gst_caps_to_string (templ);
+  const GstVideoInfo *info = &pad->vinfo;
 
-  gst_caps_unref (templ);
-  if (!subset)
-    goto unsupported;
-
-  if (pad->kind == UDML_MODALITY_VIDEO) {
-    GstVideoInfo info;
-
-    if (!gst_video_info_from_caps (&info, caps))
-      goto unsupported;
-    pad->av_format = video_av_format (GST_VIDEO_INFO_FORMAT (&info));
-    if (pad->av_format < 0)
-      goto unsupported;
-    pad->vinfo = info;
-    if (info.fps_n > 0 && info.fps_d > 0 && is_primary (self, pad)) {
-      g_mutex_lock (&self->lock);
-      self->frame_duration = gst_util_uint64_scale_int (GST_SECOND,
-          info.fps_d, info.fps_n);
-      g_mutex_unlock (&self->lock);
-    }
-  } else {
-    GstAudioInfo info;
-
-    if (!gst_audio_info_from_caps (&info, caps)) {
-      /* no channel-mask for > 2 channels: positions do not matter, the
-       * input is downmixed */
-      GstStructure *st = gst_caps_get_structure (caps, 0);
-      const gchar *fmt = gst_structure_get_string (st, "format");
-      gint rate = 0, channels = 0;
-
-      if (fmt == NULL || !gst_structure_get_int (st, "rate", &rate)
-          || !gst_structure_get_int (st, "channels", &channels)
-          || rate <= 0 || channels <= 0 || channels > 64)
-        goto unsupported;
-      gst_audio_info_set_format (&info, gst_audio_format_from_string (fmt),
-          rate, channels, NULL);
-    }
-    if (info.layout != GST_AUDIO_LAYOUT_INTERLEAVED)
-      goto unsupported;
-    if (GST_AUDIO_INFO_FORMAT (&info) == GST_AUDIO_FORMAT_S16LE)
-      pad->av_format = AV_SAMPLE_FMT_S16;
-    else if (GST_AUDIO_INFO_FORMAT (&info) == GST_AUDIO_FORMAT_F32LE)
-      pad->av_format = AV_SAMPLE_FMT_FLT;
-    else
-      goto unsupported;
-    pad->ainfo = info;
+  if (!gst_udml_fuse_pad_set_caps (pad, GST_ELEMENT_CAST (self), caps))
+    return FALSE;
+  if (pad->kind == UDML_MODALITY_VIDEO && info->fps_n > 0 && info->fps_d > 0
+      && is_primary (self, pad)) {
+    g_mutex_lock (&self->lock);
+    self->frame_duration = gst_util_uint64_scale_int (GST_SECOND,
+        info->fps_d, info->fps_n);
+    g_mutex_unlock (&self->lock);
   }
-  gst_caps_replace (&pad->caps, caps);
-  pad->have_caps = TRUE;
-  g_free (want);
   return TRUE;
-
-unsupported:
-  GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
-      ("Unsupported caps on pad %s.", GST_PAD_NAME (pad)),
-      ("got %" GST_PTR_FORMAT "; supported: %s", caps, want));
-  g_free (want);
-  return FALSE;
 }
 
 static gboolean
@@ -1109,69 +498,22 @@ gst_udml_fuse_sink_query (GstAggregator * agg, GstAggregatorPad * aggpad,
   GstUdmlFusePad *pad = GST_UDML_FUSE_PAD (aggpad);
 
   if (GST_QUERY_TYPE (query) == GST_QUERY_CAPS) {
-    GstCaps *filter, *templ, *result;
+    GstCaps *filter, *result;
 
     gst_query_parse_caps (query, &filter);
-    templ = gst_pad_get_pad_template_caps (GST_PAD (pad));
-    if (pad->kind == UDML_MODALITY_AUDIO) {
-      gint rate = 0;
-
-      g_mutex_lock (&self->lock);
-      if (self->model)
-        rate = udml_model_config (self->model)->features.sample_rate;
-      g_mutex_unlock (&self->lock);
-      if (rate > 0) {
-        /* prefer the model's rate, mono: converters upstream adapt */
-        GstCaps *pref = gst_caps_new_simple ("audio/x-raw",
-            "format", G_TYPE_STRING, "F32LE",
-            "layout", G_TYPE_STRING, "interleaved",
-            "rate", G_TYPE_INT, rate, "channels", G_TYPE_INT, 1, NULL);
-        result = gst_caps_merge (pref, gst_caps_ref (templ));
-      } else {
-        result = gst_caps_ref (templ);
-      }
-      if (is_primary (self, pad)) {
-        /* no video pad: the audio is passed through, downstream must
-         * take it too */
-        GstCaps *peer = gst_pad_peer_query_caps (agg->srcpad, NULL);
-        GstCaps *tmp = gst_caps_intersect_full (result, peer,
-            GST_CAPS_INTERSECT_FIRST);
-
-        gst_caps_unref (peer);
-        gst_caps_unref (result);
-        result = tmp;
-      }
-    } else if (is_primary (self, pad)) {
-      /* passed through unchanged: downstream must take it too */
-      GstCaps *peer = gst_pad_peer_query_caps (agg->srcpad, NULL);
-      result = gst_caps_intersect_full (templ, peer, GST_CAPS_INTERSECT_FIRST);
-      gst_caps_unref (peer);
-    } else {
-      result = gst_caps_ref (templ);
-    }
-    gst_caps_unref (templ);
-    if (filter) {
-      GstCaps *tmp = gst_caps_intersect_full (filter, result,
-          GST_CAPS_INTERSECT_FIRST);
-      gst_caps_unref (result);
-      result = tmp;
-    }
+    result = gst_udml_fuse_pad_query_caps (pad, filter,
+        gst_udml_fuse_model_sample_rate (&self->model),
+        is_primary (self, pad) ? agg->srcpad : NULL);
     gst_query_set_caps_result (query, result);
     gst_caps_unref (result);
     return TRUE;
   }
   if (GST_QUERY_TYPE (query) == GST_QUERY_ACCEPT_CAPS) {
-    GstCaps *caps, *templ;
-    gboolean ok;
+    GstCaps *caps;
 
     gst_query_parse_accept_caps (query, &caps);
-    templ = gst_pad_get_pad_template_caps (GST_PAD (pad));
-    ok = gst_caps_is_subset (caps, templ);
-    if (!ok)
-      GST_WARNING_OBJECT (pad, "refusing caps %" GST_PTR_FORMAT
-          "; supported: %" GST_PTR_FORMAT, caps, templ);
-    gst_caps_unref (templ);
-    gst_query_set_accept_caps_result (query, ok);
+    gst_query_set_accept_caps_result (query,
+        gst_udml_fuse_pad_accept_caps (pad, caps));
     return TRUE;
   }
   return GST_AGGREGATOR_CLASS (parent_class)->sink_query (agg, aggpad, query);
@@ -1237,7 +579,7 @@ gst_udml_fuse_get_next_time (GstAggregator * agg)
       continue;
     head = gst_aggregator_pad_peek_buffer (GST_AGGREGATOR_PAD (pad));
     if (head) {
-      GstClockTime rt = pad_running_time (GST_AGGREGATOR_PAD (pad),
+      GstClockTime rt = gst_udml_fuse_pad_running_time (pad,
           GST_BUFFER_PTS (head));
       if (GST_CLOCK_TIME_IS_VALID (rt) && (!GST_CLOCK_TIME_IS_VALID (next)
               || rt < next))
@@ -1247,77 +589,6 @@ gst_udml_fuse_get_next_time (GstAggregator * agg)
     gst_object_unref (pad);
   }
   return next;
-}
-
-static gboolean
-feed_video (GstUdmlFuse * self, GstUdmlFusePad * pad, GstBuffer * buf,
-    GstClockTime rt, GstClockTime dur)
-{
-  GstVideoFrame vf;
-  const uint8_t *planes[4] = { NULL };
-  int strides[4] = { 0 };
-  UdmlError err = { 0 };
-  UdmlStatus st;
-  guint i;
-
-  if (!gst_video_frame_map (&vf, &pad->vinfo, buf, GST_MAP_READ)) {
-    GST_WARNING_OBJECT (pad, "could not map video buffer %" GST_PTR_FORMAT,
-        buf);
-    return FALSE;
-  }
-  for (i = 0; i < GST_VIDEO_FRAME_N_PLANES (&vf) && i < 4; i++) {
-    planes[i] = GST_VIDEO_FRAME_PLANE_DATA (&vf, i);
-    strides[i] = GST_VIDEO_FRAME_PLANE_STRIDE (&vf, i);
-  }
-  st = udml_media_scale (self->scaler, pad->av_format,
-      GST_VIDEO_FRAME_WIDTH (&vf), GST_VIDEO_FRAME_HEIGHT (&vf), planes,
-      strides, self->frame, &err);
-  gst_video_frame_unmap (&vf);
-  if (st != UDML_OK) {
-    GST_WARNING_OBJECT (pad, "frame conversion failed: %s", err.msg);
-    return FALSE;
-  }
-  udml_media_windower_push_video (self->windower, rt,
-      GST_CLOCK_TIME_IS_VALID (dur) ? (gint64) dur : -1, self->frame);
-  return TRUE;
-}
-
-static gboolean
-feed_audio (GstUdmlFuse * self, GstUdmlFusePad * pad, GstBuffer * buf,
-    GstClockTime rt)
-{
-  GstMapInfo map;
-  const uint8_t *in[1];
-  gint n_in, bound, n_out = 0, bpf = GST_AUDIO_INFO_BPF (&pad->ainfo);
-  gint rate = GST_AUDIO_INFO_RATE (&pad->ainfo);
-  UdmlError err = { 0 };
-  UdmlStatus st;
-
-  if (!gst_buffer_map (buf, &map, GST_MAP_READ)) {
-    GST_WARNING_OBJECT (pad, "could not map audio buffer %" GST_PTR_FORMAT,
-        buf);
-    return FALSE;
-  }
-  n_in = bpf > 0 ? (gint) (map.size / bpf) : 0;
-  bound = udml_media_resample_bound (self->resampler, rate, n_in);
-  if (bound > self->pcm_cap) {
-    /* grows to the largest buffer seen, then stays */
-    g_free (self->pcm);
-    self->pcm_cap = bound;
-    self->pcm = g_new (gfloat, self->pcm_cap);
-  }
-  in[0] = map.data;
-  st = udml_media_resample (self->resampler, pad->av_format, rate,
-      GST_AUDIO_INFO_CHANNELS (&pad->ainfo), in, n_in, self->pcm,
-      self->pcm_cap, &n_out, &err);
-  gst_buffer_unmap (buf, &map);
-  if (st != UDML_OK) {
-    GST_WARNING_OBJECT (pad, "audio conversion failed: %s", err.msg);
-    return FALSE;
-  }
-  if (n_out > 0)
-    udml_media_windower_push_audio (self->windower, rt, self->pcm, n_out);
-  return TRUE;
 }
 
 /* Pops the head buffer of a pad into the windower; the primary pad's
@@ -1344,22 +615,16 @@ pop_one (GstUdmlFuse * self, GstUdmlFusePad * pad)
     gst_buffer_unref (buf);
     return GST_FLOW_NOT_NEGOTIATED;
   }
-  if (!GST_CLOCK_TIME_IS_VALID (dur) && !gap) {
-    if (pad->kind == UDML_MODALITY_AUDIO && pad->ainfo.bpf > 0)
-      dur = gst_util_uint64_scale_int (gst_buffer_get_size (buf) /
-          pad->ainfo.bpf, GST_SECOND, pad->ainfo.rate);
-    else if (pad->kind == UDML_MODALITY_VIDEO && pad->vinfo.fps_n > 0)
-      dur = gst_util_uint64_scale_int (GST_SECOND, pad->vinfo.fps_d,
-          pad->vinfo.fps_n);
-  }
-  rt = pad_running_time (aggpad, pts);
+  if (!GST_CLOCK_TIME_IS_VALID (dur) && !gap)
+    dur = gst_udml_fuse_pad_duration (pad, buf);
+  rt = gst_udml_fuse_pad_running_time (pad, pts);
   if (!GST_CLOCK_TIME_IS_VALID (rt)) {
     GST_LOG_OBJECT (pad, "dropping buffer outside the segment");
     gst_buffer_unref (buf);
     return GST_FLOW_OK;
   }
   if (GST_CLOCK_TIME_IS_VALID (dur))
-    rt_end = pad_running_time (aggpad, pts + dur);
+    rt_end = gst_udml_fuse_pad_running_time (pad, pts + dur);
   pad->pos = GST_CLOCK_TIME_IS_VALID (rt_end) ? rt_end : rt;
 
   /* the window grid starts at the window holding the first data */
@@ -1380,302 +645,117 @@ pop_one (GstUdmlFuse * self, GstUdmlFusePad * pad)
   enabled = pad->enabled;
   GST_OBJECT_UNLOCK (pad);
   if (enabled && self->in_model[pad->kind]) {
-    if (pad->kind == UDML_MODALITY_VIDEO)
-      feed_video (self, pad, buf, rt, GST_CLOCK_TIME_IS_VALID (rt_end) ?
-          rt_end - rt : GST_CLOCK_TIME_NONE);
-    else
-      feed_audio (self, pad, buf, rt);
+    gst_udml_fuse_pad_feed (pad, &self->conv, self->windower, buf, rt,
+        GST_CLOCK_TIME_IS_VALID (rt_end) ? rt_end - rt : GST_CLOCK_TIME_NONE);
   }
 
   primary = is_primary (self, pad);
   if (primary) {
-    HeldBuffer h = { buf, rt };
-    gst_queue_array_push_tail_struct (self->held, &h);
+    gst_udml_publisher_hold (&self->pub, buf, rt);
   } else {
     gst_buffer_unref (buf);
   }
   return GST_FLOW_OK;
 }
 
-/* Takes buffers in running-time order, each only once every other input
- * that is not at EOS is known to have reached its time (by a queued buffer
- * or by the data already taken), so no input runs ahead and the base class
- * always finds an empty pad to refill. A live timeout takes everything. */
+/* Takes buffers in running-time order (gst_udml_fuse_pad_next). */
 static GstFlowReturn
 drain_pads (GstUdmlFuse * self, GstUdmlFusePad * pads[2], gboolean timeout)
 {
   GstFlowReturn ret = GST_FLOW_OK;
+  gint k;
 
-  while (ret == GST_FLOW_OK) {
-    GstClockTime best_rt = GST_CLOCK_TIME_NONE, limit = GST_CLOCK_TIME_NONE;
-    gboolean blocked = FALSE;
-    gint k, best = -1;
-
-    for (k = 0; k < 2; k++) {
-      GstBuffer *head;
-      GstClockTime rt;
-
-      if (pads[k] == NULL)
-        continue;
-      head = gst_aggregator_pad_peek_buffer (GST_AGGREGATOR_PAD (pads[k]));
-      if (head == NULL) {
-        if (timeout || gst_aggregator_pad_is_eos (GST_AGGREGATOR_PAD (pads[k])))
-          continue;
-        if (!GST_CLOCK_TIME_IS_VALID (pads[k]->pos))
-          blocked = TRUE;
-        else if (!GST_CLOCK_TIME_IS_VALID (limit) || pads[k]->pos < limit)
-          limit = pads[k]->pos;
-        continue;
-      }
-      rt = pad_running_time (GST_AGGREGATOR_PAD (pads[k]),
-          GST_BUFFER_PTS (head));
-      gst_buffer_unref (head);
-      if (!GST_CLOCK_TIME_IS_VALID (rt))
-        rt = 0;                 /* dropped at once by pop_one */
-      if (best < 0 || rt < best_rt) {
-        best = k;
-        best_rt = rt;
-      }
-    }
-    if (best < 0 || blocked
-        || (GST_CLOCK_TIME_IS_VALID (limit) && best_rt >= limit))
-      break;                    /* wait for the input that is behind */
-    ret = pop_one (self, pads[best]);
-  }
+  while (ret == GST_FLOW_OK
+      && (k = gst_udml_fuse_pad_next (pads, timeout)) >= 0)
+    ret = pop_one (self, pads[k]);
   return ret;
 }
 
+/* Which inputs take part in a window. */
 static void
-window_times (GstUdmlFuse * self, const UdmlMediaWindow * win,
-    GstUdmlRecord * rec)
+window_use (GstUdmlFuse * self, const UdmlMediaWindow * win, gboolean use[2])
 {
-  const GstSegment *seg = &self->primary_segment;
-  guint64 pos_s = GST_CLOCK_TIME_NONE, pos_e = GST_CLOCK_TIME_NONE;
-  guint64 st_s = GST_CLOCK_TIME_NONE, st_e = GST_CLOCK_TIME_NONE;
+  gint k;
 
-  if (seg->format == GST_FORMAT_TIME) {
-    pos_s = gst_segment_position_from_running_time (seg, GST_FORMAT_TIME,
-        win->start_ns);
-    pos_e = gst_segment_position_from_running_time (seg, GST_FORMAT_TIME,
-        win->end_ns);
-    if (GST_CLOCK_TIME_IS_VALID (pos_s))
-      st_s = gst_segment_to_stream_time (seg, GST_FORMAT_TIME, pos_s);
-    if (GST_CLOCK_TIME_IS_VALID (pos_e))
-      st_e = gst_segment_to_stream_time (seg, GST_FORMAT_TIME, pos_e);
+  for (k = 0; k < 2; k++) {
+    GstUdmlFusePad *pad = get_pad (self, k);
+
+    use[k] = pad != NULL && gst_udml_fuse_pad_takes_part (pad, win);
+    if (pad)
+      gst_object_unref (pad);
   }
-  rec->window_index = win->index;
-  rec->running_time = win->start_ns;
-  rec->duration = win->end_ns - win->start_ns;
-  rec->pts = GST_CLOCK_TIME_IS_VALID (pos_s) ? pos_s : (guint64) win->start_ns;
-  rec->window_start = (GST_CLOCK_TIME_IS_VALID (st_s) ? st_s :
-      (guint64) win->start_ns) / (gdouble) GST_SECOND;
-  rec->window_end = (GST_CLOCK_TIME_IS_VALID (st_e) ? st_e :
-      (guint64) win->end_ns) / (gdouble) GST_SECOND;
 }
 
-static void
-post_qos (GstUdmlFuse * self, const UdmlMediaWindow * win)
+/* Live: a window more than a window behind its deadline is dropped, to
+ * catch up instead of letting the latency grow. */
+static gboolean
+window_is_late (GstUdmlFuse * self, const UdmlMediaWindow * win)
 {
-  GstMessage *msg;
+  GstClockTime now = clock_running_time (self);
+  GstClockTime lat = gst_aggregator_get_latency (GST_AGGREGATOR (self));
 
-  msg = gst_message_new_qos (GST_OBJECT_CAST (self), TRUE, win->start_ns,
-      GST_CLOCK_TIME_NONE, win->start_ns, win->end_ns - win->start_ns);
-  /* units are windows: processed and dropped so far */
-  gst_message_set_qos_stats (msg, GST_FORMAT_DEFAULT, self->processed,
-      self->dropped);
-  gst_element_post_message (GST_ELEMENT_CAST (self), msg);
+  if (!GST_CLOCK_TIME_IS_VALID (now) || !GST_CLOCK_TIME_IS_VALID (lat)
+      || now <= win->end_ns + lat + self->spec.window_ns)
+    return FALSE;
+  GST_DEBUG_OBJECT (self, "dropping late window %" G_GINT64_FORMAT
+      " (now %" GST_TIME_FORMAT ")", win->index, GST_TIME_ARGS (now));
+  return TRUE;
 }
 
-/* Infers one window and publishes its record. */
+/* Infers one window (with no lock held) and publishes its record. */
 static GstFlowReturn
 handle_window (GstUdmlFuse * self, const UdmlMediaWindow * win, gboolean live)
 {
   GstUdmlRecord rec;
-  const float *inputs[UDML_MAX_MODALITIES] = { NULL };
-  uint8_t present[UDML_MAX_MODALITIES] = { 0 };
-  UdmlResult res;
   UdmlError err = { 0 };
-  const UdmlConfig *cfg;
-  gboolean post, meta, any = FALSE, failed = FALSE;
-  gint m, c;
-  gint64 t0;
+  GstUdmlFusePolicy policy;
+  GstClockTime elapsed;
+  gboolean use[2], post, meta;
+  UdmlStatus st;
 
   self->next_index = win->index + 1;
-
-  if (live) {
-    GstClockTime now = clock_running_time (self);
-    GstClockTime lat = gst_aggregator_get_latency (GST_AGGREGATOR (self));
-
-    /* more than a window behind the deadline: catch up instead of
-     * letting latency grow */
-    if (GST_CLOCK_TIME_IS_VALID (now) && GST_CLOCK_TIME_IS_VALID (lat)
-        && now > win->end_ns + lat + self->spec.window_ns) {
-      self->dropped++;
-      GST_DEBUG_OBJECT (self, "dropping late window %" G_GINT64_FORMAT
-          " (now %" GST_TIME_FORMAT ")", win->index, GST_TIME_ARGS (now));
-      post_qos (self, win);
-      return GST_FLOW_OK;
-    }
+  if (live && window_is_late (self, win)) {
+    gst_udml_publisher_drop (&self->pub, GST_ELEMENT_CAST (self), win);
+    return GST_FLOW_OK;
   }
-
   memset (&rec, 0, sizeof rec);
-  window_times (self, win, &rec);
+  gst_udml_window_times (&self->primary_segment, win, &rec);
   rec.partial = win->partial != 0;
-  rec.label_id = -1;
+  window_use (self, win, use);
+  g_mutex_lock (&self->lock);
+  policy = self->policy;
+  g_mutex_unlock (&self->lock);
+
+  st = gst_udml_fuse_model_infer (&self->model, GST_ELEMENT_CAST (self),
+      self->forward_hook, win, use, policy, &rec, &elapsed, &err);
 
   g_mutex_lock (&self->lock);
-  cfg = udml_model_config (self->model);
-  rec.n_classes = cfg->n_classes;
-  rec.n_modalities = cfg->n_modalities;
-  for (m = 0; m < cfg->n_modalities; m++) {
-    UdmlModalityKind kind = cfg->mod[m].kind;
-    GstUdmlFusePad *pad;
-    gdouble min_cov = DEFAULT_PAD_MIN_COVERAGE;
-    gboolean enabled = FALSE;
-
-    GST_OBJECT_LOCK (self);
-    pad = self->pads[kind];
-    if (pad) {
-      GST_OBJECT_LOCK (pad);
-      min_cov = pad->min_coverage;
-      enabled = pad->enabled;
-      GST_OBJECT_UNLOCK (pad);
-    }
-    GST_OBJECT_UNLOCK (self);
-
-    g_strlcpy (rec.mod_name[m], cfg->mod[m].name, UDML_NAME_LEN);
-    rec.mod[m].coverage = win->coverage[kind];
-    inputs[m] = kind == UDML_MODALITY_AUDIO ? win->audio : win->video;
-    present[m] = pad != NULL && enabled && inputs[m] != NULL
-        && win->coverage[kind] > 0.0f && win->coverage[kind] >= min_cov;
-    any |= present[m];
-  }
-  if (any) {
-    t0 = g_get_monotonic_time ();
-    if (udml_infer_run (self->infer, 1, inputs, present,
-            policy_to_mode (self->policy), &res, &err) != UDML_OK)
-      failed = TRUE;
-    self->proc_estimate = (self->proc_estimate * 7 +
-        (g_get_monotonic_time () - t0) * GST_USECOND) / 8;
-  }
-  if (any && !failed) {
-    rec.valid = TRUE;
-    rec.label_id = res.label;
-    if (res.label >= 0 && res.label < cfg->n_classes)
-      g_strlcpy (rec.label, cfg->labels[res.label], UDML_NAME_LEN);
-    rec.confidence = res.confidence;
-    for (c = 0; c < cfg->n_classes; c++)
-      rec.probs[c] = res.probs[c];
-    for (m = 0; m < cfg->n_modalities; m++) {
-      const UdmlModalityResult *mr = &res.mod[m];
-      rec.mod[m].present = mr->present != 0;
-      rec.mod[m].noise = mr->present ? mr->noise : 0.0;
-      rec.mod[m].alpha = mr->alpha;
-      rec.mod[m].uncertainty_weight = mr->present ? mr->uncertainty_weight : 0;
-      rec.mod[m].weight = mr->present ? mr->weight : 0.0;
-    }
-  } else {
-    for (m = 0; m < cfg->n_modalities; m++)
-      rec.mod[m].alpha = udml_model_alpha (self->model, m) /
-          (gdouble) cfg->n_modalities;
-  }
+  if (elapsed > 0)
+    self->proc_estimate = (self->proc_estimate * 7 + elapsed) / 8;
   post = self->post_messages;
   meta = self->attach_meta;
   g_mutex_unlock (&self->lock);
-
-  if (failed)
+  if (st != UDML_OK)
     GST_ELEMENT_WARNING (self, STREAM, FAILED,
         ("Inference failed for window %" G_GINT64_FORMAT ".", win->index),
         ("%s", err.msg));
-  self->processed++;
-
-  if (post) {
-    GstStructure *s = gst_udml_record_to_structure (&rec, "udmlfuse");
-    gst_element_post_message (GST_ELEMENT_CAST (self),
-        gst_message_new_element (GST_OBJECT_CAST (self), s));
-  }
-  if (self->json && !self->json_failed) {
-    g_string_truncate (self->json_buf, 0);
-    gst_udml_record_append_json (&rec, self->json_buf);
-    if (fwrite (self->json_buf->str, 1, self->json_buf->len, self->json)
-        != self->json_buf->len || fflush (self->json) != 0) {
-      self->json_failed = TRUE;
-      GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
-          ("Could not write JSON record."), GST_ERROR_SYSTEM);
-    }
-  }
-  if (meta) {
-    self->latest = rec;
-    self->have_latest = TRUE;
-    if (gst_queue_array_get_length (self->records) >= MAX_PENDING_RECORDS)
-      gst_queue_array_pop_head_struct (self->records);
-    gst_queue_array_push_tail_struct (self->records, &rec);
-  }
+  gst_udml_publisher_publish (&self->pub, GST_ELEMENT_CAST (self), &rec,
+      post, meta);
   return GST_FLOW_OK;
-}
-
-static GstFlowReturn
-push_buffer (GstUdmlFuse * self, GstBuffer * buf, const GstUdmlRecord * rec)
-{
-  GstAggregator *agg = GST_AGGREGATOR (self);
-
-  if (rec) {
-    GstStructure *s;
-
-    buf = gst_buffer_make_writable (buf);
-    s = gst_buffer_add_udml_fusion_meta (buf);
-    if (s)
-      gst_udml_record_fill_structure (rec, s);
-  }
-  GST_OBJECT_LOCK (agg->srcpad);
-  if (GST_BUFFER_PTS_IS_VALID (buf))
-    GST_AGGREGATOR_PAD (agg->srcpad)->segment.position = GST_BUFFER_PTS (buf);
-  GST_OBJECT_UNLOCK (agg->srcpad);
-  return gst_aggregator_finish_buffer (agg, buf);
 }
 
 /* Sends the primary buffers whose result is known (all of them at EOS). */
 static GstFlowReturn
 push_held (GstUdmlFuse * self, gboolean eos)
 {
-  GstFlowReturn ret = GST_FLOW_OK;
-  GstUdmlFuseAttachMode mode;
-  gboolean meta;
+  gboolean per_window, meta;
 
   g_mutex_lock (&self->lock);
-  mode = self->attach_mode;
+  per_window = self->attach_mode == GST_UDML_FUSE_ATTACH_WINDOW;
   meta = self->attach_meta;
   g_mutex_unlock (&self->lock);
-
-  while (ret == GST_FLOW_OK && !gst_queue_array_is_empty (self->held)) {
-    HeldBuffer *h = gst_queue_array_peek_head_struct (self->held);
-    const GstUdmlRecord *rec = NULL;
-    GstBuffer *buf;
-
-    if (mode == GST_UDML_FUSE_ATTACH_WINDOW) {
-      gint64 k = (gint64) (h->rt / self->spec.hop_ns);
-
-      if (!eos && self->next_index <= k)
-        break;                  /* its window is not done yet */
-      while (!gst_queue_array_is_empty (self->records)) {
-        GstUdmlRecord *r = gst_queue_array_peek_head_struct (self->records);
-        if ((gint64) r->window_index >= k)
-          break;
-        gst_queue_array_pop_head_struct (self->records);
-      }
-      if (!gst_queue_array_is_empty (self->records)) {
-        GstUdmlRecord *r = gst_queue_array_peek_head_struct (self->records);
-        if ((gint64) r->window_index == k)
-          rec = r;
-      }
-    } else if (self->have_latest) {
-      rec = &self->latest;
-    }
-    buf = h->buf;
-    gst_queue_array_pop_head_struct (self->held);
-    ret = push_buffer (self, buf, meta ? rec : NULL);
-  }
-  return ret;
+  return gst_udml_publisher_push_held (&self->pub, GST_AGGREGATOR (self),
+      per_window, meta, self->spec.hop_ns, self->next_index, eos);
 }
 
 static GstFlowReturn
@@ -1744,8 +824,8 @@ gst_udml_fuse_aggregate (GstAggregator * agg, gboolean timeout)
 
   if (ret == GST_FLOW_OK && all_eos) {
     GST_DEBUG_OBJECT (self, "all inputs at EOS after %" G_GUINT64_FORMAT
-        " windows (%" G_GUINT64_FORMAT " dropped)", self->processed,
-        self->dropped);
+        " windows (%" G_GUINT64_FORMAT " dropped)", self->pub.processed,
+        self->pub.dropped);
     ret = GST_FLOW_EOS;
   }
 
@@ -1771,12 +851,9 @@ gst_udml_fuse_finalize (GObject * object)
 {
   GstUdmlFuse *self = GST_UDML_FUSE (object);
 
-  g_free (self->model_path);
-  g_free (self->active_path);
+  gst_udml_fuse_model_clear (&self->model);
   g_free (self->json_location);
-  gst_queue_array_free (self->held);
-  gst_queue_array_free (self->records);
-  g_string_free (self->json_buf, TRUE);
+  gst_udml_publisher_clear (&self->pub);
   g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -1790,7 +867,7 @@ gst_udml_fuse_class_init (GstUdmlFuseClass * klass)
 
   GST_DEBUG_CATEGORY_INIT (gst_udml_fuse_debug, "udmlfuse", 0,
       "UDML audio-video fusion");
-  udml_set_log_func (udml_log_to_gst, NULL);
+  gst_udml_fuse_model_route_log ();
 
   gobject_class->set_property = gst_udml_fuse_set_property;
   gobject_class->get_property = gst_udml_fuse_get_property;
@@ -1851,12 +928,7 @@ gst_udml_fuse_class_init (GstUdmlFuseClass * klass)
           DEFAULT_NUM_THREADS, G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING |
           G_PARAM_STATIC_STRINGS));
 
-  gst_element_class_add_static_pad_template_with_gtype (element_class,
-      &video_sink_template, GST_TYPE_UDML_FUSE_PAD);
-  gst_element_class_add_static_pad_template_with_gtype (element_class,
-      &audio_sink_template, GST_TYPE_UDML_FUSE_PAD);
-  gst_element_class_add_static_pad_template_with_gtype (element_class,
-      &src_template, GST_TYPE_AGGREGATOR_PAD);
+  gst_udml_fuse_pad_add_templates (element_class);
 
   gst_element_class_set_static_metadata (element_class,
       "UDML audio-video fusion", "Filter/Analyzer/Audio/Video",
@@ -1895,8 +967,8 @@ gst_udml_fuse_init (GstUdmlFuse * self)
   const gchar *env = g_getenv ("UDML_MODEL");
 
   g_mutex_init (&self->lock);
-  self->model_path = g_strdup (env && *env ? env : UDML_DEFAULT_MODEL);
-  self->active_path = g_strdup (self->model_path);
+  gst_udml_fuse_model_init (&self->model, env
+      && *env ? env : UDML_DEFAULT_MODEL);
   self->policy = DEFAULT_POLICY;
   self->window_duration = DEFAULT_WINDOW_DURATION;
   self->window_hop = DEFAULT_WINDOW_HOP;
@@ -1905,10 +977,7 @@ gst_udml_fuse_init (GstUdmlFuse * self)
   self->attach_meta = DEFAULT_ATTACH_META;
   self->json_location = g_strdup (DEFAULT_JSON_LOCATION);
   self->num_threads = DEFAULT_NUM_THREADS;
-  self->held = gst_queue_array_new_for_struct (sizeof (HeldBuffer), 16);
-  self->records = gst_queue_array_new_for_struct (sizeof (GstUdmlRecord),
-      MAX_PENDING_RECORDS);
-  self->json_buf = g_string_sized_new (1024);
+  gst_udml_publisher_init (&self->pub);
   self->reported_latency = GST_CLOCK_TIME_NONE;
   gst_segment_init (&self->primary_segment, GST_FORMAT_TIME);
 }

@@ -38,6 +38,17 @@ G_DECLARE_FINAL_TYPE (GstUdmlFuse, gst_udml_fuse, GST, UDML_FUSE,
 
 GST_ELEMENT_REGISTER_DECLARE (udmlfuse);
 
+/* Test hook, not API: object data under this key, a
+ * GstUdmlFuseForwardHook * set before READY->PAUSED, is called on the
+ * streaming thread right before each forward pass, with no lock of the
+ * element held. */
+#define GST_UDML_FUSE_FORWARD_HOOK "udmlfuse-forward-hook"
+typedef struct
+{
+  void (*func) (GstElement * element, gpointer user_data);
+  gpointer user_data;
+} GstUdmlFuseForwardHook;
+
 G_END_DECLS
 
 #endif /* __GST_UDML_FUSE_H__ */

@@ -1,4 +1,5 @@
-/* udmlrecord.c — the per-window record as GstStructure and JSON. */
+/* udmlrecord.c — the per-window record as GstStructure and JSON
+ * (json-glib). */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -66,83 +67,71 @@ gst_udml_record_to_structure (const GstUdmlRecord * rec, const gchar * name)
   return s;
 }
 
-/* Numbers as JSON numbers: shortest round-tripping text, never nan/inf. */
+/* JSON numbers: doubles round-trip exactly; nan/inf, which JSON lacks,
+ * become null. */
 static void
-append_number (GString * out, gdouble x)
+add_double (JsonBuilder * b, const gchar * name, gdouble x)
 {
-  gchar buf[G_ASCII_DTOSTR_BUF_SIZE];
-
-  if (!isfinite (x)) {
-    g_string_append (out, "null");
-    return;
-  }
-  g_string_append (out, g_ascii_dtostr (buf, sizeof buf, x));
+  if (name)
+    json_builder_set_member_name (b, name);
+  if (isfinite (x))
+    json_builder_add_double_value (b, x);
+  else
+    json_builder_add_null_value (b);
 }
 
 static void
-append_string (GString * out, const gchar * str)
+add_int (JsonBuilder * b, const gchar * name, gint64 x)
 {
-  const guchar *p;
-
-  g_string_append_c (out, '"');
-  for (p = (const guchar *) str; *p; p++) {
-    if (*p == '"' || *p == '\\')
-      g_string_append_printf (out, "\\%c", *p);
-    else if (*p < 0x20)
-      g_string_append_printf (out, "\\u%04x", *p);
-    else
-      g_string_append_c (out, *p);
-  }
-  g_string_append_c (out, '"');
+  json_builder_set_member_name (b, name);
+  json_builder_add_int_value (b, x);
 }
 
-#define BOOL_STR(b) ((b) ? "true" : "false")
+static void
+add_bool (JsonBuilder * b, const gchar * name, gboolean x)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_add_boolean_value (b, x);
+}
 
 void
-gst_udml_record_append_json (const GstUdmlRecord * rec, GString * out)
+gst_udml_record_build_json (const GstUdmlRecord * rec, JsonBuilder * b)
 {
   gint i;
 
-  g_string_append_printf (out, "{\"window_index\":%" G_GUINT64_FORMAT,
-      rec->window_index);
-  g_string_append (out, ",\"window_start\":");
-  append_number (out, rec->window_start);
-  g_string_append (out, ",\"window_end\":");
-  append_number (out, rec->window_end);
-  g_string_append_printf (out, ",\"pts\":%" G_GUINT64_FORMAT
-      ",\"running_time\":%" G_GUINT64_FORMAT ",\"duration\":%"
-      G_GUINT64_FORMAT ",\"label\":", (guint64) rec->pts,
-      (guint64) rec->running_time, (guint64) rec->duration);
-  append_string (out, rec->label);
-  g_string_append_printf (out, ",\"label_id\":%d,\"confidence\":",
-      rec->label_id);
-  append_number (out, rec->confidence);
-  g_string_append (out, ",\"probabilities\":[");
-  for (i = 0; i < rec->n_classes; i++) {
-    if (i)
-      g_string_append_c (out, ',');
-    append_number (out, rec->probs[i]);
-  }
-  g_string_append_printf (out, "],\"valid\":%s,\"partial\":%s,"
-      "\"modalities\":{", BOOL_STR (rec->valid), BOOL_STR (rec->partial));
+  json_builder_begin_object (b);
+  add_int (b, "window_index", (gint64) rec->window_index);
+  add_double (b, "window_start", rec->window_start);
+  add_double (b, "window_end", rec->window_end);
+  add_int (b, "pts", (gint64) rec->pts);
+  add_int (b, "running_time", (gint64) rec->running_time);
+  add_int (b, "duration", (gint64) rec->duration);
+  json_builder_set_member_name (b, "label");
+  json_builder_add_string_value (b, rec->label);
+  add_int (b, "label_id", rec->label_id);
+  add_double (b, "confidence", rec->confidence);
+  json_builder_set_member_name (b, "probabilities");
+  json_builder_begin_array (b);
+  for (i = 0; i < rec->n_classes; i++)
+    add_double (b, NULL, rec->probs[i]);
+  json_builder_end_array (b);
+  add_bool (b, "valid", rec->valid);
+  add_bool (b, "partial", rec->partial);
+  json_builder_set_member_name (b, "modalities");
+  json_builder_begin_object (b);
   for (i = 0; i < rec->n_modalities; i++) {
     const GstUdmlModalityRecord *m = &rec->mod[i];
 
-    if (i)
-      g_string_append_c (out, ',');
-    append_string (out, rec->mod_name[i]);
-    g_string_append_printf (out, ":{\"present\":%s,\"coverage\":",
-        BOOL_STR (m->present));
-    append_number (out, m->coverage);
-    g_string_append (out, ",\"noise\":");
-    append_number (out, m->noise);
-    g_string_append (out, ",\"alpha\":");
-    append_number (out, m->alpha);
-    g_string_append (out, ",\"uncertainty_weight\":");
-    append_number (out, m->uncertainty_weight);
-    g_string_append (out, ",\"weight\":");
-    append_number (out, m->weight);
-    g_string_append_c (out, '}');
+    json_builder_set_member_name (b, rec->mod_name[i]);
+    json_builder_begin_object (b);
+    add_bool (b, "present", m->present);
+    add_double (b, "coverage", m->coverage);
+    add_double (b, "noise", m->noise);
+    add_double (b, "alpha", m->alpha);
+    add_double (b, "uncertainty_weight", m->uncertainty_weight);
+    add_double (b, "weight", m->weight);
+    json_builder_end_object (b);
   }
-  g_string_append (out, "}}\n");
+  json_builder_end_object (b);
+  json_builder_end_object (b);
 }

@@ -4,6 +4,7 @@
 #define __GST_UDML_RECORD_H__
 
 #include <gst/gst.h>
+#include <json-glib/json-glib.h>
 #include "udml.h"
 
 G_BEGIN_DECLS
@@ -44,8 +45,9 @@ void gst_udml_record_fill_structure (const GstUdmlRecord * rec,
 GstStructure *gst_udml_record_to_structure (const GstUdmlRecord * rec,
     const gchar * name);
 
-/* Appends one JSON object and a newline to out. */
-void gst_udml_record_append_json (const GstUdmlRecord * rec, GString * out);
+/* Adds the record as one JSON object to b (an empty builder, or a
+ * value position in one). */
+void gst_udml_record_build_json (const GstUdmlRecord * rec, JsonBuilder * b);
 
 G_END_DECLS
 

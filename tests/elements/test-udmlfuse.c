@@ -16,8 +16,10 @@
 #include <gst/check/gstharness.h>
 #include <gst/audio/audio.h>
 #include <gst/video/video.h>
+#include <json-glib/json-glib.h>
 
 #include "udml.h"
+#include "udmlfuse.h"
 #include "udmlmeta.h"
 #ifndef UDML_TEST_NO_DECODE
 #include "media.h"
@@ -33,6 +35,9 @@ static gchar *model_c;          /* compatible inputs, 5 classes */
 static gchar *model_bad;        /* 32x32 frames: does not fit model_a */
 static gchar *model_corrupt;
 static gchar *model_truncated;
+
+/* set on the next element fuse_setup creates (GST_UDML_FUSE_FORWARD_HOOK) */
+static GstUdmlFuseForwardHook *setup_hook;
 
 static GstStaticPadTemplate any_src = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
@@ -190,6 +195,8 @@ fuse_setup (Fuse * f, gboolean live, const gchar * vcaps, const gchar * acaps,
   f->e = gst_element_factory_make ("udmlfuse", NULL);
   fail_unless (f->e != NULL, "udmlfuse not found: is GST_PLUGIN_PATH set?");
   g_object_set (f->e, "model", model_a, NULL);
+  if (setup_hook)
+    g_object_set_data (G_OBJECT (f->e), GST_UDML_FUSE_FORWARD_HOOK, setup_hook);
   if (first_prop) {
     va_start (ap, first_prop);
     g_object_set_valist (G_OBJECT (f->e), first_prop, ap);
@@ -658,6 +665,30 @@ read_json_lines (const gchar * path, guint * n_lines)
   return text;
 }
 
+/* The line parses as JSON and holds the message's numbers exactly. */
+static void
+check_json_record (const gchar * line, const GstStructure * msg)
+{
+  GError *error = NULL;
+  JsonNode *root = json_from_string (line, &error);
+  JsonObject *o, *video;
+
+  fail_unless (root != NULL && JSON_NODE_HOLDS_OBJECT (root),
+      "not a JSON object (%s): %s", error ? error->message : "", line);
+  o = json_node_get_object (root);
+  fail_unless_equals_int (json_object_get_int_member (o, "label_id"),
+      g_value_get_int (gst_structure_get_value (msg, "label_id")));
+  assert_close (json_object_get_double_member (o, "window_end"),
+      win_double (msg, "window_end"), 0, 0, "JSON window_end");
+  video = json_object_get_object_member (json_object_get_object_member (o,
+          "modalities"), "video");
+  assert_close (json_object_get_double_member (video, "weight"),
+      mod_double (msg, "video", "weight"), 0, 0, "JSON video weight");
+  fail_unless_equals_int (json_array_get_length (json_object_get_array_member
+          (o, "probabilities")), 10);
+  json_node_unref (root);
+}
+
 GST_START_TEST (test_message_meta_json)
 {
   Fuse f;
@@ -733,6 +764,7 @@ GST_START_TEST (test_message_meta_json)
         0, "JSON confidence");
     p = strstr (lines[i], "\"window_index\":") + strlen ("\"window_index\":");
     fail_unless_equals_uint64 (g_ascii_strtoull (p, NULL, 10), win_index (s));
+    check_json_record (lines[i], s);
   }
   g_strfreev (lines);
   g_free (text);
@@ -1125,6 +1157,104 @@ GST_START_TEST (test_reload)
 
 GST_END_TEST;
 
+/* What another thread does while the first forward pass is in progress. */
+typedef struct
+{
+  GstElement *e;
+  GMutex lock;
+  GCond cond;
+  GThread *thread;
+  guint n_forward;
+  gboolean done;                /* the other thread finished */
+  gboolean done_in_forward;     /* ... before the forward pass went on */
+  gint policy;
+  gchar *model;
+  GstCaps *caps;
+} Overlap;
+
+static gpointer
+overlap_thread (gpointer data)
+{
+  Overlap *o = data;
+  GstPad *apad = gst_element_get_static_pad (o->e, "audio_0");
+
+  /* each of these takes a lock the forward pass must not hold */
+  g_object_get (o->e, "policy", &o->policy, "model", &o->model, NULL);
+  o->caps = gst_pad_query_caps (apad, NULL);
+  gst_object_unref (apad);
+  /* a hot swap while the forward pass still runs on the old model */
+  g_object_set (o->e, "model", model_c, NULL);
+  g_mutex_lock (&o->lock);
+  o->done = TRUE;
+  g_cond_signal (&o->cond);
+  g_mutex_unlock (&o->lock);
+  return NULL;
+}
+
+/* Runs on the streaming thread right before each forward pass. The first
+ * one waits (10 s at most) for the other thread: if the element held a
+ * lock across the forward pass, that thread could not finish meanwhile. */
+static void
+overlap_hook (GstElement * e, gpointer user_data)
+{
+  Overlap *o = user_data;
+  gint64 end = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
+
+  if (o->n_forward++ > 0)
+    return;
+  o->thread = g_thread_new ("overlap", overlap_thread, o);
+  g_mutex_lock (&o->lock);
+  while (!o->done && g_cond_wait_until (&o->cond, &o->lock, end));
+  o->done_in_forward = o->done;
+  g_mutex_unlock (&o->lock);
+}
+
+GST_START_TEST (test_forward_unlocked)
+{
+  Fuse f;
+  Msgs m;
+  Overlap o;
+  GstUdmlFuseForwardHook hook = { overlap_hook, &o };
+  guint i;
+
+  memset (&o, 0, sizeof o);
+  g_mutex_init (&o.lock);
+  g_cond_init (&o.cond);
+  setup_hook = &hook;
+  fuse_setup (&f, FALSE, VCAPS, ACAPS, NULL);
+  setup_hook = NULL;
+  o.e = f.e;
+  msgs_init (&m);
+  push_av (&f, 0, 3000 * MS);
+  push_eos (&f);
+  wait_eos (&f);
+  msgs_drain (&m, f.bus);
+  fail_unless (o.thread != NULL, "the forward-pass hook never ran");
+  g_thread_join (o.thread);
+
+  fail_unless (o.done_in_forward, "property get, caps query and model "
+      "swap did not finish while the forward pass was in progress");
+  fail_unless_equals_int (o.policy, 0);
+  fail_unless_equals_string (o.model, model_a);
+  fail_unless (o.caps != NULL && !gst_caps_is_empty (o.caps));
+  /* the window in progress finished on the model it started with, the
+   * later ones used the swapped-in one */
+  fail_unless (m.windows->len == 3, "%u windows", m.windows->len);
+  check_record (g_ptr_array_index (m.windows, 0), 10);
+  for (i = 1; i < m.windows->len; i++)
+    check_record (g_ptr_array_index (m.windows, i), 5);
+  fail_unless_equals_int (o.n_forward, 3);
+
+  gst_caps_unref (o.caps);
+  g_free (o.model);
+  g_mutex_clear (&o.lock);
+  g_cond_clear (&o.cond);
+  msgs_clear (&m);
+  fuse_teardown (&f);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_enabled_and_policy)
 {
   Fuse f;
@@ -1327,6 +1457,7 @@ udmlfuse_suite (void)
   tcase_add_test (tc, test_bad_model);
   tcase_add_test (tc, test_reload);
   tcase_add_test (tc, test_enabled_and_policy);
+  tcase_add_test (tc, test_forward_unlocked);
 #ifndef UDML_TEST_NO_DECODE
   tcase_add_test (tc, test_clip_bit_identical);
 #endif

@@ -6,8 +6,6 @@
 #include <string.h>
 
 #include <libavutil/log.h>
-#include <libavutil/pixfmt.h>
-#include <libavutil/samplefmt.h>
 
 #include "media.h"
 #include "../common/udml-test.h"
@@ -398,7 +396,7 @@ test_scale (void)
   {
     const uint8_t *pl[4] = { g, NULL, NULL, NULL };
     int st[4] = { W, 0, 0, 0 };
-    CHECK (udml_media_scale (sc, AV_PIX_FMT_GRAY8, W, H, pl, st, out,
+    CHECK (udml_media_scale (sc, UDML_MEDIA_PIXEL_GRAY8, W, H, pl, st, out,
             &err) == UDML_OK, "scale gray: %s", err.msg);
     check_close ("GRAY8 64x64 -> gray (exact)", out, want, 64 * 64, 0, 0);
   }
@@ -412,7 +410,7 @@ test_scale (void)
   {
     const uint8_t *pl[4] = { g, NULL, NULL, NULL };
     int st[4] = { 128, 0, 0, 0 };
-    CHECK (udml_media_scale (sc, AV_PIX_FMT_GRAY8, 128, 128, pl, st, out,
+    CHECK (udml_media_scale (sc, UDML_MEDIA_PIXEL_GRAY8, 128, 128, pl, st, out,
             &err) == UDML_OK, "scale gray 128: %s", err.msg);
     check_close ("GRAY8 128x128 -> 64x64 gray", out, want, 64 * 64, 1.5f, 0);
   }
@@ -428,7 +426,7 @@ test_scale (void)
   {
     const uint8_t *pl[4] = { g, u, v, NULL };
     int st[4] = { W, 32, 32, 0 };
-    CHECK (udml_media_scale (sc, AV_PIX_FMT_YUV420P, W, H, pl, st, out,
+    CHECK (udml_media_scale (sc, UDML_MEDIA_PIXEL_I420, W, H, pl, st, out,
             &err) == UDML_OK, "scale i420: %s", err.msg);
     check_close ("I420 64x64 -> gray (range expanded)", out, want, 64 * 64,
         1.5f, 0);
@@ -444,7 +442,7 @@ test_scale (void)
   {
     const uint8_t *pl[4] = { g, NULL, NULL, NULL };
     int st[4] = { W * 3, 0, 0, 0 };
-    CHECK (udml_media_scale (sc, AV_PIX_FMT_RGB24, W, H, pl, st, out,
+    CHECK (udml_media_scale (sc, UDML_MEDIA_PIXEL_RGB24, W, H, pl, st, out,
             &err) == UDML_OK, "scale rgb: %s", err.msg);
     check_close ("RGB24 grey ramp -> gray", out, want, 64 * 64, 1.5f, 0);
   }
@@ -463,7 +461,7 @@ test_scale (void)
   {
     const uint8_t *pl[4] = { g, NULL, NULL, NULL };
     int st[4] = { W * 3, 0, 0, 0 };
-    CHECK (udml_media_scale (sc, AV_PIX_FMT_RGB24, W, H, pl, st, out,
+    CHECK (udml_media_scale (sc, UDML_MEDIA_PIXEL_RGB24, W, H, pl, st, out,
             &err) == UDML_OK, "scale rgb->rgb: %s", err.msg);
     check_close ("RGB24 64x64 -> RGB planar (exact)", out, want, 3 * 64 * 64, 0,
         0);
@@ -501,7 +499,7 @@ test_resample (void)
     in[i] = (int16_t) (16384 * sin (2 * 3.14159265358979 * 440 * i / 8000.0));
   for (i = 0; i < n; i += 1000) {
     const uint8_t *pl[1] = { (const uint8_t *) (in + i) };
-    CHECK (udml_media_resample (r, AV_SAMPLE_FMT_S16, 8000, 1, pl, 1000,
+    CHECK (udml_media_resample (r, UDML_MEDIA_SAMPLE_S16, 8000, 1, pl, 1000,
             out + total, udml_media_resample_bound (r, 8000, 1000), &n_out,
             &err) == UDML_OK, "resample: %s", err.msg);
     total += n_out;
@@ -525,7 +523,7 @@ test_resample (void)
     const uint8_t *pl[1] = { (const uint8_t *) in };
     float zero[1] = { 0 };
     got = 0;
-    CHECK (udml_media_resample (r2, AV_SAMPLE_FMT_S16, 16000, 2, pl, n, out,
+    CHECK (udml_media_resample (r2, UDML_MEDIA_SAMPLE_S16, 16000, 2, pl, n, out,
             40000, &got, &err) == UDML_OK, "resample stereo: %s", err.msg);
     CHECK (got == n, "16 kHz stereo -> mono gave %d samples, want %d", got, n);
     for (i = 0; i < got; i++)
@@ -546,12 +544,12 @@ test_resample (void)
       hi[i] = (int16_t) (8000 * sin (2 * 3.14159265358979 * 440 * i / 44100.0));
     for (i = 0; i < 4000; i++)
       in[i] = (int16_t) (8000 * sin (2 * 3.14159265358979 * 440 * i / 8000.0));
-    CHECK (udml_media_resample (r3, AV_SAMPLE_FMT_S16, 8000, 1, pl, 4000, out,
-            udml_media_resample_bound (r3, 8000, 4000), &got, &err) == UDML_OK,
-        "resample 8 kHz: %s", err.msg);
+    CHECK (udml_media_resample (r3, UDML_MEDIA_SAMPLE_S16, 8000, 1, pl, 4000,
+            out, udml_media_resample_bound (r3, 8000, 4000), &got,
+            &err) == UDML_OK, "resample 8 kHz: %s", err.msg);
     total += got;
     pl[0] = (const uint8_t *) hi;
-    CHECK (udml_media_resample (r3, AV_SAMPLE_FMT_S16, 44100, 1, pl, 22050,
+    CHECK (udml_media_resample (r3, UDML_MEDIA_SAMPLE_S16, 44100, 1, pl, 22050,
             out + total, udml_media_resample_bound (r3, 44100, 22050), &got,
             &err) == UDML_OK, "resample 44.1 kHz: %s", err.msg);
     total += got;

@@ -1,0 +1,74 @@
+/* udmlpublish.h — where udmlfuse's window records go: the element message,
+ * the JSON Lines file, UdmlFusionMeta on the output buffers, and the QoS
+ * message for windows dropped in live mode (docs/element.md). Used by the
+ * streaming thread only. Also registers the attach-mode enum type. */
+#ifndef __GST_UDML_PUBLISH_H__
+#define __GST_UDML_PUBLISH_H__
+
+#include <stdio.h>
+#include <gst/gst.h>
+#include <gst/base/gstaggregator.h>
+#include <gst/base/gstqueuearray.h>
+#include <json-glib/json-glib.h>
+#include "media.h"
+#include "udmlrecord.h"
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  FILE *json;                   /* NULL = off */
+  gboolean json_failed;         /* warned once, no more writes */
+  JsonBuilder *builder;         /* reused for every record */
+  JsonGenerator *generator;
+  GString *line;
+  GstQueueArray *held;          /* primary buffers waiting to go out */
+  GstQueueArray *records;       /* GstUdmlRecord, for attach-mode=window */
+  GstUdmlRecord latest;
+  gboolean have_latest;
+  guint64 processed, dropped;   /* windows */
+} GstUdmlPublisher;
+
+void gst_udml_publisher_init (GstUdmlPublisher * p);
+void gst_udml_publisher_clear (GstUdmlPublisher * p);
+
+/* Opens the JSON Lines output ('-' = stdout, NULL or "" = none) and zeroes
+ * the counters. Posts RESOURCE/OPEN_WRITE and returns FALSE on failure. */
+gboolean gst_udml_publisher_open (GstUdmlPublisher * p, GstElement * element,
+    const gchar * json_location);
+void gst_udml_publisher_close (GstUdmlPublisher * p);
+
+/* Drops the held buffers and the records kept for the meta (flush,
+ * restart, stop). */
+void gst_udml_publisher_reset (GstUdmlPublisher * p);
+
+/* Fills rec's times from a window's running times, in the primary pad's
+ * segment (stream time for window_start/end, buffer time for pts). */
+void gst_udml_window_times (const GstSegment * segment,
+    const UdmlMediaWindow * win, GstUdmlRecord * rec);
+
+/* Counts a window dropped for lateness and posts the QoS message. */
+void gst_udml_publisher_drop (GstUdmlPublisher * p, GstElement * element,
+    const UdmlMediaWindow * win);
+
+/* Publishes one window: the element message (post), the JSON line, and
+ * keeps the record for the meta (meta). Never call it with a lock held. */
+void gst_udml_publisher_publish (GstUdmlPublisher * p, GstElement * element,
+    const GstUdmlRecord * rec, gboolean post, gboolean meta);
+
+/* Keeps a primary buffer, starting at running time rt, until its window's
+ * record is known. (transfer full) buf */
+void gst_udml_publisher_hold (GstUdmlPublisher * p, GstBuffer * buf,
+    GstClockTime rt);
+
+/* Sends the held buffers out through agg, each with its record as
+ * UdmlFusionMeta (meta): with per_window, a buffer waits for its own window
+ * (rt / hop) to be done (before next_window, or eos); otherwise it goes at
+ * once with the newest record. */
+GstFlowReturn gst_udml_publisher_push_held (GstUdmlPublisher * p,
+    GstAggregator * agg, gboolean per_window, gboolean meta, gint64 hop,
+    gint64 next_window, gboolean eos);
+
+G_END_DECLS
+
+#endif /* __GST_UDML_PUBLISH_H__ */
