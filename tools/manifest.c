@@ -553,7 +553,8 @@ cache_read (const char *path, uint64_t key, const FeatureSet * set,
       rd (&r, errs[i], l);
       errs[i][l] = '\0';
     } else {
-      if (lab < 0)
+      /* a good row's label is the one its manifest line names */
+      if (lab < 0 || lab != mf->rows[i].y)
         goto out;
       y[n_good++] = lab;
     }

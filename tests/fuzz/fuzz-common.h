@@ -15,24 +15,47 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "media.h"
 #include "udml.h"
 
 /* First input byte: bit 0 set = recompute the checksums before parsing. */
 #define FUZZ_FIX_CHECKSUMS 1
 
-/* Two modalities of 1x4x4 and three classes: a model file of a few KB, so
- * the whole container fits in libFuzzer's default input length. */
+/* Two small modalities and three classes: a model file of a few KB, so the
+ * whole container fits in libFuzzer's default input length. The feature
+ * spec is tiny too (its set-up runs on every manifest load) and the input
+ * shapes follow from it, so a row that does decode fits the buffers. */
 static inline void
 fuzz_tiny_config (UdmlConfig * cfg)
 {
+  UdmlFeatureSpec *fs = &cfg->features;
+
   udml_config_default (cfg);
+  fs->sample_rate = 1000;
+  fs->n_fft = 16;
+  fs->win_length = 16;
+  fs->hop_length = 250;
+  fs->n_mels = 2;
+  fs->fmin = 0.0f;
+  fs->fmax = 500.0f;
+  fs->frame_width = 4;
+  fs->frame_height = 4;
+  fs->frame_channels = 1;
   for (int m = 0; m < cfg->n_modalities; m++) {
-    cfg->mod[m].in_c = 1;
-    cfg->mod[m].in_h = 4;
-    cfg->mod[m].in_w = 4;
-    cfg->mod[m].n_stages = 2;
-    cfg->mod[m].channels[0] = 2;
-    cfg->mod[m].channels[1] = 3;
+    UdmlModalitySpec *ms = &cfg->mod[m];
+    if (ms->kind == UDML_MODALITY_AUDIO) {
+      ms->in_c = 1;
+      ms->in_h = fs->n_mels;
+      ms->in_w = udml_media_mel_frames (fs, (size_t) (fs->window_ns *
+              fs->sample_rate / 1000000000));
+    } else {
+      ms->in_c = fs->frame_channels;
+      ms->in_h = fs->frame_height;
+      ms->in_w = fs->frame_width;
+    }
+    ms->n_stages = 2;
+    ms->channels[0] = 2;
+    ms->channels[1] = 3;
   }
   cfg->n_classes = 3;
   cfg->est_hidden = 4;

@@ -23,7 +23,7 @@ int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
   fuzz_quiet ();
-  udml_config_default (&cfg);   /* real shapes: a row that decodes fits */
+  fuzz_tiny_config (&cfg);
   dir = fuzz_tmpdir ();
   if (!dir)
     fuzz_fail ("harness setup or scratch file write failed");

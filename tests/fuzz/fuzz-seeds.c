@@ -216,7 +216,7 @@ main (int argc, char **argv)
     seeds_udml (1);
   else if (!strcmp (argv[1], "featcache"))
     seeds_featcache ();
-  else if (strcmp (argv[1], "manifest") != 0) {     /* committed files only */
+  else if (strcmp (argv[1], "manifest") != 0) { /* committed files only */
     fprintf (stderr, "fuzz-seeds: unknown target '%s'\n", argv[1]);
     return 2;
   }
