@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds the project with AddressSanitizer + UndefinedBehaviorSanitizer into
+# build-asan (gcc) and runs the tests that can run there: not the valgrind
+# variants, not test-overlay (it replaces malloc, which the sanitizer owns;
+# the plain build runs it), not the format check. test-annotate drives
+# gst-launch-1.0, which is not instrumented: it runs with the sanitizer
+# runtimes preloaded and without leak checking (the leaks would be the
+# shell's and Python's). Extra arguments go to meson test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=${UDML_ASAN_BUILD:-build-asan}
+
+[ -f "$dir/build.ninja" ] ||
+  CC=gcc meson setup "$dir" -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+ninja -C "$dir" >/dev/null
+
+# gst-plugin-scanner is not instrumented and cannot load the instrumented
+# plugin: scan in the test process itself.
+export GST_REGISTRY_FORK=no
+# UBSan checks are built recoverable; the first report fails the test.
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+# The slow unwinder sees through the system libraries (no frame pointers),
+# so the suppressions in tests/lsan.supp can match their frames.
+export ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0:detect_stack_use_after_return=1
+export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
+
+mapfile -t tests < <(meson test -C "$dir" --list 2>/dev/null |
+  sed -n 's|^[^ ]* / ||p' |
+  grep -v -e '-valgrind$' -e '^test-overlay$' -e '^format$' -e '^test-annotate$')
+rc=0
+meson test -C "$dir" --no-rebuild --print-errorlogs --timeout-multiplier 3 \
+  "$@" "${tests[@]}" || rc=$?
+LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \
+  ASAN_OPTIONS=detect_leaks=0 \
+  meson test -C "$dir" --no-rebuild --print-errorlogs --timeout-multiplier 3 \
+  "$@" test-annotate || rc=$?
+exit $rc
