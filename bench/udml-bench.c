@@ -233,7 +233,8 @@ model_layers (const UdmlConfig * cfg, Layer * L, int max)
     int h = s->in_h, w = s->in_w, ci = s->in_c;
     for (int k = 0; k < s->n_stages && n < max; k++) {
       int last = k == s->n_stages - 1;
-      L[n++] = (Layer) { ci, s->channels[k], h, w, 3, !last };
+      L[n++] = (Layer) {
+      ci, s->channels[k], h, w, 3, !last};
       if (!last) {
         h /= 2;
         w /= 2;
@@ -241,7 +242,8 @@ model_layers (const UdmlConfig * cfg, Layer * L, int max)
       ci = s->channels[k];
     }
     for (int j = 0; j < 2 && n < max; j++)
-      L[n++] = (Layer) { ci, ci, h, w, 1, 0 };
+      L[n++] = (Layer) {
+      ci, ci, h, w, 1, 0};
   }
   return n;
 }
@@ -256,12 +258,11 @@ secs (double t0)
  * training the backward with the model's zeroing), op times added to t. */
 static void
 ops_pass (const Layer * L, int nl, int N, int train, float *x, float *y,
-    float *z, float *g, float *wt, float *dw, float *col, float *st,
-    double *t)
+    float *z, float *g, float *wt, float *dw, float *col, float *st, double *t)
 {
   for (int i = 0; i < nl; i++) {
     const Layer *l = &L[i];
-    size_t hw = (size_t) l->h * l->w, map = (size_t) N * l->co * hw;
+    size_t hw = (size_t) l->h * l->w, map = (size_t) N *l->co * hw;
     float *mean = st, *rstd = st + l->co, *gam = st + 2 * l->co,
         *bet = st + 3 * l->co, *rm = st + 4 * l->co, *rv = st + 5 * l->co;
     float *b = l->k == 1 ? st + 6 * l->co : NULL;
@@ -292,7 +293,7 @@ ops_pass (const Layer * L, int nl, int N, int train, float *x, float *y,
     return;
   for (int i = nl - 1; i >= 0; i--) {
     const Layer *l = &L[i];
-    size_t hw = (size_t) l->h * l->w, map = (size_t) N * l->co * hw;
+    size_t hw = (size_t) l->h * l->w, map = (size_t) N *l->co * hw;
     size_t in_size = (size_t) N * l->ci * hw;
     float *mean = st, *rstd = st + l->co, *gam = st + 2 * l->co;
     float *db = l->k == 1 ? st + 6 * l->co : NULL;
@@ -342,7 +343,8 @@ bench_ops (const UdmlConfig * cfg, int quick)
   int cmax = 0;
 
   for (int i = 0; i < nl; i++) {
-    size_t a = (size_t) (L[i].ci > L[i].co ? L[i].ci : L[i].co) * L[i].h * L[i].w;
+    size_t a =
+        (size_t) (L[i].ci > L[i].co ? L[i].ci : L[i].co) * L[i].h * L[i].w;
     size_t wn = (size_t) L[i].co * L[i].ci * L[i].k * L[i].k;
     size_t c = udml_conv2d_workspace (L[i].ci, L[i].h, L[i].w, L[i].k);
     big = a > big ? a : big;
@@ -554,12 +556,14 @@ main (int argc, char **argv)
     if (!strcmp (argv[i], "--quick"))
       quick = 1;
     else if (!strcmp (argv[i], "--only") && i + 1 < argc
-        && (!strcmp (argv[i + 1], "forward") || !strcmp (argv[i + 1], "train1")))
+        && (!strcmp (argv[i + 1], "forward")
+            || !strcmp (argv[i + 1], "train1")))
       only = argv[++i];
     else if (!strcmp (argv[i], "--ops"))
       ops = 1;
     else {
-      fprintf (stderr, "usage: udml-bench [--quick] [--only forward|train1] [--ops]\n");
+      fprintf (stderr,
+          "usage: udml-bench [--quick] [--only forward|train1] [--ops]\n");
       return 2;
     }
   }
