@@ -85,26 +85,6 @@ udml_conv2d_workspace (int Ci, int H, int W, int k)
   return cols * Ci * k * k;
 }
 
-/* dst[0, W) = src[x + dx] where 0 <= x + dx < W, else 0.  Plain loops, not
- * memcpy/memset: the deep layers' rows are 8-12 floats, where the calls'
- * overhead outweighs the copy. */
-static inline void
-shift_row (float *restrict dst, const float *restrict src, int W, int dx)
-{
-  int x0 = dx < 0 ? -dx : 0;    /* first valid x */
-  int x1 = dx > 0 ? W - dx : W; /* one past last valid x */
-  int x = 0;
-
-  if (x1 < x0)
-    x1 = x0;
-  for (; x < x0 && x < W; x++)
-    dst[x] = 0.0f;
-  for (; x < x1; x++)
-    dst[x] = src[x + dx];
-  for (; x < W; x++)
-    dst[x] = 0.0f;
-}
-
 /* col: (Ci*k*k) x HW; row (ci, ky, kx) holds in[ci, y+ky-p, x+kx-p] or 0. */
 static void
 im2col (float *col, const float *in, int Ci, int H, int W, int k)
@@ -117,14 +97,22 @@ im2col (float *col, const float *in, int Ci, int H, int W, int k)
       for (int kx = 0; kx < k; kx++) {
         float *dst = col + ((size_t) (ci * k + ky) * k + kx) * HW;
         const float *src = in + ci * HW;
+        int dx = kx - p;
+        int x0 = dx < 0 ? -dx : 0;      /* first valid x */
+        int x1 = dx > 0 ? W - dx : W;   /* one past last valid x */
 
         for (int y = 0; y < H; y++, dst += W) {
           int sy = y + ky - p;
-          if (sy < 0 || sy >= H)
-            for (int x = 0; x < W; x++)
-              dst[x] = 0.0f;
-          else
-            shift_row (dst, src + (size_t) sy * W, W, kx - p);
+          if (sy < 0 || sy >= H || x1 <= x0) {
+            memset (dst, 0, W * sizeof (float));
+            continue;
+          }
+          for (int x = 0; x < x0; x++)
+            dst[x] = 0.0f;
+          memcpy (dst + x0, src + (size_t) sy * W + x0 + dx,
+              (x1 - x0) * sizeof (float));
+          for (int x = x1; x < W; x++)
+            dst[x] = 0.0f;
         }
       }
 }
@@ -149,10 +137,9 @@ col2im_add (float *din, const float *col, int Ci, int H, int W, int k)
           int sy = y + ky - p;
           if (sy < 0 || sy >= H)
             continue;
-          float *restrict d = dst + (size_t) sy * W + dx;
-          const float *restrict s = src;
+          float *d = dst + (size_t) sy * W + dx;
           for (int x = x0; x < x1; x++)
-            d[x] += s[x];
+            d[x] += src[x];
         }
       }
 }
