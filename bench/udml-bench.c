@@ -15,7 +15,11 @@
  * and linears analytically (2 per multiply-add); everything else (BN, ReLU,
  * pooling, im2col, losses, noise) is overhead by this measure.
  *
- * Usage: udml-bench [--quick]
+ * Usage: udml-bench [--quick] [--only forward|train1] [--ops]
+ *   --only runs one part (for a profiler); it skips the sgemm rate too.
+ *   --ops times each kernel of the encoder and the Gaussian heads alone at
+ *   the default model's shapes (batch 1 inference, batch 64 training) and
+ *   prints op_<phase>_<op>_ms= lines, each the sum over layers, median.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -28,6 +32,7 @@
 
 #include "udml.h"
 #include "trainer.h"
+#include "ops.h"
 
 /* ------------------------------------------------------ allocation counter */
 
@@ -202,6 +207,197 @@ forward_flops (const UdmlConfig * cfg)
   return f;
 }
 
+/* ------------------------------------------------------ per-op profile */
+
+enum
+{ OP_CONV_F, OP_BN_F, OP_RELU_F, OP_POOL_F, OP_CONV_B, OP_BN_B, OP_RELU_B,
+  OP_POOL_B, OP_ZERO, N_OPS
+};
+static const char *const op_names[N_OPS] = { "conv_fwd", "bn_fwd", "relu_fwd",
+  "pool_fwd", "conv_bwd", "bn_bwd", "relu_bwd", "pool_bwd", "zero"
+};
+
+typedef struct
+{
+  int ci, co, h, w, k, pool;
+} Layer;
+
+/* The encoder stages and the two 1x1 heads of every modality. */
+static int
+model_layers (const UdmlConfig * cfg, Layer * L, int max)
+{
+  int n = 0;
+
+  for (int m = 0; m < cfg->n_modalities; m++) {
+    const UdmlModalitySpec *s = &cfg->mod[m];
+    int h = s->in_h, w = s->in_w, ci = s->in_c;
+    for (int k = 0; k < s->n_stages && n < max; k++) {
+      int last = k == s->n_stages - 1;
+      L[n++] = (Layer) {
+      ci, s->channels[k], h, w, 3, !last};
+      if (!last) {
+        h /= 2;
+        w /= 2;
+      }
+      ci = s->channels[k];
+    }
+    for (int j = 0; j < 2 && n < max; j++)
+      L[n++] = (Layer) {
+      ci, ci, h, w, 1, 0};
+  }
+  return n;
+}
+
+static double
+secs (double t0)
+{
+  return cpu_now () - t0;
+}
+
+/* One pass over every layer as the model runs it (forward, then for
+ * training the backward with the model's zeroing), op times added to t. */
+static void
+ops_pass (const Layer * L, int nl, int N, int train, float *x, float *y,
+    float *z, float *g, float *wt, float *dw, float *col, float *st, double *t)
+{
+  for (int i = 0; i < nl; i++) {
+    const Layer *l = &L[i];
+    size_t hw = (size_t) l->h * l->w, map = (size_t) N *l->co * hw;
+    float *mean = st, *rstd = st + l->co, *gam = st + 2 * l->co,
+        *bet = st + 3 * l->co, *rm = st + 4 * l->co, *rv = st + 5 * l->co;
+    float *b = l->k == 1 ? st + 6 * l->co : NULL;
+    double t0;
+
+    t0 = cpu_now ();
+    udml_conv2d_forward (y, col, x, wt, b, N, l->ci, l->co, l->h, l->w, l->k);
+    t[OP_CONV_F] += secs (t0);
+    t0 = cpu_now ();
+    if (train)
+      udml_batchnorm_forward_train (z, mean, rstd, rm, rv, y, gam, bet, N,
+          l->co, hw);
+    else
+      udml_batchnorm_forward_eval (z, y, gam, bet, rm, rv, N, l->co, hw);
+    t[OP_BN_F] += secs (t0);
+    if (l->k == 1)
+      continue;
+    t0 = cpu_now ();
+    udml_relu_forward (z, z, map);
+    t[OP_RELU_F] += secs (t0);
+    if (l->pool) {
+      t0 = cpu_now ();
+      udml_maxpool2_forward (y, z, N, l->co, l->h, l->w);
+      t[OP_POOL_F] += secs (t0);
+    }
+  }
+  if (!train)
+    return;
+  for (int i = nl - 1; i >= 0; i--) {
+    const Layer *l = &L[i];
+    size_t hw = (size_t) l->h * l->w, map = (size_t) N *l->co * hw;
+    size_t in_size = (size_t) N * l->ci * hw;
+    float *mean = st, *rstd = st + l->co, *gam = st + 2 * l->co;
+    float *db = l->k == 1 ? st + 6 * l->co : NULL;
+    double t0;
+    if (l->pool) {
+      t0 = cpu_now ();
+      memset (y, 0, map * sizeof (float));
+      t[OP_ZERO] += secs (t0);
+      t0 = cpu_now ();
+      udml_maxpool2_backward (y, g, z, N, l->co, l->h, l->w);
+      t[OP_POOL_B] += secs (t0);
+    }
+    if (l->k == 3) {
+      t0 = cpu_now ();
+      memset (y, 0, map * sizeof (float));
+      t[OP_ZERO] += secs (t0);
+      t0 = cpu_now ();
+      udml_relu_backward (y, g, z, map);
+      t[OP_RELU_B] += secs (t0);
+    }
+    t0 = cpu_now ();
+    memset (z, 0, map * sizeof (float));
+    t[OP_ZERO] += secs (t0);
+    t0 = cpu_now ();
+    udml_batchnorm_backward (z, gam, gam, g, x, mean, rstd, gam, N, l->co, hw);
+    t[OP_BN_B] += secs (t0);
+    /* the first stage of a modality needs no input gradient */
+    int din = l->ci != 1;
+    if (din) {
+      t0 = cpu_now ();
+      memset (y, 0, in_size * sizeof (float));
+      t[OP_ZERO] += secs (t0);
+    }
+    t0 = cpu_now ();
+    udml_conv2d_backward (din ? y : NULL, dw, db, col, z, x, wt, N, l->ci,
+        l->co, l->h, l->w, l->k);
+    t[OP_CONV_B] += secs (t0);
+  }
+}
+
+static void
+bench_ops (const UdmlConfig * cfg, int quick)
+{
+  Layer L[2 * UDML_MAX_MODALITIES * 8];
+  int nl = model_layers (cfg, L, (int) (sizeof L / sizeof L[0]));
+  size_t big = 0, wmax = 0, colmax = 0;
+  int cmax = 0;
+
+  for (int i = 0; i < nl; i++) {
+    size_t a =
+        (size_t) (L[i].ci > L[i].co ? L[i].ci : L[i].co) * L[i].h * L[i].w;
+    size_t wn = (size_t) L[i].co * L[i].ci * L[i].k * L[i].k;
+    size_t c = udml_conv2d_workspace (L[i].ci, L[i].h, L[i].w, L[i].k);
+    big = a > big ? a : big;
+    wmax = wn > wmax ? wn : wmax;
+    colmax = c > colmax ? c : colmax;
+    cmax = L[i].co > cmax ? L[i].co : cmax;
+  }
+  for (int train = 0; train <= 1; train++) {
+    int N = train ? 64 : 1, reps = train ? (quick ? 3 : 9) : (quick ? 50 : 300);
+    size_t n = (size_t) N * big;
+    float *buf[4], *wt = malloc (wmax * sizeof (float)),
+        *dw = calloc (wmax, sizeof (float)),
+        *col = malloc ((colmax ? colmax : 1) * sizeof (float)),
+        *st = malloc ((size_t) 7 * cmax * sizeof (float));
+    double tot[N_OPS] = { 0 }, *samp = malloc (reps * N_OPS * sizeof (double));
+    UdmlRng rng;
+
+    udml_rng_seed (&rng, 3, 0);
+    if (!wt || !dw || !col || !st || !samp)
+      die ("op buffers", NULL);
+    for (int j = 0; j < 4; j++) {
+      buf[j] = malloc (n * sizeof (float));
+      if (!buf[j])
+        die ("op buffers", NULL);
+      udml_rng_fill_normal (&rng, buf[j], n);
+    }
+    udml_rng_fill_normal (&rng, wt, wmax);
+    for (int c = 0; c < 7 * cmax; c++)
+      st[c] = 0.5f + 0.5f * udml_rng_uniform (&rng);
+    for (int r = -1; r < reps; r++) {   /* r = -1 warms up */
+      double t[N_OPS] = { 0 };
+      ops_pass (L, nl, N, train, buf[0], buf[1], buf[2], buf[3], wt, dw, col,
+          st, t);
+      for (int o = 0; r >= 0 && o < N_OPS; o++)
+        samp[o * reps + r] = t[o];
+    }
+    for (int o = 0; o < N_OPS; o++) {
+      if (!train && o >= OP_CONV_B)
+        continue;
+      tot[o] = median (samp + o * reps, reps) * 1e3;
+      printf ("op_%s_%s_ms=%.3f\n", train ? "train64" : "infer1", op_names[o],
+          tot[o]);
+    }
+    for (int j = 0; j < 4; j++)
+      free (buf[j]);
+    free (wt);
+    free (dw);
+    free (col);
+    free (st);
+    free (samp);
+  }
+}
+
 /* ---------------------------------------------------------------- benches */
 
 typedef struct
@@ -348,17 +544,26 @@ int
 main (int argc, char **argv)
 {
   int quick = 0, batch = 64;
+  const char *only = NULL;
+  int ops = 0;
   UdmlConfig cfg;
   UdmlError err = { 0 };
   UdmlModel *model;
   double gf, gf_wall, flops, bound_ms;
-  Timing fwd, tr1, tr1n, tr2;
+  Timing fwd = { 0 }, tr1 = { 0 }, tr1n, tr2;
 
   for (int i = 1; i < argc; i++) {
     if (!strcmp (argv[i], "--quick"))
       quick = 1;
+    else if (!strcmp (argv[i], "--only") && i + 1 < argc
+        && (!strcmp (argv[i + 1], "forward")
+            || !strcmp (argv[i + 1], "train1")))
+      only = argv[++i];
+    else if (!strcmp (argv[i], "--ops"))
+      ops = 1;
     else {
-      fprintf (stderr, "usage: udml-bench [--quick]\n");
+      fprintf (stderr,
+          "usage: udml-bench [--quick] [--only forward|train1] [--ops]\n");
       return 2;
     }
   }
@@ -369,6 +574,22 @@ main (int argc, char **argv)
   if (!model)
     die ("udml_model_new", &err);
   flops = forward_flops (&cfg);
+  if (ops) {
+    sgemm_gflops (1024, quick ? 3 : 9, &gf_wall, &gf);
+    printf ("sgemm_gflops=%.1f\n", gf);
+    bench_ops (&cfg, quick);
+    udml_model_free (model);
+    return 0;
+  }
+  if (only) {
+    if (!strcmp (only, "forward"))
+      fwd = bench_forward (model, quick ? 100 : 2000);
+    else
+      tr1 = bench_train (model, 1, batch, UDML_PHASE_STAGE1, quick ? 15 : 60);
+    printf ("%s_ms=%.3f\n", only, only[0] == 'f' ? fwd.cpu_ms : tr1.cpu_ms);
+    udml_model_free (model);
+    return 0;
+  }
 
   sgemm_gflops (1024, quick ? 3 : 9, &gf_wall, &gf);
   printf ("sgemm_n=1024\n");

@@ -85,6 +85,9 @@ void udml_xent_backward (float *dlogits, const float *probs, const int *y, int N
  * mu, logvar: N x F (logvar = the clamped l). */
 float udml_gauss_kl_forward (const float *mu, const float *logvar, const float *prior,
     int N, int F);
+/* Direct evaluation (a log per element), the test reference. */
+float udml_gauss_kl_forward_ref (const float *mu, const float *logvar,
+    const float *prior, int N, int F);
 void udml_gauss_kl_backward (float *dmu, float *dlogvar, const float *mu,
     const float *logvar, const float *prior, int N, int F, float scale);
 

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* ops_ref.c — naive loop twins of the BLAS-backed kernels in ops.c, kept
  * as simple as possible: they are the tests' reference. */
+#include <math.h>
+
 #include "ops.h"
 
 void
@@ -85,4 +87,19 @@ udml_linear_backward_ref (float *din, float *dw, float *db, const float *dout,
           din[n * I + i] += g * w[o * I + i];
       }
     }
+}
+
+float
+udml_gauss_kl_forward_ref (const float *mu, const float *logvar,
+    const float *prior, int N, int F)
+{
+  double total = 0.0;
+
+  for (int n = 0; n < N; n++)
+    for (int j = 0; j < F; j++) {
+      double e = exp ((double) logvar[n * F + j]), t = prior[n];
+      double m = mu[n * F + j];
+      total += 0.5 * (e / t + m * m / t - log ((e + 1e-8) / t) - 1.0);
+    }
+  return (float) (total / N);
 }

@@ -724,6 +724,25 @@ test_losses (void)
     }
   check_scalar ("gauss_kl fwd", udml_gauss_kl_forward (c.mu, c.lv, c.prior, N,
           F), want / N, 1e-5, 1e-5);
+  /* the fast log path against the direct twin, l across both branches
+   * (u = 1e-8 / e^l below and above 1e-3) and past the clamp */
+  {
+    int Fr = 75;
+    float *mu = falloc (2 * Fr), *lv = falloc (2 * Fr), pr[2] = { 1.0f, 7.0f };
+    fill (mu, 2 * Fr, -2, 2);
+    for (int j = 0; j < 2 * Fr; j++)
+      lv[j] = -25.0f + 37.0f * j / (2 * Fr - 1);
+    check_scalar ("gauss_kl fwd = ref, l in [-25, 12]",
+        udml_gauss_kl_forward (mu, lv, pr, 2, Fr),
+        udml_gauss_kl_forward_ref (mu, lv, pr, 2, Fr), 1e-6, 1e-6);
+    for (int j = 0; j < 2 * Fr; j++)
+      lv[j] = -11.6f + 0.2f * j / (2 * Fr - 1);
+    check_scalar ("gauss_kl fwd = ref, l near the branch",
+        udml_gauss_kl_forward (mu, lv, pr, 2, Fr),
+        udml_gauss_kl_forward_ref (mu, lv, pr, 2, Fr), 1e-6, 1e-6);
+    free (mu);
+    free (lv);
+  }
   /* gradient at the extremes against the closed form (the float loss is
    * too coarse there for differences) */
   {
@@ -807,6 +826,9 @@ main (void)
   test_conv_ref (1, 4, 6, 9, 1, 3);
   test_conv_ref (1, 1, 16, 64, 101, 3);
   test_conv_ref (2, 64, 128, 8, 12, 1);
+  test_conv_ref (2, 3, 5, 2, 2, 3);     /* rows shorter than the padding */
+  test_conv_ref (3, 2, 3, 7, 2, 3);
+  test_conv_ref (2, 64, 128, 8, 12, 3); /* the deep layers' short rows */
   test_linear (1, 128, 64);
   test_linear (13, 33, 10);
 
