@@ -22,6 +22,9 @@
  * every period of stream time (per video frame by its timestamp, per audio
  * sample by its own time).
  *
+ * Control: every property can be driven by a GstControlSource (e.g. a level
+ * ramp); the values are taken once per buffer at its stream time.
+ *
  * Determinism: the generator is re-seeded per buffer from (seed, buffer
  * PTS), so the same input with the same seed gives the same output, also
  * after a seek. Nothing is allocated per buffer.
@@ -112,7 +115,7 @@ GST_ELEMENT_REGISTER_DEFINE (udmlnoise, "udmlnoise", GST_RANK_NONE,
   "I420, NV12 }"
 #define NOISE_CAPS \
   GST_VIDEO_CAPS_MAKE (NOISE_VIDEO_FORMATS) "; " \
-  GST_AUDIO_CAPS_MAKE ("{ S16LE, F32LE }")
+  GST_AUDIO_CAPS_MAKE ("{ S16LE, F32LE }") ", layout = (string) interleaved"
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (NOISE_CAPS));
@@ -301,6 +304,14 @@ gst_udml_noise_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
   gdouble duty, reference_db;
   GstClockTime pts, stream_time = GST_CLOCK_TIME_NONE;
 
+  pts = GST_BUFFER_PTS (buf);
+  if (GST_CLOCK_TIME_IS_VALID (pts) && trans->segment.format == GST_FORMAT_TIME)
+    stream_time = gst_segment_to_stream_time (&trans->segment,
+        GST_FORMAT_TIME, pts);
+  /* Controlled properties take their values at the buffer's stream time. */
+  if (GST_CLOCK_TIME_IS_VALID (stream_time))
+    gst_object_sync_values (GST_OBJECT (self), stream_time);
+
   GST_OBJECT_LOCK (self);
   kind = self->kind;
   level = self->level;
@@ -314,10 +325,6 @@ gst_udml_noise_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
     return GST_FLOW_OK;
 
   on_ns = (guint64) (duty * period + 0.5);
-  pts = GST_BUFFER_PTS (buf);
-  if (GST_CLOCK_TIME_IS_VALID (pts) && trans->segment.format == GST_FORMAT_TIME)
-    stream_time = gst_segment_to_stream_time (&trans->segment,
-        GST_FORMAT_TIME, pts);
 
   /* Counter-based generator: seeded from the buffer's own timestamp. */
   udml_rng_seed (&self->rng, seed,

@@ -10,6 +10,7 @@
 #include <gst/gst.h>
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
+#include <gst/controller/controller.h>
 #include <gst/video/video.h>
 #include "state-cycle.h"
 
@@ -598,6 +599,76 @@ GST_START_TEST (test_seed_determinism)
 
 GST_END_TEST;
 
+/* A level ramp from a control source: linear from 1 at 0 s to 11 at 1 s,
+ * so each frame must equal the element at the fixed level of its stream
+ * time (1, 6, 11 at 0, 0.5 and 1 s). */
+GST_START_TEST (test_level_controlled)
+{
+  const GstClockTime t[] = { 0, 500 * MS, GST_SECOND };
+  const gint level_at[] = { 1, 6, 11 };
+  GstHarness *h = noise_harness (GRAY_CAPS, "gaussian");
+  GstControlSource *cs = gst_interpolation_control_source_new ();
+  GstTimedValueControlSource *tv = GST_TIMED_VALUE_CONTROL_SOURCE (cs);
+  guint i;
+
+  g_object_set (cs, "mode", GST_INTERPOLATION_MODE_LINEAR, NULL);
+  fail_unless (gst_timed_value_control_source_set (tv, 0, 1.0));
+  fail_unless (gst_timed_value_control_source_set (tv, GST_SECOND, 11.0));
+  fail_unless (gst_object_add_control_binding (GST_OBJECT (h->element),
+          gst_direct_control_binding_new_absolute (GST_OBJECT (h->element),
+              "level", cs)));
+  g_object_set (h->element, "seed", (guint64) 9, NULL);
+
+  for (i = 0; i < G_N_ELEMENTS (t); i++) {
+    GstHarness *ref = noise_harness (GRAY_CAPS, "gaussian");
+    GstVideoInfo info;
+    GstBuffer *got, *want;
+    gsize diff;
+    gint level;
+
+    g_object_set (ref->element, "level", level_at[i], "seed", (guint64) 9,
+        NULL);
+    got = gst_harness_push_and_pull (h, make_video ("GRAY8", 90, t[i], &info));
+    want = gst_harness_push_and_pull (ref, make_video ("GRAY8", 90, t[i],
+            &info));
+    g_object_get (h->element, "level", &level, NULL);
+    diff = count_diff (got, want);
+    fail_unless (level == level_at[i] && diff == 0, "at %" GST_TIME_FORMAT
+        ": level %d, expected %d; %" G_GSIZE_FORMAT " bytes differ from the "
+        "element at that level", GST_TIME_ARGS (t[i]), level, level_at[i],
+        diff);
+    fail_unless (frame_changed (got, 90) == (level_at[i] > 1));
+    gst_buffer_unref (got);
+    gst_buffer_unref (want);
+    gst_harness_teardown (ref);
+  }
+  gst_object_unref (cs);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* Audio is offered interleaved only: planar caps are refused. */
+GST_START_TEST (test_audio_caps_interleaved)
+{
+  GstElement *e = gst_element_factory_make ("udmlnoise", NULL);
+  GstPad *sink = gst_element_get_static_pad (e, "sink");
+  GstCaps *planar = gst_caps_from_string ("audio/x-raw,format=F32LE,"
+      "layout=non-interleaved,rate=16000,channels=2");
+  GstCaps *inter = gst_caps_from_string ("audio/x-raw,format=F32LE,"
+      "layout=interleaved,rate=16000,channels=2");
+
+  fail_unless (gst_pad_query_accept_caps (sink, inter));
+  fail_if (gst_pad_query_accept_caps (sink, planar),
+      "non-interleaved audio accepted");
+  gst_caps_unref (planar);
+  gst_caps_unref (inter);
+  gst_object_unref (sink);
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
 /* SNR against the -20 dBFS reference: a sine of that RMS must measure
  * 30 - 5 (level - 2) dB; level 11 drops the signal. */
 static void
@@ -739,6 +810,8 @@ udmlnoise_suite (void)
   tcase_add_test (tc, test_audio_snr_per_level);
   tcase_add_test (tc, test_audio_salt);
   tcase_add_test (tc, test_state_cycle);
+  tcase_add_test (tc, test_level_controlled);
+  tcase_add_test (tc, test_audio_caps_interleaved);
   return s;
 }
 
