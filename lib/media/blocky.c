@@ -29,6 +29,7 @@ struct UdmlMediaBlocky
   AVFrame *in, *out;
   AVPacket *pkt;
   int w, h;                     /* coded size */
+  int64_t pts;
   struct SwsContext *down[2], *up[2];   /* [0] luma, [1] chroma */
   int src_w, src_h;
   uint8_t *planes;              /* 3 x src_w x src_h: Y, Cb, Cr or RGB */
@@ -170,7 +171,7 @@ code_once (UdmlMediaBlocky * b, int qscale, UdmlError * err)
   int ret;
 
   b->in->quality = qscale * FF_QP2LAMBDA;
-  b->in->pts = 0;
+  b->in->pts = b->pts++;        /* encoders want rising timestamps */
   if ((ret = avcodec_send_frame (b->enc, b->in)) < 0
       || (ret = avcodec_receive_packet (b->enc, b->pkt)) < 0)
     return udml_error_set (err, UDML_ERR_FORMAT,
@@ -224,7 +225,7 @@ udml_media_blocky_frame_u8 (UdmlMediaBlocky * b, int level,
     return s;
 
   /* Y, Cb, Cr planes (JFIF full range) at W x H */
-  plane = (size_t) W * H;
+  plane = (size_t) W *H;
   for (int i = 0; i < 3; i++)
     pl[i] = b->planes + i * plane;
   for (int y = 0; y < H; y++)
