@@ -18,9 +18,9 @@
 #define UDML_PI 3.14159265358979323846
 /* dark: read noise std per level step, grey levels */
 #define DARK_NOISE_STEP 0.5f
-/* blur radius and motion length per level step, as a share of min(H, W) */
+/* blur radius and motion half length per level step, share of min(H, W) */
 #define BLUR_SHARE (1.0 / 100.0)
-#define MOTION_SHARE (1.0 / 50.0)
+#define MOTION_SHARE (1.0 / 100.0)
 /* audio SNR of level 2 and its step per level, dB */
 #define SNR_TOP_DB 30.0
 #define SNR_STEP_DB 5.0
@@ -252,7 +252,7 @@ blur_radius (int level, int h, int w)
 static double
 motion_half (int level, int h, int w)
 {
-  return 0.5 * (level - 1) * MOTION_SHARE * (h < w ? h : w);
+  return (level - 1) * MOTION_SHARE * (h < w ? h : w);
 }
 
 /* Row prefix sums over a row of w values extended by pad replicated values

@@ -248,7 +248,7 @@ typedef enum {
   UDML_DEGRADE_SALT,          /* as udml_noise_salt at e = level */
   UDML_DEGRADE_DARK,          /* video: gain 2^-(L-1)/2 plus sensor noise */
   UDML_DEGRADE_BLUR,          /* video: defocus disk, radius (L-1) D/100 */
-  UDML_DEGRADE_MOTION,        /* video: horizontal line, length (L-1) D/50 */
+  UDML_DEGRADE_MOTION,        /* video: horizontal line, half length (L-1) D/100 */
   UDML_DEGRADE_OCCLUSION,     /* video: black centred patch, area (L-1)/10 */
   UDML_DEGRADE_BLOCKY,        /* video: MJPEG, lib/media (udml_media_blocky_*) */
   UDML_DEGRADE_FREEZE,        /* video: a new frame every L-th, 11 never */
