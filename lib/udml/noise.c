@@ -292,8 +292,8 @@ video_ws_bytes (UdmlDegrade kind, int level, int h, int w)
 
   if (kind == UDML_DEGRADE_BLUR) {
     pad = (int) floor (blur_radius (level, h, w)) + 1;
-    return (size_t) h *(w + 2 * pad + 1) * sizeof (double) +
-        (size_t) h *w * sizeof (float);
+    return (size_t) h *(w + 2 * pad + 1) * (sizeof (double) +
+        sizeof (float)) + (size_t) h *w * sizeof (float);
   }
   if (kind == UDML_DEGRADE_MOTION) {
     pad = (int) floor (motion_half (level, h, w)) + 1;
@@ -304,35 +304,51 @@ video_ws_bytes (UdmlDegrade kind, int level, int h, int w)
 }
 
 /* Defocus: a disk of radius r, each row's span with linear ends, edges
- * replicated; x: H x W. */
+ * replicated; x: H x W. ws: the prefix sums and the replicated rows, then
+ * the output. */
 static void
 blur_plane (float *x, int h, int w, double r, void *ws)
 {
   int rr = (int) floor (r), pad = rr + 1;
   size_t rowlen = (size_t) w + 2 * pad + 1;
   double *pre = ws;
-  float *out = (float *) (pre + (size_t) h * rowlen);
+  float *rows = (float *) (pre + (size_t) h * rowlen);
+  float *out = rows + (size_t) h * rowlen;
   double norm = 0.0;
 
+  double inv;
+
+  for (int dy = -rr; dy <= rr; dy++)
+    norm += 2.0 * sqrt (r * r - (double) dy * dy) + 1.0;
+  inv = 1.0 / norm;
+  for (int y = 0; y < h; y++) {
+    float *v = rows + (size_t) y * rowlen;
+    row_prefix (pre + (size_t) y * rowlen, x + (size_t) y * w, w, pad);
+    for (int j = 0; j < w + 2 * pad; j++) {
+      int c = j - pad;
+      v[j] = x[(size_t) y * w + (c < 0 ? 0 : c >= w ? w - 1 : c)];
+    }
+  }
+  memset (out, 0, (size_t) h * w * sizeof (float));
+  /* one disk row at a time: its span is the same for every pixel */
   for (int dy = -rr; dy <= rr; dy++) {
     double hh = sqrt (r * r - (double) dy * dy);
-    norm += 2.0 * hh + 1.0;
-  }
-  for (int y = 0; y < h; y++)
-    row_prefix (pre + (size_t) y * rowlen, x + (size_t) y * w, w, pad);
-  for (int y = 0; y < h; y++)
-    for (int xx = 0; xx < w; xx++) {
-      double s = 0.0;
-      for (int dy = -rr; dy <= rr; dy++) {
-        int yy = y + dy;
-        double hh = sqrt (r * r - (double) dy * dy);
-        int k = (int) floor (hh);
-        yy = yy < 0 ? 0 : yy >= h ? h - 1 : yy;
-        s += span_sum (pre + (size_t) yy * rowlen, x + (size_t) yy * w, w,
-            pad, xx, k, hh - k);
-      }
-      out[(size_t) y * w + xx] = (float) (s / norm);
+    int k = (int) floor (hh);
+    double f = hh - k;
+    for (int y = 0; y < h; y++) {
+      int yy = y + dy;
+      const double *p;
+      const float *v;
+      float *o = out + (size_t) y * w;
+      yy = yy < 0 ? 0 : yy >= h ? h - 1 : yy;
+      p = pre + (size_t) yy *rowlen + pad;
+      v = rows + (size_t) yy *rowlen + pad;
+      /* columns x-k..x+k, plus f times x-k-1 and x+k+1 */
+      for (int xx = 0; xx < w; xx++)
+        o[xx] += (float) ((p[xx + k + 1] - p[xx - k] +
+                f * ((double) v[xx - k - 1] + v[xx + k + 1])) * inv);
     }
+  }
   memcpy (x, out, (size_t) h * w * sizeof (float));
 }
 

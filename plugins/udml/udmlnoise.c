@@ -145,7 +145,9 @@ GST_ELEMENT_REGISTER_DEFINE (udmlnoise, "udmlnoise", GST_RANK_NONE,
   "I420, NV12 }"
 #define NOISE_CAPS \
   GST_VIDEO_CAPS_MAKE (NOISE_VIDEO_FORMATS) "; " \
-  GST_AUDIO_CAPS_MAKE ("{ S16LE, F32LE }") ", layout = (string) interleaved"
+  "audio/x-raw, format = (string) { S16LE, F32LE }, " \
+  "rate = " GST_AUDIO_RATE_RANGE ", channels = (int) [ 1, 8 ], " \
+  "layout = (string) interleaved"
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (NOISE_CAPS));
