@@ -22,6 +22,7 @@
 #define BLOCKY_SIDE 64
 #define QSCALE_MIN 2
 #define QSCALE_MAX 31
+#define PLANE_SLACK 64
 
 struct UdmlMediaBlocky
 {
@@ -34,6 +35,8 @@ struct UdmlMediaBlocky
   int src_w, src_h;
   uint8_t *planes;              /* 3 x src_w x src_h: Y, Cb, Cr or RGB */
   size_t planes_bytes;
+  uint8_t *coded;               /* the decoded planes, tightly packed */
+  size_t coded_bytes;
 };
 
 int
@@ -82,6 +85,7 @@ udml_media_blocky_free (UdmlMediaBlocky * b)
     return;
   close_codecs (b);
   free (b->planes);
+  free (b->coded);
   free (b);
 }
 
@@ -92,7 +96,8 @@ configure (UdmlMediaBlocky * b, int src_w, int src_h, UdmlError * err)
   const AVCodec *ec = avcodec_find_encoder (AV_CODEC_ID_MJPEG);
   const AVCodec *dc = avcodec_find_decoder (AV_CODEC_ID_MJPEG);
   int side = src_w < src_h ? src_w : src_h, w = src_w, h = src_h, cw, ch;
-  size_t need = (size_t) 3 * src_w * src_h;
+  /* slack: the scalers' SIMD may read a little past a plane */
+  size_t need = (size_t) 3 * src_w * src_h + PLANE_SLACK;
   int ret;
 
   close_codecs (b);
@@ -112,6 +117,7 @@ configure (UdmlMediaBlocky * b, int src_w, int src_h, UdmlError * err)
     b->planes = p;
     b->planes_bytes = need;
   }
+  memset (b->planes, 0, b->planes_bytes);
   b->enc = avcodec_alloc_context3 (ec);
   b->dec = avcodec_alloc_context3 (dc);
   b->in = av_frame_alloc ();
@@ -146,6 +152,15 @@ configure (UdmlMediaBlocky * b, int src_w, int src_h, UdmlError * err)
       AV_PIX_FMT_GRAY8, SWS_BICUBIC, NULL, NULL, NULL);
   if (!b->down[0] || !b->down[1] || !b->up[0] || !b->up[1])
     goto nomem;
+  need = (size_t) w *h + 2 * (size_t) cw *ch + PLANE_SLACK;
+  if (need > b->coded_bytes) {
+    uint8_t *p = realloc (b->coded, need);
+    if (!p)
+      goto nomem;
+    b->coded = p;
+    b->coded_bytes = need;
+  }
+  memset (b->coded, 0, b->coded_bytes);
   b->w = w;
   b->h = h;
   b->src_w = src_w;
@@ -244,6 +259,9 @@ udml_media_blocky_frame_u8 (UdmlMediaBlocky * b, int level,
 
   if (av_frame_make_writable (b->in) < 0)
     return udml_error_set (err, UDML_ERR_NOMEM, "blocky: frame buffer");
+  /* the encoder reads whole 16 x 16 macroblocks, padding included */
+  for (int i = 0; i < AV_NUM_DATA_POINTERS && b->in->buf[i]; i++)
+    memset (b->in->buf[i]->data, 0, b->in->buf[i]->size);
   for (int i = 0; i < 3; i++) {
     const uint8_t *src[1] = { pl[i] };
     int sstride[1] = { W };
@@ -259,13 +277,19 @@ udml_media_blocky_frame_u8 (UdmlMediaBlocky * b, int level,
   }
   if ((s = code_once (b, udml_media_blocky_qscale (level), err)))
     return s;
-  for (int i = 0; i < (n_comp == 1 ? 1 : 3); i++) {
-    const uint8_t *src[1] = { b->out->data[i] };
-    int sstride[1] = { b->out->linesize[i] };
+  for (int i = 0, at = 0; i < (n_comp == 1 ? 1 : 3); i++) {
+    /* copied out of the decoder's frame, whose row padding is not set */
+    int pw = i ? (b->w + 1) / 2 : b->w, ph = i ? (b->h + 1) / 2 : b->h;
+    uint8_t *c = b->coded + at;
+    const uint8_t *src[1] = { c };
+    int sstride[1] = { pw };
     uint8_t *dst[1] = { pl[i] };
     int dstride[1] = { W };
-    sws_scale (b->up[i > 0], src, sstride, 0, i ? (b->h + 1) / 2 : b->h, dst,
-        dstride);
+    for (int y = 0; y < ph; y++)
+      memcpy (c + (size_t) y * pw, b->out->data[i] +
+          (size_t) y * b->out->linesize[i], pw);
+    at += pw * ph;
+    sws_scale (b->up[i > 0], src, sstride, 0, ph, dst, dstride);
   }
   av_frame_unref (b->out);
 
