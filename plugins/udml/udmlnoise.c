@@ -30,7 +30,8 @@
  *
  * Determinism: the generator is re-seeded per buffer from (seed, buffer
  * PTS), so the same input with the same seed gives the same output, also
- * after a seek. Per buffer nothing is allocated; the workspaces grow on the
+ * after a seek. Per buffer nothing is allocated (except what libavcodec
+ * allocates for blocky); the workspaces grow on the
  * first buffer of a size.
  */
 #ifdef HAVE_CONFIG_H
