@@ -12,7 +12,7 @@ udml_need_model
 dev=${1:-/dev/video0}
 [ -e "$dev" ] || udml_die "camera '$dev' not found"
 
-gst-launch-1.0 \
+gst-launch-1.0 -q \
   udmlfuse name=f model="$UDML_MODEL" attach-mode=latest json-location=- \
     num-threads="$UDML_THREADS" \
   ! videoconvert ! udmloverlay ! videoconvert ! autovideosink sync=false \

@@ -146,6 +146,23 @@ void udml_media_clip_clear (UdmlMediaClip *clip);
 UdmlStatus udml_media_clip_features (UdmlWindower *w, const UdmlMediaClip *audio_clip,
     const UdmlMediaClip *video_clip, float *audio_out, float *video_out, UdmlError *err);
 
+/* -------------------------------------------- degradation kind "blocky" */
+
+/* UDML_DEGRADE_BLOCKY (method.md "Degradation kinds"): MJPEG through
+ * libavcodec at qscale udml_media_blocky_qscale (level), coded at a size
+ * whose shorter side is 64 pixels. Keeps codecs and scalers for the last
+ * frame size. (transfer full) */
+typedef struct UdmlMediaBlocky UdmlMediaBlocky;
+UdmlMediaBlocky *udml_media_blocky_new (UdmlError *err);
+void udml_media_blocky_free (UdmlMediaBlocky *b);
+int udml_media_blocky_qscale (int level);      /* 0 at level 1, 2 .. 31 */
+/* In place on an 8-bit frame of 1 (grey) or 3 (R, G, B) components. */
+UdmlStatus udml_media_blocky_frame_u8 (UdmlMediaBlocky *b, int level, UdmlFrameU8 *frame,
+    UdmlError *err);
+/* In place on a C x H x W float frame 0..255 (C 1 or 3), through 8 bits. */
+UdmlStatus udml_media_blocky_planes (UdmlMediaBlocky *b, int level, float *x, int c,
+    int h, int w, UdmlError *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -37,6 +37,8 @@ udml_status_name (UdmlStatus s)
       return "interrupted";
     case UDML_ERR_NUMERIC:
       return "numerical failure";
+    case UDML_ERR_UNSUPPORTED:
+      return "unsupported here";
   }
   return "unknown status";
 }

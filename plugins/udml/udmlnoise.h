@@ -1,5 +1,6 @@
-/* udmlnoise.h — in-place Gaussian / salt-and-pepper noise on raw audio or
- * video, with on/off bursts in stream time and a seed (method.md §3). */
+/* udmlnoise.h — in-place degradation of raw audio or video by the core's
+ * kinds and levels (method.md "Degradation kinds"), with on/off bursts in
+ * stream time and a seed. */
 #ifndef __GST_UDML_NOISE_H__
 #define __GST_UDML_NOISE_H__
 
@@ -11,7 +12,18 @@ G_BEGIN_DECLS
 typedef enum
 {
   GST_UDML_NOISE_KIND_GAUSSIAN = 0,
-  GST_UDML_NOISE_KIND_SALT = 1,
+  GST_UDML_NOISE_KIND_SALT,
+  GST_UDML_NOISE_KIND_DARK,
+  GST_UDML_NOISE_KIND_BLUR,
+  GST_UDML_NOISE_KIND_MOTION,
+  GST_UDML_NOISE_KIND_OCCLUSION,
+  GST_UDML_NOISE_KIND_BLOCKY,
+  GST_UDML_NOISE_KIND_FREEZE,
+  GST_UDML_NOISE_KIND_BABBLE,
+  GST_UDML_NOISE_KIND_CLIP,
+  GST_UDML_NOISE_KIND_DROPOUT,
+  GST_UDML_NOISE_KIND_MUFFLE,
+  GST_UDML_NOISE_KIND_HUM,
 } GstUdmlNoiseKind;
 
 #define GST_TYPE_UDML_NOISE_KIND (gst_udml_noise_kind_get_type ())

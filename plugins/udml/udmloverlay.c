@@ -38,6 +38,9 @@
  *
  * The bar rectangles are pixel aligned and opaque, so on RGB output their
  * length can be measured from the frame.
+ *
+ * A panel that would not fit the frame at the scale property (with its
+ * margins) is drawn at the largest scale that fits, fonts and bars alike.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -259,7 +262,26 @@ state_equal (const OverlayState * a, const OverlayState * b)
   return TRUE;
 }
 
-/* Panel size and its top-left corner on a width x height frame. */
+/* The scale the panel is drawn at: the property's, lowered so that the
+ * panel with its margins fits the frame (a 64x64 model-size frame gets a
+ * small panel, not a clipped one). */
+static gdouble
+panel_fit_scale (const OverlayState * st, gint width, gint height,
+    gdouble scale)
+{
+  gdouble full_w = 2 * MARGIN + PANEL_WIDTH;
+  gdouble full_h = 2 * MARGIN + PAD + TITLE_HEIGHT +
+      st->n_mod * ROW_HEIGHT + PAD;
+
+  if (width > 0 && scale * full_w > width)
+    scale = width / full_w;
+  if (height > 0 && scale * full_h > height)
+    scale = height / full_h;
+  return scale;
+}
+
+/* Panel size and its top-left corner on a width x height frame, at a scale
+ * from panel_fit_scale (). */
 static void
 panel_geometry (const OverlayState * st, gint width, gint height,
     GstUdmlOverlayPosition position, gdouble scale, gint * pw, gint * ph,
@@ -276,9 +298,11 @@ panel_geometry (const OverlayState * st, gint width, gint height,
   *oy = (position == GST_UDML_OVERLAY_POSITION_BOTTOM_LEFT ||
       position == GST_UDML_OVERLAY_POSITION_BOTTOM_RIGHT) ?
       height - margin - *ph : margin;
-  /* A panel larger than the frame is clipped on the far side only. */
-  *ox = MAX (*ox, 0);
-  *oy = MAX (*oy, 0);
+  /* Rounding can still add a pixel: never draw outside the frame. */
+  *pw = MIN (*pw, MAX (width, 1));
+  *ph = MIN (*ph, MAX (height, 1));
+  *ox = CLAMP (*ox, 0, MAX (width - *pw, 0));
+  *oy = CLAMP (*oy, 0, MAX (height - *ph, 0));
 }
 
 /* Draws the panel at the origin of a cleared pw x ph surface. */
@@ -410,9 +434,11 @@ render_panel (GstUdmlOverlay * self, GstUdmlOverlayPosition position,
     gdouble scale)
 {
   GstVideoOverlayRectangle *rect;
+  gdouble fit = panel_fit_scale (&self->state, self->width, self->height,
+      scale);
   gint pw, ph, ox, oy;
 
-  panel_geometry (&self->state, self->width, self->height, position, scale,
+  panel_geometry (&self->state, self->width, self->height, position, fit,
       &pw, &ph, &ox, &oy);
   /* Drop the old composition first: its rectangle may cache converted
    * copies of the pixels about to be overwritten. */
@@ -420,7 +446,7 @@ render_panel (GstUdmlOverlay * self, GstUdmlOverlayPosition position,
   if (!ensure_surface (self, pw, ph))
     return FALSE;
 
-  draw_panel (self, self->cr, &self->state, pw, ph, scale);
+  draw_panel (self, self->cr, &self->state, pw, ph, fit);
   cairo_surface_flush (self->surface);
   if (cairo_status (self->cr) != CAIRO_STATUS_SUCCESS) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, (NULL),

@@ -21,7 +21,8 @@ typedef enum
 
 /* Layout in pixels at scale 1 (multiplied by the scale property): each
  * weight bar is a track of BAR_WIDTH x BAR_HEIGHT whose filled part is
- * round (scale * BAR_WIDTH * weight) long. */
+ * round (scale * BAR_WIDTH * weight) long, where scale is the property,
+ * lowered on frames too small for the panel. */
 #define GST_UDML_OVERLAY_BAR_WIDTH 100
 #define GST_UDML_OVERLAY_BAR_HEIGHT 12
 

@@ -10,10 +10,12 @@
 #include <gst/gst.h>
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
+#include <gst/controller/controller.h>
 #include <gst/video/video.h>
 #include "state-cycle.h"
 
 #include "udml.h"
+#include "media.h"
 #include "../common/udml-test.h"
 
 #define W 320
@@ -598,6 +600,76 @@ GST_START_TEST (test_seed_determinism)
 
 GST_END_TEST;
 
+/* A level ramp from a control source: linear from 1 at 0 s to 11 at 1 s,
+ * so each frame must equal the element at the fixed level of its stream
+ * time (1, 6, 11 at 0, 0.5 and 1 s). */
+GST_START_TEST (test_level_controlled)
+{
+  const GstClockTime t[] = { 0, 500 * MS, GST_SECOND };
+  const gint level_at[] = { 1, 6, 11 };
+  GstHarness *h = noise_harness (GRAY_CAPS, "gaussian");
+  GstControlSource *cs = gst_interpolation_control_source_new ();
+  GstTimedValueControlSource *tv = GST_TIMED_VALUE_CONTROL_SOURCE (cs);
+  guint i;
+
+  g_object_set (cs, "mode", GST_INTERPOLATION_MODE_LINEAR, NULL);
+  fail_unless (gst_timed_value_control_source_set (tv, 0, 1.0));
+  fail_unless (gst_timed_value_control_source_set (tv, GST_SECOND, 11.0));
+  fail_unless (gst_object_add_control_binding (GST_OBJECT (h->element),
+          gst_direct_control_binding_new_absolute (GST_OBJECT (h->element),
+              "level", cs)));
+  g_object_set (h->element, "seed", (guint64) 9, NULL);
+
+  for (i = 0; i < G_N_ELEMENTS (t); i++) {
+    GstHarness *ref = noise_harness (GRAY_CAPS, "gaussian");
+    GstVideoInfo info;
+    GstBuffer *got, *want;
+    gsize diff;
+    gint level;
+
+    g_object_set (ref->element, "level", level_at[i], "seed", (guint64) 9,
+        NULL);
+    got = gst_harness_push_and_pull (h, make_video ("GRAY8", 90, t[i], &info));
+    want = gst_harness_push_and_pull (ref, make_video ("GRAY8", 90, t[i],
+            &info));
+    g_object_get (h->element, "level", &level, NULL);
+    diff = count_diff (got, want);
+    fail_unless (level == level_at[i] && diff == 0, "at %" GST_TIME_FORMAT
+        ": level %d, expected %d; %" G_GSIZE_FORMAT " bytes differ from the "
+        "element at that level", GST_TIME_ARGS (t[i]), level, level_at[i],
+        diff);
+    fail_unless (frame_changed (got, 90) == (level_at[i] > 1));
+    gst_buffer_unref (got);
+    gst_buffer_unref (want);
+    gst_harness_teardown (ref);
+  }
+  gst_object_unref (cs);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* Audio is offered interleaved only: planar caps are refused. */
+GST_START_TEST (test_audio_caps_interleaved)
+{
+  GstElement *e = gst_element_factory_make ("udmlnoise", NULL);
+  GstPad *sink = gst_element_get_static_pad (e, "sink");
+  GstCaps *planar = gst_caps_from_string ("audio/x-raw,format=F32LE,"
+      "layout=non-interleaved,rate=16000,channels=2");
+  GstCaps *inter = gst_caps_from_string ("audio/x-raw,format=F32LE,"
+      "layout=interleaved,rate=16000,channels=2");
+
+  fail_unless (gst_pad_query_accept_caps (sink, inter));
+  fail_if (gst_pad_query_accept_caps (sink, planar),
+      "non-interleaved audio accepted");
+  gst_caps_unref (planar);
+  gst_caps_unref (inter);
+  gst_object_unref (sink);
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
 /* SNR against the -20 dBFS reference: a sine of that RMS must measure
  * 30 - 5 (level - 2) dB; level 11 drops the signal. */
 static void
@@ -708,6 +780,576 @@ GST_START_TEST (test_audio_salt)
 
 GST_END_TEST;
 
+/* ---- every degradation kind ------------------------------------------- */
+
+/* blocky (libav) has tests of its own, which the valgrind run leaves out */
+static const UdmlDegrade video_kinds[] = { UDML_DEGRADE_GAUSSIAN,
+  UDML_DEGRADE_SALT, UDML_DEGRADE_DARK, UDML_DEGRADE_BLUR,
+  UDML_DEGRADE_MOTION, UDML_DEGRADE_OCCLUSION
+};
+
+static const UdmlDegrade audio_kinds[] = { UDML_DEGRADE_GAUSSIAN,
+  UDML_DEGRADE_SALT, UDML_DEGRADE_BABBLE, UDML_DEGRADE_CLIP,
+  UDML_DEGRADE_DROPOUT, UDML_DEGRADE_MUFFLE, UDML_DEGRADE_HUM
+};
+
+/* A textured C x H x W frame, 0..255 in integral values: a gentle ramp
+ * plus white noise in cells of min(H, W) / 64 pixels, i.e. white detail at
+ * the model's resolution. White, so that the blurs' loss grows with their
+ * size (on one spatial frequency it need not: the disk's response has
+ * zeros); in cells, so that it survives blocky's scaling to 64 lines. */
+static void
+texture (float *x, int c, int h, int w, guint32 seed)
+{
+  GRand *r = g_rand_new_with_seed (seed);
+  gint cell = MAX (1, MIN (h, w) / 64), ch, y, xx;
+  gint cw = (w + cell - 1) / cell, chh = (h + cell - 1) / cell;
+  gdouble *noise = g_new (gdouble, cw * chh);
+
+  for (ch = 0; ch < c; ch++) {
+    for (y = 0; y < cw * chh; y++)
+      noise[y] = g_rand_double_range (r, -100.0, 100.0);
+    for (y = 0; y < h; y++)
+      for (xx = 0; xx < w; xx++)
+        x[((gsize) ch * h + y) * w + xx] = CLAMP (rint (128.0 + 0.05 * (xx -
+                    y) + noise[(y / cell) * cw + xx / cell]), 0.0, 255.0);
+  }
+  g_free (noise);
+  g_rand_free (r);
+}
+
+static double
+mse (const float *a, const float *b, gsize n)
+{
+  double s = 0.0;
+  gsize i;
+
+  for (i = 0; i < n; i++)
+    s += ((double) a[i] - b[i]) * ((double) a[i] - b[i]);
+  return s / n;
+}
+
+/* One video kind at one level on a float frame (blocky via lib/media). */
+static void
+video_float (UdmlDegrade kind, gint level, float *x, int c, int h, int w,
+    UdmlMediaBlocky * blocky, guint64 seed, guint64 stream)
+{
+  UdmlRng rng;
+  UdmlError err;
+  UdmlStatus st;
+
+  udml_rng_seed (&rng, seed, stream);
+  if (kind == UDML_DEGRADE_BLOCKY)
+    st = udml_media_blocky_planes (blocky, level, x, c, h, w, &err);
+  else
+    st = udml_degrade_video (kind, level, x, c, h, w, &rng, &err);
+  fail_unless (st == UDML_OK, "%s level %d: %s", udml_degrade_name (kind),
+      level, err.msg);
+}
+
+/* Level 1 is the identity; the MSE against the clean frame rises with
+ * every level; occlusion 11 is an all-black frame. On the model's 64 x 64
+ * and on a 320 x 240 camera frame. */
+static void
+video_kinds_grow (const UdmlDegrade * kinds, guint n_kinds)
+{
+  const int sizes[2][2] = { {64, 64}, {240, 320} };
+  UdmlMediaBlocky *blocky = udml_media_blocky_new (NULL);
+  guint k, s;
+
+  for (s = 0; s < 2; s++) {
+    int c = 3, h = sizes[s][0], w = sizes[s][1];
+    gsize n = (gsize) c * h * w;
+    float *clean = g_new (float, n), *x = g_new (float, n);
+
+    texture (clean, c, h, w, 5);
+    for (k = 0; k < n_kinds; k++) {
+      UdmlDegrade kind = kinds[k];
+      double prev = -1.0;
+      gint level;
+
+      for (level = 1; level <= UDML_NOISE_LEVELS; level++) {
+        double m;
+        memcpy (x, clean, n * sizeof (float));
+        video_float (kind, level, x, c, h, w, blocky, 7, 99);
+        m = mse (x, clean, n);
+        if (level == 1)
+          fail_unless (m == 0.0, "%s level 1 on %dx%d changed the frame "
+              "(MSE %g)", udml_degrade_name (kind), w, h, m);
+        else
+          fail_unless (m > prev, "%s on %dx%d: MSE %.3f at level %d, not "
+              "above %.3f at level %d", udml_degrade_name (kind), w, h, m,
+              level, prev, level - 1);
+        prev = m;
+      }
+      if (kind == UDML_DEGRADE_OCCLUSION) {
+        gsize i, lit = 0;
+        for (i = 0; i < n; i++)
+          lit += x[i] != 0.0f;
+        fail_unless (lit == 0, "occlusion 11 on %dx%d left %" G_GSIZE_FORMAT
+            " values uncovered", w, h, lit);
+      }
+    }
+    g_free (clean);
+    g_free (x);
+  }
+  udml_media_blocky_free (blocky);
+}
+
+GST_START_TEST (test_video_kinds_grow_with_level)
+{
+  video_kinds_grow (video_kinds, G_N_ELEMENTS (video_kinds));
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_blocky_grows_with_level)
+{
+  const UdmlDegrade blocky = UDML_DEGRADE_BLOCKY;
+
+  video_kinds_grow (&blocky, 1);
+}
+
+GST_END_TEST;
+
+/* Names, modalities, and the core's answers for the kinds it cannot do
+ * frame by frame. */
+GST_START_TEST (test_kind_names_and_limits)
+{
+  static const char *names[] = { "gaussian", "salt", "dark", "blur",
+    "motion", "occlusion", "blocky", "freeze", "babble", "clip", "dropout",
+    "muffle", "hum"
+  };
+  float x[3 * 8 * 8] = { 0 };
+  UdmlRng rng;
+  UdmlError err;
+  GstElement *e = gst_element_factory_make ("udmlnoise", NULL);
+  GEnumClass *ec = G_PARAM_SPEC_ENUM (g_object_class_find_property
+      (G_OBJECT_GET_CLASS (e), "kind"))->enum_class;
+  gint k;
+
+  fail_unless (G_N_ELEMENTS (names) == UDML_DEGRADE_COUNT);
+  for (k = 0; k < UDML_DEGRADE_COUNT; k++) {
+    GEnumValue *v = g_enum_get_value (ec, k);
+    fail_unless (strcmp (udml_degrade_name (k), names[k]) == 0);
+    fail_unless (udml_degrade_from_name (names[k]) == k);
+    fail_unless (v && strcmp (v->value_nick, names[k]) == 0,
+        "udmlnoise kind %d is %s, the core's %s", k, v ? v->value_nick :
+        "missing", names[k]);
+    fail_unless (udml_degrade_applies (k, UDML_MODALITY_VIDEO) ||
+        udml_degrade_applies (k, UDML_MODALITY_AUDIO));
+  }
+  gst_object_unref (e);
+  fail_unless (udml_degrade_applies (UDML_DEGRADE_HUM, UDML_MODALITY_AUDIO));
+  fail_if (udml_degrade_applies (UDML_DEGRADE_HUM, UDML_MODALITY_VIDEO));
+  fail_if (udml_degrade_applies (UDML_DEGRADE_BLUR, UDML_MODALITY_AUDIO));
+  udml_rng_seed (&rng, 1, 1);
+  fail_unless (udml_degrade_video (UDML_DEGRADE_BLOCKY, 5, x, 3, 8, 8, &rng,
+          &err) == UDML_ERR_UNSUPPORTED && strstr (err.msg, "lib/media"),
+      "blocky in the core: %s", err.msg);
+  fail_unless (udml_degrade_video (UDML_DEGRADE_FREEZE, 5, x, 3, 8, 8, &rng,
+          &err) == UDML_ERR_ARG);
+  fail_unless (udml_degrade_video (UDML_DEGRADE_HUM, 5, x, 3, 8, 8, &rng,
+          &err) == UDML_ERR_ARG);
+}
+
+GST_END_TEST;
+
+/* udmlnoise on a frame equals the library's 8-bit rule on the same frame,
+ * and that equals the float rule rounded to grey levels, for every video
+ * kind, on grey and on RGB frames. */
+static void
+video_agree_case (const gchar * format, gint n_comp, UdmlDegrade kind,
+    gint level)
+{
+  const guint64 seed = 4;
+  const GstClockTime pts = 200 * MS;
+  gchar *caps = g_strdup_printf ("video/x-raw,format=%s,width=%d,height=%d,"
+      "framerate=10/1", format, W, H);
+  GstHarness *h = noise_harness (caps, udml_degrade_name (kind));
+  GstVideoInfo info;
+  GstVideoFrame frame;
+  GstBuffer *in = make_video (format, 0, pts, &info), *out;
+  gsize plane = (gsize) W * H, i;
+  gfloat *ref = g_new (gfloat, n_comp * plane);
+  guint8 *lib = g_new (guint8, n_comp * plane);
+  UdmlFrameU8 f = { {NULL}, n_comp, W, H, W, 1 };
+  UdmlMediaBlocky *blocky = udml_media_blocky_new (NULL);
+  UdmlRng rng;
+  UdmlError err;
+  gsize bad_lib = 0, bad_float = 0, first = 0;
+  gint c, x, y;
+
+  texture (ref, n_comp, H, W, 11);
+  for (i = 0; i < n_comp * plane; i++)
+    lib[i] = (guint8) ref[i];
+  for (c = 0; c < n_comp; c++)
+    f.comp[c] = lib + c * plane;
+  fail_unless (gst_video_frame_map (&frame, &info, in, GST_MAP_WRITE));
+  for (c = 0; c < n_comp; c++)
+    for (y = 0; y < H; y++)
+      for (x = 0; x < W; x++)
+        ((guint8 *) GST_VIDEO_FRAME_COMP_DATA (&frame, c))[y *
+            GST_VIDEO_FRAME_COMP_STRIDE (&frame, c) + x *
+            GST_VIDEO_FRAME_COMP_PSTRIDE (&frame, c)] =
+            lib[c * plane + (gsize) y * W + x];
+  gst_video_frame_unmap (&frame);
+
+  g_object_set (h->element, "level", level, "seed", seed, NULL);
+  out = gst_harness_push_and_pull (h, in);
+
+  udml_rng_seed (&rng, seed, pts);
+  if (kind == UDML_DEGRADE_BLOCKY)
+    fail_unless (udml_media_blocky_frame_u8 (blocky, level, &f, &err) ==
+        UDML_OK, "%s", err.msg);
+  else
+    fail_unless (udml_degrade_frame_u8 (kind, level, &f, &rng, &err) ==
+        UDML_OK, "%s", err.msg);
+  video_float (kind, level, ref, n_comp, H, W, blocky, seed, pts);
+
+  fail_unless (gst_video_frame_map (&frame, &info, out, GST_MAP_READ));
+  for (c = 0; c < n_comp; c++)
+    for (y = 0; y < H; y++)
+      for (x = 0; x < W; x++) {
+        gsize k = c * plane + (gsize) y * W + x;
+        guint8 got = ((guint8 *) GST_VIDEO_FRAME_COMP_DATA (&frame, c))[y *
+            GST_VIDEO_FRAME_COMP_STRIDE (&frame, c) + x *
+            GST_VIDEO_FRAME_COMP_PSTRIDE (&frame, c)];
+        if (got != lib[k] && bad_lib++ == 0)
+          first = k;
+        bad_float += lib[k] != (guint8) rintf (CLAMP (ref[k], 0.0f, 255.0f));
+      }
+  gst_video_frame_unmap (&frame);
+  fail_unless (bad_lib == 0, "udmlnoise %s %s level %d: %" G_GSIZE_FORMAT
+      " values differ from udml_degrade_frame_u8, first at %" G_GSIZE_FORMAT,
+      format, udml_degrade_name (kind), level, bad_lib, first);
+  /* salt's float rule uses the frame's extremes (test_salt_matches_core_rule
+   * checks it on a frame that spans 0..255) */
+  if (kind != UDML_DEGRADE_SALT)
+    fail_unless (bad_float == 0, "%s %s level %d: the 8-bit rule differs "
+        "from the rounded float rule in %" G_GSIZE_FORMAT " values", format,
+        udml_degrade_name (kind), level, bad_float);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  udml_media_blocky_free (blocky);
+  g_free (ref);
+  g_free (lib);
+  g_free (caps);
+}
+
+GST_START_TEST (test_video_kinds_element_agrees)
+{
+  const gint levels[] = { 2, 6, 11 };
+  guint k, l;
+
+  for (k = 0; k < G_N_ELEMENTS (video_kinds); k++)
+    for (l = 0; l < G_N_ELEMENTS (levels); l++) {
+      video_agree_case ("GRAY8", 1, video_kinds[k], levels[l]);
+      video_agree_case ("RGB", 3, video_kinds[k], levels[l]);
+    }
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_blocky_element_agrees)
+{
+  const gint levels[] = { 2, 6, 11 };
+  guint l;
+
+  for (l = 0; l < G_N_ELEMENTS (levels); l++) {
+    video_agree_case ("GRAY8", 1, UDML_DEGRADE_BLOCKY, levels[l]);
+    video_agree_case ("RGB", 3, UDML_DEGRADE_BLOCKY, levels[l]);
+  }
+}
+
+GST_END_TEST;
+
+/* Occlusion 11 is a covered lens: black luma and neutral chroma. */
+GST_START_TEST (test_occlusion_covers_lens)
+{
+  GstHarness *h = noise_harness
+      ("video/x-raw,format=I420,width=320,height=240,framerate=10/1",
+      "occlusion");
+  GstVideoInfo info;
+  GstVideoFrame frame;
+  GstBuffer *out;
+  gint p, x, y, bad = 0;
+
+  g_object_set (h->element, "level", 11, NULL);
+  out = gst_harness_push_and_pull (h, make_video ("I420", 90, 0, &info));
+  fail_unless (gst_video_frame_map (&frame, &info, out, GST_MAP_READ));
+  for (p = 0; p < 3; p++)
+    for (y = 0; y < GST_VIDEO_FRAME_COMP_HEIGHT (&frame, p); y++)
+      for (x = 0; x < GST_VIDEO_FRAME_COMP_WIDTH (&frame, p); x++)
+        bad += ((guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&frame, p))[y *
+            GST_VIDEO_FRAME_PLANE_STRIDE (&frame, p) + x] != (p ? 128 : 0);
+  gst_video_frame_unmap (&frame);
+  fail_unless (bad == 0, "occlusion 11: %d samples not black", bad);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* Freeze: frame k of a stream shows frame level * floor(k / level); level
+ * 11 shows the first frame for ever; the float rule on a sample's frames
+ * is the same. */
+GST_START_TEST (test_freeze)
+{
+  const gint levels[] = { 2, 3, 7, 11 };
+  guint l;
+
+  for (l = 0; l < G_N_ELEMENTS (levels); l++) {
+    GstHarness *h = noise_harness (GRAY_CAPS, "freeze");
+    gint level = levels[l], k;
+    float seq[22];
+
+    g_object_set (h->element, "level", level, NULL);
+    for (k = 0; k < 22; k++) {
+      GstVideoInfo info;
+      GstBuffer *out = gst_harness_push_and_pull (h,
+          make_video ("GRAY8", (guint8) (10 * k), k * 100 * MS, &info));
+      gint want = level >= 11 ? 0 : level * (k / level);
+      fail_if (frame_changed (out, (guint8) (10 * want)),
+          "freeze level %d: frame %d does not show frame %d", level, k, want);
+      gst_buffer_unref (out);
+      seq[k] = 10.0f * k;
+    }
+    udml_degrade_freeze_frames (seq, 22, 1, level);
+    for (k = 0; k < 22; k++)
+      fail_unless (seq[k] == 10.0f * (level >= 11 ? 0 : level * (k / level)),
+          "freeze_frames level %d: frame %d shows %g", level, k, seq[k]);
+    gst_harness_teardown (h);
+  }
+}
+
+GST_END_TEST;
+
+/* ---- audio kinds ------------------------------------------------------- */
+
+#define ARATE 16000
+
+/* Speech-like test signal at -20 dBFS RMS: tones plus a noise floor. */
+static void
+speech (float *x, gsize n, guint32 seed)
+{
+  GRand *r = g_rand_new_with_seed (seed);
+  double s2 = 0.0, g;
+  gsize i;
+
+  for (i = 0; i < n; i++) {
+    double t = (double) i / ARATE;
+    x[i] = (float) (sin (2 * G_PI * 220 * t) + 0.6 * sin (2 * G_PI * 1230 *
+            t) + 0.4 * sin (2 * G_PI * 3100 * t) *
+        (1.0 + sin (2 * G_PI * 3 * t)) + 0.3 * g_rand_double_range (r, -1, 1));
+    s2 += (double) x[i] * x[i];
+  }
+  g = 0.1 / sqrt (s2 / n);
+  for (i = 0; i < n; i++)
+    x[i] *= (float) g;
+  g_rand_free (r);
+}
+
+static double
+diff_power (const float *x, gsize n)
+{
+  double s = 0.0;
+  gsize i;
+
+  for (i = 1; i < n; i++)
+    s += ((double) x[i] - x[i - 1]) * ((double) x[i] - x[i - 1]);
+  return s / (n - 1);
+}
+
+GST_START_TEST (test_audio_kinds_grow_with_level)
+{
+  const gsize n = ARATE;
+  float *clean = g_new (float, n), *x = g_new (float, n);
+  float *other = g_new (float, n);
+  UdmlAudioParams p = { ARATE, 1, 0, 0.0f, 0.0f, NULL, 0 };
+  guint k;
+
+  speech (clean, n, 1);
+  speech (other, n, 2);
+  p.other = other;
+  p.n_other = n;
+  for (k = 0; k < G_N_ELEMENTS (audio_kinds); k++) {
+    UdmlDegrade kind = audio_kinds[k];
+    double prev = -1.0;
+    gint level;
+
+    for (level = 1; level <= UDML_NOISE_LEVELS; level++) {
+      UdmlRng rng;
+      UdmlError err;
+      double m;
+
+      udml_rng_seed (&rng, 3, 4);
+      memcpy (x, clean, n * sizeof (float));
+      fail_unless (udml_degrade_audio (NULL, kind, level, &p, x, n, &rng,
+              &err) == UDML_OK, "%s level %d: %s", udml_degrade_name (kind),
+          level, err.msg);
+      /* muffle: the share of the high-frequency power (first differences)
+       * lost; its phase shifts make the MSE no measure of the cut */
+      m = kind == UDML_DEGRADE_MUFFLE ? 1.0 - diff_power (x, n) /
+          diff_power (clean, n) : mse (x, clean, n);
+      if (level == 1)
+        fail_unless (m == 0.0, "%s level 1 changed the signal (MSE %g)",
+            udml_degrade_name (kind), m);
+      else
+        fail_unless (m > prev, "%s: MSE %.3g at level %d, not above %.3g at "
+            "level %d", udml_degrade_name (kind), m, level, prev, level - 1);
+      prev = m;
+    }
+    if (kind == UDML_DEGRADE_DROPOUT) {
+      gsize i, loud = 0;
+      for (i = 0; i < n; i++)
+        loud += x[i] != 0.0f;
+      fail_unless (loud == 0, "dropout 11 left %" G_GSIZE_FORMAT
+          " samples unmuted", loud);
+    }
+  }
+  g_free (clean);
+  g_free (x);
+  g_free (other);
+}
+
+GST_END_TEST;
+
+/* udmlnoise on an F32 or S16 stereo buffer equals the library's rule on
+ * the same samples (reference -20 dBFS, position from the timestamp), for
+ * every audio kind but babble, whose other speech is the element's own
+ * history; dropout 11 is silence. */
+static void
+audio_agree_case (const gchar * format, UdmlDegrade kind, gint level)
+{
+  const gsize n = 4000;
+  const GstClockTime pts = 250 * MS;
+  const guint64 seed = 8;
+  gboolean s16 = g_str_equal (format, "S16LE");
+  gchar *caps = g_strdup_printf ("audio/x-raw,format=%s,layout=interleaved,"
+      "rate=%d,channels=2", format, ARATE);
+  GstHarness *h = noise_harness (caps, udml_degrade_name (kind));
+  gsize bps = s16 ? 2 : 4, i, bad = 0, loud = 0;
+  GstBuffer *in = gst_buffer_new_allocate (NULL, 2 * n * bps, NULL), *out;
+  float *mono = g_new (float, n), *want = g_new (float, 2 * n);
+  gint16 *want16 = g_new (gint16, 2 * n);
+  UdmlAudioParams p = { ARATE, 2, 0, 0.1f, 0.0f, NULL, 0 };
+  GstMapInfo map;
+  UdmlRng rng;
+  UdmlError err;
+
+  speech (mono, n, 3);
+  fail_unless (gst_buffer_map (in, &map, GST_MAP_WRITE));
+  for (i = 0; i < 2 * n; i++) {
+    float v = mono[i / 2] * (i % 2 ? 0.5f : 1.0f);
+    want16[i] = (gint16) lrintf (v * 32768.0f);
+    want[i] = v;
+    if (s16)
+      ((gint16 *) map.data)[i] = want16[i];
+    else
+      ((gfloat *) map.data)[i] = v;
+  }
+  gst_buffer_unmap (in, &map);
+  GST_BUFFER_PTS (in) = pts;
+  g_object_set (h->element, "level", level, "seed", seed, NULL);
+  out = gst_harness_push_and_pull (h, in);
+
+  p.t0 = (gint64) (pts * ARATE / GST_SECOND);
+  udml_rng_seed (&rng, seed, pts);
+  if (s16)
+    fail_unless (udml_degrade_audio_s16 (NULL, kind, level, &p, want16, n,
+            &rng, &err) == UDML_OK, "%s", err.msg);
+  else
+    fail_unless (udml_degrade_audio (NULL, kind, level, &p, want, n, &rng,
+            &err) == UDML_OK, "%s", err.msg);
+  fail_unless (gst_buffer_map (out, &map, GST_MAP_READ));
+  for (i = 0; i < 2 * n; i++) {
+    if (s16) {
+      gint16 v = ((gint16 *) map.data)[i];
+      bad += v != want16[i];
+      loud += v != 0;
+    } else {
+      gfloat v = ((gfloat *) map.data)[i];
+      bad += v != want[i];
+      loud += v != 0.0f;
+    }
+  }
+  gst_buffer_unmap (out, &map);
+  fail_unless (bad == 0, "udmlnoise %s %s level %d: %" G_GSIZE_FORMAT
+      " of %" G_GSIZE_FORMAT " samples differ from the library", format,
+      udml_degrade_name (kind), level, bad, 2 * n);
+  if (kind == UDML_DEGRADE_DROPOUT && level == 11)
+    fail_unless (loud == 0, "dropout 11: %" G_GSIZE_FORMAT " samples not "
+        "silent", loud);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  g_free (mono);
+  g_free (want);
+  g_free (want16);
+  g_free (caps);
+}
+
+GST_START_TEST (test_audio_kinds_element_agrees)
+{
+  const gint levels[] = { 2, 6, 11 };
+  guint k, l;
+
+  for (k = 0; k < G_N_ELEMENTS (audio_kinds); k++)
+    for (l = 0; l < G_N_ELEMENTS (levels); l++) {
+      if (audio_kinds[k] == UDML_DEGRADE_BABBLE)
+        continue;
+      audio_agree_case ("F32LE", audio_kinds[k], levels[l]);
+      audio_agree_case ("S16LE", audio_kinds[k], levels[l]);
+    }
+}
+
+GST_END_TEST;
+
+/* Babble mixes in the stream's own clean signal of one second earlier: on
+ * the second second of a stream that is silent in its first, nothing. */
+GST_START_TEST (test_babble_uses_history)
+{
+  GstHarness *h = noise_harness
+      ("audio/x-raw,format=F32LE,layout=interleaved,rate=16000,channels=1",
+      "babble");
+  gsize n = ARATE, i, changed = 0;
+  GstBuffer *a = gst_buffer_new_allocate (NULL, n * 4, NULL), *b, *out;
+  GstMapInfo map;
+  float *x = g_new (float, n);
+
+  g_object_set (h->element, "level", 8, NULL);
+  gst_buffer_memset (a, 0, 0, n * 4);
+  GST_BUFFER_PTS (a) = 0;
+  speech (x, n, 4);
+  b = gst_buffer_new_wrapped (g_memdup2 (x, n * 4), n * 4);
+  GST_BUFFER_PTS (b) = GST_SECOND;
+  out = gst_harness_push_and_pull (h, a);
+  gst_buffer_unref (out);
+  out = gst_harness_push_and_pull (h, b);
+  fail_unless (gst_buffer_map (out, &map, GST_MAP_READ));
+  for (i = 0; i < n; i++)
+    changed += ((gfloat *) map.data)[i] != x[i];
+  gst_buffer_unmap (out, &map);
+  fail_unless (changed == 0, "babble after a silent second changed %"
+      G_GSIZE_FORMAT " samples", changed);
+  gst_buffer_unref (out);
+  /* the third second hears the second */
+  b = gst_buffer_new_wrapped (g_memdup2 (x, n * 4), n * 4);
+  GST_BUFFER_PTS (b) = 2 * GST_SECOND;
+  out = gst_harness_push_and_pull (h, b);
+  fail_unless (gst_buffer_map (out, &map, GST_MAP_READ));
+  for (i = 0; i < n; i++)
+    changed += ((gfloat *) map.data)[i] != x[i];
+  gst_buffer_unmap (out, &map);
+  fail_unless (changed > n / 2, "babble over speech changed only %"
+      G_GSIZE_FORMAT " samples", changed);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  g_free (x);
+}
+
+GST_END_TEST;
+
 /* NULL -> PLAYING -> NULL twice: start, stop and start again. */
 GST_START_TEST (test_state_cycle)
 {
@@ -739,6 +1381,18 @@ udmlnoise_suite (void)
   tcase_add_test (tc, test_audio_snr_per_level);
   tcase_add_test (tc, test_audio_salt);
   tcase_add_test (tc, test_state_cycle);
+  tcase_add_test (tc, test_level_controlled);
+  tcase_add_test (tc, test_audio_caps_interleaved);
+  tcase_add_test (tc, test_kind_names_and_limits);
+  tcase_add_test (tc, test_video_kinds_grow_with_level);
+  tcase_add_test (tc, test_video_kinds_element_agrees);
+  tcase_add_test (tc, test_blocky_grows_with_level);
+  tcase_add_test (tc, test_blocky_element_agrees);
+  tcase_add_test (tc, test_occlusion_covers_lens);
+  tcase_add_test (tc, test_freeze);
+  tcase_add_test (tc, test_audio_kinds_grow_with_level);
+  tcase_add_test (tc, test_audio_kinds_element_agrees);
+  tcase_add_test (tc, test_babble_uses_history);
   return s;
 }
 

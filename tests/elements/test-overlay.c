@@ -222,6 +222,53 @@ GST_START_TEST (test_absent_modality)
 
 GST_END_TEST;
 
+/* A 64x64 frame (the model's input size): the panel is scaled down to fit
+ * inside the frame with a margin, both bars whole and in proportion. */
+GST_START_TEST (test_small_frame_fits)
+{
+  const gint w = 64, hgt = 64;
+  GstHarness *h = gst_harness_new ("udmloverlay");
+  GstBuffer *in = gst_buffer_new_allocate (NULL, w * hgt * 4, NULL), *out;
+  GstMapInfo map;
+  Blob a, v, all = { 0, w, hgt, -1, -1 };
+  gint x, y;
+
+  gst_harness_set_src_caps_str (h,
+      "video/x-raw,format=BGRx,width=64,height=64,framerate=10/1");
+  gst_buffer_memset (in, 0, 0, w * hgt * 4);
+  GST_BUFFER_PTS (in) = 0;
+  add_meta (in, TRUE, 0.5, TRUE, TRUE);
+  out = gst_harness_push_and_pull (h, in);
+  fail_unless (gst_buffer_map (out, &map, GST_MAP_READ));
+  for (y = 0; y < hgt; y++)
+    for (x = 0; x < w; x++) {
+      const guint8 *p = map.data + 4 * (y * w + x);
+      if (p[0] || p[1] || p[2]) {
+        all.count++;
+        all.x0 = MIN (all.x0, x);
+        all.y0 = MIN (all.y0, y);
+        all.x1 = MAX (all.x1, x);
+        all.y1 = MAX (all.y1, y);
+      }
+    }
+  gst_buffer_unmap (out, &map);
+  a = find_colour_wh (out, w, hgt, AUDIO_BGR);
+  v = find_colour_wh (out, w, hgt, VIDEO_BGR);
+  fail_unless (all.count > 0 && all.x0 > 0 && all.y0 > 0 && all.x1 < w - 1
+      && all.y1 < hgt - 1, "panel spans (%d,%d)-(%d,%d) on a %dx%d frame: "
+      "clipped", all.x0, all.y0, all.x1, all.y1, w, hgt);
+  fail_unless (a.count > 0 && v.count > 0, "bars missing: audio %"
+      G_GSIZE_FORMAT " px, video %" G_GSIZE_FORMAT " px", a.count, v.count);
+  fail_unless (a.x1 - a.x0 == v.x1 - v.x0 && a.y1 - a.y0 == v.y1 - v.y0
+      && a.x0 == v.x0 && v.y0 > a.y1, "equal weights drew unequal or "
+      "misplaced bars: audio (%d,%d)-(%d,%d), video (%d,%d)-(%d,%d)", a.x0,
+      a.y0, a.x1, a.y1, v.x0, v.y0, v.x1, v.y1);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_enable_and_keep_last)
 {
   GstHarness *h = overlay_harness ();
@@ -1188,6 +1235,7 @@ udmloverlay_suite (void)
   tcase_add_test (tc, test_bar_length_tracks_weight);
   tcase_add_test (tc, test_scale_and_position);
   tcase_add_test (tc, test_absent_modality);
+  tcase_add_test (tc, test_small_frame_fits);
   tcase_add_test (tc, test_enable_and_keep_last);
   tcase_add_test (tc, test_state_cycle);
   tcase_add_test (tc, test_formats_draw_in_panel_only);

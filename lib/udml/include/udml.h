@@ -42,6 +42,7 @@ typedef enum {
   UDML_ERR_MISMATCH,     /* model/checkpoint/data do not fit together */
   UDML_ERR_INTERRUPTED,  /* training stopped by the progress callback */
   UDML_ERR_NUMERIC,      /* loss became NaN/inf */
+  UDML_ERR_UNSUPPORTED,  /* needs a layer this call does not have (e.g. libav) */
 } UdmlStatus;
 
 typedef struct {
@@ -243,17 +244,34 @@ void udml_noise_salt (float *x, size_t n, int e, UdmlRng *rng);
 void udml_noise_gaussian_planes (UdmlModalityKind kind, float *x, int channels,
     size_t plane, int level, UdmlRng *rng);
 
-/* Degradation kinds, each with levels 1 (clean) .. UDML_NOISE_LEVELS (worst).
- * The rule of a kind is defined once, in noise.c, for the trainer, udml-eval
- * and the udmlnoise element. */
+/* Degradation kinds, each with levels 1 (clean) .. UDML_NOISE_LEVELS (worst),
+ * defined once, in noise.c (method.md "Degradation kinds"), for the trainer,
+ * udml-eval and the udmlnoise element. Video kinds act on pixels 0..255,
+ * audio kinds on the waveform (full scale 1); gaussian and salt are both.
+ * Sizes are relative (to min(H, W), to seconds and hertz), so a camera frame
+ * and the model input, a 48 kHz microphone and the 16 kHz model input,
+ * degrade alike. */
 typedef enum {
-  UDML_DEGRADE_GAUSSIAN = 0,  /* as udml_noise_gaussian */
-  UDML_DEGRADE_SALT,          /* as udml_noise_salt at e = level; level 1 clean */
+  UDML_DEGRADE_GAUSSIAN = 0,  /* video: as udml_noise_gaussian; audio: SNR */
+  UDML_DEGRADE_SALT,          /* as udml_noise_salt at e = level */
+  UDML_DEGRADE_DARK,          /* video: gain 2^-(L-1)/2 plus sensor noise */
+  UDML_DEGRADE_BLUR,          /* video: defocus disk, radius (L-1) D/100 */
+  UDML_DEGRADE_MOTION,        /* video: horizontal line, half length (L-1) D/100 */
+  UDML_DEGRADE_OCCLUSION,     /* video: black centred patch, area (L-1)/10 */
+  UDML_DEGRADE_BLOCKY,        /* video: MJPEG, lib/media (udml_media_blocky_*) */
+  UDML_DEGRADE_FREEZE,        /* video: a new frame every L-th, 11 never */
+  UDML_DEGRADE_BABBLE,        /* audio: other speech at SNR 30 - 5 (L-2) dB */
+  UDML_DEGRADE_CLIP,          /* audio: gain 3.6 (L-1) dB, clipped at full scale */
+  UDML_DEGRADE_DROPOUT,       /* audio: muted (L-1)/10 of every 100 ms */
+  UDML_DEGRADE_MUFFLE,        /* audio: low-pass at 8000 * 2^-0.6 (L-1) Hz */
+  UDML_DEGRADE_HUM,           /* audio: mains + 4 harmonics at SNR 30 - 5 (L-2) dB */
   UDML_DEGRADE_COUNT
 } UdmlDegrade;
 
-const char *udml_degrade_name (UdmlDegrade kind);     /* "gaussian", "salt" */
+const char *udml_degrade_name (UdmlDegrade kind);     /* "gaussian", "salt", ... */
 int udml_degrade_from_name (const char *name);         /* -1 if unknown */
+/* 1 if the kind applies to that modality. */
+int udml_degrade_applies (UdmlDegrade kind, UdmlModalityKind modality);
 
 /* An 8-bit video frame of W x H pixels with n_comp components each (1 for
  * grey or luma, 3 for R, G, B); component c of pixel (x, y) is
@@ -265,14 +283,70 @@ typedef struct {
   size_t stride, pstride;
 } UdmlFrameU8;
 
-/* Applies a kind at a level to an 8-bit frame in place, rounded to the
- * nearest grey level: the video rule of udml_noise_gaussian_planes (one field
- * shared by the components) or of udml_noise_salt (per pixel, all components
- * to 0 or 255). It draws the numbers of those rules in their order, so with
- * the same rng it equals them on the C x H x W float frame after rounding
- * (salt: on a grey frame that spans 0..255). */
+/* A kind's video rule on one C x H x W float frame (0..255), in place:
+ * gaussian is udml_noise_gaussian_planes, salt udml_noise_salt over all
+ * C*H*W values. Blocky returns UDML_ERR_UNSUPPORTED (it needs libav: see
+ * udml_media_blocky_planes), freeze UDML_ERR_ARG (it spans frames: see
+ * udml_degrade_freeze_frames). Audio-only kinds: UDML_ERR_ARG. Allocates a
+ * workspace for blur and motion. */
+UdmlStatus udml_degrade_video (UdmlDegrade kind, int level, float *x, int c,
+    int h, int w, UdmlRng *rng, UdmlError *err);
+
+/* Freeze on the T frames of one sample (T x F floats, frame = F values):
+ * frame t shows frame n*floor(t/n) with n = level (level 11: frame 0). */
+void udml_degrade_freeze_frames (float *x, int t, size_t f, int level);
+
+/* Occluded rectangle of a W x H frame at a level (w = h = 0 at level 1). */
+void udml_degrade_occlusion_rect (int width, int height, int level, int *x0,
+    int *y0, int *w, int *h);
+/* Gain of dark at a level (1 at level 1). */
+float udml_degrade_dark_gain (int level);
+
+/* Applies a kind at a level to an 8-bit frame in place: the video rule of
+ * udml_degrade_video on the frame's components as floats, rounded to the
+ * nearest grey level. Gaussian and salt draw the numbers of their float
+ * rules in order (salt per pixel, all components to 0 or 255), so with the
+ * same rng the frame equals the float rule after rounding (salt: on a grey
+ * frame that spans 0..255). Blocky and freeze as in udml_degrade_video. */
 UdmlStatus udml_degrade_frame_u8 (UdmlDegrade kind, int level, UdmlFrameU8 *frame,
     UdmlRng *rng, UdmlError *err);
+
+/* Per-stream state for the kinds that span buffers (freeze: the held frame;
+ * muffle: the filter state) and cached workspaces, so a stream allocates
+ * only when the frame size or channel count grows. */
+typedef struct UdmlDegradeStream UdmlDegradeStream;
+UdmlDegradeStream *udml_degrade_stream_new (void);   /* (transfer full), NULL: no memory */
+void udml_degrade_stream_free (UdmlDegradeStream *st);
+void udml_degrade_stream_reset (UdmlDegradeStream *st); /* forget frames and filter state */
+
+/* udml_degrade_frame_u8 for frame after frame of one stream; also freeze,
+ * which counts frames from the last reset (the frame size must not change
+ * between frames; a change restarts the count). */
+UdmlStatus udml_degrade_stream_frame_u8 (UdmlDegradeStream *st, UdmlDegrade kind,
+    int level, UdmlFrameU8 *frame, UdmlRng *rng, UdmlError *err);
+
+/* An audio buffer: n frames of `channels` interleaved samples at `rate`. */
+typedef struct {
+  int rate, channels;
+  int64_t t0;            /* stream index of the first frame: dropout spans and
+                            hum phase follow the stream across buffers */
+  float ref_rms;         /* reference RMS (full scale 1) of the SNR kinds;
+                            0: the buffer's own RMS */
+  float mains_hz;        /* hum fundamental, 0 = 50 */
+  const float *other;    /* babble: mono speech at rate, read looped at
+                            (t0 + i) mod n_other; required for babble */
+  size_t n_other;
+} UdmlAudioParams;
+
+/* A kind's audio rule on a waveform in place (x: n x channels, full scale
+ * 1). st may be NULL (muffle then starts from rest). Video-only kinds:
+ * UDML_ERR_ARG. The model's input is log-mel: the trainer applies these to
+ * the window's mono waveform before udml_media_mel_compute. */
+UdmlStatus udml_degrade_audio (UdmlDegradeStream *st, UdmlDegrade kind, int level,
+    const UdmlAudioParams *p, float *x, size_t n, UdmlRng *rng, UdmlError *err);
+/* The same on signed 16-bit samples (full scale 32768), through float. */
+UdmlStatus udml_degrade_audio_s16 (UdmlDegradeStream *st, UdmlDegrade kind, int level,
+    const UdmlAudioParams *p, int16_t *x, size_t n, UdmlRng *rng, UdmlError *err);
 
 /* --------------------------------------------------------------- training */
 
