@@ -36,6 +36,8 @@ GST_DEBUG_CATEGORY (gst_udml_fuse_debug);
 #define DEFAULT_POLICY GST_UDML_FUSE_POLICY_UDML
 #define DEFAULT_WINDOW_DURATION 0
 #define DEFAULT_WINDOW_HOP 0
+/* a finer hop means hundreds of forward passes per second of media */
+#define MIN_WINDOW_HOP (10 * GST_MSECOND)
 #define DEFAULT_ATTACH_MODE GST_UDML_FUSE_ATTACH_LATEST
 #define DEFAULT_POST_MESSAGES TRUE
 #define DEFAULT_ATTACH_META TRUE
@@ -223,6 +225,12 @@ gst_udml_fuse_start (GstAggregator * agg)
           hop, &self->spec, &warm_up))
     goto fail;
   gst_udml_fuse_model_inputs (&self->model, self->in_model);
+  if (self->spec.hop_ns < (gint64) MIN_WINDOW_HOP) {
+    GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
+        ("The model's window hop is below 10 ms."),
+        ("hop %" G_GINT64_FORMAT " ns", self->spec.hop_ns));
+    goto fail;
+  }
 
   self->windower = udml_media_windower_new (&self->spec, &err);
   if (self->windower == NULL
@@ -303,6 +311,11 @@ gst_udml_fuse_set_property (GObject * object, guint prop_id,
       break;
     case PROP_WINDOW_HOP:
       self->window_hop = g_value_get_uint64 (value);
+      if (self->window_hop > 0 && self->window_hop < MIN_WINDOW_HOP) {
+        GST_WARNING_OBJECT (self, "window-hop %" G_GUINT64_FORMAT " ns is "
+            "below the minimum: using 10 ms", self->window_hop);
+        self->window_hop = MIN_WINDOW_HOP;
+      }
       break;
     case PROP_ATTACH_MODE:
       self->attach_mode = g_value_get_enum (value);
@@ -626,6 +639,7 @@ pop_one (GstUdmlFuse * self, GstUdmlFusePad * pad)
   if (GST_CLOCK_TIME_IS_VALID (dur))
     rt_end = gst_udml_fuse_pad_running_time (pad, pts + dur);
   pad->pos = GST_CLOCK_TIME_IS_VALID (rt_end) ? rt_end : rt;
+  pad->pos_is_end = GST_CLOCK_TIME_IS_VALID (rt_end);
 
   /* the window grid starts at the window holding the first data */
   if (!self->started) {
@@ -658,16 +672,82 @@ pop_one (GstUdmlFuse * self, GstUdmlFusePad * pad)
   return GST_FLOW_OK;
 }
 
-/* Takes buffers in running-time order (gst_udml_fuse_pad_next). */
+/* A pad whose next buffer starts after the end of its data so far has no
+ * data in between: declaring it lets the windows of the other input go on
+ * (a timestamp jump would otherwise stall them until the ring overflows). */
+static void
+declare_head_gaps (GstUdmlFuse * self, GstUdmlFusePad * pads[2])
+{
+  gint k;
+
+  for (k = 0; k < 2; k++) {
+    GstBuffer *head;
+    GstClockTime rt;
+
+    if (pads[k] == NULL || !pads[k]->pos_is_end
+        || !GST_CLOCK_TIME_IS_VALID (pads[k]->pos))
+      continue;
+    head = gst_aggregator_pad_peek_buffer (GST_AGGREGATOR_PAD (pads[k]));
+    if (head == NULL)
+      continue;
+    rt = gst_udml_fuse_pad_running_time (pads[k], GST_BUFFER_PTS (head));
+    gst_buffer_unref (head);
+    if (GST_CLOCK_TIME_IS_VALID (rt) && rt > pads[k]->pos) {
+      udml_media_windower_gap (self->windower, pads[k]->kind,
+          (gint64) pads[k]->pos, (gint64) (rt - pads[k]->pos));
+      pads[k]->pos = rt;
+    }
+  }
+}
+
+/* Marks the inputs that are gone, disabled or at EOS as not waited for;
+ * returns whether every input is at EOS. */
+static gboolean
+update_done (GstUdmlFuse * self, GstUdmlFusePad * pads[2])
+{
+  gboolean all_eos = TRUE, any_pad = FALSE;
+  gint k;
+
+  for (k = 0; k < 2; k++) {
+    gboolean done = TRUE;
+
+    if (pads[k]) {
+      gboolean eos = gst_aggregator_pad_is_eos (GST_AGGREGATOR_PAD (pads[k]));
+      GST_OBJECT_LOCK (pads[k]);
+      done = eos || !pads[k]->enabled;
+      GST_OBJECT_UNLOCK (pads[k]);
+      if (!eos)
+        all_eos = FALSE;
+      any_pad = TRUE;
+    }
+    udml_media_windower_set_done (self->windower, k, done);
+  }
+  return any_pad && all_eos;
+}
+
+static GstFlowReturn handle_window (GstUdmlFuse * self,
+    const UdmlMediaWindow * win, gboolean live);
+
+/* Takes buffers in running-time order (gst_udml_fuse_pad_next), each
+ * followed by the windows it completes, so the windower never holds more
+ * than its horizon. */
 static GstFlowReturn
-drain_pads (GstUdmlFuse * self, GstUdmlFusePad * pads[2], gboolean timeout)
+drain_pads (GstUdmlFuse * self, GstUdmlFusePad * pads[2], gboolean timeout,
+    gboolean live)
 {
   GstFlowReturn ret = GST_FLOW_OK;
+  UdmlMediaWindow win;
   gint k;
 
   while (ret == GST_FLOW_OK
-      && (k = gst_udml_fuse_pad_next (pads, timeout)) >= 0)
+      && (k = gst_udml_fuse_pad_next (pads, timeout)) >= 0) {
+    if (self->started)
+      declare_head_gaps (self, pads);
     ret = pop_one (self, pads[k]);
+    while (ret == GST_FLOW_OK && self->started
+        && udml_media_windower_next (self->windower, 0, &win))
+      ret = handle_window (self, &win, live);
+  }
   return ret;
 }
 
@@ -713,14 +793,15 @@ handle_window (GstUdmlFuse * self, const UdmlMediaWindow * win, gboolean live)
   gboolean use[2], post, meta;
   UdmlStatus st;
 
-  self->next_index = win->index + 1;
-  if (live && window_is_late (self, win)) {
+  self->next_index = win->index + win->n_windows;
+  if (live && !win->gap && window_is_late (self, win)) {
     gst_udml_publisher_drop (&self->pub, GST_ELEMENT_CAST (self), win);
     return GST_FLOW_OK;
   }
   memset (&rec, 0, sizeof rec);
   gst_udml_window_times (&self->primary_segment, win, &rec);
   rec.partial = win->partial != 0;
+  rec.gap = win->gap != 0;
   window_use (self, win, use);
   g_mutex_lock (&self->lock);
   policy = self->policy;
@@ -765,36 +846,18 @@ gst_udml_fuse_aggregate (GstAggregator * agg, gboolean timeout)
   GstUdmlFusePad *pads[2];
   GstFlowReturn ret = GST_FLOW_OK;
   UdmlMediaWindow win;
-  gboolean all_eos = TRUE, any_pad = FALSE, live = is_live (self);
+  gboolean all_eos, live = is_live (self);
   gboolean report_again;
   gint k;
 
   for (k = 0; k < 2; k++)
     pads[k] = get_pad (self, k);
 
-  for (k = 0; k < 2; k++)
-    if (pads[k])
-      any_pad = TRUE;
-  ret = drain_pads (self, pads, timeout);
+  update_done (self, pads);
+  ret = drain_pads (self, pads, timeout, live);
   if (ret != GST_FLOW_OK)
     goto out;
-
-  /* an input that is gone, disabled or at EOS is not waited for */
-  for (k = 0; k < 2; k++) {
-    gboolean done = TRUE;
-
-    if (pads[k]) {
-      gboolean eos = gst_aggregator_pad_is_eos (GST_AGGREGATOR_PAD (pads[k]));
-      GST_OBJECT_LOCK (pads[k]);
-      done = eos || !pads[k]->enabled;
-      GST_OBJECT_UNLOCK (pads[k]);
-      if (!eos)
-        all_eos = FALSE;
-    }
-    udml_media_windower_set_done (self->windower, k, done);
-  }
-  if (!any_pad)
-    all_eos = FALSE;
+  all_eos = update_done (self, pads);
 
   if (self->started) {
     while (ret == GST_FLOW_OK
@@ -895,7 +958,8 @@ gst_udml_fuse_class_init (GstUdmlFuseClass * klass)
           G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (gobject_class, PROP_WINDOW_HOP,
       g_param_spec_uint64 ("window-hop", "Window hop",
-          "Distance between window starts in ns (0 = the model's)", 0,
+          "Distance between window starts in ns (0 = the model's; values "
+          "below 10 ms are raised to 10 ms)", 0,
           60 * GST_SECOND, DEFAULT_WINDOW_HOP,
           G_PARAM_READWRITE | GST_PARAM_MUTABLE_READY |
           G_PARAM_STATIC_STRINGS));

@@ -971,6 +971,83 @@ GST_START_TEST (test_live_overload_drops)
 
 GST_END_TEST;
 
+/* Video timestamps jump by an hour while audio goes on: the audio windows
+ * carry on, and the stretch with no data at all is one gap record. */
+GST_START_TEST (test_timestamp_jump)
+{
+  Fuse f;
+  Msgs m;
+  GstClockTime t, jump = 3600 * GST_SECOND;
+  guint i, n_gaps = 0;
+  const GstStructure *s, *gap = NULL;
+
+  fuse_setup (&f, FALSE, VCAPS, ACAPS, NULL);
+  push_av (&f, 0, 2 * GST_SECOND);
+  /* queued on the video pad; audio goes on up to its EOS */
+  fail_unless_equals_int (gst_harness_push (f.v,
+          make_video (GST_VIDEO_FORMAT_GRAY8, 64, 48, jump + 2 * GST_SECOND,
+              FRAME_DUR, 1)), GST_FLOW_OK);
+  for (t = 2 * GST_SECOND; t < 3 * GST_SECOND; t += FRAME_DUR)
+    fail_unless_equals_int (gst_harness_push (f.a,
+            make_audio (GST_AUDIO_FORMAT_F32LE, AUDIO_RATE, 1, t, FRAME_DUR)),
+        GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (f.a, gst_event_new_eos ()));
+  for (t = jump + 2 * GST_SECOND + FRAME_DUR; t < jump + 4 * GST_SECOND;
+      t += FRAME_DUR)
+    fail_unless_equals_int (gst_harness_push (f.v,
+            make_video (GST_VIDEO_FORMAT_GRAY8, 64, 48, t, FRAME_DUR, 1)),
+        GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (f.v, gst_event_new_eos ()));
+  wait_eos (&f);
+  msgs_init (&m);
+  msgs_drain (&m, f.bus);
+  /* windows 0-2 (audio), one gap, windows 3602 and 3603 (video) */
+  fail_unless (m.windows->len == 6, "%u records", m.windows->len);
+  for (i = 0; i < m.windows->len; i++) {
+    s = g_ptr_array_index (m.windows, i);
+    if (win_bool (s, "gap")) {
+      n_gaps++;
+      gap = s;
+    } else {
+      check_record (s, 10);
+      fail_unless (win_bool (s, "valid"), "record %u not valid", i);
+    }
+  }
+  fail_unless_equals_int (n_gaps, 1);
+  fail_unless (!win_bool (gap, "valid"));
+  fail_unless_equals_uint64 (win_index (gap), 3);
+  assert_close (win_double (gap, "window_start"), 3.0, 1e-9, 0, "gap start");
+  assert_close (win_double (gap, "window_end"), 3602.0, 1e-9, 0, "gap end");
+  s = g_ptr_array_index (m.windows, 2);
+  fail_unless (mod_present (s, "audio") && !mod_present (s, "video"));
+  s = g_ptr_array_index (m.windows, 4);
+  fail_unless_equals_uint64 (win_index (s), 3602);
+  fail_unless (mod_present (s, "video"));
+  msgs_clear (&m);
+  fuse_teardown (&f);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_window_hop_minimum)
+{
+  GstElement *e = gst_element_factory_make ("udmlfuse", NULL);
+  guint64 hop = 0;
+
+  g_object_set (e, "window-hop", (guint64) 1, NULL);
+  g_object_get (e, "window-hop", &hop, NULL);
+  fail_unless_equals_uint64 (hop, 10 * MS);
+  g_object_set (e, "window-hop", (guint64) (250 * MS), NULL);
+  g_object_get (e, "window-hop", &hop, NULL);
+  fail_unless_equals_uint64 (hop, 250 * MS);
+  g_object_set (e, "window-hop", (guint64) 0, NULL);
+  g_object_get (e, "window-hop", &hop, NULL);
+  fail_unless_equals_uint64 (hop, 0);
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
 static void
 push_flush (Fuse * f)
 {
@@ -1450,6 +1527,8 @@ udmlfuse_suite (void)
   tcase_add_test (tc, test_latency_query);
   tcase_add_test (tc, test_eos_one_pad_partial);
   tcase_add_test (tc, test_gap_events);
+  tcase_add_test (tc, test_timestamp_jump);
+  tcase_add_test (tc, test_window_hop_minimum);
   tcase_add_test (tc, test_live_starved_pad);
   tcase_add_test (tc, test_live_overload_drops);
   tcase_add_test (tc, test_flushing_seek);
