@@ -86,6 +86,8 @@ struct _GstUdmlFuse
   UdmlWindower *windower;
   GstUdmlFuseConvert conv;
   gboolean started;             /* window grid placed at the first data */
+  gint64 grid_offset;           /* grid time - running time: the grid is
+                                 * stream time as of the first data */
   gint64 next_index;
   GstUdmlPublisher pub;
   GstSegment primary_segment;
@@ -110,6 +112,23 @@ get_pad (GstUdmlFuse * self, UdmlModalityKind kind)
   pad = self->pads[kind] ? gst_object_ref (self->pads[kind]) : NULL;
   GST_OBJECT_UNLOCK (self);
   return pad;
+}
+
+/* Windows live on the grid time line, the stream time of the first data
+ * after a start or flush carried on by running time: window k is
+ * [k*hop, k*hop + window) in stream time, so a seek lands on the same grid
+ * as an uninterrupted run. */
+static gint64
+grid_time (GstUdmlFuse * self, GstClockTime rt)
+{
+  return (gint64) rt + self->grid_offset;
+}
+
+static GstClockTime
+grid_to_running_time (GstUdmlFuse * self, gint64 t)
+{
+  t -= self->grid_offset;
+  return t > 0 ? (GstClockTime) t : 0;
 }
 
 /* The pad whose buffers go out: the video pad, else the audio pad. */
@@ -582,7 +601,7 @@ gst_udml_fuse_get_next_time (GstAggregator * agg)
       if (self->in_model[k])
         pos = MAX (pos, udml_media_windower_position (self->windower, k));
     if (pos > start)
-      next = start + self->spec.window_ns;
+      next = grid_to_running_time (self, start + self->spec.window_ns);
   }
   for (k = 0; k < 2; k++) {
     GstUdmlFusePad *pad = get_pad (self, k);
@@ -643,13 +662,24 @@ pop_one (GstUdmlFuse * self, GstUdmlFusePad * pad)
 
   /* the window grid starts at the window holding the first data */
   if (!self->started) {
-    udml_media_windower_reset (self->windower, rt);
-    self->next_index = rt / self->spec.hop_ns;
+    GstClockTime st;
+
+    GST_OBJECT_LOCK (pad);
+    st = gst_segment_to_stream_time (&aggpad->segment, GST_FORMAT_TIME, pts);
+    GST_OBJECT_UNLOCK (pad);
+    self->grid_offset = GST_CLOCK_TIME_IS_VALID (st) ?
+        (gint64) st - (gint64) rt : 0;
+    if (grid_time (self, rt) < 0)
+      self->grid_offset = 0;
+    udml_media_windower_reset (self->windower, grid_time (self, rt));
+    self->next_index = grid_time (self, rt) / self->spec.hop_ns;
     self->started = TRUE;
+    GST_DEBUG_OBJECT (self, "grid offset %" G_GINT64_FORMAT " ns, first "
+        "window %" G_GINT64_FORMAT, self->grid_offset, self->next_index);
   }
 
   if (gap) {
-    udml_media_windower_gap (self->windower, pad->kind, rt,
+    udml_media_windower_gap (self->windower, pad->kind, grid_time (self, rt),
         GST_CLOCK_TIME_IS_VALID (rt_end) ? (gint64) (rt_end - rt) : 0);
     gst_buffer_unref (buf);
     return GST_FLOW_OK;
@@ -659,13 +689,14 @@ pop_one (GstUdmlFuse * self, GstUdmlFusePad * pad)
   enabled = pad->enabled;
   GST_OBJECT_UNLOCK (pad);
   if (enabled && self->in_model[pad->kind]) {
-    gst_udml_fuse_pad_feed (pad, &self->conv, self->windower, buf, rt,
+    gst_udml_fuse_pad_feed (pad, &self->conv, self->windower, buf,
+        grid_time (self, rt),
         GST_CLOCK_TIME_IS_VALID (rt_end) ? rt_end - rt : GST_CLOCK_TIME_NONE);
   }
 
   primary = is_primary (self, pad);
   if (primary) {
-    gst_udml_publisher_hold (&self->pub, buf, rt);
+    gst_udml_publisher_hold (&self->pub, buf, grid_time (self, rt));
   } else {
     gst_buffer_unref (buf);
   }
@@ -694,7 +725,7 @@ declare_head_gaps (GstUdmlFuse * self, GstUdmlFusePad * pads[2])
     gst_buffer_unref (head);
     if (GST_CLOCK_TIME_IS_VALID (rt) && rt > pads[k]->pos) {
       udml_media_windower_gap (self->windower, pads[k]->kind,
-          (gint64) pads[k]->pos, (gint64) (rt - pads[k]->pos));
+          grid_time (self, pads[k]->pos), (gint64) (rt - pads[k]->pos));
       pads[k]->pos = rt;
     }
   }
@@ -775,7 +806,8 @@ window_is_late (GstUdmlFuse * self, const UdmlMediaWindow * win)
   GstClockTime lat = gst_aggregator_get_latency (GST_AGGREGATOR (self));
 
   if (!GST_CLOCK_TIME_IS_VALID (now) || !GST_CLOCK_TIME_IS_VALID (lat)
-      || now <= win->end_ns + lat + self->spec.window_ns)
+      || now <= grid_to_running_time (self, win->end_ns) + lat +
+      self->spec.window_ns)
     return FALSE;
   GST_DEBUG_OBJECT (self, "dropping late window %" G_GINT64_FORMAT
       " (now %" GST_TIME_FORMAT ")", win->index, GST_TIME_ARGS (now));
@@ -799,7 +831,7 @@ handle_window (GstUdmlFuse * self, const UdmlMediaWindow * win, gboolean live)
     return GST_FLOW_OK;
   }
   memset (&rec, 0, sizeof rec);
-  gst_udml_window_times (&self->primary_segment, win, &rec);
+  gst_udml_window_times (&self->primary_segment, win, self->grid_offset, &rec);
   rec.partial = win->partial != 0;
   rec.gap = win->gap != 0;
   window_use (self, win, use);
@@ -871,8 +903,9 @@ gst_udml_fuse_aggregate (GstAggregator * agg, gboolean timeout)
       /* windows whose deadline passed close with what they have */
       while (ret == GST_FLOW_OK && GST_CLOCK_TIME_IS_VALID (now)
           && GST_CLOCK_TIME_IS_VALID (lat)
-          && self->next_index * (gint64) self->spec.hop_ns +
-          (gint64) self->spec.window_ns + (gint64) lat <= (gint64) now
+          && grid_to_running_time (self,
+              self->next_index * (gint64) self->spec.hop_ns +
+              (gint64) self->spec.window_ns) + lat <= now
           && udml_media_windower_next (self->windower, 1, &win))
         ret = handle_window (self, &win, live);
     }

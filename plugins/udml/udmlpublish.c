@@ -113,29 +113,25 @@ gst_udml_publisher_reset (GstUdmlPublisher * p)
 
 void
 gst_udml_window_times (const GstSegment * seg, const UdmlMediaWindow * win,
-    GstUdmlRecord * rec)
+    gint64 grid_offset, GstUdmlRecord * rec)
 {
-  guint64 pos_s = GST_CLOCK_TIME_NONE, pos_e = GST_CLOCK_TIME_NONE;
-  guint64 st_s = GST_CLOCK_TIME_NONE, st_e = GST_CLOCK_TIME_NONE;
+  gint64 rt = win->start_ns - grid_offset;
+  guint64 pos = GST_CLOCK_TIME_NONE;
 
-  if (seg->format == GST_FORMAT_TIME) {
-    pos_s = gst_segment_position_from_running_time (seg, GST_FORMAT_TIME,
-        win->start_ns);
-    pos_e = gst_segment_position_from_running_time (seg, GST_FORMAT_TIME,
-        win->end_ns);
-    if (GST_CLOCK_TIME_IS_VALID (pos_s))
-      st_s = gst_segment_to_stream_time (seg, GST_FORMAT_TIME, pos_s);
-    if (GST_CLOCK_TIME_IS_VALID (pos_e))
-      st_e = gst_segment_to_stream_time (seg, GST_FORMAT_TIME, pos_e);
-  }
+  if (rt < 0)
+    rt = 0;                     /* a window that starts before the segment */
+  if (seg->format == GST_FORMAT_TIME && win->start_ns >= 0)
+    pos = gst_segment_position_from_stream_time (seg, GST_FORMAT_TIME,
+        (guint64) win->start_ns);
+  if (!GST_CLOCK_TIME_IS_VALID (pos) && seg->format == GST_FORMAT_TIME)
+    pos = gst_segment_position_from_running_time (seg, GST_FORMAT_TIME,
+        (guint64) rt);
   rec->window_index = win->index;
-  rec->running_time = win->start_ns;
+  rec->running_time = (GstClockTime) rt;
   rec->duration = win->end_ns - win->start_ns;
-  rec->pts = GST_CLOCK_TIME_IS_VALID (pos_s) ? pos_s : (guint64) win->start_ns;
-  rec->window_start = (GST_CLOCK_TIME_IS_VALID (st_s) ? st_s :
-      (guint64) win->start_ns) / (gdouble) GST_SECOND;
-  rec->window_end = (GST_CLOCK_TIME_IS_VALID (st_e) ? st_e :
-      (guint64) win->end_ns) / (gdouble) GST_SECOND;
+  rec->pts = GST_CLOCK_TIME_IS_VALID (pos) ? pos : (guint64) rt;
+  rec->window_start = win->start_ns / (gdouble) GST_SECOND;
+  rec->window_end = win->end_ns / (gdouble) GST_SECOND;
 }
 
 void

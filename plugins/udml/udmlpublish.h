@@ -42,10 +42,11 @@ void gst_udml_publisher_close (GstUdmlPublisher * p);
  * restart, stop). */
 void gst_udml_publisher_reset (GstUdmlPublisher * p);
 
-/* Fills rec's times from a window's running times, in the primary pad's
- * segment (stream time for window_start/end, buffer time for pts). */
+/* Fills rec's times from a window on the grid time line (running time +
+ * grid_offset, which is the stream time): window_start/end in seconds, the
+ * running time, and pts in the primary pad's segment. */
 void gst_udml_window_times (const GstSegment * segment,
-    const UdmlMediaWindow * win, GstUdmlRecord * rec);
+    const UdmlMediaWindow * win, gint64 grid_offset, GstUdmlRecord * rec);
 
 /* Counts a window dropped for lateness and posts the QoS message. */
 void gst_udml_publisher_drop (GstUdmlPublisher * p, GstElement * element,

@@ -1048,8 +1048,18 @@ GST_START_TEST (test_window_hop_minimum)
 
 GST_END_TEST;
 
+static void push_flush_to (Fuse * f, GstClockTime start);
+
 static void
 push_flush (Fuse * f)
+{
+  push_flush_to (f, 0);
+}
+
+/* A flushing seek to start as a demuxer does it: flush, then a segment
+ * whose start and time are the seek position (running time restarts at 0). */
+static void
+push_flush_to (Fuse * f, GstClockTime start)
 {
   guint32 seqnum = gst_util_seqnum_next ();
   GstHarness *hs[2] = { f->v, f->a };
@@ -1067,9 +1077,92 @@ push_flush (Fuse * f)
     gst_harness_push_event (hs[i], ev);
   }
   gst_segment_init (&seg, GST_FORMAT_TIME);
+  seg.start = seg.time = seg.position = start;
   for (i = 0; i < 2; i++)
     fail_unless (gst_harness_push_event (hs[i], gst_event_new_segment (&seg)));
 }
+
+/* Records of a run over [0, 3 s) with a flushing seek to seek (0 = none)
+ * after the first 2.2 s; only the records after the seek are returned. */
+static GPtrArray *
+run_with_seek (GstClockTime seek)
+{
+  Fuse f;
+  Msgs m;
+  GPtrArray *out;
+
+  fuse_setup (&f, FALSE, VCAPS, ACAPS, NULL);
+  msgs_init (&m);
+  if (seek) {
+    push_av (&f, 0, 2200 * MS);
+    msgs_wait_windows (&m, f.bus, 2, 20 * GST_SECOND);
+    fail_unless (m.windows->len == 2, "%u windows before the seek",
+        m.windows->len);
+    push_flush_to (&f, seek);
+    g_ptr_array_set_size (m.windows, 0);
+  }
+  push_av (&f, seek, 3 * GST_SECOND);
+  push_eos (&f);
+  wait_eos (&f);
+  msgs_drain (&m, f.bus);
+  out = g_ptr_array_ref (m.windows);
+  msgs_clear (&m);
+  fuse_teardown (&f);
+  return out;
+}
+
+static void
+assert_same_result (const GstStructure * a, const GstStructure * b)
+{
+  const GValue *pa = gst_structure_get_value (a, "probabilities");
+  const GValue *pb = gst_structure_get_value (b, "probabilities");
+  const gchar *mods[] = { "audio", "video" };
+  guint i;
+
+  fail_unless_equals_uint64 (win_index (a), win_index (b));
+  assert_close (win_double (a, "window_start"), win_double (b,
+          "window_start"), 1e-9, 0, "window_start");
+  fail_unless_equals_string (gst_structure_get_string (a, "label"),
+      gst_structure_get_string (b, "label"));
+  for (i = 0; i < gst_value_array_get_size (pa); i++)
+    assert_close (g_value_get_double (gst_value_array_get_value (pa, i)),
+        g_value_get_double (gst_value_array_get_value (pb, i)), 1e-6, 0,
+        "probability after the seek");
+  for (i = 0; i < 2; i++)
+    assert_close (mod_double (a, mods[i], "weight"), mod_double (b, mods[i],
+            "weight"), 1e-6, 0, "weight after the seek");
+}
+
+/* After a flushing seek the grid stays on stream time: window k is
+ * [k*hop, k*hop + window) and gives what an uninterrupted run gives. */
+GST_START_TEST (test_seek_keeps_grid)
+{
+  GPtrArray *whole = run_with_seek (0), *seek1 = run_with_seek (GST_SECOND);
+  GPtrArray *seek15 = run_with_seek (1500 * MS);
+  const GstStructure *s;
+
+  fail_unless (whole->len == 3, "%u windows", whole->len);
+  /* seek to a window start: windows 1 and 2, as in the whole run */
+  fail_unless (seek1->len == 2, "%u windows after the seek", seek1->len);
+  assert_same_result (g_ptr_array_index (seek1, 0),
+      g_ptr_array_index (whole, 1));
+  assert_same_result (g_ptr_array_index (seek1, 1),
+      g_ptr_array_index (whole, 2));
+  /* seek inside window 1: it is half covered, window 2 is as before */
+  fail_unless (seek15->len == 2, "%u windows after the seek", seek15->len);
+  s = g_ptr_array_index (seek15, 0);
+  fail_unless_equals_uint64 (win_index (s), 1);
+  assert_close (win_double (s, "window_start"), 1.0, 1e-9, 0, "window_start");
+  assert_close (mod_double (s, "audio", "coverage"), 0.5, 1e-3, 0,
+      "audio coverage of the window the seek lands in");
+  assert_same_result (g_ptr_array_index (seek15, 1),
+      g_ptr_array_index (whole, 2));
+  g_ptr_array_unref (whole);
+  g_ptr_array_unref (seek1);
+  g_ptr_array_unref (seek15);
+}
+
+GST_END_TEST;
 
 GST_START_TEST (test_flushing_seek)
 {
@@ -1532,6 +1625,7 @@ udmlfuse_suite (void)
   tcase_add_test (tc, test_live_starved_pad);
   tcase_add_test (tc, test_live_overload_drops);
   tcase_add_test (tc, test_flushing_seek);
+  tcase_add_test (tc, test_seek_keeps_grid);
   tcase_add_test (tc, test_state_cycling);
   tcase_add_test (tc, test_bad_model);
   tcase_add_test (tc, test_reload);
