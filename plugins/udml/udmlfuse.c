@@ -94,6 +94,8 @@ struct _GstUdmlFuse
   GstClockTime frame_duration;
   GstClockTime proc_estimate, reported_proc, reported_latency;
   const GstUdmlFuseForwardHook *forward_hook;
+  gint out_kind;                /* modality of the src caps, -1 = none */
+  gint primary_kind;            /* modality of the held buffers, -1 = none */
 };
 
 #define gst_udml_fuse_parent_class parent_class
@@ -291,6 +293,7 @@ gst_udml_fuse_stop (GstAggregator * agg)
   gst_udml_publisher_reset (&self->pub);
   gst_udml_fuse_model_stop (&self->model);
   free_streaming_state (self);
+  self->out_kind = self->primary_kind = -1;
   return TRUE;
 }
 
@@ -452,6 +455,8 @@ gst_udml_fuse_release_pad (GstElement * element, GstPad * pad)
     if (self->pads[k] == (GstUdmlFusePad *) pad)
       self->pads[k] = NULL;
   GST_OBJECT_UNLOCK (self);
+  /* the primary input may change: new src caps before its next buffer */
+  gst_pad_mark_reconfigure (GST_AGGREGATOR_SRC_PAD (self));
   GST_ELEMENT_CLASS (parent_class)->release_pad (element, pad);
 }
 
@@ -575,6 +580,7 @@ gst_udml_fuse_update_src_caps (GstAggregator * agg, GstCaps * downstream,
     return GST_AGGREGATOR_FLOW_NEED_DATA;
   }
   *ret = gst_caps_ref (pad->caps);
+  self->out_kind = pad->kind;
   gst_object_unref (pad);
   return GST_FLOW_OK;
 }
@@ -696,7 +702,7 @@ pop_one (GstUdmlFuse * self, GstUdmlFusePad * pad)
 
   primary = is_primary (self, pad);
   if (primary) {
-    gst_udml_publisher_hold (&self->pub, buf, grid_time (self, rt));
+    gst_udml_publisher_hold (&self->pub, buf, grid_time (self, rt), pad->kind);
   } else {
     gst_buffer_unref (buf);
   }
@@ -857,6 +863,41 @@ handle_window (GstUdmlFuse * self, const UdmlMediaWindow * win, gboolean live)
   return GST_FLOW_OK;
 }
 
+/* When the primary input changed (a pad was released or requested), drops
+ * the held buffers of the old one and renegotiates the src caps, so no
+ * buffer leaves under caps it does not match. */
+static GstFlowReturn
+check_primary (GstUdmlFuse * self)
+{
+  GstAggregator *agg = GST_AGGREGATOR (self);
+  GstUdmlFusePad *pad = get_pad (self, UDML_MODALITY_VIDEO);
+  GstFlowReturn ret = GST_FLOW_OK;
+
+  if (pad == NULL)
+    pad = get_pad (self, UDML_MODALITY_AUDIO);
+  if (pad == NULL)
+    return GST_FLOW_OK;
+  if (self->primary_kind != (gint) pad->kind) {
+    guint dropped = gst_udml_publisher_drop_held_except (&self->pub, pad->kind);
+
+    GST_DEBUG_OBJECT (self, "primary input is now %s: %u held buffers "
+        "dropped", GST_PAD_NAME (pad), dropped);
+    self->primary_kind = pad->kind;
+    GST_OBJECT_LOCK (pad);
+    self->primary_segment = GST_AGGREGATOR_PAD (pad)->segment;
+    GST_OBJECT_UNLOCK (pad);
+    gst_aggregator_update_segment (agg, &self->primary_segment);
+  }
+  /* without caps yet, its CAPS event renegotiates (nothing of it is held
+   * before that) */
+  if (self->out_kind >= 0 && self->out_kind != (gint) pad->kind
+      && pad->caps != NULL && !gst_aggregator_negotiate (agg))
+    ret = GST_PAD_IS_FLUSHING (agg->srcpad) ? GST_FLOW_FLUSHING :
+        GST_FLOW_NOT_NEGOTIATED;
+  gst_object_unref (pad);
+  return ret;
+}
+
 /* Sends the primary buffers whose result is known (all of them at EOS). */
 static GstFlowReturn
 push_held (GstUdmlFuse * self, gboolean eos)
@@ -915,6 +956,8 @@ gst_udml_fuse_aggregate (GstAggregator * agg, gboolean timeout)
         ret = handle_window (self, &win, live);
     }
   }
+  if (ret == GST_FLOW_OK)
+    ret = check_primary (self);
   if (ret == GST_FLOW_OK)
     ret = push_held (self, all_eos);
 
@@ -1076,5 +1119,6 @@ gst_udml_fuse_init (GstUdmlFuse * self)
   self->num_threads = DEFAULT_NUM_THREADS;
   gst_udml_publisher_init (&self->pub);
   self->reported_latency = GST_CLOCK_TIME_NONE;
+  self->out_kind = self->primary_kind = -1;
   gst_segment_init (&self->primary_segment, GST_FORMAT_TIME);
 }

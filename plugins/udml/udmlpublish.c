@@ -19,7 +19,8 @@ GST_DEBUG_CATEGORY_EXTERN (gst_udml_fuse_debug);
 typedef struct
 {
   GstBuffer *buf;
-  GstClockTime rt;              /* running time of the buffer start */
+  GstClockTime rt;              /* grid time of the buffer start */
+  gint kind;                    /* UdmlModalityKind of its pad */
 } HeldBuffer;
 
 GType
@@ -213,11 +214,31 @@ find_record (GstUdmlPublisher * p, gboolean per_window, gint64 k)
 }
 
 void
-gst_udml_publisher_hold (GstUdmlPublisher * p, GstBuffer * buf, GstClockTime rt)
+gst_udml_publisher_hold (GstUdmlPublisher * p, GstBuffer * buf,
+    GstClockTime rt, gint kind)
 {
-  HeldBuffer h = { buf, rt };
+  HeldBuffer h = { buf, rt, kind };
 
   gst_queue_array_push_tail_struct (p->held, &h);
+}
+
+guint
+gst_udml_publisher_drop_held_except (GstUdmlPublisher * p, gint kind)
+{
+  guint n = gst_queue_array_get_length (p->held), i, dropped = 0;
+
+  /* rotate once through the queue, keeping the order of the kept ones */
+  for (i = 0; i < n; i++) {
+    HeldBuffer h = *(HeldBuffer *) gst_queue_array_pop_head_struct (p->held);
+
+    if (h.kind == kind) {
+      gst_queue_array_push_tail_struct (p->held, &h);
+    } else {
+      gst_buffer_unref (h.buf);
+      dropped++;
+    }
+  }
+  return dropped;
 }
 
 static GstFlowReturn

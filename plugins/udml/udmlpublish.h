@@ -57,10 +57,14 @@ void gst_udml_publisher_drop (GstUdmlPublisher * p, GstElement * element,
 void gst_udml_publisher_publish (GstUdmlPublisher * p, GstElement * element,
     const GstUdmlRecord * rec, gboolean post, gboolean meta);
 
-/* Keeps a primary buffer, starting at running time rt, until its window's
- * record is known. (transfer full) buf */
+/* Keeps a primary buffer of modality kind, starting at grid time rt, until
+ * its window's record is known. (transfer full) buf */
 void gst_udml_publisher_hold (GstUdmlPublisher * p, GstBuffer * buf,
-    GstClockTime rt);
+    GstClockTime rt, gint kind);
+
+/* Drops the held buffers of every modality but kind (the primary input
+ * changed: they no longer match the output caps). Returns how many. */
+guint gst_udml_publisher_drop_held_except (GstUdmlPublisher * p, gint kind);
 
 /* Sends the held buffers out through agg, each with its record as
  * UdmlFusionMeta (meta): with per_window, a buffer waits for its own window

@@ -1048,6 +1048,85 @@ GST_START_TEST (test_window_hop_minimum)
 
 GST_END_TEST;
 
+/* Counts buffers leaving under caps of the other modality (sizes tell the
+ * modality: a 64x48 GRAY8 frame or 100 ms of mono F32 audio). */
+typedef struct
+{
+  gint mismatched, audio_out, video_out;
+} CapsCheck;
+
+static GstPadProbeReturn
+caps_check_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  CapsCheck *c = user_data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstCaps *caps = gst_pad_get_current_caps (pad);
+  gboolean is_audio = gst_buffer_get_size (buf) == 6400;
+  const gchar *name = caps ?
+      gst_structure_get_name (gst_caps_get_structure (caps, 0)) : "";
+
+  g_atomic_int_inc (is_audio ? &c->audio_out : &c->video_out);
+  if (!g_str_has_prefix (name, is_audio ? "audio/" : "video/"))
+    g_atomic_int_inc (&c->mismatched);
+  if (caps)
+    gst_caps_unref (caps);
+  return GST_PAD_PROBE_OK;
+}
+
+/* Releasing the video pad while audio flows: the audio that now passes
+ * through leaves under audio caps, never under the old video caps. */
+GST_START_TEST (test_release_primary_pad)
+{
+  GstElement *e = gst_element_factory_make ("udmlfuse", NULL);
+  GstHarness *a, *v;
+  GstPad *src;
+  CapsCheck c = { 0 };
+  GstClockTime t;
+  GstEvent *ev;
+  gboolean eos = FALSE;
+
+  g_object_set (e, "model", model_a, "attach-mode", 1, NULL);
+  a = attach (e, "audio_0", TRUE, FALSE);
+  gst_harness_set_src_caps_str (a, ACAPS);
+  v = attach (e, "video_0", FALSE, FALSE);
+  gst_harness_set_src_caps_str (v, VCAPS);
+  src = gst_element_get_static_pad (e, "src");
+  gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, caps_check_probe, &c,
+      NULL);
+  for (t = 0; t < 1500 * MS; t += FRAME_DUR) {
+    fail_unless_equals_int (gst_harness_push (v,
+            make_video (GST_VIDEO_FORMAT_GRAY8, 64, 48, t, FRAME_DUR, 1)),
+        GST_FLOW_OK);
+    fail_unless_equals_int (gst_harness_push (a,
+            make_audio (GST_AUDIO_FORMAT_F32LE, AUDIO_RATE, 1, t, FRAME_DUR)),
+        GST_FLOW_OK);
+  }
+  /* window 0's frames are out, window 1's are still held
+   * (attach-mode=window) */
+  for (t = 0; t < 200 && g_atomic_int_get (&c.video_out) < 10; t++)
+    g_usleep (50000);
+  fail_unless_equals_int (g_atomic_int_get (&c.video_out), 10);
+  gst_harness_teardown (v);
+  for (t = 1500 * MS; t < 3 * GST_SECOND; t += FRAME_DUR)
+    fail_unless_equals_int (gst_harness_push (a,
+            make_audio (GST_AUDIO_FORMAT_F32LE, AUDIO_RATE, 1, t, FRAME_DUR)),
+        GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (a, gst_event_new_eos ()));
+  while (!eos && (ev = gst_harness_pull_event (a)) != NULL) {
+    eos = GST_EVENT_TYPE (ev) == GST_EVENT_EOS;
+    gst_event_unref (ev);
+  }
+  fail_unless (eos, "no EOS");
+  fail_unless (c.video_out > 0 && c.audio_out > 0, "%d video, %d audio out",
+      c.video_out, c.audio_out);
+  fail_unless_equals_int (c.mismatched, 0);
+  gst_object_unref (src);
+  gst_harness_teardown (a);
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
 static void push_flush_to (Fuse * f, GstClockTime start);
 
 static void
@@ -1626,6 +1705,7 @@ udmlfuse_suite (void)
   tcase_add_test (tc, test_live_overload_drops);
   tcase_add_test (tc, test_flushing_seek);
   tcase_add_test (tc, test_seek_keeps_grid);
+  tcase_add_test (tc, test_release_primary_pad);
   tcase_add_test (tc, test_state_cycling);
   tcase_add_test (tc, test_bad_model);
   tcase_add_test (tc, test_reload);
