@@ -804,23 +804,27 @@ window_use (GstUdmlFuse * self, const UdmlMediaWindow * win, gboolean use[2])
 }
 
 /* Live: a window more than a window behind its deadline is dropped, to
- * catch up instead of letting the latency grow. */
-static gboolean
-window_is_late (GstUdmlFuse * self, const UdmlMediaWindow * win)
+ * catch up instead of letting the latency grow. Returns how late it is
+ * (ns past its deadline), or -1 when it is kept. */
+static gint64
+window_lateness (GstUdmlFuse * self, const UdmlMediaWindow * win)
 {
   GstClockTime now = clock_running_time (self);
   GstClockTime lat = gst_aggregator_get_latency (GST_AGGREGATOR (self));
+  GstClockTime deadline;
 
-  if (!GST_CLOCK_TIME_IS_VALID (now) || !GST_CLOCK_TIME_IS_VALID (lat)
-      || now <= grid_to_running_time (self, win->end_ns) + lat +
-      self->spec.window_ns)
-    return FALSE;
+  if (!GST_CLOCK_TIME_IS_VALID (now) || !GST_CLOCK_TIME_IS_VALID (lat))
+    return -1;
+  deadline = grid_to_running_time (self, win->end_ns) + lat;
+  if (now <= deadline + self->spec.window_ns)
+    return -1;
   GST_DEBUG_OBJECT (self, "dropping late window %" G_GINT64_FORMAT
       " (now %" GST_TIME_FORMAT ")", win->index, GST_TIME_ARGS (now));
-  return TRUE;
+  return (gint64) (now - deadline);
 }
 
-/* Infers one window (with no lock held) and publishes its record. */
+/* Infers one window (with no lock held) and publishes its record; a late
+ * window (live) is recorded as dropped without inference. */
 static GstFlowReturn
 handle_window (GstUdmlFuse * self, const UdmlMediaWindow * win, gboolean live)
 {
@@ -829,18 +833,21 @@ handle_window (GstUdmlFuse * self, const UdmlMediaWindow * win, gboolean live)
   GstUdmlFusePolicy policy;
   GstClockTime elapsed;
   gboolean use[2], post, meta;
+  gint64 late = -1;
   UdmlStatus st;
 
   self->next_index = win->index + win->n_windows;
-  if (live && !win->gap && window_is_late (self, win)) {
-    gst_udml_publisher_drop (&self->pub, GST_ELEMENT_CAST (self), win);
-    return GST_FLOW_OK;
-  }
+  if (live && !win->gap)
+    late = window_lateness (self, win);
   memset (&rec, 0, sizeof rec);
   gst_udml_window_times (&self->primary_segment, win, self->grid_offset, &rec);
   rec.partial = win->partial != 0;
   rec.gap = win->gap != 0;
-  window_use (self, win, use);
+  rec.dropped = late >= 0;
+  if (rec.dropped)
+    use[0] = use[1] = FALSE;
+  else
+    window_use (self, win, use);
   g_mutex_lock (&self->lock);
   policy = self->policy;
   g_mutex_unlock (&self->lock);
@@ -853,11 +860,15 @@ handle_window (GstUdmlFuse * self, const UdmlMediaWindow * win, gboolean live)
     self->proc_estimate = (self->proc_estimate * 7 + elapsed) / 8;
   post = self->post_messages;
   meta = self->attach_meta;
+  elapsed = self->proc_estimate;
   g_mutex_unlock (&self->lock);
   if (st != UDML_OK)
     GST_ELEMENT_WARNING (self, STREAM, FAILED,
         ("Inference failed for window %" G_GINT64_FORMAT ".", win->index),
         ("%s", err.msg));
+  if (rec.dropped)
+    gst_udml_publisher_drop (&self->pub, GST_ELEMENT_CAST (self), &rec, late,
+        (gdouble) elapsed / self->spec.hop_ns);
   gst_udml_publisher_publish (&self->pub, GST_ELEMENT_CAST (self), &rec,
       post, meta);
   return GST_FLOW_OK;

@@ -137,13 +137,18 @@ gst_udml_window_times (const GstSegment * seg, const UdmlMediaWindow * win,
 
 void
 gst_udml_publisher_drop (GstUdmlPublisher * p, GstElement * element,
-    const UdmlMediaWindow * win)
+    const GstUdmlRecord * rec, gint64 jitter, gdouble proportion)
 {
   GstMessage *msg;
+  guint64 total;
 
   p->dropped++;
-  msg = gst_message_new_qos (GST_OBJECT_CAST (element), TRUE, win->start_ns,
-      GST_CLOCK_TIME_NONE, win->start_ns, win->end_ns - win->start_ns);
+  total = p->processed + p->dropped;
+  msg = gst_message_new_qos (GST_OBJECT_CAST (element), TRUE,
+      rec->running_time, (guint64) (rec->window_start * GST_SECOND + 0.5),
+      rec->pts, rec->duration);
+  gst_message_set_qos_values (msg, jitter, proportion,
+      (gint) (1000000 * (total - p->dropped) / total));
   /* units are windows: processed and dropped so far */
   gst_message_set_qos_stats (msg, GST_FORMAT_DEFAULT, p->processed, p->dropped);
   gst_element_post_message (element, msg);
@@ -175,7 +180,8 @@ void
 gst_udml_publisher_publish (GstUdmlPublisher * p, GstElement * element,
     const GstUdmlRecord * rec, gboolean post, gboolean meta)
 {
-  p->processed++;
+  if (!rec->dropped)
+    p->processed++;
   if (post) {
     GstStructure *s = gst_udml_record_to_structure (rec, "udmlfuse");
     gst_element_post_message (element,

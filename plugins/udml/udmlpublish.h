@@ -48,9 +48,12 @@ void gst_udml_publisher_reset (GstUdmlPublisher * p);
 void gst_udml_window_times (const GstSegment * segment,
     const UdmlMediaWindow * win, gint64 grid_offset, GstUdmlRecord * rec);
 
-/* Counts a window dropped for lateness and posts the QoS message. */
+/* Counts a window dropped for lateness (its record, with dropped set, is
+ * published as usual) and posts the QoS message: rec's running time, stream
+ * time and pts, jitter = how late it finished (ns), proportion = the
+ * processing time per window over the hop. */
 void gst_udml_publisher_drop (GstUdmlPublisher * p, GstElement * element,
-    const UdmlMediaWindow * win);
+    const GstUdmlRecord * rec, gint64 jitter, gdouble proportion);
 
 /* Publishes one window: the element message (post), the JSON line, and
  * keeps the record for the meta (meta). Never call it with a lock held. */

@@ -277,6 +277,9 @@ typedef struct
   GPtrArray *windows;           /* GstStructure "udmlfuse" */
   GPtrArray *model_events;      /* GstStructure "udmlfuse-model" */
   guint64 qos_dropped;
+  guint64 qos_rt[4], qos_st[4]; /* running, stream time of the first QoS */
+  gint64 qos_jitter[4];
+  gdouble qos_proportion[4];
   guint n_qos, n_warnings, n_errors;
   GError *error;
 } Msgs;
@@ -315,6 +318,12 @@ msgs_take (Msgs * m, GstMessage * msg)
       GstFormat fmt;
       guint64 processed, dropped;
       gst_message_parse_qos_stats (msg, &fmt, &processed, &dropped);
+      if (m->n_qos < 4) {
+        gst_message_parse_qos (msg, NULL, &m->qos_rt[m->n_qos],
+            &m->qos_st[m->n_qos], NULL, NULL);
+        gst_message_parse_qos_values (msg, &m->qos_jitter[m->n_qos],
+            &m->qos_proportion[m->n_qos], NULL);
+      }
       m->n_qos++;
       m->qos_dropped = dropped;
       break;
@@ -948,6 +957,7 @@ GST_START_TEST (test_live_overload_drops)
 {
   Fuse f;
   Msgs m;
+  guint i;
 
   fuse_setup (&f, TRUE, VCAPS, ACAPS, NULL);
   /* the clock is far ahead of the data: every window is already late */
@@ -964,7 +974,24 @@ GST_START_TEST (test_live_overload_drops)
   }
   fail_unless (m.qos_dropped == 2, "dropped %" G_GUINT64_FORMAT, m.qos_dropped);
   fail_unless (m.n_qos >= 2);
-  fail_unless_equals_int (m.windows->len, 0);
+  msgs_wait_windows (&m, f.bus, 2, 10 * GST_SECOND);
+  /* a dropped window still has its record, marked dropped, not inferred */
+  fail_unless_equals_int (m.windows->len, 2);
+  for (i = 0; i < 2; i++) {
+    const GstStructure *s = g_ptr_array_index (m.windows, i);
+    GstClockTime lat = 100 * MS;        /* one frame, attach-mode=latest */
+    fail_unless (win_bool (s, "dropped"), "window %u not marked dropped", i);
+    fail_unless (!win_bool (s, "valid"));
+    fail_unless_equals_uint64 (win_index (s), i);
+    /* the QoS message names the same window, in running and stream time */
+    fail_unless_equals_uint64 (m.qos_rt[i], i * GST_SECOND);
+    fail_unless_equals_uint64 (m.qos_st[i], i * GST_SECOND);
+    /* late by now (30 s) - deadline (window end + latency) */
+    fail_unless_equals_int64 (m.qos_jitter[i],
+        (gint64) (30 * GST_SECOND - ((i + 1) * GST_SECOND + lat)));
+    fail_unless (m.qos_proportion[i] > 0.0 && m.qos_proportion[i] < 1.0,
+        "proportion %g", m.qos_proportion[i]);
+  }
   msgs_clear (&m);
   fuse_teardown (&f);
 }
