@@ -174,18 +174,23 @@ is_live (GstUdmlFuse * self)
 static void
 update_latency (GstUdmlFuse * self)
 {
-  GstClockTime l;
+  GstClockTime l, frame;
   gboolean changed;
 
+  GST_OBJECT_LOCK (self);
+  frame = self->pads[UDML_MODALITY_VIDEO] != NULL;
+  GST_OBJECT_UNLOCK (self);
   /* under lock: a primary caps event (sink thread) and the src task both
    * land here */
   g_mutex_lock (&self->lock);
+  /* without a video pad no frame is waited for */
+  frame = frame ? self->frame_duration : 0;
   if (self->attach_mode == GST_UDML_FUSE_ATTACH_WINDOW)
     /* 5 % headroom: the processing time varies from window to window */
-    l = self->spec.window_ns + self->frame_duration +
+    l = self->spec.window_ns + frame +
         self->proc_estimate + self->proc_estimate / 20;
   else
-    l = self->frame_duration;
+    l = frame;
   self->reported_proc = self->proc_estimate;
   changed = l != self->reported_latency;
   self->reported_latency = l;
@@ -441,6 +446,8 @@ gst_udml_fuse_create_new_pad (GstAggregator * agg, GstPadTemplate * templ,
     g_free (existing);
     return NULL;
   }
+  if (self->windower)
+    update_latency (self);
   return GST_AGGREGATOR_PAD (pad);
 }
 
@@ -458,6 +465,8 @@ gst_udml_fuse_release_pad (GstElement * element, GstPad * pad)
   /* the primary input may change: new src caps before its next buffer */
   gst_pad_mark_reconfigure (GST_AGGREGATOR_SRC_PAD (self));
   GST_ELEMENT_CLASS (parent_class)->release_pad (element, pad);
+  if (self->windower)
+    update_latency (self);
 }
 
 /* Takes a CAPS event's caps (an unsupported format is an error). */

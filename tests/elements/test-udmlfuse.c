@@ -827,6 +827,21 @@ GST_START_TEST (test_latency_query)
   fail_unless (min >= GST_SECOND + FRAME_DUR && min < 3 * GST_SECOND,
       "window-mode latency %" GST_TIME_FORMAT, GST_TIME_ARGS (min));
   fuse_teardown (&f);
+
+  /* no video pad: no frame term (latest: nothing waits) */
+  fuse_setup (&f, TRUE, NULL, ACAPS, NULL);
+  fail_unless_equals_int (gst_harness_push (f.a,
+          make_audio (GST_AUDIO_FORMAT_F32LE, AUDIO_RATE, 1, 0, FRAME_DUR)),
+      GST_FLOW_OK);
+  gst_buffer_unref (gst_harness_pull (f.a));
+  min = query_latency (&f, &live);
+  fail_unless_equals_uint64 (min, 0);
+  fuse_teardown (&f);
+  fuse_setup (&f, TRUE, NULL, ACAPS, "attach-mode", 1, NULL);
+  min = query_latency (&f, &live);
+  fail_unless (min >= GST_SECOND && min < GST_SECOND + FRAME_DUR,
+      "audio-only window-mode latency %" GST_TIME_FORMAT, GST_TIME_ARGS (min));
+  fuse_teardown (&f);
 }
 
 GST_END_TEST;
