@@ -1084,7 +1084,9 @@ gst_udml_fuse_class_init (GstUdmlFuseClass * klass)
           G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (gobject_class, PROP_NUM_THREADS,
       g_param_spec_int ("num-threads", "Threads",
-          "BLAS threads used for inference (process-wide)", 1, 64,
+          "BLAS threads used for inference. Process-wide (OpenBLAS): it "
+          "applies to every udmlfuse in the process, the last to start "
+          "wins", 1, 64,
           DEFAULT_NUM_THREADS, G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING |
           G_PARAM_STATIC_STRINGS));
 
