@@ -84,17 +84,26 @@ UdmlStatus udml_media_scale (UdmlScaler *s, UdmlMediaPixelFormat fmt, int width,
 
 /* ------------------------------------------------------------ windowing */
 
-/* Window k covers running time [k*hop, k*hop + window). Audio is placed by
- * timestamp; holes are zero and lower the coverage. The video input of a
- * window is the frame shown at the window's midpoint (else the nearest frame
- * inside the window). */
+/* Window k covers [k*hop, k*hop + window) on the caller's time line. Audio
+ * is placed by timestamp; holes are zero and lower the coverage. The video
+ * input of a window is the frame shown at the window's midpoint (else the
+ * nearest frame inside the window).
+ *
+ * A stretch with no data at all (a timestamp jump, a long GAP) yields ONE
+ * gap window instead of one empty window per hop: gap = 1, start_ns..end_ns
+ * is the stretch (from the first empty window's start to where data
+ * resumes, or to the last position at EOS), n_windows the empty windows it
+ * stands for, audio and video are NULL. */
 typedef struct {
-  int64_t index;
+  int64_t index;             /* first window index this stands for */
+  int64_t n_windows;         /* 1, or the empty windows a gap skips */
   int64_t start_ns, end_ns;
   const float *audio;        /* 1 x n_mels x frames, borrowed until the next call */
   const float *video;        /* C x H x W, borrowed until the next call */
   float coverage[2];         /* indexed by UdmlModalityKind, 0..1 */
-  int partial;               /* forced before all data arrived (EOS, timeout) */
+  int partial;               /* a modality's data stops inside the window
+                              * (EOS, timeout) and covers less than it */
+  int gap;                   /* no data from start_ns to end_ns */
 } UdmlMediaWindow;
 
 typedef struct UdmlWindower UdmlWindower;
@@ -119,8 +128,10 @@ void udml_media_windower_set_done (UdmlWindower *w, UdmlModalityKind kind, int d
 int64_t udml_media_windower_position (const UdmlWindower *w, UdmlModalityKind kind);
 
 /* Computes the next window if every modality not done has reached its end,
- * or at once when force is set (EOS or live timeout: partial). Returns 1 and
- * fills out, or 0 when not ready / nothing left. */
+ * or at once when force is set (EOS or live timeout: partial). An empty
+ * window waits until data resumes (or every modality is done) and then
+ * comes out as one gap window. Returns 1 and fills out, or 0 when not
+ * ready / nothing left. */
 int udml_media_windower_next (UdmlWindower *w, int force, UdmlMediaWindow *out);
 
 /* ------------------------------------------------------------- decoding */

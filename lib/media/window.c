@@ -42,6 +42,7 @@ struct UdmlWindower
   int64_t base;                 /* first sample of window next_k */
   int64_t a_pos;                /* end of data or gaps delivered */
   int64_t a_last_end;           /* end of the last push, -1 after reset */
+  int64_t a_beyond;             /* first sample dropped past the ring, -1 none */
   float *ring;                  /* cap */
   uint8_t *have;                /* cap: 1 where data arrived */
   float *win_pcm;               /* win_n */
@@ -227,6 +228,7 @@ udml_media_windower_reset (UdmlWindower * w, int64_t start_ns)
   w->base = window_start_sample (w, w->next_k);
   w->a_pos = w->base;
   w->a_last_end = -1;
+  w->a_beyond = -1;
   memset (w->ring, 0, w->cap * sizeof (float));
   memset (w->have, 0, w->cap);
   w->v_pos = w->next_k * w->spec.hop_ns;
@@ -252,8 +254,13 @@ udml_media_windower_push_audio (UdmlWindower * w, int64_t pts_ns,
 
   lo = s0 > w->base ? s0 : w->base;
   hi = s0 + (int64_t) n;
-  if (hi > w->base + w->cap)
+  if (hi > w->base + w->cap) {
+    /* after a jump: kept as where data resumes (a gap ends there) */
+    int64_t first = s0 > w->base + w->cap ? s0 : w->base + w->cap;
+    if (w->a_beyond < 0 || first < w->a_beyond)
+      w->a_beyond = first;
     hi = w->base + w->cap;
+  }
   for (s = lo; s < hi; s++) {
     w->ring[s % w->cap] = pcm[s - s0];
     w->have[s % w->cap] = 1;
@@ -336,6 +343,72 @@ udml_media_windower_position (const UdmlWindower * w, UdmlModalityKind kind)
   return w->v_pos;
 }
 
+/* Earliest known data at or after from_ns (from_ns is in window next_k,
+ * which holds none), -1 if none is known yet. */
+static int64_t
+next_data (UdmlWindower * w, int64_t from_ns)
+{
+  int64_t best = -1, s, s_hi, k, t;
+
+  s_hi = w->a_pos < w->base + w->cap ? w->a_pos : w->base + w->cap;
+  for (s = ns_to_samples (w, from_ns); s < s_hi; s++)
+    if (w->have[s % w->cap]) {
+      best = samples_to_ns (w, s);
+      break;
+    }
+  if (w->a_beyond >= 0) {
+    t = samples_to_ns (w, w->a_beyond);
+    if (best < 0 || t < best)
+      best = t;
+  }
+  /* a slot holding a frame: its window start bounds the frame's start */
+  for (k = w->next_k + 1; k < w->next_k + w->n_slots; k++) {
+    VideoSlot *sl = slot_of (w, k);
+    if (sl->k == k && (sl->has || sl->covered_ns > 0)) {
+      t = k * w->spec.hop_ns;
+      if (best < 0 || t < best)
+        best = t;
+      break;
+    }
+  }
+  if (w->has_pend)
+    t = w->pend_pts;
+  else if (w->has_last && w->last_end > from_ns)
+    t = w->last_pts;
+  else
+    t = -1;
+  if (t >= 0) {
+    if (t < from_ns)
+      t = from_ns;
+    if (best < 0 || t < best)
+      best = t;
+  }
+  return best;
+}
+
+/* Moves the grid to window k (> next_k) past windows with no data. */
+static void
+skip_to (UdmlWindower * w, int64_t k)
+{
+  int64_t old_k = w->next_k, base = window_start_sample (w, k), s, hi, j;
+
+  hi = base < w->base + w->cap ? base : w->base + w->cap;
+  for (s = w->base; s < hi; s++) {
+    w->ring[s % w->cap] = 0.0f;
+    w->have[s % w->cap] = 0;
+  }
+  w->base = base;
+  if (w->a_pos < base)
+    w->a_pos = base;
+  if (w->a_beyond >= 0 && w->a_beyond < base + w->cap)
+    w->a_beyond = -1;           /* that data is lost: the ring had no room */
+  w->next_k = k;
+  /* slots still open keep their frames; the others open afresh */
+  for (j = k; j < k + w->n_slots; j++)
+    if (j >= old_k + w->n_slots || slot_of (w, j)->k != j)
+      slot_open (w, j);
+}
+
 int
 udml_media_windower_next (UdmlWindower * w, int force, UdmlMediaWindow * out)
 {
@@ -344,29 +417,51 @@ udml_media_windower_next (UdmlWindower * w, int force, UdmlMediaWindow * out)
   int64_t s_start = w->base, s_end = s_start + w->win_n, s, covered = 0, k2;
   int64_t next_base;
   VideoSlot *sl = slot_of (w, k);
-  int a_ready = w->done[UDML_MODALITY_AUDIO] || w->a_pos >= s_end;
-  int v_ready = w->done[UDML_MODALITY_VIDEO] || w->v_pos >= end;
-  int has_data, partial = 0;
-  float vcov;
+  int a_done = w->done[UDML_MODALITY_AUDIO];
+  int v_done = w->done[UDML_MODALITY_VIDEO];
+  int a_ready = a_done || w->a_pos >= s_end;
+  int v_ready = v_done || w->v_pos >= end;
+  int partial = 0;
+  float acov, vcov;
 
   if (!force && !(a_ready && v_ready))
     return 0;
-  has_data = w->a_pos > s_start || w->v_pos > start || sl->has
-      || (w->has_pend && w->pend_pts < end);
-  if (!has_data)
-    return 0;
-  if (w->a_pos < s_end && ((!w->done[UDML_MODALITY_AUDIO] && force)
-          || (w->done[UDML_MODALITY_AUDIO] && w->a_pos > s_start)))
-    partial = 1;
-  if (w->v_pos < end && ((!w->done[UDML_MODALITY_VIDEO] && force)
-          || (w->done[UDML_MODALITY_VIDEO] && w->v_pos > start)))
-    partial = 1;
+
+  for (s = s_start; s < s_end; s++)
+    covered += w->have[s % w->cap];
+  if (covered == 0 && !sl->has && sl->covered_ns == 0
+      && !(w->has_pend && w->pend_pts < end)) {
+    /* no data: wait for where it resumes (or the end), then one gap */
+    int64_t resume = next_data (w, end), j;
+
+    if (resume < 0) {
+      int64_t pa = samples_to_ns (w, w->a_pos);
+
+      if (!(a_done && v_done))
+        return 0;
+      resume = pa > w->v_pos ? pa : w->v_pos;
+      if (resume <= start)
+        return 0;               /* nothing left */
+      j = resume / w->spec.hop_ns + 1;
+    } else {
+      j = resume >= w->spec.window_ns ?
+          (resume - w->spec.window_ns) / w->spec.hop_ns + 1 : 0;
+    }
+    if (j <= k)
+      j = k + 1;
+    memset (out, 0, sizeof *out);
+    out->index = k;
+    out->n_windows = j - k;
+    out->start_ns = start;
+    out->end_ns = resume;
+    out->gap = 1;
+    skip_to (w, j);
+    return 1;
+  }
 
   /* audio: this window's samples only */
-  for (s = s_start; s < s_end; s++) {
+  for (s = s_start; s < s_end; s++)
     w->win_pcm[s - s_start] = w->ring[s % w->cap];
-    covered += w->have[s % w->cap];
-  }
   udml_media_mel_compute (w->mel, w->win_pcm, w->win_n, w->mel_out);
 
   /* video: a frame still on screen counts to the window end when forced */
@@ -376,15 +471,29 @@ udml_media_windower_next (UdmlWindower * w, int force, UdmlMediaWindow * out)
     memcpy (w->vid_out, sl->frame, w->frame_size * sizeof (float));
   else
     memset (w->vid_out, 0, w->frame_size * sizeof (float));
+  acov = (float) ((double) covered / w->win_n);
   vcov = (float) ((double) sl->covered_ns / w->spec.window_ns);
+  if (vcov > 1.0f)
+    vcov = 1.0f;
 
+  /* partial: a modality's data stops inside the window and leaves part of
+   * it uncovered */
+  if (acov < 1.0f && w->a_pos < s_end && ((!a_done && force)
+          || (a_done && w->a_pos > s_start)))
+    partial = 1;
+  if (vcov < 1.0f && w->v_pos < end && ((!v_done && force)
+          || (v_done && w->v_pos > start)))
+    partial = 1;
+
+  memset (out, 0, sizeof *out);
   out->index = k;
+  out->n_windows = 1;
   out->start_ns = start;
   out->end_ns = end;
   out->audio = w->mel_out;
   out->video = w->vid_out;
-  out->coverage[UDML_MODALITY_AUDIO] = (float) ((double) covered / w->win_n);
-  out->coverage[UDML_MODALITY_VIDEO] = vcov > 1.0f ? 1.0f : vcov;
+  out->coverage[UDML_MODALITY_AUDIO] = acov;
+  out->coverage[UDML_MODALITY_VIDEO] = vcov;
   out->partial = partial;
 
   /* advance: free the ring before the next window, open a slot at the far end */

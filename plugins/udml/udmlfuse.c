@@ -36,6 +36,8 @@ GST_DEBUG_CATEGORY (gst_udml_fuse_debug);
 #define DEFAULT_POLICY GST_UDML_FUSE_POLICY_UDML
 #define DEFAULT_WINDOW_DURATION 0
 #define DEFAULT_WINDOW_HOP 0
+/* a finer hop means hundreds of forward passes per second of media */
+#define MIN_WINDOW_HOP (10 * GST_MSECOND)
 #define DEFAULT_ATTACH_MODE GST_UDML_FUSE_ATTACH_LATEST
 #define DEFAULT_POST_MESSAGES TRUE
 #define DEFAULT_ATTACH_META TRUE
@@ -84,12 +86,16 @@ struct _GstUdmlFuse
   UdmlWindower *windower;
   GstUdmlFuseConvert conv;
   gboolean started;             /* window grid placed at the first data */
+  gint64 grid_offset;           /* grid time - running time: the grid is
+                                 * stream time as of the first data */
   gint64 next_index;
   GstUdmlPublisher pub;
   GstSegment primary_segment;
   GstClockTime frame_duration;
   GstClockTime proc_estimate, reported_proc, reported_latency;
   const GstUdmlFuseForwardHook *forward_hook;
+  gint out_kind;                /* modality of the src caps, -1 = none */
+  gint primary_kind;            /* modality of the held buffers, -1 = none */
 };
 
 #define gst_udml_fuse_parent_class parent_class
@@ -108,6 +114,23 @@ get_pad (GstUdmlFuse * self, UdmlModalityKind kind)
   pad = self->pads[kind] ? gst_object_ref (self->pads[kind]) : NULL;
   GST_OBJECT_UNLOCK (self);
   return pad;
+}
+
+/* Windows live on the grid time line, the stream time of the first data
+ * after a start or flush carried on by running time: window k is
+ * [k*hop, k*hop + window) in stream time, so a seek lands on the same grid
+ * as an uninterrupted run. */
+static gint64
+grid_time (GstUdmlFuse * self, GstClockTime rt)
+{
+  return (gint64) rt + self->grid_offset;
+}
+
+static GstClockTime
+grid_to_running_time (GstUdmlFuse * self, gint64 t)
+{
+  t -= self->grid_offset;
+  return t > 0 ? (GstClockTime) t : 0;
 }
 
 /* The pad whose buffers go out: the video pad, else the audio pad. */
@@ -151,18 +174,23 @@ is_live (GstUdmlFuse * self)
 static void
 update_latency (GstUdmlFuse * self)
 {
-  GstClockTime l;
+  GstClockTime l, frame;
   gboolean changed;
 
+  GST_OBJECT_LOCK (self);
+  frame = self->pads[UDML_MODALITY_VIDEO] != NULL;
+  GST_OBJECT_UNLOCK (self);
   /* under lock: a primary caps event (sink thread) and the src task both
    * land here */
   g_mutex_lock (&self->lock);
+  /* without a video pad no frame is waited for */
+  frame = frame ? self->frame_duration : 0;
   if (self->attach_mode == GST_UDML_FUSE_ATTACH_WINDOW)
     /* 5 % headroom: the processing time varies from window to window */
-    l = self->spec.window_ns + self->frame_duration +
+    l = self->spec.window_ns + frame +
         self->proc_estimate + self->proc_estimate / 20;
   else
-    l = self->frame_duration;
+    l = frame;
   self->reported_proc = self->proc_estimate;
   changed = l != self->reported_latency;
   self->reported_latency = l;
@@ -223,6 +251,12 @@ gst_udml_fuse_start (GstAggregator * agg)
           hop, &self->spec, &warm_up))
     goto fail;
   gst_udml_fuse_model_inputs (&self->model, self->in_model);
+  if (self->spec.hop_ns < (gint64) MIN_WINDOW_HOP) {
+    GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
+        ("The model's window hop is below 10 ms."),
+        ("hop %" G_GINT64_FORMAT " ns", self->spec.hop_ns));
+    goto fail;
+  }
 
   self->windower = udml_media_windower_new (&self->spec, &err);
   if (self->windower == NULL
@@ -264,6 +298,7 @@ gst_udml_fuse_stop (GstAggregator * agg)
   gst_udml_publisher_reset (&self->pub);
   gst_udml_fuse_model_stop (&self->model);
   free_streaming_state (self);
+  self->out_kind = self->primary_kind = -1;
   return TRUE;
 }
 
@@ -303,6 +338,11 @@ gst_udml_fuse_set_property (GObject * object, guint prop_id,
       break;
     case PROP_WINDOW_HOP:
       self->window_hop = g_value_get_uint64 (value);
+      if (self->window_hop > 0 && self->window_hop < MIN_WINDOW_HOP) {
+        GST_WARNING_OBJECT (self, "window-hop %" G_GUINT64_FORMAT " ns is "
+            "below the minimum: using 10 ms", self->window_hop);
+        self->window_hop = MIN_WINDOW_HOP;
+      }
       break;
     case PROP_ATTACH_MODE:
       self->attach_mode = g_value_get_enum (value);
@@ -406,6 +446,8 @@ gst_udml_fuse_create_new_pad (GstAggregator * agg, GstPadTemplate * templ,
     g_free (existing);
     return NULL;
   }
+  if (self->windower)
+    update_latency (self);
   return GST_AGGREGATOR_PAD (pad);
 }
 
@@ -420,7 +462,11 @@ gst_udml_fuse_release_pad (GstElement * element, GstPad * pad)
     if (self->pads[k] == (GstUdmlFusePad *) pad)
       self->pads[k] = NULL;
   GST_OBJECT_UNLOCK (self);
+  /* the primary input may change: new src caps before its next buffer */
+  gst_pad_mark_reconfigure (GST_AGGREGATOR_SRC_PAD (self));
   GST_ELEMENT_CLASS (parent_class)->release_pad (element, pad);
+  if (self->windower)
+    update_latency (self);
 }
 
 /* Takes a CAPS event's caps (an unsupported format is an error). */
@@ -543,6 +589,7 @@ gst_udml_fuse_update_src_caps (GstAggregator * agg, GstCaps * downstream,
     return GST_AGGREGATOR_FLOW_NEED_DATA;
   }
   *ret = gst_caps_ref (pad->caps);
+  self->out_kind = pad->kind;
   gst_object_unref (pad);
   return GST_FLOW_OK;
 }
@@ -569,7 +616,7 @@ gst_udml_fuse_get_next_time (GstAggregator * agg)
       if (self->in_model[k])
         pos = MAX (pos, udml_media_windower_position (self->windower, k));
     if (pos > start)
-      next = start + self->spec.window_ns;
+      next = grid_to_running_time (self, start + self->spec.window_ns);
   }
   for (k = 0; k < 2; k++) {
     GstUdmlFusePad *pad = get_pad (self, k);
@@ -626,16 +673,28 @@ pop_one (GstUdmlFuse * self, GstUdmlFusePad * pad)
   if (GST_CLOCK_TIME_IS_VALID (dur))
     rt_end = gst_udml_fuse_pad_running_time (pad, pts + dur);
   pad->pos = GST_CLOCK_TIME_IS_VALID (rt_end) ? rt_end : rt;
+  pad->pos_is_end = GST_CLOCK_TIME_IS_VALID (rt_end);
 
   /* the window grid starts at the window holding the first data */
   if (!self->started) {
-    udml_media_windower_reset (self->windower, rt);
-    self->next_index = rt / self->spec.hop_ns;
+    GstClockTime st;
+
+    GST_OBJECT_LOCK (pad);
+    st = gst_segment_to_stream_time (&aggpad->segment, GST_FORMAT_TIME, pts);
+    GST_OBJECT_UNLOCK (pad);
+    self->grid_offset = GST_CLOCK_TIME_IS_VALID (st) ?
+        (gint64) st - (gint64) rt : 0;
+    if (grid_time (self, rt) < 0)
+      self->grid_offset = 0;
+    udml_media_windower_reset (self->windower, grid_time (self, rt));
+    self->next_index = grid_time (self, rt) / self->spec.hop_ns;
     self->started = TRUE;
+    GST_DEBUG_OBJECT (self, "grid offset %" G_GINT64_FORMAT " ns, first "
+        "window %" G_GINT64_FORMAT, self->grid_offset, self->next_index);
   }
 
   if (gap) {
-    udml_media_windower_gap (self->windower, pad->kind, rt,
+    udml_media_windower_gap (self->windower, pad->kind, grid_time (self, rt),
         GST_CLOCK_TIME_IS_VALID (rt_end) ? (gint64) (rt_end - rt) : 0);
     gst_buffer_unref (buf);
     return GST_FLOW_OK;
@@ -645,29 +704,96 @@ pop_one (GstUdmlFuse * self, GstUdmlFusePad * pad)
   enabled = pad->enabled;
   GST_OBJECT_UNLOCK (pad);
   if (enabled && self->in_model[pad->kind]) {
-    gst_udml_fuse_pad_feed (pad, &self->conv, self->windower, buf, rt,
+    gst_udml_fuse_pad_feed (pad, &self->conv, self->windower, buf,
+        grid_time (self, rt),
         GST_CLOCK_TIME_IS_VALID (rt_end) ? rt_end - rt : GST_CLOCK_TIME_NONE);
   }
 
   primary = is_primary (self, pad);
   if (primary) {
-    gst_udml_publisher_hold (&self->pub, buf, rt);
+    gst_udml_publisher_hold (&self->pub, buf, grid_time (self, rt), pad->kind);
   } else {
     gst_buffer_unref (buf);
   }
   return GST_FLOW_OK;
 }
 
-/* Takes buffers in running-time order (gst_udml_fuse_pad_next). */
+/* A pad whose next buffer starts after the end of its data so far has no
+ * data in between: declaring it lets the windows of the other input go on
+ * (a timestamp jump would otherwise stall them until the ring overflows). */
+static void
+declare_head_gaps (GstUdmlFuse * self, GstUdmlFusePad * pads[2])
+{
+  gint k;
+
+  for (k = 0; k < 2; k++) {
+    GstBuffer *head;
+    GstClockTime rt;
+
+    if (pads[k] == NULL || !pads[k]->pos_is_end
+        || !GST_CLOCK_TIME_IS_VALID (pads[k]->pos))
+      continue;
+    head = gst_aggregator_pad_peek_buffer (GST_AGGREGATOR_PAD (pads[k]));
+    if (head == NULL)
+      continue;
+    rt = gst_udml_fuse_pad_running_time (pads[k], GST_BUFFER_PTS (head));
+    gst_buffer_unref (head);
+    if (GST_CLOCK_TIME_IS_VALID (rt) && rt > pads[k]->pos) {
+      udml_media_windower_gap (self->windower, pads[k]->kind,
+          grid_time (self, pads[k]->pos), (gint64) (rt - pads[k]->pos));
+      pads[k]->pos = rt;
+    }
+  }
+}
+
+/* Marks the inputs that are gone, disabled or at EOS as not waited for;
+ * returns whether every input is at EOS. */
+static gboolean
+update_done (GstUdmlFuse * self, GstUdmlFusePad * pads[2])
+{
+  gboolean all_eos = TRUE, any_pad = FALSE;
+  gint k;
+
+  for (k = 0; k < 2; k++) {
+    gboolean done = TRUE;
+
+    if (pads[k]) {
+      gboolean eos = gst_aggregator_pad_is_eos (GST_AGGREGATOR_PAD (pads[k]));
+      GST_OBJECT_LOCK (pads[k]);
+      done = eos || !pads[k]->enabled;
+      GST_OBJECT_UNLOCK (pads[k]);
+      if (!eos)
+        all_eos = FALSE;
+      any_pad = TRUE;
+    }
+    udml_media_windower_set_done (self->windower, k, done);
+  }
+  return any_pad && all_eos;
+}
+
+static GstFlowReturn handle_window (GstUdmlFuse * self,
+    const UdmlMediaWindow * win, gboolean live);
+
+/* Takes buffers in running-time order (gst_udml_fuse_pad_next), each
+ * followed by the windows it completes, so the windower never holds more
+ * than its horizon. */
 static GstFlowReturn
-drain_pads (GstUdmlFuse * self, GstUdmlFusePad * pads[2], gboolean timeout)
+drain_pads (GstUdmlFuse * self, GstUdmlFusePad * pads[2], gboolean timeout,
+    gboolean live)
 {
   GstFlowReturn ret = GST_FLOW_OK;
+  UdmlMediaWindow win;
   gint k;
 
   while (ret == GST_FLOW_OK
-      && (k = gst_udml_fuse_pad_next (pads, timeout)) >= 0)
+      && (k = gst_udml_fuse_pad_next (pads, timeout)) >= 0) {
+    if (self->started)
+      declare_head_gaps (self, pads);
     ret = pop_one (self, pads[k]);
+    while (ret == GST_FLOW_OK && self->started
+        && udml_media_windower_next (self->windower, 0, &win))
+      ret = handle_window (self, &win, live);
+  }
   return ret;
 }
 
@@ -687,22 +813,27 @@ window_use (GstUdmlFuse * self, const UdmlMediaWindow * win, gboolean use[2])
 }
 
 /* Live: a window more than a window behind its deadline is dropped, to
- * catch up instead of letting the latency grow. */
-static gboolean
-window_is_late (GstUdmlFuse * self, const UdmlMediaWindow * win)
+ * catch up instead of letting the latency grow. Returns how late it is
+ * (ns past its deadline), or -1 when it is kept. */
+static gint64
+window_lateness (GstUdmlFuse * self, const UdmlMediaWindow * win)
 {
   GstClockTime now = clock_running_time (self);
   GstClockTime lat = gst_aggregator_get_latency (GST_AGGREGATOR (self));
+  GstClockTime deadline;
 
-  if (!GST_CLOCK_TIME_IS_VALID (now) || !GST_CLOCK_TIME_IS_VALID (lat)
-      || now <= win->end_ns + lat + self->spec.window_ns)
-    return FALSE;
+  if (!GST_CLOCK_TIME_IS_VALID (now) || !GST_CLOCK_TIME_IS_VALID (lat))
+    return -1;
+  deadline = grid_to_running_time (self, win->end_ns) + lat;
+  if (now <= deadline + self->spec.window_ns)
+    return -1;
   GST_DEBUG_OBJECT (self, "dropping late window %" G_GINT64_FORMAT
       " (now %" GST_TIME_FORMAT ")", win->index, GST_TIME_ARGS (now));
-  return TRUE;
+  return (gint64) (now - deadline);
 }
 
-/* Infers one window (with no lock held) and publishes its record. */
+/* Infers one window (with no lock held) and publishes its record; a late
+ * window (live) is recorded as dropped without inference. */
 static GstFlowReturn
 handle_window (GstUdmlFuse * self, const UdmlMediaWindow * win, gboolean live)
 {
@@ -711,17 +842,21 @@ handle_window (GstUdmlFuse * self, const UdmlMediaWindow * win, gboolean live)
   GstUdmlFusePolicy policy;
   GstClockTime elapsed;
   gboolean use[2], post, meta;
+  gint64 late = -1;
   UdmlStatus st;
 
-  self->next_index = win->index + 1;
-  if (live && window_is_late (self, win)) {
-    gst_udml_publisher_drop (&self->pub, GST_ELEMENT_CAST (self), win);
-    return GST_FLOW_OK;
-  }
+  self->next_index = win->index + win->n_windows;
+  if (live && !win->gap)
+    late = window_lateness (self, win);
   memset (&rec, 0, sizeof rec);
-  gst_udml_window_times (&self->primary_segment, win, &rec);
+  gst_udml_window_times (&self->primary_segment, win, self->grid_offset, &rec);
   rec.partial = win->partial != 0;
-  window_use (self, win, use);
+  rec.gap = win->gap != 0;
+  rec.dropped = late >= 0;
+  if (rec.dropped)
+    use[0] = use[1] = FALSE;
+  else
+    window_use (self, win, use);
   g_mutex_lock (&self->lock);
   policy = self->policy;
   g_mutex_unlock (&self->lock);
@@ -734,14 +869,53 @@ handle_window (GstUdmlFuse * self, const UdmlMediaWindow * win, gboolean live)
     self->proc_estimate = (self->proc_estimate * 7 + elapsed) / 8;
   post = self->post_messages;
   meta = self->attach_meta;
+  elapsed = self->proc_estimate;
   g_mutex_unlock (&self->lock);
   if (st != UDML_OK)
     GST_ELEMENT_WARNING (self, STREAM, FAILED,
         ("Inference failed for window %" G_GINT64_FORMAT ".", win->index),
         ("%s", err.msg));
+  if (rec.dropped)
+    gst_udml_publisher_drop (&self->pub, GST_ELEMENT_CAST (self), &rec, late,
+        (gdouble) elapsed / self->spec.hop_ns);
   gst_udml_publisher_publish (&self->pub, GST_ELEMENT_CAST (self), &rec,
       post, meta);
   return GST_FLOW_OK;
+}
+
+/* When the primary input changed (a pad was released or requested), drops
+ * the held buffers of the old one and renegotiates the src caps, so no
+ * buffer leaves under caps it does not match. */
+static GstFlowReturn
+check_primary (GstUdmlFuse * self)
+{
+  GstAggregator *agg = GST_AGGREGATOR (self);
+  GstUdmlFusePad *pad = get_pad (self, UDML_MODALITY_VIDEO);
+  GstFlowReturn ret = GST_FLOW_OK;
+
+  if (pad == NULL)
+    pad = get_pad (self, UDML_MODALITY_AUDIO);
+  if (pad == NULL)
+    return GST_FLOW_OK;
+  if (self->primary_kind != (gint) pad->kind) {
+    guint dropped = gst_udml_publisher_drop_held_except (&self->pub, pad->kind);
+
+    GST_DEBUG_OBJECT (self, "primary input is now %s: %u held buffers "
+        "dropped", GST_PAD_NAME (pad), dropped);
+    self->primary_kind = pad->kind;
+    GST_OBJECT_LOCK (pad);
+    self->primary_segment = GST_AGGREGATOR_PAD (pad)->segment;
+    GST_OBJECT_UNLOCK (pad);
+    gst_aggregator_update_segment (agg, &self->primary_segment);
+  }
+  /* without caps yet, its CAPS event renegotiates (nothing of it is held
+   * before that) */
+  if (self->out_kind >= 0 && self->out_kind != (gint) pad->kind
+      && pad->caps != NULL && !gst_aggregator_negotiate (agg))
+    ret = GST_PAD_IS_FLUSHING (agg->srcpad) ? GST_FLOW_FLUSHING :
+        GST_FLOW_NOT_NEGOTIATED;
+  gst_object_unref (pad);
+  return ret;
 }
 
 /* Sends the primary buffers whose result is known (all of them at EOS). */
@@ -765,36 +939,18 @@ gst_udml_fuse_aggregate (GstAggregator * agg, gboolean timeout)
   GstUdmlFusePad *pads[2];
   GstFlowReturn ret = GST_FLOW_OK;
   UdmlMediaWindow win;
-  gboolean all_eos = TRUE, any_pad = FALSE, live = is_live (self);
+  gboolean all_eos, live = is_live (self);
   gboolean report_again;
   gint k;
 
   for (k = 0; k < 2; k++)
     pads[k] = get_pad (self, k);
 
-  for (k = 0; k < 2; k++)
-    if (pads[k])
-      any_pad = TRUE;
-  ret = drain_pads (self, pads, timeout);
+  update_done (self, pads);
+  ret = drain_pads (self, pads, timeout, live);
   if (ret != GST_FLOW_OK)
     goto out;
-
-  /* an input that is gone, disabled or at EOS is not waited for */
-  for (k = 0; k < 2; k++) {
-    gboolean done = TRUE;
-
-    if (pads[k]) {
-      gboolean eos = gst_aggregator_pad_is_eos (GST_AGGREGATOR_PAD (pads[k]));
-      GST_OBJECT_LOCK (pads[k]);
-      done = eos || !pads[k]->enabled;
-      GST_OBJECT_UNLOCK (pads[k]);
-      if (!eos)
-        all_eos = FALSE;
-    }
-    udml_media_windower_set_done (self->windower, k, done);
-  }
-  if (!any_pad)
-    all_eos = FALSE;
+  all_eos = update_done (self, pads);
 
   if (self->started) {
     while (ret == GST_FLOW_OK
@@ -808,8 +964,9 @@ gst_udml_fuse_aggregate (GstAggregator * agg, gboolean timeout)
       /* windows whose deadline passed close with what they have */
       while (ret == GST_FLOW_OK && GST_CLOCK_TIME_IS_VALID (now)
           && GST_CLOCK_TIME_IS_VALID (lat)
-          && self->next_index * (gint64) self->spec.hop_ns +
-          (gint64) self->spec.window_ns + (gint64) lat <= (gint64) now
+          && grid_to_running_time (self,
+              self->next_index * (gint64) self->spec.hop_ns +
+              (gint64) self->spec.window_ns) + lat <= now
           && udml_media_windower_next (self->windower, 1, &win))
         ret = handle_window (self, &win, live);
     }
@@ -819,6 +976,8 @@ gst_udml_fuse_aggregate (GstAggregator * agg, gboolean timeout)
         ret = handle_window (self, &win, live);
     }
   }
+  if (ret == GST_FLOW_OK)
+    ret = check_primary (self);
   if (ret == GST_FLOW_OK)
     ret = push_held (self, all_eos);
 
@@ -895,7 +1054,8 @@ gst_udml_fuse_class_init (GstUdmlFuseClass * klass)
           G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (gobject_class, PROP_WINDOW_HOP,
       g_param_spec_uint64 ("window-hop", "Window hop",
-          "Distance between window starts in ns (0 = the model's)", 0,
+          "Distance between window starts in ns (0 = the model's; values "
+          "below 10 ms are raised to 10 ms)", 0,
           60 * GST_SECOND, DEFAULT_WINDOW_HOP,
           G_PARAM_READWRITE | GST_PARAM_MUTABLE_READY |
           G_PARAM_STATIC_STRINGS));
@@ -924,7 +1084,9 @@ gst_udml_fuse_class_init (GstUdmlFuseClass * klass)
           G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (gobject_class, PROP_NUM_THREADS,
       g_param_spec_int ("num-threads", "Threads",
-          "BLAS threads used for inference (process-wide)", 1, 64,
+          "BLAS threads used for inference. Process-wide (OpenBLAS): it "
+          "applies to every udmlfuse in the process, the last to start "
+          "wins", 1, 64,
           DEFAULT_NUM_THREADS, G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING |
           G_PARAM_STATIC_STRINGS));
 
@@ -979,5 +1141,6 @@ gst_udml_fuse_init (GstUdmlFuse * self)
   self->num_threads = DEFAULT_NUM_THREADS;
   gst_udml_publisher_init (&self->pub);
   self->reported_latency = GST_CLOCK_TIME_NONE;
+  self->out_kind = self->primary_kind = -1;
   gst_segment_init (&self->primary_segment, GST_FORMAT_TIME);
 }

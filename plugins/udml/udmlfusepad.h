@@ -28,6 +28,8 @@ struct _GstUdmlFusePad
   gint format;                  /* UdmlMediaPixelFormat or
                                  * UdmlMediaSampleFormat, -1 = none */
   GstClockTime pos;             /* running time reached by popped data */
+  gboolean pos_is_end;          /* pos is where the data ends (a known
+                                 * duration), so a later buffer leaves a gap */
 };
 
 /* The conversion to model format the pads share; created at start. */

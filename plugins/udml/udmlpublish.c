@@ -19,7 +19,8 @@ GST_DEBUG_CATEGORY_EXTERN (gst_udml_fuse_debug);
 typedef struct
 {
   GstBuffer *buf;
-  GstClockTime rt;              /* running time of the buffer start */
+  GstClockTime rt;              /* grid time of the buffer start */
+  gint kind;                    /* UdmlModalityKind of its pad */
 } HeldBuffer;
 
 GType
@@ -113,40 +114,41 @@ gst_udml_publisher_reset (GstUdmlPublisher * p)
 
 void
 gst_udml_window_times (const GstSegment * seg, const UdmlMediaWindow * win,
-    GstUdmlRecord * rec)
+    gint64 grid_offset, GstUdmlRecord * rec)
 {
-  guint64 pos_s = GST_CLOCK_TIME_NONE, pos_e = GST_CLOCK_TIME_NONE;
-  guint64 st_s = GST_CLOCK_TIME_NONE, st_e = GST_CLOCK_TIME_NONE;
+  gint64 rt = win->start_ns - grid_offset;
+  guint64 pos = GST_CLOCK_TIME_NONE;
 
-  if (seg->format == GST_FORMAT_TIME) {
-    pos_s = gst_segment_position_from_running_time (seg, GST_FORMAT_TIME,
-        win->start_ns);
-    pos_e = gst_segment_position_from_running_time (seg, GST_FORMAT_TIME,
-        win->end_ns);
-    if (GST_CLOCK_TIME_IS_VALID (pos_s))
-      st_s = gst_segment_to_stream_time (seg, GST_FORMAT_TIME, pos_s);
-    if (GST_CLOCK_TIME_IS_VALID (pos_e))
-      st_e = gst_segment_to_stream_time (seg, GST_FORMAT_TIME, pos_e);
-  }
+  if (rt < 0)
+    rt = 0;                     /* a window that starts before the segment */
+  if (seg->format == GST_FORMAT_TIME && win->start_ns >= 0)
+    pos = gst_segment_position_from_stream_time (seg, GST_FORMAT_TIME,
+        (guint64) win->start_ns);
+  if (!GST_CLOCK_TIME_IS_VALID (pos) && seg->format == GST_FORMAT_TIME)
+    pos = gst_segment_position_from_running_time (seg, GST_FORMAT_TIME,
+        (guint64) rt);
   rec->window_index = win->index;
-  rec->running_time = win->start_ns;
+  rec->running_time = (GstClockTime) rt;
   rec->duration = win->end_ns - win->start_ns;
-  rec->pts = GST_CLOCK_TIME_IS_VALID (pos_s) ? pos_s : (guint64) win->start_ns;
-  rec->window_start = (GST_CLOCK_TIME_IS_VALID (st_s) ? st_s :
-      (guint64) win->start_ns) / (gdouble) GST_SECOND;
-  rec->window_end = (GST_CLOCK_TIME_IS_VALID (st_e) ? st_e :
-      (guint64) win->end_ns) / (gdouble) GST_SECOND;
+  rec->pts = GST_CLOCK_TIME_IS_VALID (pos) ? pos : (guint64) rt;
+  rec->window_start = win->start_ns / (gdouble) GST_SECOND;
+  rec->window_end = win->end_ns / (gdouble) GST_SECOND;
 }
 
 void
 gst_udml_publisher_drop (GstUdmlPublisher * p, GstElement * element,
-    const UdmlMediaWindow * win)
+    const GstUdmlRecord * rec, gint64 jitter, gdouble proportion)
 {
   GstMessage *msg;
+  guint64 total;
 
   p->dropped++;
-  msg = gst_message_new_qos (GST_OBJECT_CAST (element), TRUE, win->start_ns,
-      GST_CLOCK_TIME_NONE, win->start_ns, win->end_ns - win->start_ns);
+  total = p->processed + p->dropped;
+  msg = gst_message_new_qos (GST_OBJECT_CAST (element), TRUE,
+      rec->running_time, (guint64) (rec->window_start * GST_SECOND + 0.5),
+      rec->pts, rec->duration);
+  gst_message_set_qos_values (msg, jitter, proportion,
+      (gint) (1000000 * (total - p->dropped) / total));
   /* units are windows: processed and dropped so far */
   gst_message_set_qos_stats (msg, GST_FORMAT_DEFAULT, p->processed, p->dropped);
   gst_element_post_message (element, msg);
@@ -178,7 +180,8 @@ void
 gst_udml_publisher_publish (GstUdmlPublisher * p, GstElement * element,
     const GstUdmlRecord * rec, gboolean post, gboolean meta)
 {
-  p->processed++;
+  if (!rec->dropped)
+    p->processed++;
   if (post) {
     GstStructure *s = gst_udml_record_to_structure (rec, "udmlfuse");
     gst_element_post_message (element,
@@ -217,11 +220,31 @@ find_record (GstUdmlPublisher * p, gboolean per_window, gint64 k)
 }
 
 void
-gst_udml_publisher_hold (GstUdmlPublisher * p, GstBuffer * buf, GstClockTime rt)
+gst_udml_publisher_hold (GstUdmlPublisher * p, GstBuffer * buf,
+    GstClockTime rt, gint kind)
 {
-  HeldBuffer h = { buf, rt };
+  HeldBuffer h = { buf, rt, kind };
 
   gst_queue_array_push_tail_struct (p->held, &h);
+}
+
+guint
+gst_udml_publisher_drop_held_except (GstUdmlPublisher * p, gint kind)
+{
+  guint n = gst_queue_array_get_length (p->held), i, dropped = 0;
+
+  /* rotate once through the queue, keeping the order of the kept ones */
+  for (i = 0; i < n; i++) {
+    HeldBuffer h = *(HeldBuffer *) gst_queue_array_pop_head_struct (p->held);
+
+    if (h.kind == kind) {
+      gst_queue_array_push_tail_struct (p->held, &h);
+    } else {
+      gst_buffer_unref (h.buf);
+      dropped++;
+    }
+  }
+  return dropped;
 }
 
 static GstFlowReturn

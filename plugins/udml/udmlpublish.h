@@ -42,24 +42,32 @@ void gst_udml_publisher_close (GstUdmlPublisher * p);
  * restart, stop). */
 void gst_udml_publisher_reset (GstUdmlPublisher * p);
 
-/* Fills rec's times from a window's running times, in the primary pad's
- * segment (stream time for window_start/end, buffer time for pts). */
+/* Fills rec's times from a window on the grid time line (running time +
+ * grid_offset, which is the stream time): window_start/end in seconds, the
+ * running time, and pts in the primary pad's segment. */
 void gst_udml_window_times (const GstSegment * segment,
-    const UdmlMediaWindow * win, GstUdmlRecord * rec);
+    const UdmlMediaWindow * win, gint64 grid_offset, GstUdmlRecord * rec);
 
-/* Counts a window dropped for lateness and posts the QoS message. */
+/* Counts a window dropped for lateness (its record, with dropped set, is
+ * published as usual) and posts the QoS message: rec's running time, stream
+ * time and pts, jitter = how late it finished (ns), proportion = the
+ * processing time per window over the hop. */
 void gst_udml_publisher_drop (GstUdmlPublisher * p, GstElement * element,
-    const UdmlMediaWindow * win);
+    const GstUdmlRecord * rec, gint64 jitter, gdouble proportion);
 
 /* Publishes one window: the element message (post), the JSON line, and
  * keeps the record for the meta (meta). Never call it with a lock held. */
 void gst_udml_publisher_publish (GstUdmlPublisher * p, GstElement * element,
     const GstUdmlRecord * rec, gboolean post, gboolean meta);
 
-/* Keeps a primary buffer, starting at running time rt, until its window's
- * record is known. (transfer full) buf */
+/* Keeps a primary buffer of modality kind, starting at grid time rt, until
+ * its window's record is known. (transfer full) buf */
 void gst_udml_publisher_hold (GstUdmlPublisher * p, GstBuffer * buf,
-    GstClockTime rt);
+    GstClockTime rt, gint kind);
+
+/* Drops the held buffers of every modality but kind (the primary input
+ * changed: they no longer match the output caps). Returns how many. */
+guint gst_udml_publisher_drop_held_except (GstUdmlPublisher * p, gint kind);
 
 /* Sends the held buffers out through agg, each with its record as
  * UdmlFusionMeta (meta): with per_window, a buffer waits for its own window

@@ -51,7 +51,9 @@ gst_udml_record_fill_structure (const GstUdmlRecord * rec, GstStructure * s)
       "label_id", G_TYPE_INT, rec->label_id,
       "confidence", G_TYPE_DOUBLE, rec->confidence,
       "valid", G_TYPE_BOOLEAN, rec->valid,
-      "partial", G_TYPE_BOOLEAN, rec->partial, NULL);
+      "partial", G_TYPE_BOOLEAN, rec->partial,
+      "gap", G_TYPE_BOOLEAN, rec->gap,
+      "dropped", G_TYPE_BOOLEAN, rec->dropped, NULL);
   gst_structure_take_value (s, "probabilities", &probs);
   g_value_init (&sv, GST_TYPE_STRUCTURE);
   g_value_take_boxed (&sv, mods);
@@ -117,6 +119,8 @@ gst_udml_record_build_json (const GstUdmlRecord * rec, JsonBuilder * b)
   json_builder_end_array (b);
   add_bool (b, "valid", rec->valid);
   add_bool (b, "partial", rec->partial);
+  add_bool (b, "gap", rec->gap);
+  add_bool (b, "dropped", rec->dropped);
   json_builder_set_member_name (b, "modalities");
   json_builder_begin_object (b);
   for (i = 0; i < rec->n_modalities; i++) {

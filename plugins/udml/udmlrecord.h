@@ -32,6 +32,8 @@ typedef struct
   gint n_classes;
   gfloat probs[UDML_MAX_CLASSES];
   gboolean valid, partial;
+  gboolean gap;                 /* no data from window_start to window_end */
+  gboolean dropped;             /* not inferred: dropped by QoS (late) */
   gint n_modalities;
   gchar mod_name[UDML_MAX_MODALITIES][UDML_NAME_LEN];
   GstUdmlModalityRecord mod[UDML_MAX_MODALITIES];

@@ -277,6 +277,9 @@ typedef struct
   GPtrArray *windows;           /* GstStructure "udmlfuse" */
   GPtrArray *model_events;      /* GstStructure "udmlfuse-model" */
   guint64 qos_dropped;
+  guint64 qos_rt[4], qos_st[4]; /* running, stream time of the first QoS */
+  gint64 qos_jitter[4];
+  gdouble qos_proportion[4];
   guint n_qos, n_warnings, n_errors;
   GError *error;
 } Msgs;
@@ -315,6 +318,12 @@ msgs_take (Msgs * m, GstMessage * msg)
       GstFormat fmt;
       guint64 processed, dropped;
       gst_message_parse_qos_stats (msg, &fmt, &processed, &dropped);
+      if (m->n_qos < 4) {
+        gst_message_parse_qos (msg, NULL, &m->qos_rt[m->n_qos],
+            &m->qos_st[m->n_qos], NULL, NULL);
+        gst_message_parse_qos_values (msg, &m->qos_jitter[m->n_qos],
+            &m->qos_proportion[m->n_qos], NULL);
+      }
       m->n_qos++;
       m->qos_dropped = dropped;
       break;
@@ -818,6 +827,21 @@ GST_START_TEST (test_latency_query)
   fail_unless (min >= GST_SECOND + FRAME_DUR && min < 3 * GST_SECOND,
       "window-mode latency %" GST_TIME_FORMAT, GST_TIME_ARGS (min));
   fuse_teardown (&f);
+
+  /* no video pad: no frame term (latest: nothing waits) */
+  fuse_setup (&f, TRUE, NULL, ACAPS, NULL);
+  fail_unless_equals_int (gst_harness_push (f.a,
+          make_audio (GST_AUDIO_FORMAT_F32LE, AUDIO_RATE, 1, 0, FRAME_DUR)),
+      GST_FLOW_OK);
+  gst_buffer_unref (gst_harness_pull (f.a));
+  min = query_latency (&f, &live);
+  fail_unless_equals_uint64 (min, 0);
+  fuse_teardown (&f);
+  fuse_setup (&f, TRUE, NULL, ACAPS, "attach-mode", 1, NULL);
+  min = query_latency (&f, &live);
+  fail_unless (min >= GST_SECOND && min < GST_SECOND + FRAME_DUR,
+      "audio-only window-mode latency %" GST_TIME_FORMAT, GST_TIME_ARGS (min));
+  fuse_teardown (&f);
 }
 
 GST_END_TEST;
@@ -948,6 +972,7 @@ GST_START_TEST (test_live_overload_drops)
 {
   Fuse f;
   Msgs m;
+  guint i;
 
   fuse_setup (&f, TRUE, VCAPS, ACAPS, NULL);
   /* the clock is far ahead of the data: every window is already late */
@@ -964,15 +989,198 @@ GST_START_TEST (test_live_overload_drops)
   }
   fail_unless (m.qos_dropped == 2, "dropped %" G_GUINT64_FORMAT, m.qos_dropped);
   fail_unless (m.n_qos >= 2);
-  fail_unless_equals_int (m.windows->len, 0);
+  msgs_wait_windows (&m, f.bus, 2, 10 * GST_SECOND);
+  /* a dropped window still has its record, marked dropped, not inferred */
+  fail_unless_equals_int (m.windows->len, 2);
+  for (i = 0; i < 2; i++) {
+    const GstStructure *s = g_ptr_array_index (m.windows, i);
+    GstClockTime lat = 100 * MS;        /* one frame, attach-mode=latest */
+    fail_unless (win_bool (s, "dropped"), "window %u not marked dropped", i);
+    fail_unless (!win_bool (s, "valid"));
+    fail_unless_equals_uint64 (win_index (s), i);
+    /* the QoS message names the same window, in running and stream time */
+    fail_unless_equals_uint64 (m.qos_rt[i], i * GST_SECOND);
+    fail_unless_equals_uint64 (m.qos_st[i], i * GST_SECOND);
+    /* late by now (30 s) - deadline (window end + latency) */
+    fail_unless_equals_int64 (m.qos_jitter[i],
+        (gint64) (30 * GST_SECOND - ((i + 1) * GST_SECOND + lat)));
+    fail_unless (m.qos_proportion[i] > 0.0 && m.qos_proportion[i] < 1.0,
+        "proportion %g", m.qos_proportion[i]);
+  }
   msgs_clear (&m);
   fuse_teardown (&f);
 }
 
 GST_END_TEST;
 
+/* Video timestamps jump by an hour while audio goes on: the audio windows
+ * carry on, and the stretch with no data at all is one gap record. */
+GST_START_TEST (test_timestamp_jump)
+{
+  Fuse f;
+  Msgs m;
+  GstClockTime t, jump = 3600 * GST_SECOND;
+  guint i, n_gaps = 0;
+  const GstStructure *s, *gap = NULL;
+
+  fuse_setup (&f, FALSE, VCAPS, ACAPS, NULL);
+  push_av (&f, 0, 2 * GST_SECOND);
+  /* queued on the video pad; audio goes on up to its EOS */
+  fail_unless_equals_int (gst_harness_push (f.v,
+          make_video (GST_VIDEO_FORMAT_GRAY8, 64, 48, jump + 2 * GST_SECOND,
+              FRAME_DUR, 1)), GST_FLOW_OK);
+  for (t = 2 * GST_SECOND; t < 3 * GST_SECOND; t += FRAME_DUR)
+    fail_unless_equals_int (gst_harness_push (f.a,
+            make_audio (GST_AUDIO_FORMAT_F32LE, AUDIO_RATE, 1, t, FRAME_DUR)),
+        GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (f.a, gst_event_new_eos ()));
+  for (t = jump + 2 * GST_SECOND + FRAME_DUR; t < jump + 4 * GST_SECOND;
+      t += FRAME_DUR)
+    fail_unless_equals_int (gst_harness_push (f.v,
+            make_video (GST_VIDEO_FORMAT_GRAY8, 64, 48, t, FRAME_DUR, 1)),
+        GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (f.v, gst_event_new_eos ()));
+  wait_eos (&f);
+  msgs_init (&m);
+  msgs_drain (&m, f.bus);
+  /* windows 0-2 (audio), one gap, windows 3602 and 3603 (video) */
+  fail_unless (m.windows->len == 6, "%u records", m.windows->len);
+  for (i = 0; i < m.windows->len; i++) {
+    s = g_ptr_array_index (m.windows, i);
+    if (win_bool (s, "gap")) {
+      n_gaps++;
+      gap = s;
+    } else {
+      check_record (s, 10);
+      fail_unless (win_bool (s, "valid"), "record %u not valid", i);
+    }
+  }
+  fail_unless_equals_int (n_gaps, 1);
+  fail_unless (!win_bool (gap, "valid"));
+  fail_unless_equals_uint64 (win_index (gap), 3);
+  assert_close (win_double (gap, "window_start"), 3.0, 1e-9, 0, "gap start");
+  assert_close (win_double (gap, "window_end"), 3602.0, 1e-9, 0, "gap end");
+  s = g_ptr_array_index (m.windows, 2);
+  fail_unless (mod_present (s, "audio") && !mod_present (s, "video"));
+  s = g_ptr_array_index (m.windows, 4);
+  fail_unless_equals_uint64 (win_index (s), 3602);
+  fail_unless (mod_present (s, "video"));
+  msgs_clear (&m);
+  fuse_teardown (&f);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_window_hop_minimum)
+{
+  GstElement *e = gst_element_factory_make ("udmlfuse", NULL);
+  guint64 hop = 0;
+
+  g_object_set (e, "window-hop", (guint64) 1, NULL);
+  g_object_get (e, "window-hop", &hop, NULL);
+  fail_unless_equals_uint64 (hop, 10 * MS);
+  g_object_set (e, "window-hop", (guint64) (250 * MS), NULL);
+  g_object_get (e, "window-hop", &hop, NULL);
+  fail_unless_equals_uint64 (hop, 250 * MS);
+  g_object_set (e, "window-hop", (guint64) 0, NULL);
+  g_object_get (e, "window-hop", &hop, NULL);
+  fail_unless_equals_uint64 (hop, 0);
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
+/* Counts buffers leaving under caps of the other modality (sizes tell the
+ * modality: a 64x48 GRAY8 frame or 100 ms of mono F32 audio). */
+typedef struct
+{
+  gint mismatched, audio_out, video_out;
+} CapsCheck;
+
+static GstPadProbeReturn
+caps_check_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  CapsCheck *c = user_data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstCaps *caps = gst_pad_get_current_caps (pad);
+  gboolean is_audio = gst_buffer_get_size (buf) == 6400;
+  const gchar *name = caps ?
+      gst_structure_get_name (gst_caps_get_structure (caps, 0)) : "";
+
+  g_atomic_int_inc (is_audio ? &c->audio_out : &c->video_out);
+  if (!g_str_has_prefix (name, is_audio ? "audio/" : "video/"))
+    g_atomic_int_inc (&c->mismatched);
+  if (caps)
+    gst_caps_unref (caps);
+  return GST_PAD_PROBE_OK;
+}
+
+/* Releasing the video pad while audio flows: the audio that now passes
+ * through leaves under audio caps, never under the old video caps. */
+GST_START_TEST (test_release_primary_pad)
+{
+  GstElement *e = gst_element_factory_make ("udmlfuse", NULL);
+  GstHarness *a, *v;
+  GstPad *src;
+  CapsCheck c = { 0 };
+  GstClockTime t;
+  GstEvent *ev;
+  gboolean eos = FALSE;
+
+  g_object_set (e, "model", model_a, "attach-mode", 1, NULL);
+  a = attach (e, "audio_0", TRUE, FALSE);
+  gst_harness_set_src_caps_str (a, ACAPS);
+  v = attach (e, "video_0", FALSE, FALSE);
+  gst_harness_set_src_caps_str (v, VCAPS);
+  src = gst_element_get_static_pad (e, "src");
+  gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, caps_check_probe, &c,
+      NULL);
+  for (t = 0; t < 1500 * MS; t += FRAME_DUR) {
+    fail_unless_equals_int (gst_harness_push (v,
+            make_video (GST_VIDEO_FORMAT_GRAY8, 64, 48, t, FRAME_DUR, 1)),
+        GST_FLOW_OK);
+    fail_unless_equals_int (gst_harness_push (a,
+            make_audio (GST_AUDIO_FORMAT_F32LE, AUDIO_RATE, 1, t, FRAME_DUR)),
+        GST_FLOW_OK);
+  }
+  /* window 0's frames are out, window 1's are still held
+   * (attach-mode=window) */
+  for (t = 0; t < 200 && g_atomic_int_get (&c.video_out) < 10; t++)
+    g_usleep (50000);
+  fail_unless_equals_int (g_atomic_int_get (&c.video_out), 10);
+  gst_harness_teardown (v);
+  for (t = 1500 * MS; t < 3 * GST_SECOND; t += FRAME_DUR)
+    fail_unless_equals_int (gst_harness_push (a,
+            make_audio (GST_AUDIO_FORMAT_F32LE, AUDIO_RATE, 1, t, FRAME_DUR)),
+        GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (a, gst_event_new_eos ()));
+  while (!eos && (ev = gst_harness_pull_event (a)) != NULL) {
+    eos = GST_EVENT_TYPE (ev) == GST_EVENT_EOS;
+    gst_event_unref (ev);
+  }
+  fail_unless (eos, "no EOS");
+  fail_unless (c.video_out > 0 && c.audio_out > 0, "%d video, %d audio out",
+      c.video_out, c.audio_out);
+  fail_unless_equals_int (c.mismatched, 0);
+  gst_object_unref (src);
+  gst_harness_teardown (a);
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
+static void push_flush_to (Fuse * f, GstClockTime start);
+
 static void
 push_flush (Fuse * f)
+{
+  push_flush_to (f, 0);
+}
+
+/* A flushing seek to start as a demuxer does it: flush, then a segment
+ * whose start and time are the seek position (running time restarts at 0). */
+static void
+push_flush_to (Fuse * f, GstClockTime start)
 {
   guint32 seqnum = gst_util_seqnum_next ();
   GstHarness *hs[2] = { f->v, f->a };
@@ -990,9 +1198,92 @@ push_flush (Fuse * f)
     gst_harness_push_event (hs[i], ev);
   }
   gst_segment_init (&seg, GST_FORMAT_TIME);
+  seg.start = seg.time = seg.position = start;
   for (i = 0; i < 2; i++)
     fail_unless (gst_harness_push_event (hs[i], gst_event_new_segment (&seg)));
 }
+
+/* Records of a run over [0, 3 s) with a flushing seek to seek (0 = none)
+ * after the first 2.2 s; only the records after the seek are returned. */
+static GPtrArray *
+run_with_seek (GstClockTime seek)
+{
+  Fuse f;
+  Msgs m;
+  GPtrArray *out;
+
+  fuse_setup (&f, FALSE, VCAPS, ACAPS, NULL);
+  msgs_init (&m);
+  if (seek) {
+    push_av (&f, 0, 2200 * MS);
+    msgs_wait_windows (&m, f.bus, 2, 20 * GST_SECOND);
+    fail_unless (m.windows->len == 2, "%u windows before the seek",
+        m.windows->len);
+    push_flush_to (&f, seek);
+    g_ptr_array_set_size (m.windows, 0);
+  }
+  push_av (&f, seek, 3 * GST_SECOND);
+  push_eos (&f);
+  wait_eos (&f);
+  msgs_drain (&m, f.bus);
+  out = g_ptr_array_ref (m.windows);
+  msgs_clear (&m);
+  fuse_teardown (&f);
+  return out;
+}
+
+static void
+assert_same_result (const GstStructure * a, const GstStructure * b)
+{
+  const GValue *pa = gst_structure_get_value (a, "probabilities");
+  const GValue *pb = gst_structure_get_value (b, "probabilities");
+  const gchar *mods[] = { "audio", "video" };
+  guint i;
+
+  fail_unless_equals_uint64 (win_index (a), win_index (b));
+  assert_close (win_double (a, "window_start"), win_double (b,
+          "window_start"), 1e-9, 0, "window_start");
+  fail_unless_equals_string (gst_structure_get_string (a, "label"),
+      gst_structure_get_string (b, "label"));
+  for (i = 0; i < gst_value_array_get_size (pa); i++)
+    assert_close (g_value_get_double (gst_value_array_get_value (pa, i)),
+        g_value_get_double (gst_value_array_get_value (pb, i)), 1e-6, 0,
+        "probability after the seek");
+  for (i = 0; i < 2; i++)
+    assert_close (mod_double (a, mods[i], "weight"), mod_double (b, mods[i],
+            "weight"), 1e-6, 0, "weight after the seek");
+}
+
+/* After a flushing seek the grid stays on stream time: window k is
+ * [k*hop, k*hop + window) and gives what an uninterrupted run gives. */
+GST_START_TEST (test_seek_keeps_grid)
+{
+  GPtrArray *whole = run_with_seek (0), *seek1 = run_with_seek (GST_SECOND);
+  GPtrArray *seek15 = run_with_seek (1500 * MS);
+  const GstStructure *s;
+
+  fail_unless (whole->len == 3, "%u windows", whole->len);
+  /* seek to a window start: windows 1 and 2, as in the whole run */
+  fail_unless (seek1->len == 2, "%u windows after the seek", seek1->len);
+  assert_same_result (g_ptr_array_index (seek1, 0),
+      g_ptr_array_index (whole, 1));
+  assert_same_result (g_ptr_array_index (seek1, 1),
+      g_ptr_array_index (whole, 2));
+  /* seek inside window 1: it is half covered, window 2 is as before */
+  fail_unless (seek15->len == 2, "%u windows after the seek", seek15->len);
+  s = g_ptr_array_index (seek15, 0);
+  fail_unless_equals_uint64 (win_index (s), 1);
+  assert_close (win_double (s, "window_start"), 1.0, 1e-9, 0, "window_start");
+  assert_close (mod_double (s, "audio", "coverage"), 0.5, 1e-3, 0,
+      "audio coverage of the window the seek lands in");
+  assert_same_result (g_ptr_array_index (seek15, 1),
+      g_ptr_array_index (whole, 2));
+  g_ptr_array_unref (whole);
+  g_ptr_array_unref (seek1);
+  g_ptr_array_unref (seek15);
+}
+
+GST_END_TEST;
 
 GST_START_TEST (test_flushing_seek)
 {
@@ -1450,9 +1741,13 @@ udmlfuse_suite (void)
   tcase_add_test (tc, test_latency_query);
   tcase_add_test (tc, test_eos_one_pad_partial);
   tcase_add_test (tc, test_gap_events);
+  tcase_add_test (tc, test_timestamp_jump);
+  tcase_add_test (tc, test_window_hop_minimum);
   tcase_add_test (tc, test_live_starved_pad);
   tcase_add_test (tc, test_live_overload_drops);
   tcase_add_test (tc, test_flushing_seek);
+  tcase_add_test (tc, test_seek_keeps_grid);
+  tcase_add_test (tc, test_release_primary_pad);
   tcase_add_test (tc, test_state_cycling);
   tcase_add_test (tc, test_bad_model);
   tcase_add_test (tc, test_reload);
