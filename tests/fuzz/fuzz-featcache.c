@@ -1,28 +1,43 @@
-/* fuzz-featcache.c — libFuzzer target for the feature-cache reader, through
- * manifest_load_features on the fixed manifest of fuzz-featcache.h.
+/* fuzz-featcache.c — libFuzzer target for the feature-cache reader
+ * (udml_data_cache_read) on the bound list of fuzz-featcache.h.
  *
  * Input: one mode byte, then the cache file. Mode bit 0 writes the right
  * magic and key and recomputes the FNV-1a trailer, so mutations reach the
- * row table and the feature arrays. */
+ * item table and the feature arrays. The file is a memfd opened by path, so
+ * the reader's own open/read path runs. */
 #include "fuzz-featcache.h"
 
+#include <math.h>
+
 static FuzzFeatcache fc;
+static FuzzFile file;
 
 static void
 cleanup (void)
 {
-  fuzz_rmdir (fc.dir);
+  fuzz_featcache_clear (&fc);
 }
 
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
   fuzz_quiet ();
-  if (fuzz_featcache_setup (&fc) != 0) {
-    fuzz_fail ("cannot set up the manifest and its cache");
-  }
+  if (fuzz_featcache_setup (&fc) != 0 || fuzz_file_open (&file) != 0)
+    fuzz_fail ("harness setup or scratch file write failed");
   atexit (cleanup);
   return 0;
+}
+
+/* True when the items' errors are still the bound list's. */
+static int
+list_untouched (void)
+{
+  for (int i = 0; i < FUZZ_FC_ITEMS; i++) {
+    const char *e = fc.list.items[i].error, *o = fc.errors[i];
+    if ((e == NULL) != (o == NULL) || (e && strcmp (e, o) != 0))
+      return 0;
+  }
+  return 1;
 }
 
 int
@@ -30,8 +45,11 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
 {
   static uint8_t *scratch;
   static size_t scratch_len;
-  FeatureSet set;
+  UdmlFeatureSet set;
+  UdmlError err = { 0 };
+  UdmlStatus st;
   size_t n;
+  int gi = 0;
 
   if (size < 1)
     return 0;
@@ -47,15 +65,37 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
     memcpy (scratch, data + 1, n);
   if (data[0] & FUZZ_FIX_CHECKSUMS)
     fuzz_fix_featcache (&fc, scratch, n);
-  if (fuzz_write_file (fc.cache, scratch, n) != 0)
+  if (fuzz_file_set (&file, scratch, n) != 0)
     fuzz_fail ("harness setup or scratch file write failed");
 
-  feature_set_init (&set, &fc.cfg);
-  manifest_load_features (fc.manifest, &fc.cfg, &fc.opt, &set);
-  /* what the trainer relies on: every label indexes the model's classes */
-  for (int i = 0; i < set.n; i++)
-    if (set.y[i] < 0 || set.y[i] >= fc.cfg.n_classes)
+  st = udml_data_cache_read (file.path, fc.key, &fc.list, &fc.cfg, &set, &err);
+  if (st != UDML_OK) {
+    /* a rejected cache changes nothing */
+    if (set.n != 0 || !list_untouched ())
+      fuzz_fail ("rejected feature cache left features or item errors");
+    udml_feature_set_clear (&set);
+    return 0;
+  }
+  /* what the trainer relies on: one row per usable item, each label the
+   * item's bound label (so in [0, K)), finite features */
+  if (set.n != FUZZ_FC_ITEMS - udml_data_list_count_bad (&fc.list))
+    fuzz_fail ("feature cache rows differ from the usable items");
+  for (int i = 0; i < FUZZ_FC_ITEMS; i++) {
+    const UdmlDataItem *it = &fc.list.items[i];
+    if (it->error)
+      continue;
+    if (set.y[gi] < 0 || set.y[gi] >= fc.cfg.n_classes)
       fuzz_fail ("feature cache gave a label outside the model's classes");
-  feature_set_clear (&set);
+    if (set.y[gi] != it->y)
+      fuzz_fail ("feature cache gave a label other than the item's");
+    gi++;
+  }
+  for (int m = 0; m < set.n_mod; m++)
+    for (size_t j = 0; j < (size_t) set.n * set.F[m]; j++)
+      if (!isfinite (set.x[m][j]))
+        fuzz_fail ("feature cache gave a non-finite feature");
+  udml_feature_set_clear (&set);
+  if (fuzz_featcache_restore (&fc) != 0)
+    fuzz_fail ("harness setup or scratch file write failed");
   return 0;
 }

@@ -1,18 +1,16 @@
 /* fuzz-featcache.h — the fixed manifest whose feature cache the featcache
- * target mutates, shared with the seed generator. The rows name files that
- * do not exist, so a cache miss never decodes anything, and the cache key
- * (manifest bytes, configuration, stat of each row's file) is the same in
- * every directory. */
+ * target mutates, shared with the seed generator. Its rows name files that
+ * do not exist, so the cache key (manifest bytes, configuration, stat of
+ * each row's file) does not depend on where the target runs. The last row's
+ * label is not one of the model's: that item is bad after binding. */
 #ifndef UDML_FUZZ_FEATCACHE_H
 #define UDML_FUZZ_FEATCACHE_H
 
 #include "fuzz-common.h"
-#include "manifest.h"
+#include "udml-data.h"
 
 #define FUZZ_FC_MAGIC "UDMLFC01"
-#define FUZZ_FC_ROWS 4
-/* line numbers of the rows in the manifest below */
-static const int fuzz_fc_lines[FUZZ_FC_ROWS] = { 2, 3, 5, 6 };
+#define FUZZ_FC_ITEMS 4
 
 static const char fuzz_fc_manifest[] =
     "path,label\n" "a.mkv,0\n" "b.mkv,1\n" "# comment\n" "c.mkv,2\n"
@@ -20,57 +18,58 @@ static const char fuzz_fc_manifest[] =
 
 typedef struct
 {
-  char *dir;
-  char manifest[4096];
-  char cache[4096];             /* the path the loader reads the cache from */
-  uint64_t key;
   UdmlConfig cfg;
-  ManifestOptions opt;
+  UdmlDataList list;            /* parsed and bound */
+  char *errors[FUZZ_FC_ITEMS];  /* the items' errors after binding */
+  uint64_t key;
 } FuzzFeatcache;
 
-/* Writes the manifest and lets the loader write its (all rows bad) cache
- * once, which gives the cache's file name and key. */
+/* Parses and binds the manifest (from memory, as if it were
+ * /nonexistent/m.csv) and computes the cache key. */
 static inline int
 fuzz_featcache_setup (FuzzFeatcache * fc)
 {
-  FeatureSet set;
-  DIR *d;
-  struct dirent *e;
-  const char *suffix = ".featcache";
+  UdmlError err = { 0 };
 
   memset (fc, 0, sizeof *fc);
   fuzz_tiny_config (&fc->cfg);
-  fc->dir = fuzz_tmpdir ();
-  if (!fc->dir)
+  if (udml_data_list_parse_manifest (&fc->list, "/nonexistent/m.csv",
+          fuzz_fc_manifest, strlen (fuzz_fc_manifest), &err) != UDML_OK
+      || udml_data_list_bind (&fc->list, &fc->cfg, &err) != UDML_OK
+      || fc->list.n_items != FUZZ_FC_ITEMS)
     return -1;
-  snprintf (fc->manifest, sizeof fc->manifest, "%s/m.csv", fc->dir);
-  if (fuzz_write_file (fc->manifest, (const uint8_t *) fuzz_fc_manifest,
-          strlen (fuzz_fc_manifest)))
-    return -1;
-  fc->opt.prog = "udml-fuzz";
-  fc->opt.skip_bad = 1;
-  fc->opt.cache_dir = fc->dir;
-  fc->opt.quiet = 1;
-  feature_set_init (&set, &fc->cfg);
-  manifest_load_features (fc->manifest, &fc->cfg, &fc->opt, &set);
-  feature_set_clear (&set);
-
-  d = opendir (fc->dir);
-  if (!d)
-    return -1;
-  while ((e = readdir (d)) != NULL) {
-    size_t l = strlen (e->d_name);
-    if (l > 16 + strlen (suffix) && !strcmp (e->d_name + l - strlen (suffix),
-            suffix)) {
-      snprintf (fc->cache, sizeof fc->cache, "%s/%s", fc->dir, e->d_name);
-      fc->key = strtoull (e->d_name + l - strlen (suffix) - 16, NULL, 16);
-    }
-  }
-  closedir (d);
-  return fc->cache[0] ? 0 : -1;
+  for (int i = 0; i < FUZZ_FC_ITEMS; i++)
+    if (fc->list.items[i].error
+        && !(fc->errors[i] = strdup (fc->list.items[i].error)))
+      return -1;
+  fc->key = udml_data_cache_key (&fc->list, &fc->cfg);
+  return 0;
 }
 
-/* Puts the magic and the key in front and the FNV-1a trailer at the end. */
+/* Puts back the items' errors that a successful cache read replaced. */
+static inline int
+fuzz_featcache_restore (FuzzFeatcache * fc)
+{
+  for (int i = 0; i < FUZZ_FC_ITEMS; i++) {
+    UdmlDataItem *it = &fc->list.items[i];
+    free (it->error);
+    it->error = fc->errors[i] ? strdup (fc->errors[i]) : NULL;
+    if (fc->errors[i] && !it->error)
+      return -1;
+  }
+  return 0;
+}
+
+static inline void
+fuzz_featcache_clear (FuzzFeatcache * fc)
+{
+  udml_data_list_clear (&fc->list);
+  for (int i = 0; i < FUZZ_FC_ITEMS; i++)
+    free (fc->errors[i]);
+}
+
+/* Puts the magic and the key in front and the FNV-1a trailer of everything
+ * before it at the end (layout: udml-data.h). */
 static inline void
 fuzz_fix_featcache (const FuzzFeatcache * fc, uint8_t * b, size_t n)
 {
@@ -80,7 +79,7 @@ fuzz_fix_featcache (const FuzzFeatcache * fc, uint8_t * b, size_t n)
     return;
   memcpy (b, FUZZ_FC_MAGIC, 8);
   memcpy (b + 8, &fc->key, 8);
-  sum = manifest_hash (MANIFEST_HASH_INIT, b, n - 8);
+  sum = udml_data_hash (UDML_DATA_HASH_INIT, b, n - 8);
   memcpy (b + n - 8, &sum, 8);
 }
 

@@ -1,53 +1,54 @@
 /* fuzz-manifest.c — libFuzzer target for the manifest (CSV) parser.
  *
- * Input: the manifest text. The rows name files relative to an empty
- * directory, so nothing is decoded; the target exercises the header and
- * field splitting, label lookup and the bad-row reports. The parser is
- * reached through its public entry point only, so moving it keeps this
- * target one include and one call. */
+ * Input: the manifest text, parsed from memory
+ * (udml_data_list_parse_manifest) and bound to the tiny model's labels
+ * (udml_data_list_bind). Nothing is opened or decoded: the target exercises
+ * the header and field splitting, the row errors and the label lookup, and
+ * checks what the extractor relies on. */
 #include "fuzz-common.h"
-#include "manifest.h"
+#include "udml-data.h"
 
-static char *dir;
-static char path[4096];
 static UdmlConfig cfg;
-static ManifestOptions opt;
-
-static void
-cleanup (void)
-{
-  fuzz_rmdir (dir);
-}
 
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
   fuzz_quiet ();
   fuzz_tiny_config (&cfg);
-  dir = fuzz_tmpdir ();
-  if (!dir)
-    fuzz_fail ("harness setup or scratch file write failed");
-  atexit (cleanup);
-  snprintf (path, sizeof path, "%s/m.csv", dir);
-  opt.prog = "udml-fuzz";
-  opt.skip_bad = 1;
-  opt.no_cache = 1;
-  opt.quiet = 1;
   return 0;
 }
 
 int
 LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
 {
-  FeatureSet set;
+  UdmlDataList list;
+  UdmlError err = { 0 };
+  int prev_line = 0;
 
-  if (fuzz_write_file (path, data, size) != 0)
-    fuzz_fail ("harness setup or scratch file write failed");
-  feature_set_init (&set, &cfg);
-  manifest_load_features (path, &cfg, &opt, &set);
-  for (int i = 0; i < set.n; i++)
-    if (set.y[i] < 0 || set.y[i] >= cfg.n_classes)
-      fuzz_fail ("manifest row with a label outside the model's classes");
-  feature_set_clear (&set);
+  if (udml_data_list_parse_manifest (&list, "fuzz/m.csv", (const char *) data,
+          size, &err) != UDML_OK) {
+    /* a failed parse leaves nothing to free */
+    if (list.n_items != 0 || list.items || list.origin)
+      fuzz_fail ("failed parse left items behind");
+    return 0;
+  }
+  if (list.n_items < 1)
+    fuzz_fail ("parsed manifest without items");
+  if (udml_data_list_bind (&list, &cfg, &err) != UDML_OK)
+    fuzz_fail ("bind failed without running out of memory");
+  for (int i = 0; i < list.n_items; i++) {
+    const UdmlDataItem *it = &list.items[i];
+    /* what udml_data_extract and the trainer rely on */
+    if (it->y < -1 || it->y >= cfg.n_classes)
+      fuzz_fail ("bound item with a label outside the model's classes");
+    if (it->y < 0 && !it->error)
+      fuzz_fail ("usable item without a label");
+    if (!it->a_path || !it->v_path || !it->label)
+      fuzz_fail ("item without paths or label text");
+    if (it->line <= prev_line)
+      fuzz_fail ("item lines not increasing");
+    prev_line = it->line;
+  }
+  udml_data_list_clear (&list);
   return 0;
 }

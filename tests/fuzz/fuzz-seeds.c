@@ -131,74 +131,71 @@ seeds_udml (int ckpt)
   udml_model_free (model);
 }
 
-/* A cache in the layout of tools/manifest.c for the fixed manifest: rows
- * marked good (with a label) or bad (with a message). */
+/* A cache of the fixed list written by the library's writer, with the
+ * items marked good (label y[i]) or bad (an error), then the list's own
+ * errors put back. A good item's label may be one the reader must refuse. */
 static void
-seed_featcache (const FuzzFeatcache * fc, const char *name, const int *good)
+seed_featcache (FuzzFeatcache * fc, const char *name, const int *good,
+    const int *y)
 {
-  uint8_t *b = NULL;
-  size_t n = 0, cap = 0;
-  uint32_t n_rows = FUZZ_FC_ROWS, n_mod = fc->cfg.n_modalities;
-  int n_good = 0;
-  uint64_t sum;
+  UdmlFeatureSet set;
+  UdmlError err = { 0 };
+  char *dir = fuzz_tmpdir ();
+  char path[4096];
+  uint8_t *b;
+  size_t n;
 
-#define PUT(src, len) do { \
-    if (n + (len) > cap) { \
-      cap = (n + (len)) * 2; \
-      if (!(b = realloc (b, cap))) die ("out of memory", NULL); \
-    } \
-    memcpy (b + n, (src), (len)); n += (len); } while (0)
-  PUT (FUZZ_FC_MAGIC, 8);
-  PUT (&fc->key, 8);
-  PUT (&n_rows, 4);
-  PUT (&n_mod, 4);
-  for (int m = 0; m < fc->cfg.n_modalities; m++) {
-    uint32_t F = (uint32_t) udml_config_input_size (&fc->cfg, m);
-    PUT (&F, 4);
+  if (!dir)
+    die ("cannot create a scratch directory", NULL);
+  udml_feature_set_init (&set, &fc->cfg);
+  set.y = malloc (FUZZ_FC_ITEMS * sizeof *set.y);
+  for (int m = 0; m < set.n_mod; m++)
+    if (!(set.x[m] = malloc (FUZZ_FC_ITEMS * set.F[m] * sizeof (float))))
+      die ("out of memory", NULL);
+  if (!set.y)
+    die ("out of memory", NULL);
+  for (int i = 0; i < FUZZ_FC_ITEMS; i++) {
+    UdmlDataItem *it = &fc->list.items[i];
+    free (it->error);
+    it->error = good[i] ? NULL : strdup ("No such file or directory");
+    if (good[i])
+      set.y[set.n++] = y[i];
   }
-  for (int i = 0; i < FUZZ_FC_ROWS; i++) {
-    int32_t line = fuzz_fc_lines[i], lab = good[i] ? i % 3 : -1;
-    const char *msg = good[i] ? "" : "No such file or directory";
-    uint32_t l = (uint32_t) strlen (msg);
-    PUT (&line, 4);
-    PUT (&lab, 4);
-    PUT (&l, 4);
-    PUT (msg, l);
-    n_good += good[i] != 0;
-  }
-  for (int m = 0; m < fc->cfg.n_modalities; m++)
-    for (size_t j = 0; j < n_good * udml_config_input_size (&fc->cfg, m); j++) {
-      float v = (float) j * 0.25f - (float) m;
-      PUT (&v, 4);
-    }
-  sum = manifest_hash (MANIFEST_HASH_INIT, b, n);
-  PUT (&sum, 8);
-#undef PUT
+  for (int m = 0; m < set.n_mod; m++)
+    for (size_t j = 0; j < set.n * set.F[m]; j++)
+      set.x[m][j] = (float) j *0.25f - (float) m;
+  snprintf (path, sizeof path, "%s/cache", dir);
+  if (udml_data_cache_write (path, fc->key, &fc->list, &set, &err) != UDML_OK)
+    die ("cache write", &err);
+  b = slurp (path, &n);
   put_seed (name, b, n);
   free (b);
+  udml_feature_set_clear (&set);
+  if (fuzz_featcache_restore (fc) != 0)
+    die ("out of memory", NULL);
+  fuzz_rmdir (dir);
+  free (dir);
 }
 
 static void
 seeds_featcache (void)
 {
   FuzzFeatcache fc;
-  static const int all_bad[FUZZ_FC_ROWS] = { 0 };
-  static const int mixed[FUZZ_FC_ROWS] = { 1, 0, 1, 0 };
-  static const int good3[FUZZ_FC_ROWS] = { 1, 1, 1, 0 };
-  uint8_t *b;
-  size_t n;
+  static const int bound[FUZZ_FC_ITEMS] = { 1, 1, 1, 0 };
+  static const int all_bad[FUZZ_FC_ITEMS] = { 0 };
+  static const int mixed[FUZZ_FC_ITEMS] = { 1, 0, 1, 0 };
+  static const int all_good[FUZZ_FC_ITEMS] = { 1, 1, 1, 1 };
+  static const int y[FUZZ_FC_ITEMS] = { 0, 1, 2, -1 };
+  /* the regression: the unknown label's item cached good with label 100 */
+  static const int y_out[FUZZ_FC_ITEMS] = { 0, 1, 2, 100 };
 
   if (fuzz_featcache_setup (&fc) != 0)
-    die ("cannot set up the manifest and its cache", NULL);
-  /* the loader's own cache of the manifest: every row bad */
-  b = slurp (fc.cache, &n);
-  put_seed ("featcache-written", b, n);
-  free (b);
-  seed_featcache (&fc, "featcache-all-bad", all_bad);
-  seed_featcache (&fc, "featcache-mixed", mixed);
-  seed_featcache (&fc, "featcache-good3", good3);
-  fuzz_rmdir (fc.dir);
-  free (fc.dir);
+    die ("cannot set up the manifest and its key", NULL);
+  seed_featcache (&fc, "featcache-bound", bound, y);
+  seed_featcache (&fc, "featcache-all-bad", all_bad, y);
+  seed_featcache (&fc, "featcache-mixed", mixed, y);
+  seed_featcache (&fc, "label-out-of-range", all_good, y_out);
+  fuzz_featcache_clear (&fc);
 }
 
 int
