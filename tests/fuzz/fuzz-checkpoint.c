@@ -11,8 +11,6 @@ static FuzzFile file;
 static UdmlModel *model;
 static float *momentum;
 static size_t n_momentum;
-static uint8_t *scratch;
-static size_t scratch_len;
 
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
@@ -36,21 +34,14 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
 {
   UdmlCheckpointState st;
   UdmlError err;
+  uint8_t *scratch;
   size_t n;
+  int fix;
 
-  if (size < 1)
+  scratch = fuzz_payload (data, size, &n, &fix);
+  if (!scratch)
     return 0;
-  n = size - 1;
-  if (n > scratch_len) {
-    free (scratch);
-    scratch = malloc (n);
-    scratch_len = scratch ? n : 0;
-    if (!scratch)
-      return 0;
-  }
-  if (n)
-    memcpy (scratch, data + 1, n);
-  if (data[0] & FUZZ_FIX_CHECKSUMS)
+  if (fix)
     fuzz_fix_udml (scratch, n);
   if (fuzz_file_set (&file, scratch, n) != 0)
     fuzz_fail ("harness setup or scratch file write failed");

@@ -98,6 +98,31 @@ typedef struct
   char path[64];
 } FuzzFile;
 
+/* The input after its mode byte, copied into a buffer reused across runs
+ * (the checksum fix-ups write into it); *fix is the mode's checksum bit.
+ * NULL for an empty input or when the copy cannot be made. */
+static inline uint8_t *
+fuzz_payload (const uint8_t * data, size_t size, size_t *n, int *fix)
+{
+  static uint8_t *scratch;
+  static size_t scratch_len;
+
+  if (size < 1)
+    return NULL;
+  *n = size - 1;
+  *fix = data[0] & FUZZ_FIX_CHECKSUMS;
+  if (*n > scratch_len) {
+    free (scratch);
+    scratch = malloc (*n);
+    scratch_len = scratch ? *n : 0;
+    if (!scratch)
+      return NULL;
+  }
+  if (*n)
+    memcpy (scratch, data + 1, *n);
+  return scratch;
+}
+
 static inline int
 fuzz_file_open (FuzzFile * f)
 {

@@ -43,27 +43,18 @@ list_untouched (void)
 int
 LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
 {
-  static uint8_t *scratch;
-  static size_t scratch_len;
   UdmlFeatureSet set;
   UdmlError err = { 0 };
   UdmlStatus st;
+  uint8_t *scratch;
   size_t n;
+  int fix;
   int gi = 0;
 
-  if (size < 1)
+  scratch = fuzz_payload (data, size, &n, &fix);
+  if (!scratch)
     return 0;
-  n = size - 1;
-  if (n > scratch_len) {
-    free (scratch);
-    scratch = malloc (n);
-    scratch_len = scratch ? n : 0;
-    if (!scratch)
-      return 0;
-  }
-  if (n)
-    memcpy (scratch, data + 1, n);
-  if (data[0] & FUZZ_FIX_CHECKSUMS)
+  if (fix)
     fuzz_fix_featcache (&fc, scratch, n);
   if (fuzz_file_set (&file, scratch, n) != 0)
     fuzz_fail ("harness setup or scratch file write failed");
