@@ -47,7 +47,7 @@ def main(argv):
         except json.JSONDecodeError as e:
             sys.stderr.write(f"jsonl2vtt.py: error: {argv[1]}:{lineno}: {e}\n")
             return 1
-        if not r.get("valid", True) or not r.get("label"):
+        if "event" in r or not r.get("valid", True) or not r.get("label"):
             continue
         cues.append((r["window_start"], r["window_end"], cue_text(r)))
     out = sys.stdout if len(argv) == 2 else open(argv[2], "w", encoding="utf-8")

@@ -19,7 +19,7 @@ trap 'rm -f "$out"' EXIT
 show () {
 python3 - "$out" "$truth" <<'PY'
 import csv, json, os, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+rows = [r for r in (json.loads(l) for l in open(sys.argv[1]) if l.strip()) if "event" not in r]
 truth = []
 if os.path.exists(sys.argv[2]):
     truth = [(float(r["start"]), float(r["end"]), r["label"]) for r in csv.DictReader(open(sys.argv[2]))]

@@ -10,6 +10,7 @@ pkgs=(
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
   libcairo2-dev zlib1g-dev libjson-glib-dev valgrind gstreamer1.0-libav indent
   clang libclang-rt-14-dev
+  python3-gi gir1.2-gstreamer-1.0
 )
 
 missing=()

@@ -43,6 +43,15 @@ GST_DEBUG_CATEGORY (gst_udml_fuse_debug);
 #define DEFAULT_ATTACH_META TRUE
 #define DEFAULT_JSON_LOCATION NULL
 #define DEFAULT_NUM_THREADS 1
+#define DEFAULT_ALERT_WINDOWS 3
+#define DEFAULT_ALERT_NOISE 0.0
+#define DEFAULT_MIN_CONFIDENCE 0.0
+#define DEFAULT_SOURCE NULL
+/* The alert threshold when alert-noise is 0 and the model has no noise
+ * calibration: above the shipped model's clean sigma-hat (at most 4.1 on
+ * the bundled sample), below its sigma-hat under Gaussian video noise of
+ * level 8 (5.4, models/MODEL.md). */
+#define FALLBACK_ALERT_THRESHOLD 5.0
 
 enum
 {
@@ -56,6 +65,10 @@ enum
   PROP_ATTACH_META,
   PROP_JSON_LOCATION,
   PROP_NUM_THREADS,
+  PROP_ALERT_WINDOWS,
+  PROP_ALERT_NOISE,
+  PROP_MIN_CONFIDENCE,
+  PROP_SOURCE,
 };
 
 /* -------------------------------------------------------------- element */
@@ -76,6 +89,9 @@ struct _GstUdmlFuse
   gboolean post_messages, attach_meta;
   gchar *json_location;
   gint num_threads;
+  guint alert_windows;
+  gdouble alert_noise, min_confidence;
+  gchar *source;                /* NULL = the element's name */
 
   /* request pads, object lock */
   GstUdmlFusePad *pads[2];      /* indexed by UdmlModalityKind */
@@ -96,6 +112,8 @@ struct _GstUdmlFuse
   const GstUdmlFuseForwardHook *forward_hook;
   gint out_kind;                /* modality of the src caps, -1 = none */
   gint primary_kind;            /* modality of the held buffers, -1 = none */
+  const gchar *source_name;     /* interned, set in start() */
+  gboolean warned_threshold;    /* the fallback alert threshold was said */
 };
 
 #define gst_udml_fuse_parent_class parent_class
@@ -242,7 +260,16 @@ gst_udml_fuse_start (GstAggregator * agg)
   dur = self->window_duration;
   hop = self->window_hop;
   threads = self->num_threads;
+  if (self->source && *self->source) {
+    self->source_name = g_intern_string (self->source);
+  } else {
+    gchar *name = gst_object_get_name (GST_OBJECT_CAST (self));
+
+    self->source_name = g_intern_string (name);
+    g_free (name);
+  }
   g_mutex_unlock (&self->lock);
+  self->warned_threshold = FALSE;
   self->forward_hook = g_object_get_data (G_OBJECT (self),
       GST_UDML_FUSE_FORWARD_HOOK);
 
@@ -362,6 +389,19 @@ gst_udml_fuse_set_property (GObject * object, guint prop_id,
       if (gst_udml_fuse_model_is_running (&self->model))
         udml_set_num_threads (self->num_threads);
       break;
+    case PROP_ALERT_WINDOWS:
+      self->alert_windows = g_value_get_uint (value);
+      break;
+    case PROP_ALERT_NOISE:
+      self->alert_noise = g_value_get_double (value);
+      break;
+    case PROP_MIN_CONFIDENCE:
+      self->min_confidence = g_value_get_double (value);
+      break;
+    case PROP_SOURCE:
+      g_free (self->source);
+      self->source = g_value_dup_string (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -405,6 +445,22 @@ gst_udml_fuse_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_NUM_THREADS:
       g_value_set_int (value, self->num_threads);
+      break;
+    case PROP_ALERT_WINDOWS:
+      g_value_set_uint (value, self->alert_windows);
+      break;
+    case PROP_ALERT_NOISE:
+      g_value_set_double (value, self->alert_noise);
+      break;
+    case PROP_MIN_CONFIDENCE:
+      g_value_set_double (value, self->min_confidence);
+      break;
+    case PROP_SOURCE:
+      if (self->source)
+        g_value_set_string (value, self->source);
+      else
+        g_value_take_string (value,
+            gst_object_get_name (GST_OBJECT_CAST (self)));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -832,6 +888,28 @@ window_lateness (GstUdmlFuse * self, const UdmlMediaWindow * win)
   return (gint64) (now - deadline);
 }
 
+/* Per model modality: alert-noise when positive, else the model's noise
+ * calibration, else FALLBACK_ALERT_THRESHOLD. Returns whether the fallback
+ * was used. */
+static gboolean
+alert_thresholds (GstUdmlFuse * self, gdouble alert_noise, gint n,
+    gdouble threshold[UDML_MAX_MODALITIES])
+{
+  gboolean fallback = FALSE;
+  gint m;
+
+  for (m = 0; m < n && m < UDML_MAX_MODALITIES; m++) {
+    threshold[m] = alert_noise;
+    if (threshold[m] <= 0)
+      threshold[m] = gst_udml_fuse_model_noise_calibration (&self->model, m);
+    if (threshold[m] <= 0) {
+      threshold[m] = FALLBACK_ALERT_THRESHOLD;
+      fallback = TRUE;
+    }
+  }
+  return fallback;
+}
+
 /* Infers one window (with no lock held) and publishes its record; a late
  * window (live) is recorded as dropped without inference. */
 static GstFlowReturn
@@ -841,7 +919,9 @@ handle_window (GstUdmlFuse * self, const UdmlMediaWindow * win, gboolean live)
   UdmlError err = { 0 };
   GstUdmlFusePolicy policy;
   GstClockTime elapsed;
-  gboolean use[2], post, meta;
+  gboolean use[2], post, meta, fallback;
+  gdouble min_conf, alert_noise, threshold[UDML_MAX_MODALITIES];
+  guint alert_windows;
   gint64 late = -1;
   UdmlStatus st;
 
@@ -870,7 +950,20 @@ handle_window (GstUdmlFuse * self, const UdmlMediaWindow * win, gboolean live)
   post = self->post_messages;
   meta = self->attach_meta;
   elapsed = self->proc_estimate;
+  min_conf = self->min_confidence;
+  alert_windows = self->alert_windows;
+  alert_noise = self->alert_noise;
   g_mutex_unlock (&self->lock);
+  fallback = alert_thresholds (self, alert_noise, rec.n_modalities, threshold);
+  rec.source = self->source_name;
+  gst_udml_record_apply_min_confidence (&rec, min_conf);
+  if (alert_windows > 0 && fallback && !self->warned_threshold) {
+    self->warned_threshold = TRUE;
+    GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS,
+        ("The model has no noise calibration and alert-noise is 0: alerts "
+            "use the default threshold %.1f.", FALLBACK_ALERT_THRESHOLD),
+        ("set alert-noise to choose the threshold"));
+  }
   if (st != UDML_OK)
     GST_ELEMENT_WARNING (self, STREAM, FAILED,
         ("Inference failed for window %" G_GINT64_FORMAT ".", win->index),
@@ -880,6 +973,8 @@ handle_window (GstUdmlFuse * self, const UdmlMediaWindow * win, gboolean live)
         (gdouble) elapsed / self->spec.hop_ns);
   gst_udml_publisher_publish (&self->pub, GST_ELEMENT_CAST (self), &rec,
       post, meta);
+  gst_udml_publisher_alerts (&self->pub, GST_ELEMENT_CAST (self), &rec,
+      alert_windows, threshold);
   return GST_FLOW_OK;
 }
 
@@ -1012,6 +1107,7 @@ gst_udml_fuse_finalize (GObject * object)
 
   gst_udml_fuse_model_clear (&self->model);
   g_free (self->json_location);
+  g_free (self->source);
   gst_udml_publisher_clear (&self->pub);
   g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -1089,6 +1185,33 @@ gst_udml_fuse_class_init (GstUdmlFuseClass * klass)
           "wins", 1, 64,
           DEFAULT_NUM_THREADS, G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING |
           G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (gobject_class, PROP_ALERT_WINDOWS,
+      g_param_spec_uint ("alert-windows", "Alert windows",
+          "Post a 'udml-alert' message and JSON line when a modality's "
+          "predicted noise stays above the threshold (or the modality is "
+          "absent) for this many consecutive windows, and again when it "
+          "stays below for as many (0 = no alerts)", 0, G_MAXINT,
+          DEFAULT_ALERT_WINDOWS, G_PARAM_READWRITE |
+          GST_PARAM_MUTABLE_PLAYING | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (gobject_class, PROP_ALERT_NOISE,
+      g_param_spec_double ("alert-noise", "Alert noise",
+          "Noise threshold (sigma-hat) of the alerts for every modality; 0 = "
+          "each modality's calibration stored in the model, or 5.0 with a "
+          "warning when the model has none", 0.0, G_MAXDOUBLE,
+          DEFAULT_ALERT_NOISE, G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING |
+          G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (gobject_class, PROP_MIN_CONFIDENCE,
+      g_param_spec_double ("min-confidence", "Minimum confidence",
+          "Below this confidence a window's label is \"unknown\" and its "
+          "label_id -1 in every output (probabilities unchanged)", 0.0, 1.0,
+          DEFAULT_MIN_CONFIDENCE, G_PARAM_READWRITE |
+          GST_PARAM_MUTABLE_PLAYING | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (gobject_class, PROP_SOURCE,
+      g_param_spec_string ("source", "Source",
+          "Name copied into every record and alert, to tell the streams of "
+          "several elements apart (NULL or empty = the element's name)",
+          DEFAULT_SOURCE, G_PARAM_READWRITE | GST_PARAM_MUTABLE_READY |
+          G_PARAM_STATIC_STRINGS));
 
   gst_udml_fuse_pad_add_templates (element_class);
 
@@ -1099,7 +1222,7 @@ gst_udml_fuse_class_init (GstUdmlFuseClass * klass)
       "through; each window's result rides on it as UdmlFusionMeta, is "
       "posted as element message 'udmlfuse' and can be written as JSON "
       "Lines (json-location). Fields: window_index, window_start, "
-      "window_end, pts, label, label_id, confidence, probabilities, valid, "
+      "window_end, pts, source, label, label_id, confidence, probabilities, valid, "
       "partial, modalities.<name>.{present, coverage, noise, alpha, "
       "uncertainty_weight, weight}; see docs/element.md", "udml developers");
 
@@ -1139,6 +1262,10 @@ gst_udml_fuse_init (GstUdmlFuse * self)
   self->attach_meta = DEFAULT_ATTACH_META;
   self->json_location = g_strdup (DEFAULT_JSON_LOCATION);
   self->num_threads = DEFAULT_NUM_THREADS;
+  self->alert_windows = DEFAULT_ALERT_WINDOWS;
+  self->alert_noise = DEFAULT_ALERT_NOISE;
+  self->min_confidence = DEFAULT_MIN_CONFIDENCE;
+  self->source = g_strdup (DEFAULT_SOURCE);
   gst_udml_publisher_init (&self->pub);
   self->reported_latency = GST_CLOCK_TIME_NONE;
   self->out_kind = self->primary_kind = -1;

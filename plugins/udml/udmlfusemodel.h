@@ -76,6 +76,13 @@ UdmlStatus gst_udml_fuse_model_infer (GstUdmlFuseModel * fm,
     GstUdmlFusePolicy policy, GstUdmlRecord * rec, GstClockTime * elapsed,
     UdmlError * err);
 
+/* The running model's clean-noise calibration of modality m (model
+ * order): the 99th percentile of sigma-hat on clean validation windows,
+ * the default alert threshold. 0 = unknown (no model, or a model file
+ * without one). */
+gdouble gst_udml_fuse_model_noise_calibration (GstUdmlFuseModel * fm,
+    gint m);
+
 /* Routes the core library's log lines to udmlfuse's debug category. */
 void gst_udml_fuse_model_route_log (void);
 

@@ -102,6 +102,7 @@ typedef struct
 {
   gboolean have;
   gboolean valid;
+  gboolean unknown;             /* valid, below udmlfuse's min-confidence */
   gchar label[LABEL_LEN];
   gdouble confidence;
   gint n_mod;
@@ -213,7 +214,7 @@ read_meta (const GstStructure * s, OverlayState * st)
 {
   const GValue *mods;
   const gchar *label;
-  gint i, n;
+  gint i, n, label_id;
 
   memset (st, 0, sizeof (*st));
   st->have = TRUE;
@@ -225,6 +226,10 @@ read_meta (const GstStructure * s, OverlayState * st)
     st->confidence = 0.0;
   if (!label || !*label)
     st->valid = FALSE;
+  /* label_id -1 on a valid window: no class is confident enough */
+  if (st->valid && gst_structure_get_int (s, "label_id", &label_id)
+      && label_id < 0)
+    st->unknown = TRUE;
 
   mods = gst_structure_get_value (s, "modalities");
   if (!mods || !GST_VALUE_HOLDS_STRUCTURE (mods))
@@ -250,7 +255,7 @@ state_equal (const OverlayState * a, const OverlayState * b)
 {
   gint i;
 
-  if (a->have != b->have || a->valid != b->valid
+  if (a->have != b->have || a->valid != b->valid || a->unknown != b->unknown
       || a->confidence != b->confidence || a->n_mod != b->n_mod
       || strcmp (a->label, b->label) != 0)
     return FALSE;
@@ -326,7 +331,9 @@ draw_panel (GstUdmlOverlay * self, cairo_t * cr, const OverlayState * st,
   cairo_set_font_face (cr, self->title_face);
   cairo_set_font_size (cr, scale * TITLE_FONT);
   cairo_set_source_rgb (cr, 1.0, 1.0, 1.0);
-  if (st->valid)
+  if (st->unknown)
+    g_strlcpy (text, "unknown", sizeof (text));
+  else if (st->valid)
     g_snprintf (text, sizeof (text), "%s  %.0f%%", st->label,
         100.0 * st->confidence);
   else

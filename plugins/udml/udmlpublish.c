@@ -74,6 +74,7 @@ gst_udml_publisher_open (GstUdmlPublisher * p, GstElement * element,
 {
   gst_udml_publisher_close (p);
   p->processed = p->dropped = 0;
+  memset (p->alert, 0, sizeof p->alert);
   p->json_failed = FALSE;
   if (json_location == NULL || *json_location == '\0')
     return TRUE;
@@ -154,14 +155,18 @@ gst_udml_publisher_drop (GstUdmlPublisher * p, GstElement * element,
   gst_element_post_message (element, msg);
 }
 
+/* Writes one JSON line: a window record (rec) or an alert. */
 static void
 write_json (GstUdmlPublisher * p, GstElement * element,
-    const GstUdmlRecord * rec)
+    const GstUdmlRecord * rec, const GstUdmlAlert * alert)
 {
   JsonNode *root;
 
   json_builder_reset (p->builder);
-  gst_udml_record_build_json (rec, p->builder);
+  if (rec)
+    gst_udml_record_build_json (rec, p->builder);
+  else
+    gst_udml_alert_build_json (alert, p->builder);
   root = json_builder_get_root (p->builder);
   json_generator_set_root (p->generator, root);
   json_node_unref (root);
@@ -188,13 +193,60 @@ gst_udml_publisher_publish (GstUdmlPublisher * p, GstElement * element,
         gst_message_new_element (GST_OBJECT_CAST (element), s));
   }
   if (p->json && !p->json_failed)
-    write_json (p, element, rec);
+    write_json (p, element, rec, NULL);
   if (meta) {
     p->latest = *rec;
     p->have_latest = TRUE;
     if (gst_queue_array_get_length (p->records) >= MAX_PENDING_RECORDS)
       gst_queue_array_pop_head_struct (p->records);
     gst_queue_array_push_tail_struct (p->records, (gpointer) rec);
+  }
+}
+
+void
+gst_udml_publisher_alerts (GstUdmlPublisher * p, GstElement * element,
+    const GstUdmlRecord * rec, guint n_windows, const gdouble * threshold)
+{
+  gint m;
+
+  if (n_windows == 0 || rec->dropped)
+    return;
+  for (m = 0; m < rec->n_modalities && m < UDML_MAX_MODALITIES; m++) {
+    GstUdmlAlertState *a = &p->alert[m];
+    const GstUdmlModalityRecord *mr = &rec->mod[m];
+    gboolean bad = !mr->present || mr->noise > threshold[m];
+    GstUdmlAlert alert;
+
+    /* a window on the side of the current state breaks the run */
+    if (bad == a->raised) {
+      a->run = 0;
+      continue;
+    }
+    if (++a->run < n_windows)
+      continue;
+    a->run = 0;
+    a->raised = bad;
+    /* a cleared alert keeps the reason it was raised for */
+    if (bad)
+      a->absent = !mr->present;
+    alert.source = rec->source;
+    alert.modality = rec->mod_name[m];
+    alert.raised = a->raised;
+    alert.absent = a->absent;
+    alert.noise = mr->noise;
+    alert.threshold = threshold[m];
+    alert.window_index = rec->window_index;
+    alert.running_time = rec->running_time;
+    alert.stream_time = (GstClockTime) (rec->window_start * GST_SECOND + 0.5);
+    GST_INFO_OBJECT (element, "alert %s %s (%s): noise %.3f, threshold %.3f, "
+        "window %" G_GUINT64_FORMAT, alert.modality, a->raised ? "raised" :
+        "cleared", a->absent ? "absent" : "noise", alert.noise,
+        alert.threshold, alert.window_index);
+    gst_element_post_message (element,
+        gst_message_new_element (GST_OBJECT_CAST (element),
+            gst_udml_alert_to_structure (&alert)));
+    if (p->json && !p->json_failed)
+      write_json (p, element, NULL, &alert);
   }
 }
 

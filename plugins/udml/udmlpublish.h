@@ -15,6 +15,14 @@
 
 G_BEGIN_DECLS
 
+/* One modality's alert state: run counts consecutive windows on the
+ * other side of the threshold than the current state. */
+typedef struct
+{
+  gboolean raised, absent;
+  guint run;
+} GstUdmlAlertState;
+
 typedef struct
 {
   FILE *json;                   /* NULL = off */
@@ -27,6 +35,7 @@ typedef struct
   GstUdmlRecord latest;
   gboolean have_latest;
   guint64 processed, dropped;   /* windows */
+  GstUdmlAlertState alert[UDML_MAX_MODALITIES];
 } GstUdmlPublisher;
 
 void gst_udml_publisher_init (GstUdmlPublisher * p);
@@ -59,6 +68,16 @@ void gst_udml_publisher_drop (GstUdmlPublisher * p, GstElement * element,
  * keeps the record for the meta (meta). Never call it with a lock held. */
 void gst_udml_publisher_publish (GstUdmlPublisher * p, GstElement * element,
     const GstUdmlRecord * rec, gboolean post, gboolean meta);
+
+/* Updates the alert state of every modality of rec after its window was
+ * published: a modality whose sigma-hat is above threshold[m] (or which is
+ * absent) for n_windows consecutive windows is raised, one below it (and
+ * present) for n_windows windows is cleared. Each change is posted as
+ * element message 'udml-alert' and written as a JSON line after the
+ * window's. Dropped windows do not count. n_windows 0 = off. Never call it
+ * with a lock held. */
+void gst_udml_publisher_alerts (GstUdmlPublisher * p, GstElement * element,
+    const GstUdmlRecord * rec, guint n_windows, const gdouble * threshold);
 
 /* Keeps a primary buffer of modality kind, starting at grid time rt, until
  * its window's record is known. (transfer full) buf */

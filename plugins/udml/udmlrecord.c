@@ -8,6 +8,16 @@
 #include "udmlrecord.h"
 
 void
+gst_udml_record_apply_min_confidence (GstUdmlRecord * rec,
+    gdouble min_confidence)
+{
+  if (!rec->valid || rec->confidence >= min_confidence)
+    return;
+  g_strlcpy (rec->label, GST_UDML_LABEL_UNKNOWN, sizeof rec->label);
+  rec->label_id = -1;
+}
+
+void
 gst_udml_record_fill_structure (const GstUdmlRecord * rec, GstStructure * s)
 {
   GValue probs = G_VALUE_INIT, v = G_VALUE_INIT, sv = G_VALUE_INIT;
@@ -47,6 +57,7 @@ gst_udml_record_fill_structure (const GstUdmlRecord * rec, GstStructure * s)
       "pts", G_TYPE_UINT64, (guint64) rec->pts,
       "running_time", G_TYPE_UINT64, (guint64) rec->running_time,
       "duration", G_TYPE_UINT64, (guint64) rec->duration,
+      "source", G_TYPE_STRING, rec->source ? rec->source : "",
       "label", G_TYPE_STRING, rec->label,
       "label_id", G_TYPE_INT, rec->label_id,
       "confidence", G_TYPE_DOUBLE, rec->confidence,
@@ -108,6 +119,8 @@ gst_udml_record_build_json (const GstUdmlRecord * rec, JsonBuilder * b)
   add_int (b, "pts", (gint64) rec->pts);
   add_int (b, "running_time", (gint64) rec->running_time);
   add_int (b, "duration", (gint64) rec->duration);
+  json_builder_set_member_name (b, "source");
+  json_builder_add_string_value (b, rec->source ? rec->source : "");
   json_builder_set_member_name (b, "label");
   json_builder_add_string_value (b, rec->label);
   add_int (b, "label_id", rec->label_id);
@@ -137,5 +150,54 @@ gst_udml_record_build_json (const GstUdmlRecord * rec, JsonBuilder * b)
     json_builder_end_object (b);
   }
   json_builder_end_object (b);
+  json_builder_end_object (b);
+}
+
+static const gchar *
+alert_state (const GstUdmlAlert * a)
+{
+  return a->raised ? "raised" : "cleared";
+}
+
+static const gchar *
+alert_reason (const GstUdmlAlert * a)
+{
+  return a->absent ? "absent" : "noise";
+}
+
+GstStructure *
+gst_udml_alert_to_structure (const GstUdmlAlert * a)
+{
+  return gst_structure_new ("udml-alert",
+      "source", G_TYPE_STRING, a->source ? a->source : "",
+      "modality", G_TYPE_STRING, a->modality,
+      "state", G_TYPE_STRING, alert_state (a),
+      "reason", G_TYPE_STRING, alert_reason (a),
+      "noise", G_TYPE_DOUBLE, a->noise,
+      "threshold", G_TYPE_DOUBLE, a->threshold,
+      "window_index", G_TYPE_UINT64, a->window_index,
+      "running_time", G_TYPE_UINT64, (guint64) a->running_time,
+      "stream_time", G_TYPE_UINT64, (guint64) a->stream_time, NULL);
+}
+
+void
+gst_udml_alert_build_json (const GstUdmlAlert * a, JsonBuilder * b)
+{
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "event");
+  json_builder_add_string_value (b, "alert");
+  json_builder_set_member_name (b, "source");
+  json_builder_add_string_value (b, a->source ? a->source : "");
+  json_builder_set_member_name (b, "modality");
+  json_builder_add_string_value (b, a->modality);
+  json_builder_set_member_name (b, "state");
+  json_builder_add_string_value (b, alert_state (a));
+  json_builder_set_member_name (b, "reason");
+  json_builder_add_string_value (b, alert_reason (a));
+  add_double (b, "noise", a->noise);
+  add_double (b, "threshold", a->threshold);
+  add_int (b, "window_index", (gint64) a->window_index);
+  add_int (b, "running_time", (gint64) a->running_time);
+  add_int (b, "stream_time", (gint64) a->stream_time);
   json_builder_end_object (b);
 }

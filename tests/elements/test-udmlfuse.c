@@ -276,6 +276,7 @@ typedef struct
 {
   GPtrArray *windows;           /* GstStructure "udmlfuse" */
   GPtrArray *model_events;      /* GstStructure "udmlfuse-model" */
+  GPtrArray *alerts;            /* GstStructure "udml-alert" */
   guint64 qos_dropped;
   guint64 qos_rt[4], qos_st[4]; /* running, stream time of the first QoS */
   gint64 qos_jitter[4];
@@ -292,6 +293,8 @@ msgs_init (Msgs * m)
       gst_structure_free);
   m->model_events = g_ptr_array_new_with_free_func ((GDestroyNotify)
       gst_structure_free);
+  m->alerts = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      gst_structure_free);
 }
 
 static void
@@ -299,6 +302,7 @@ msgs_clear (Msgs * m)
 {
   g_ptr_array_unref (m->windows);
   g_ptr_array_unref (m->model_events);
+  g_ptr_array_unref (m->alerts);
   g_clear_error (&m->error);
 }
 
@@ -312,6 +316,8 @@ msgs_take (Msgs * m, GstMessage * msg)
         g_ptr_array_add (m->windows, gst_structure_copy (s));
       else if (gst_structure_has_name (s, "udmlfuse-model"))
         g_ptr_array_add (m->model_events, gst_structure_copy (s));
+      else if (gst_structure_has_name (s, "udml-alert"))
+        g_ptr_array_add (m->alerts, gst_structure_copy (s));
       break;
     }
     case GST_MESSAGE_QOS:{
@@ -1585,6 +1591,377 @@ GST_START_TEST (test_enabled_and_policy)
 
 GST_END_TEST;
 
+/* ------------------------------------------------------------- alerts */
+
+static const gchar *
+alert_str (const GstStructure * a, const gchar * field)
+{
+  const gchar *v = gst_structure_get_string (a, field);
+
+  fail_unless (v != NULL, "alert has no %s", field);
+  return v;
+}
+
+/* "state@window " for each alert of one modality, in order. */
+static gchar *
+got_alerts (GPtrArray * alerts, const gchar * mod)
+{
+  GString *out = g_string_new ("");
+  guint i;
+
+  for (i = 0; i < alerts->len; i++) {
+    const GstStructure *a = g_ptr_array_index (alerts, i);
+    guint64 k = G_MAXUINT64;
+
+    if (g_strcmp0 (alert_str (a, "modality"), mod) != 0)
+      continue;
+    fail_unless (gst_structure_get_uint64 (a, "window_index", &k));
+    g_string_append_printf (out, "%s@%" G_GUINT64_FORMAT " ",
+        alert_str (a, "state"), k);
+  }
+  return g_string_free (out, FALSE);
+}
+
+/* The threshold moves instead of the noise: alert-noise is set below every
+ * window's sigma-hat for windows [4, 9) of 13 and far above it otherwise.
+ * Each change waits for the last window before it, and the data of the
+ * next window is pushed after the change, so the switch lands exactly. */
+#define LOW_THRESHOLD 1e-9
+#define HIGH_THRESHOLD 1e9
+
+GST_START_TEST (test_alert_raise_clear)
+{
+  Fuse f;
+  Msgs m;
+  gchar *json = g_build_filename (tmpdir, "alerts.jsonl", NULL);
+  gchar *text, **lines, *got;
+  guint i, n_lines, n_alert_lines = 0;
+  gint64 last_window_line = -1;
+
+  fuse_setup (&f, FALSE, VCAPS, ACAPS, "attach-mode", 1, "alert-noise",
+      HIGH_THRESHOLD, "json-location", json, NULL);
+  msgs_init (&m);
+  push_av (&f, 0, 4 * GST_SECOND);
+  msgs_wait_windows (&m, f.bus, 4, 20 * GST_SECOND);
+  fail_unless (m.windows->len == 4, "%u windows", m.windows->len);
+  g_object_set (f.e, "alert-noise", LOW_THRESHOLD, NULL);
+  push_av (&f, 4 * GST_SECOND, 9 * GST_SECOND);
+  msgs_wait_windows (&m, f.bus, 9, 20 * GST_SECOND);
+  fail_unless (m.windows->len == 9, "%u windows", m.windows->len);
+  g_object_set (f.e, "alert-noise", HIGH_THRESHOLD, NULL);
+  push_av (&f, 9 * GST_SECOND, 13 * GST_SECOND);
+  push_eos (&f);
+  wait_eos (&f);
+  msgs_drain (&m, f.bus);
+  fuse_teardown (&f);
+  fail_unless (m.windows->len == 13, "%u windows", m.windows->len);
+
+  /* raised at the third window over, cleared at the third below */
+  for (i = 0; i < 2; i++) {
+    got = got_alerts (m.alerts, i ? "video" : "audio");
+    fail_unless_equals_string (got, "raised@6 cleared@11 ");
+    g_free (got);
+  }
+  for (i = 0; i < m.alerts->len; i++) {
+    const GstStructure *a = g_ptr_array_index (m.alerts, i);
+    const gchar *mod = alert_str (a, "modality");
+    gboolean raised = g_str_equal (alert_str (a, "state"), "raised");
+    guint64 k = 0, rt = 0, st = 0;
+    gdouble noise = -1, thr = -1;
+
+    fail_unless_equals_string (alert_str (a, "reason"), "noise");
+    fail_unless (gst_structure_get_uint64 (a, "window_index", &k));
+    fail_unless (gst_structure_get_uint64 (a, "running_time", &rt));
+    fail_unless (gst_structure_get_uint64 (a, "stream_time", &st));
+    fail_unless (gst_structure_get_double (a, "noise", &noise));
+    fail_unless (gst_structure_get_double (a, "threshold", &thr));
+    fail_unless_equals_uint64 (rt, k * GST_SECOND);
+    fail_unless_equals_uint64 (st, k * GST_SECOND);
+    assert_close (thr, raised ? LOW_THRESHOLD : HIGH_THRESHOLD, 0, 0,
+        "alert threshold");
+    assert_close (noise, mod_double (g_ptr_array_index (m.windows, k), mod,
+            "noise"), 0, 0, "alert noise");
+  }
+
+  /* each alert is its own JSON line, right after its window's record */
+  text = read_json_lines (json, &n_lines);
+  lines = g_strsplit (text, "\n", -1);
+  fail_unless_equals_int (n_lines, m.windows->len + m.alerts->len);
+  for (i = 0; i < n_lines; i++) {
+    JsonNode *root = json_from_string (lines[i], NULL);
+    JsonObject *o;
+
+    fail_unless (root && JSON_NODE_HOLDS_OBJECT (root), "line %u: %s", i,
+        lines[i]);
+    o = json_node_get_object (root);
+    if (json_object_has_member (o, "event")) {
+      const GstStructure *a = g_ptr_array_index (m.alerts, n_alert_lines);
+      guint64 k = 0;
+
+      fail_unless_equals_string (json_object_get_string_member (o, "event"),
+          "alert");
+      fail_unless_equals_string (json_object_get_string_member (o,
+              "modality"), alert_str (a, "modality"));
+      fail_unless_equals_string (json_object_get_string_member (o, "state"),
+          alert_str (a, "state"));
+      fail_unless_equals_string (json_object_get_string_member (o,
+              "reason"), "noise");
+      fail_unless (gst_structure_get_uint64 (a, "window_index", &k));
+      fail_unless_equals_int64 (json_object_get_int_member (o,
+              "window_index"), k);
+      fail_unless_equals_int64 (last_window_line, k);
+      n_alert_lines++;
+    } else {
+      last_window_line = json_object_get_int_member (o, "window_index");
+    }
+    json_node_unref (root);
+  }
+  fail_unless_equals_int (n_alert_lines, m.alerts->len);
+  g_strfreev (lines);
+  g_free (text);
+  g_unlink (json);
+  g_free (json);
+  msgs_clear (&m);
+}
+
+GST_END_TEST;
+
+/* Audio has no data in [3, 7) s (GAP events) of a 12 s stream. */
+static void
+run_audio_hole (Msgs * m, guint alert_windows, gdouble alert_noise)
+{
+  Fuse f;
+  GstClockTime t;
+
+  fuse_setup (&f, FALSE, VCAPS, ACAPS, "alert-windows", alert_windows,
+      "alert-noise", alert_noise, NULL);
+  for (t = 0; t < 12 * GST_SECOND; t += FRAME_DUR) {
+    fail_unless_equals_int (gst_harness_push (f.v,
+            make_video (GST_VIDEO_FORMAT_GRAY8, 64, 48, t, FRAME_DUR, 5)),
+        GST_FLOW_OK);
+    if (t >= 3 * GST_SECOND && t < 7 * GST_SECOND)
+      fail_unless (gst_harness_push_event (f.a, gst_event_new_gap (t,
+                  FRAME_DUR)));
+    else
+      fail_unless_equals_int (gst_harness_push (f.a,
+              make_audio (GST_AUDIO_FORMAT_F32LE, AUDIO_RATE, 1, t,
+                  FRAME_DUR)), GST_FLOW_OK);
+  }
+  push_eos (&f);
+  wait_eos (&f);
+  msgs_init (m);
+  msgs_drain (m, f.bus);
+  fuse_teardown (&f);
+  fail_unless (m->windows->len == 12, "%u windows", m->windows->len);
+}
+
+GST_START_TEST (test_alert_absent)
+{
+  Msgs m;
+  gchar *got;
+  guint i;
+
+  /* a threshold no sigma-hat reaches: only absence raises */
+  run_audio_hole (&m, 3, 1e9);
+  got = got_alerts (m.alerts, "audio");
+  fail_unless_equals_string (got, "raised@5 cleared@9 ");
+  g_free (got);
+  got = got_alerts (m.alerts, "video");
+  fail_unless_equals_string (got, "");
+  g_free (got);
+  for (i = 0; i < m.alerts->len; i++) {
+    const GstStructure *a = g_ptr_array_index (m.alerts, i);
+    gdouble noise = -1;
+
+    fail_unless_equals_string (alert_str (a, "reason"), "absent");
+    fail_unless (gst_structure_get_double (a, "noise", &noise));
+    if (g_str_equal (alert_str (a, "state"), "raised"))
+      assert_close (noise, 0.0, 0, 0, "noise of an absent modality");
+  }
+  fail_unless_equals_int (m.n_warnings, 0);
+  msgs_clear (&m);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_alert_windows_zero)
+{
+  Msgs m;
+  gdouble thr = -1;
+
+  /* every window is over a tiny threshold, and audio has a hole */
+  run_audio_hole (&m, 3, 1e-9);
+  fail_unless (m.alerts->len >= 2, "%u alerts with alerts on", m.alerts->len);
+  msgs_clear (&m);
+  run_audio_hole (&m, 0, 1e-9);
+  fail_unless_equals_int (m.alerts->len, 0);
+  fail_unless_equals_int (m.n_warnings, 0);
+  msgs_clear (&m);
+
+  /* alert-noise 0 and a model without calibration: the fallback threshold,
+   * said once */
+  run_audio_hole (&m, 3, 0.0);
+  fail_unless_equals_int (m.n_warnings, 1);
+  fail_unless (m.alerts->len >= 1, "no alert");
+  fail_unless (gst_structure_get_double (g_ptr_array_index (m.alerts, 0),
+          "threshold", &thr));
+  assert_close (thr, 5.0, 0, 0, "fallback threshold");
+  msgs_clear (&m);
+  /* ... and not with alerts off */
+  run_audio_hole (&m, 0, 0.0);
+  fail_unless_equals_int (m.n_warnings, 0);
+  msgs_clear (&m);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_min_confidence_unknown)
+{
+  Fuse f;
+  Msgs m;
+  gchar *json = g_build_filename (tmpdir, "unknown.jsonl", NULL);
+  gchar *text, **lines;
+  guint i, n_lines, n_out = 0;
+  GstBuffer *out;
+  gdouble conf = 0;
+
+  /* a random model is never fully confident: every window is unknown */
+  fuse_setup (&f, FALSE, VCAPS, ACAPS, "attach-mode", 1, "min-confidence",
+      1.0, "json-location", json, NULL);
+  push_av (&f, 0, 2000 * MS);
+  push_eos (&f);
+  wait_eos (&f);
+  msgs_init (&m);
+  msgs_drain (&m, f.bus);
+  fail_unless (m.windows->len == 2, "%u windows", m.windows->len);
+  for (i = 0; i < m.windows->len; i++) {
+    const GstStructure *s = g_ptr_array_index (m.windows, i);
+    gint id = 0;
+
+    fail_unless (win_bool (s, "valid"));
+    conf = win_double (s, "confidence");
+    fail_unless (conf > 0 && conf < 1.0, "confidence %g", conf);
+    fail_unless_equals_string (gst_structure_get_string (s, "label"),
+        "unknown");
+    fail_unless (gst_structure_get_int (s, "label_id", &id));
+    fail_unless_equals_int (id, -1);
+  }
+  while ((out = gst_harness_try_pull (f.v)) != NULL) {
+    const GstStructure *meta = gst_buffer_get_udml_fusion_meta (out);
+    gint id = 0;
+
+    fail_unless (meta != NULL);
+    fail_unless_equals_string (gst_structure_get_string (meta, "label"),
+        "unknown");
+    fail_unless (gst_structure_get_int (meta, "label_id", &id));
+    fail_unless_equals_int (id, -1);
+    n_out++;
+    gst_buffer_unref (out);
+  }
+  fail_unless_equals_int (n_out, 20);
+  text = read_json_lines (json, &n_lines);
+  lines = g_strsplit (text, "\n", -1);
+  fail_unless_equals_int (n_lines, 2);
+  for (i = 0; i < n_lines; i++) {
+    JsonNode *root = json_from_string (lines[i], NULL);
+    JsonObject *o = json_node_get_object (root);
+
+    fail_unless_equals_string (json_object_get_string_member (o, "label"),
+        "unknown");
+    fail_unless_equals_int64 (json_object_get_int_member (o, "label_id"), -1);
+    json_node_unref (root);
+  }
+  g_strfreev (lines);
+  g_free (text);
+  g_unlink (json);
+  g_free (json);
+  msgs_clear (&m);
+  fuse_teardown (&f);
+
+  /* the threshold just below the window's confidence keeps its label */
+  fuse_setup (&f, FALSE, VCAPS, ACAPS, "min-confidence", conf - 1e-6, NULL);
+  push_av (&f, GST_SECOND, 2000 * MS);
+  push_eos (&f);
+  wait_eos (&f);
+  msgs_init (&m);
+  msgs_drain (&m, f.bus);
+  fail_unless (m.windows->len == 1, "%u windows", m.windows->len);
+  check_record (g_ptr_array_index (m.windows, 0), 10);
+  msgs_clear (&m);
+  fuse_teardown (&f);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_source_name)
+{
+  Fuse f;
+  Msgs m;
+  gchar *json = g_build_filename (tmpdir, "source.jsonl", NULL);
+  gchar *text, **lines, *name, *prop;
+  guint i, n_lines;
+  GstBuffer *out;
+
+  /* default: the element's name */
+  fuse_setup (&f, FALSE, VCAPS, ACAPS, NULL);
+  name = gst_element_get_name (f.e);
+  g_object_get (f.e, "source", &prop, NULL);
+  fail_unless_equals_string (prop, name);
+  g_free (prop);
+  push_av (&f, 0, GST_SECOND);
+  push_eos (&f);
+  wait_eos (&f);
+  msgs_init (&m);
+  msgs_drain (&m, f.bus);
+  fail_unless (m.windows->len == 1, "%u windows", m.windows->len);
+  fail_unless_equals_string (gst_structure_get_string (g_ptr_array_index
+          (m.windows, 0), "source"), name);
+  g_free (name);
+  msgs_clear (&m);
+  fuse_teardown (&f);
+
+  /* set: in every record, meta and alert; audio stops after 1 s */
+  fuse_setup (&f, FALSE, VCAPS, ACAPS, "source", "cam-7", "json-location",
+      json, "alert-noise", 1e9, "attach-mode", 1, NULL);
+  push_av (&f, 0, GST_SECOND);
+  fail_unless (gst_harness_push_event (f.a, gst_event_new_eos ()));
+  for (i = 10; i < 50; i++)
+    fail_unless_equals_int (gst_harness_push (f.v,
+            make_video (GST_VIDEO_FORMAT_GRAY8, 64, 48, i * FRAME_DUR,
+                FRAME_DUR, 3)), GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (f.v, gst_event_new_eos ()));
+  wait_eos (&f);
+  msgs_init (&m);
+  msgs_drain (&m, f.bus);
+  fail_unless (m.windows->len == 5, "%u windows", m.windows->len);
+  for (i = 0; i < m.windows->len; i++)
+    fail_unless_equals_string (gst_structure_get_string (g_ptr_array_index
+            (m.windows, i), "source"), "cam-7");
+  fail_unless_equals_int (m.alerts->len, 1);
+  fail_unless_equals_string (alert_str (g_ptr_array_index (m.alerts, 0),
+          "source"), "cam-7");
+  fail_unless_equals_string (alert_str (g_ptr_array_index (m.alerts, 0),
+          "reason"), "absent");
+  out = gst_harness_pull (f.v);
+  fail_unless_equals_string (gst_structure_get_string
+      (gst_buffer_get_udml_fusion_meta (out), "source"), "cam-7");
+  gst_buffer_unref (out);
+  text = read_json_lines (json, &n_lines);
+  fail_unless_equals_int (n_lines, 6);
+  lines = g_strsplit (text, "\n", -1);
+  for (i = 0; i < n_lines; i++)
+    fail_unless (strstr (lines[i], "\"source\":\"cam-7\"") != NULL,
+        "line %u: %s", i, lines[i]);
+  g_strfreev (lines);
+  g_free (text);
+  g_unlink (json);
+  g_free (json);
+  msgs_clear (&m);
+  fuse_teardown (&f);
+}
+
+GST_END_TEST;
+
 #ifndef UDML_TEST_NO_DECODE
 /* The element and the training path (udml_media_clip_features) must give
  * the same window-0 features: compared through the model's outputs, which
@@ -1753,6 +2130,11 @@ udmlfuse_suite (void)
   tcase_add_test (tc, test_reload);
   tcase_add_test (tc, test_enabled_and_policy);
   tcase_add_test (tc, test_forward_unlocked);
+  tcase_add_test (tc, test_alert_raise_clear);
+  tcase_add_test (tc, test_alert_absent);
+  tcase_add_test (tc, test_alert_windows_zero);
+  tcase_add_test (tc, test_min_confidence_unknown);
+  tcase_add_test (tc, test_source_name);
 #ifndef UDML_TEST_NO_DECODE
   tcase_add_test (tc, test_clip_bit_identical);
 #endif

@@ -92,9 +92,11 @@ def main():
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
-            n_lines += 1
             try:
                 r = json.loads(line)
+                if "event" in r:        # an alert line, not a window
+                    continue
+                n_lines += 1
                 a, b = float(r["window_start"]), float(r["window_end"])
             except (ValueError, KeyError) as e:
                 fail(f"{args.jsonl}:{lineno}: bad record ({e})")
