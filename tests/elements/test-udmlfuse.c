@@ -1395,6 +1395,211 @@ GST_START_TEST (test_bad_model)
 
 GST_END_TEST;
 
+static gint n_probs (const GstStructure * s);
+
+/* How often needle occurs in hay. */
+static guint
+count_in (const gchar * hay, const gchar * needle)
+{
+  guint n = 0;
+  const gchar *p = hay;
+
+  while (hay && (p = strstr (p, needle)) != NULL) {
+    n++;
+    p += strlen (needle);
+  }
+  return n;
+}
+
+/* Starts udmlfuse on path; returns the error's message and debug text
+ * joined, as a user sees them (transfer full). */
+static gchar *
+start_error_text (const gchar * path, gboolean set_model)
+{
+  GstElement *e = gst_element_factory_make ("udmlfuse", NULL);
+  GstBus *bus = gst_bus_new ();
+  GstMessage *msg;
+  GError *err = NULL;
+  gchar *dbg = NULL, *text;
+
+  gst_element_set_bus (e, bus);
+  if (set_model)
+    g_object_set (e, "model", path, NULL);
+  fail_unless_equals_int (gst_element_set_state (e, GST_STATE_PAUSED),
+      GST_STATE_CHANGE_FAILURE);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL, "no error message for %s", path);
+  gst_message_parse_error (msg, &err, &dbg);
+  text = g_strdup_printf ("%s\n%s", err->message, dbg ? dbg : "");
+  gst_message_unref (msg);
+  g_error_free (err);
+  g_free (dbg);
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_element_set_bus (e, NULL);
+  gst_object_unref (bus);
+  gst_object_unref (e);
+  return text;
+}
+
+/* The library's own detail of a load failure, without its path prefix. */
+static gchar *
+load_detail (const gchar * path)
+{
+  UdmlError err = { 0 };
+  UdmlModel *model = NULL;
+
+  fail_if (udml_model_load (path, &model, &err) == UDML_OK);
+  fail_unless (g_str_has_prefix (err.msg, path));
+  return g_strdup (err.msg + strlen (path) + 2);
+}
+
+GST_START_TEST (test_model_error_text)
+{
+  const gchar *bad[] = { model_corrupt, model_truncated };
+  gchar *missing = g_build_filename (tmpdir, "missing.udml", NULL);
+  gchar *text, *detail, *def = NULL, *saved;
+  GstElement *e;
+  guint i;
+
+  /* the path and the library's detail each appear once */
+  for (i = 0; i < G_N_ELEMENTS (bad); i++) {
+    text = start_error_text (bad[i], TRUE);
+    detail = load_detail (bad[i]);
+    fail_unless_equals_int (count_in (text, bad[i]), 1);
+    fail_unless (count_in (text, detail) == 1, "detail '%s' in: %s", detail,
+        text);
+    g_free (detail);
+    g_free (text);
+  }
+  text = start_error_text (missing, TRUE);
+  fail_unless (count_in (text, missing) == 1, "%s", text);
+  g_free (text);
+
+  /* a missing file named by UDML_MODEL says so */
+  saved = g_strdup (g_getenv ("UDML_MODEL"));
+  g_setenv ("UDML_MODEL", missing, TRUE);
+  text = start_error_text (missing, FALSE);
+  fail_unless (count_in (text, "UDML_MODEL") >= 1, "%s", text);
+  g_free (text);
+
+  /* the default model, not installed, names UDML_MODEL and its path */
+  g_unsetenv ("UDML_MODEL");
+  e = gst_element_factory_make ("udmlfuse", NULL);
+  g_object_get (e, "model", &def, NULL);
+  gst_object_unref (e);
+  if (!g_file_test (def, G_FILE_TEST_EXISTS)) {
+    GError *err = NULL;
+    GstMessage *msg;
+    GstBus *bus = gst_bus_new ();
+
+    e = gst_element_factory_make ("udmlfuse", NULL);
+    gst_element_set_bus (e, bus);
+    fail_unless_equals_int (gst_element_set_state (e, GST_STATE_PAUSED),
+        GST_STATE_CHANGE_FAILURE);
+    msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+    fail_unless (msg != NULL);
+    gst_message_parse_error (msg, &err, NULL);
+    fail_unless (strstr (err->message, "UDML_MODEL") != NULL
+        && strstr (err->message, def) != NULL, "%s", err->message);
+    g_error_free (err);
+    gst_message_unref (msg);
+    gst_element_set_state (e, GST_STATE_NULL);
+    gst_element_set_bus (e, NULL);
+    gst_object_unref (bus);
+    gst_object_unref (e);
+  }
+  if (saved)
+    g_setenv ("UDML_MODEL", saved, TRUE);
+  g_free (saved);
+  g_free (def);
+  g_free (missing);
+}
+
+GST_END_TEST;
+
+typedef struct
+{
+  guint n;
+  gchar *value;                 /* the property when last notified */
+} Notified;
+
+static void
+on_model_notify (GObject * e, GParamSpec * pspec, Notified * nt)
+{
+  nt->n++;
+  g_free (nt->value);
+  g_object_get (e, "model", &nt->value, NULL);
+}
+
+/* A failed reload reverts the property to the model in use, notifies it,
+ * and says once what went wrong. */
+GST_START_TEST (test_reload_failure_reverts)
+{
+  const gchar *bad[] = { model_corrupt, NULL, "" };
+  Notified nt = { 0, NULL };
+  Fuse f;
+  Msgs m;
+  gchar *path = NULL, *detail = load_detail (model_corrupt);
+  guint i;
+
+  fuse_setup (&f, FALSE, VCAPS, ACAPS, NULL);
+  msgs_init (&m);
+  push_av (&f, 0, 1200 * MS);
+  msgs_wait_windows (&m, f.bus, 1, 20 * GST_SECOND);
+  msgs_drain (&m, f.bus);
+  g_signal_connect (f.e, "notify::model", G_CALLBACK (on_model_notify), &nt);
+
+  for (i = 0; i < G_N_ELEMENTS (bad); i++) {
+    GstMessage *msg;
+    GError *err = NULL;
+    gchar *dbg = NULL, *text;
+    const GstStructure *ev;
+
+    nt.n = 0;
+    g_object_set (f.e, "model", bad[i], NULL);
+    g_object_get (f.e, "model", &path, NULL);
+    fail_unless_equals_string (path, model_a);
+    g_free (path);
+    fail_unless (nt.n >= 1, "no notify after reload %u", i);
+    fail_unless_equals_string (nt.value, model_a);
+
+    msg = gst_bus_pop_filtered (f.bus, GST_MESSAGE_WARNING);
+    fail_unless (msg != NULL, "no warning for reload %u", i);
+    gst_message_parse_warning (msg, &err, &dbg);
+    text = g_strdup_printf ("%s\n%s", err->message, dbg ? dbg : "");
+    if (bad[i] && *bad[i])
+      fail_unless (count_in (text, bad[i]) == 1, "%s", text);
+    if (i == 0) {
+      fail_unless (count_in (text, detail) == 1, "%s", text);
+      msgs_drain (&m, f.bus);
+      ev = g_ptr_array_index (m.model_events, m.model_events->len - 1);
+      fail_unless_equals_string (gst_structure_get_string (ev, "event"),
+          "reload-failed");
+      fail_unless_equals_int (count_in (gst_structure_get_string (ev,
+                  "error"), model_corrupt), 0);
+    }
+    g_free (text);
+    g_free (dbg);
+    g_error_free (err);
+    gst_message_unref (msg);
+  }
+
+  /* the running model still classifies */
+  push_av (&f, 1200 * MS, 2200 * MS);
+  push_eos (&f);
+  wait_eos (&f);
+  msgs_drain (&m, f.bus);
+  fail_unless (m.windows->len == 3, "%u windows", m.windows->len);
+  fail_unless_equals_int (n_probs (g_ptr_array_index (m.windows, 1)), 10);
+  g_signal_handlers_disconnect_by_data (f.e, &nt);
+  g_free (nt.value);
+  g_free (detail);
+  msgs_clear (&m);
+  fuse_teardown (&f);
+}
+
+GST_END_TEST;
+
 static gint
 n_probs (const GstStructure * s)
 {
@@ -1751,6 +1956,8 @@ udmlfuse_suite (void)
   tcase_add_test (tc, test_state_cycling);
   tcase_add_test (tc, test_bad_model);
   tcase_add_test (tc, test_reload);
+  tcase_add_test (tc, test_reload_failure_reverts);
+  tcase_add_test (tc, test_model_error_text);
   tcase_add_test (tc, test_enabled_and_policy);
   tcase_add_test (tc, test_forward_unlocked);
 #ifndef UDML_TEST_NO_DECODE
