@@ -88,6 +88,7 @@ gst_udml_fuse_pad_finalize (GObject * object)
   GstUdmlFusePad *pad = GST_UDML_FUSE_PAD (object);
 
   gst_caps_replace (&pad->caps, NULL);
+  gst_clear_object (&pad->pool);
   G_OBJECT_CLASS (gst_udml_fuse_pad_parent_class)->finalize (object);
 }
 
@@ -440,7 +441,8 @@ gst_udml_fuse_pad_next (GstUdmlFusePad * pads[2], gboolean timeout)
         limit = pads[k]->pos;
       continue;
     }
-    rt = gst_udml_fuse_pad_running_time (pads[k], GST_BUFFER_PTS (head));
+    rt = gst_udml_fuse_pad_buffer_time (pads[k], GST_BUFFER_PTS (head),
+        GST_CLOCK_TIME_NONE, NULL);
     gst_buffer_unref (head);
     if (!GST_CLOCK_TIME_IS_VALID (rt))
       rt = 0;                   /* dropped at once when taken */
@@ -483,4 +485,78 @@ gst_udml_fuse_pad_running_time (GstUdmlFusePad * pad, GstClockTime ts)
   rt = gst_segment_to_running_time (&aggpad->segment, GST_FORMAT_TIME, ts);
   GST_OBJECT_UNLOCK (pad);
   return rt;
+}
+
+GstClockTime
+gst_udml_fuse_pad_buffer_time (GstUdmlFusePad * pad, GstClockTime pts,
+    GstClockTime dur, GstClockTime * rt_end)
+{
+  GstAggregatorPad *aggpad = GST_AGGREGATOR_PAD (pad);
+  GstClockTime rt;
+
+  if (GST_CLOCK_TIME_IS_VALID (pts)) {
+    rt = gst_udml_fuse_pad_running_time (pad, pts);
+    if (rt_end)
+      *rt_end = GST_CLOCK_TIME_IS_VALID (dur) ?
+          gst_udml_fuse_pad_running_time (pad, pts + dur) : GST_CLOCK_TIME_NONE;
+    return rt;
+  }
+  /* no timestamp: right after the data before it, or at the segment start */
+  rt = pad->pos;
+  if (!GST_CLOCK_TIME_IS_VALID (rt)) {
+    GST_OBJECT_LOCK (pad);
+    rt = gst_segment_to_running_time (&aggpad->segment, GST_FORMAT_TIME,
+        aggpad->segment.start);
+    GST_OBJECT_UNLOCK (pad);
+    if (!GST_CLOCK_TIME_IS_VALID (rt))
+      rt = 0;
+  }
+  if (rt_end)
+    *rt_end = GST_CLOCK_TIME_IS_VALID (dur) ? rt + dur : GST_CLOCK_TIME_NONE;
+  return rt;
+}
+
+guint
+gst_udml_fuse_pad_frames_held (GstClockTime window, GstClockTime frame)
+{
+  if (!GST_CLOCK_TIME_IS_VALID (window) || window == 0
+      || !GST_CLOCK_TIME_IS_VALID (frame) || frame == 0)
+    return 0;
+  /* a window's frames, plus the one that completes it */
+  return (guint) MIN ((window + frame - 1) / frame + 1, 1024);
+}
+
+/* Whether pool, lending at most max buffers, can lend the held ones and
+ * still give upstream one to fill. */
+static gboolean
+pool_can_hold (GstBufferPool * pool, guint held)
+{
+  GstStructure *config = gst_buffer_pool_get_config (pool);
+  guint max = 0;
+
+  gst_buffer_pool_config_get_params (config, NULL, NULL, NULL, &max);
+  gst_structure_free (config);
+  return max == 0 || max > held;
+}
+
+GstBuffer *
+gst_udml_fuse_pad_keepable (GstUdmlFusePad * pad, GstBuffer * buf, guint held)
+{
+  GstBuffer *copy;
+
+  if (held == 0 || buf->pool == NULL)
+    return buf;
+  if (buf->pool != pad->pool) {
+    gst_object_replace ((GstObject **) & pad->pool, (GstObject *) buf->pool);
+    pad->pool_too_small = !pool_can_hold (buf->pool, held);
+    if (pad->pool_too_small)
+      GST_INFO_OBJECT (pad, "upstream pool cannot lend %u buffers: copying "
+          "the held ones", held);
+  }
+  if (!pad->pool_too_small)
+    return buf;
+  /* a deep copy gives the pool its memory back at once */
+  copy = gst_buffer_copy_deep (buf);
+  gst_buffer_unref (buf);
+  return copy;
 }

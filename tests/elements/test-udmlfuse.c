@@ -1397,6 +1397,122 @@ GST_END_TEST;
 
 static gint n_probs (const GstStructure * s);
 
+/* Asks udmlfuse's video pad what it needs from upstream's pool: the
+ * minimum buffer count of the first pool proposed, 0 without one. */
+static guint
+proposed_min_buffers (Fuse * f)
+{
+  GstCaps *caps = gst_caps_from_string (VCAPS);
+  GstQuery *q = gst_query_new_allocation (caps, TRUE);
+  guint min = 0;
+
+  fail_unless (gst_pad_peer_query (f->v->srcpad, q), "allocation query");
+  if (gst_query_get_n_allocation_pools (q) > 0)
+    gst_query_parse_nth_allocation_pool (q, 0, NULL, NULL, &min, NULL);
+  gst_query_unref (q);
+  gst_caps_unref (caps);
+  return min;
+}
+
+GST_START_TEST (test_allocation_window)
+{
+  Fuse f;
+
+  /* window: 1 s of 10 fps frames plus the one that completes it */
+  fuse_setup (&f, FALSE, VCAPS, NULL, "attach-mode", 1, NULL);
+  push_av (&f, 0, 100 * MS);
+  fail_unless_equals_int (proposed_min_buffers (&f), 11);
+  fuse_teardown (&f);
+
+  /* latest holds nothing */
+  fuse_setup (&f, FALSE, VCAPS, NULL, NULL);
+  push_av (&f, 0, 100 * MS);
+  fail_unless_equals_int (proposed_min_buffers (&f), 0);
+  fuse_teardown (&f);
+}
+
+GST_END_TEST;
+
+/* An upstream pool of 4 buffers cannot lend a window of 10 frames:
+ * udmlfuse copies what it holds, so upstream never runs dry, and every
+ * frame still goes out. */
+GST_START_TEST (test_allocation_small_pool)
+{
+  GstCaps *caps = gst_caps_from_string (VCAPS);
+  GstBufferPool *pool = gst_video_buffer_pool_new ();
+  GstStructure *config = gst_buffer_pool_get_config (pool);
+  GstBufferPoolAcquireParams params = { 0 };
+  Fuse f;
+  gint i;
+
+  gst_buffer_pool_config_set_params (config, caps, 64 * 48, 4, 4);
+  fail_unless (gst_buffer_pool_set_config (pool, config));
+  fail_unless (gst_buffer_pool_set_active (pool, TRUE));
+  params.flags = GST_BUFFER_POOL_ACQUIRE_FLAG_DONTWAIT;
+
+  fuse_setup (&f, FALSE, VCAPS, NULL, "attach-mode", 1, NULL);
+  for (i = 0; i < 30; i++) {
+    GstBuffer *buf = NULL;
+    gint64 end = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+
+    /* the previous frame is released right after it was taken */
+    while (gst_buffer_pool_acquire_buffer (pool, &buf, &params) != GST_FLOW_OK
+        && g_get_monotonic_time () < end)
+      g_usleep (1000);
+    fail_unless (buf != NULL, "upstream pool exhausted at frame %d", i);
+    gst_buffer_memset (buf, 0, (guint8) i, 64 * 48);
+    GST_BUFFER_PTS (buf) = i * FRAME_DUR;
+    GST_BUFFER_DURATION (buf) = FRAME_DUR;
+    fail_unless_equals_int (gst_harness_push (f.v, buf), GST_FLOW_OK);
+  }
+  push_eos (&f);
+  wait_eos (&f);
+  fail_unless_equals_int (gst_harness_buffers_received (f.out), 30);
+  fuse_teardown (&f);
+  gst_buffer_pool_set_active (pool, FALSE);
+  gst_object_unref (pool);
+  gst_caps_unref (caps);
+}
+
+GST_END_TEST;
+
+/* A frame without a PTS goes out, in its place, in both attach modes. */
+GST_START_TEST (test_no_pts_passes)
+{
+  gint mode;
+
+  for (mode = 0; mode < 2; mode++) {
+    Fuse f;
+    GstBuffer *buf;
+    gint i, untimed = 0;
+
+    fuse_setup (&f, FALSE, VCAPS, NULL, "attach-mode", mode, NULL);
+    for (i = 0; i < 15; i++) {
+      buf = make_video (GST_VIDEO_FORMAT_GRAY8, 64, 48, i * FRAME_DUR,
+          FRAME_DUR, (guint8) i);
+      if (i == 4 || i == 12)
+        GST_BUFFER_PTS (buf) = GST_CLOCK_TIME_NONE;
+      fail_unless_equals_int (gst_harness_push (f.v, buf), GST_FLOW_OK);
+    }
+    push_eos (&f);
+    wait_eos (&f);
+    fail_unless_equals_int (gst_harness_buffers_received (f.out), 15);
+    for (i = 0; i < 15; i++) {
+      buf = gst_harness_pull (f.out);
+      if (!GST_BUFFER_PTS_IS_VALID (buf)) {
+        fail_unless (i == 4 || i == 12, "untimed buffer out at %d", i);
+        untimed++;
+      }
+      gst_buffer_unref (buf);
+    }
+    fail_unless_equals_int (untimed, 2);
+    fuse_teardown (&f);
+  }
+}
+
+GST_END_TEST;
+
+
 /* How often needle occurs in hay. */
 static guint
 count_in (const gchar * hay, const gchar * needle)
@@ -1958,6 +2074,9 @@ udmlfuse_suite (void)
   tcase_add_test (tc, test_reload);
   tcase_add_test (tc, test_reload_failure_reverts);
   tcase_add_test (tc, test_model_error_text);
+  tcase_add_test (tc, test_allocation_window);
+  tcase_add_test (tc, test_allocation_small_pool);
+  tcase_add_test (tc, test_no_pts_passes);
   tcase_add_test (tc, test_enabled_and_policy);
   tcase_add_test (tc, test_forward_unlocked);
 #ifndef UDML_TEST_NO_DECODE
