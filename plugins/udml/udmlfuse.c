@@ -809,6 +809,8 @@ update_done (GstUdmlFuse * self, GstUdmlFusePad * pads[2])
 
     if (pads[k]) {
       gboolean eos = gst_aggregator_pad_is_eos (GST_AGGREGATOR_PAD (pads[k]));
+      if (eos && self->windower)
+        gst_udml_fuse_pad_drain (pads[k], &self->conv, self->windower);
       GST_OBJECT_LOCK (pads[k]);
       done = eos || !pads[k]->enabled;
       GST_OBJECT_UNLOCK (pads[k]);

@@ -124,6 +124,7 @@ gst_udml_fuse_pad_init (GstUdmlFusePad * pad)
   pad->enabled = DEFAULT_PAD_ENABLED;
   pad->format = -1;
   pad->pos = GST_CLOCK_TIME_NONE;
+  pad->audio_end = pad->audio_in_end = GST_CLOCK_TIME_NONE;
 }
 
 /* ------------------------------------------------------------------ caps */
@@ -309,6 +310,7 @@ gst_udml_fuse_convert_init (GstUdmlFuseConvert * conv,
     gst_udml_fuse_convert_clear (conv);
     return FALSE;
   }
+  conv->rate = spec->sample_rate;
   conv->frame = g_new0 (gfloat, (gsize) spec->frame_channels *
       spec->frame_width * spec->frame_height);
   return TRUE;
@@ -364,6 +366,7 @@ feed_audio (GstUdmlFusePad * pad, GstUdmlFuseConvert * conv,
   GstMapInfo map;
   const uint8_t *in[1];
   gint n_in, bound, n_out = 0, bpf = GST_AUDIO_INFO_BPF (&pad->ainfo);
+  GstClockTime held, start;
   gint rate = GST_AUDIO_INFO_RATE (&pad->ainfo);
   UdmlError err = { 0 };
   UdmlStatus st;
@@ -374,6 +377,10 @@ feed_audio (GstUdmlFusePad * pad, GstUdmlFuseConvert * conv,
     return FALSE;
   }
   n_in = bpf > 0 ? (gint) (map.size / bpf) : 0;
+  /* the output starts with the samples the filter held back, which belong
+   * before rt */
+  held = gst_util_uint64_scale_int (udml_media_resample_delay
+      (conv->resampler), GST_SECOND, conv->rate);
   bound = udml_media_resample_bound (conv->resampler, rate, n_in);
   if (bound > conv->pcm_cap) {
     /* grows to the largest buffer seen, then stays */
@@ -390,9 +397,51 @@ feed_audio (GstUdmlFusePad * pad, GstUdmlFuseConvert * conv,
     GST_WARNING_OBJECT (pad, "audio conversion failed: %s", err.msg);
     return FALSE;
   }
+  start = rt > held ? rt - held : 0;
   if (n_out > 0)
-    udml_media_windower_push_audio (windower, rt, conv->pcm, n_out);
+    udml_media_windower_push_audio (windower, start, conv->pcm, n_out);
+  pad->audio_end = start + gst_util_uint64_scale_int (n_out, GST_SECOND,
+      conv->rate);
+  pad->audio_in_end = rt + gst_util_uint64_scale_int (n_in, GST_SECOND, rate);
+  pad->drained = FALSE;
   return TRUE;
+}
+
+void
+gst_udml_fuse_pad_drain (GstUdmlFusePad * pad, GstUdmlFuseConvert * conv,
+    UdmlWindower * windower)
+{
+  UdmlError err = { 0 };
+  gint n_out = 0, cap;
+  guint64 room;
+
+  if (pad->kind != UDML_MODALITY_AUDIO || pad->drained
+      || !GST_CLOCK_TIME_IS_VALID (pad->audio_end) || conv->resampler == NULL)
+    return;
+  pad->drained = TRUE;
+  cap = udml_media_resample_delay (conv->resampler) + 32;
+  if (cap > conv->pcm_cap) {
+    g_free (conv->pcm);
+    conv->pcm_cap = cap;
+    conv->pcm = g_new (gfloat, conv->pcm_cap);
+  }
+  if (udml_media_resample (conv->resampler, pad->format,
+          GST_AUDIO_INFO_RATE (&pad->ainfo),
+          GST_AUDIO_INFO_CHANNELS (&pad->ainfo), NULL, 0, conv->pcm,
+          conv->pcm_cap, &n_out, &err) != UDML_OK) {
+    GST_WARNING_OBJECT (pad, "could not drain the resampler: %s", err.msg);
+    return;
+  }
+  /* the filter's tail may ring past the input: keep only up to its end */
+  room = pad->audio_in_end > pad->audio_end ?
+      gst_util_uint64_scale_round (pad->audio_in_end - pad->audio_end,
+      conv->rate, GST_SECOND) : 0;
+  if ((guint64) n_out > room)
+    n_out = (gint) room;
+  GST_LOG_OBJECT (pad, "%d samples drained at EOS", n_out);
+  if (n_out > 0)
+    udml_media_windower_push_audio (windower, pad->audio_end, conv->pcm, n_out);
+  pad->audio_end += gst_util_uint64_scale_int (n_out, GST_SECOND, conv->rate);
 }
 
 gboolean

@@ -30,6 +30,10 @@ struct _GstUdmlFusePad
   GstClockTime pos;             /* running time reached by popped data */
   gboolean pos_is_end;          /* pos is where the data ends (a known
                                  * duration), so a later buffer leaves a gap */
+  GstClockTime audio_end;       /* grid time after the last converted
+                                 * sample, NONE before any */
+  GstClockTime audio_in_end;    /* grid time where the input ended */
+  gboolean drained;             /* the resampler's tail went out */
   GstBufferPool *pool;          /* upstream pool of the last buffer */
   gboolean pool_too_small;      /* it cannot lend a window of buffers */
 };
@@ -42,6 +46,7 @@ typedef struct
   gfloat *frame;                /* C x H x W scratch */
   gfloat *pcm;                  /* resampler output scratch */
   gint pcm_cap;
+  gint rate;                    /* model sample rate */
 } GstUdmlFuseConvert;
 
 gboolean gst_udml_fuse_convert_init (GstUdmlFuseConvert * conv,
@@ -77,6 +82,12 @@ gboolean gst_udml_fuse_pad_accept_caps (GstUdmlFusePad * pad, GstCaps * caps);
 gboolean gst_udml_fuse_pad_feed (GstUdmlFusePad * pad,
     GstUdmlFuseConvert * conv, UdmlWindower * windower, GstBuffer * buf,
     GstClockTime rt, GstClockTime dur);
+
+/* At the audio pad's EOS: adds the samples the resampler still holds to
+ * windower, right after the others and up to where the input ended, so
+ * the last window is covered as the input was. Once per stretch of data. */
+void gst_udml_fuse_pad_drain (GstUdmlFusePad * pad,
+    GstUdmlFuseConvert * conv, UdmlWindower * windower);
 
 /* Duration of a buffer without one, from its size (audio) or the frame
  * rate (video); GST_CLOCK_TIME_NONE if unknown. */

@@ -898,6 +898,87 @@ GST_START_TEST (test_eos_one_pad_partial)
 
 GST_END_TEST;
 
+/* Pushes [0, end) of video and of audio in caps acaps (format, rate and
+ * channels as given) in 100 ms buffers, then EOS; returns the records. */
+static void
+run_clip (Msgs * m, const gchar * acaps, GstAudioFormat afmt, gint rate,
+    gint channels, GstClockTime end)
+{
+  Fuse f;
+  GstClockTime t;
+
+  fuse_setup (&f, FALSE, VCAPS, acaps, NULL);
+  for (t = 0; t < end; t += FRAME_DUR) {
+    GstClockTime d = MIN (FRAME_DUR, end - t);
+
+    fail_unless_equals_int (gst_harness_push (f.v,
+            make_video (GST_VIDEO_FORMAT_GRAY8, 64, 48, t, d, 7)), GST_FLOW_OK);
+    fail_unless_equals_int (gst_harness_push (f.a,
+            make_audio (afmt, rate, channels, t, d)), GST_FLOW_OK);
+  }
+  push_eos (&f);
+  wait_eos (&f);
+  msgs_init (m);
+  msgs_drain (m, f.bus);
+  fuse_teardown (&f);
+}
+
+/* A clip of whole windows gives exactly those windows at EOS, none of them
+ * partial, whatever the audio needs converting; a clip that ends inside a
+ * window marks that one window partial. */
+GST_START_TEST (test_eos_window_count)
+{
+  struct
+  {
+    const gchar *caps;
+    GstAudioFormat fmt;
+    gint rate, channels;
+  } in[] = {
+    {ACAPS, GST_AUDIO_FORMAT_F32LE, 16000, 1},
+    {"audio/x-raw,format=S16LE,layout=interleaved,rate=44100,channels=2",
+        GST_AUDIO_FORMAT_S16LE, 44100, 2},
+    {"audio/x-raw,format=F32LE,layout=interleaved,rate=48000,channels=1",
+        GST_AUDIO_FORMAT_F32LE, 48000, 1},
+    {"audio/x-raw,format=S16LE,layout=interleaved,rate=8000,channels=1",
+        GST_AUDIO_FORMAT_S16LE, 8000, 1},
+  };
+  guint i, w;
+
+  for (i = 0; i < G_N_ELEMENTS (in); i++) {
+    Msgs m;
+
+    run_clip (&m, in[i].caps, in[i].fmt, in[i].rate, in[i].channels, 3000 * MS);
+    fail_unless (m.windows->len == 3, "%d Hz: %u windows for 3.0 s",
+        in[i].rate, m.windows->len);
+    for (w = 0; w < m.windows->len; w++) {
+      const GstStructure *s = g_ptr_array_index (m.windows, w);
+
+      fail_unless_equals_int (win_index (s), w);
+      fail_if (win_bool (s, "partial"), "%d Hz: window %u partial",
+          in[i].rate, w);
+      assert_close (mod_double (s, "audio", "coverage"), 1.0, 1e-3, 0,
+          "audio coverage of a whole window");
+      assert_close (mod_double (s, "video", "coverage"), 1.0, 1e-6, 0,
+          "video coverage of a whole window");
+    }
+    msgs_clear (&m);
+
+    run_clip (&m, in[i].caps, in[i].fmt, in[i].rate, in[i].channels, 2500 * MS);
+    fail_unless (m.windows->len == 3, "%d Hz: %u windows for 2.5 s",
+        in[i].rate, m.windows->len);
+    for (w = 0; w < 3; w++) {
+      const GstStructure *s = g_ptr_array_index (m.windows, w);
+
+      fail_unless_equals_int (win_bool (s, "partial"), w == 2);
+    }
+    assert_close (mod_double (g_ptr_array_index (m.windows, 2), "audio",
+            "coverage"), 0.5, 2e-3, 0, "audio coverage of the last window");
+    msgs_clear (&m);
+  }
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_gap_events)
 {
   Fuse f;
@@ -2077,6 +2158,7 @@ udmlfuse_suite (void)
   tcase_add_test (tc, test_allocation_window);
   tcase_add_test (tc, test_allocation_small_pool);
   tcase_add_test (tc, test_no_pts_passes);
+  tcase_add_test (tc, test_eos_window_count);
   tcase_add_test (tc, test_enabled_and_policy);
   tcase_add_test (tc, test_forward_unlocked);
 #ifndef UDML_TEST_NO_DECODE
