@@ -110,6 +110,12 @@ udml_media_resample_bound (const UdmlResampler * r, int rate, int n_in)
           AV_ROUND_UP) + delay + 32);
 }
 
+int
+udml_media_resample_delay (const UdmlResampler * r)
+{
+  return r->swr ? (int) swr_get_delay ((SwrContext *) r->swr, r->out_rate) : 0;
+}
+
 /* in == NULL (n_in 0) drains the samples held back by the filter. */
 UdmlStatus
 udml_media_resample_av (UdmlResampler * r, int av_fmt, int rate, int channels,

@@ -72,6 +72,9 @@ UdmlStatus udml_media_resample (UdmlResampler *r, UdmlMediaSampleFormat fmt, int
 /* Upper bound of output samples for n_in input samples at this rate,
  * including the samples a format change drains. */
 int udml_media_resample_bound (const UdmlResampler *r, int rate, int n_in);
+/* Output samples the filter holds back (what a drain gives at most): the
+ * next output sample is that many samples before the next input's start. */
+int udml_media_resample_delay (const UdmlResampler *r);
 
 /* Converts and scales any frame to the model's frame_width x frame_height x
  * frame_channels (libswscale). */

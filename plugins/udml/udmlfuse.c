@@ -621,12 +621,63 @@ gst_udml_fuse_sink_query (GstAggregator * agg, GstAggregatorPad * aggpad,
   return GST_AGGREGATOR_CLASS (parent_class)->sink_query (agg, aggpad, query);
 }
 
+/* How many buffers of frame duration attach-mode=window holds (0 in the
+ * other mode). */
+static guint
+frames_held (GstUdmlFuse * self, GstClockTime frame)
+{
+  GstClockTime window;
+  gboolean per_window;
+
+  g_mutex_lock (&self->lock);
+  per_window = self->attach_mode == GST_UDML_FUSE_ATTACH_WINDOW;
+  window = self->windower ? (GstClockTime) self->spec.window_ns :
+      self->window_duration;
+  if (!GST_CLOCK_TIME_IS_VALID (frame) || frame == 0)
+    frame = self->frame_duration;
+  g_mutex_unlock (&self->lock);
+  if (window == 0)
+    window = GST_SECOND;        /* not started: the usual model window */
+  return per_window ? gst_udml_fuse_pad_frames_held (window, frame) : 0;
+}
+
+/* attach-mode=window keeps a window of buffers: upstream's pool must be
+ * able to lend them on top of what it needs itself. A pool that cannot is
+ * found at the first buffer, and the held buffers are copied then. */
 static gboolean
 gst_udml_fuse_propose_allocation (GstAggregator * agg,
     GstAggregatorPad * pad, GstQuery * decide_query, GstQuery * query)
 {
-  if (GST_UDML_FUSE_PAD (pad)->kind == UDML_MODALITY_VIDEO)
-    gst_query_add_allocation_meta (query, GST_VIDEO_META_API_TYPE, NULL);
+  GstUdmlFuse *self = GST_UDML_FUSE (agg);
+  GstCaps *caps = NULL;
+  GstVideoInfo info;
+  GstClockTime frame = GST_CLOCK_TIME_NONE;
+  guint held, size, min, max;
+  GstBufferPool *pool = NULL;
+
+  if (GST_UDML_FUSE_PAD (pad)->kind != UDML_MODALITY_VIDEO)
+    return TRUE;
+  gst_query_add_allocation_meta (query, GST_VIDEO_META_API_TYPE, NULL);
+  gst_query_parse_allocation (query, &caps, NULL);
+  if (caps == NULL || !gst_video_info_from_caps (&info, caps))
+    return TRUE;
+  if (info.fps_n > 0)
+    frame = gst_util_uint64_scale_int (GST_SECOND, info.fps_d, info.fps_n);
+  held = frames_held (self, frame);
+  if (held == 0)
+    return TRUE;
+  if (gst_query_get_n_allocation_pools (query) > 0) {
+    gst_query_parse_nth_allocation_pool (query, 0, &pool, &size, &min, &max);
+    min += held;
+    if (max != 0 && max < min)
+      max = min;
+    gst_query_set_nth_allocation_pool (query, 0, pool, size, min, max);
+    if (pool)
+      gst_object_unref (pool);
+  } else {
+    gst_query_add_allocation_pool (query, NULL, info.size, held, 0);
+  }
+  GST_DEBUG_OBJECT (pad, "attach-mode=window holds up to %u buffers", held);
   return TRUE;
 }
 
@@ -720,14 +771,12 @@ pop_one (GstUdmlFuse * self, GstUdmlFusePad * pad)
   }
   if (!GST_CLOCK_TIME_IS_VALID (dur) && !gap)
     dur = gst_udml_fuse_pad_duration (pad, buf);
-  rt = gst_udml_fuse_pad_running_time (pad, pts);
+  rt = gst_udml_fuse_pad_buffer_time (pad, pts, dur, &rt_end);
   if (!GST_CLOCK_TIME_IS_VALID (rt)) {
-    GST_LOG_OBJECT (pad, "dropping buffer outside the segment");
+    GST_DEBUG_OBJECT (pad, "dropping buffer outside the segment");
     gst_buffer_unref (buf);
     return GST_FLOW_OK;
   }
-  if (GST_CLOCK_TIME_IS_VALID (dur))
-    rt_end = gst_udml_fuse_pad_running_time (pad, pts + dur);
   pad->pos = GST_CLOCK_TIME_IS_VALID (rt_end) ? rt_end : rt;
   pad->pos_is_end = GST_CLOCK_TIME_IS_VALID (rt_end);
 
@@ -767,6 +816,7 @@ pop_one (GstUdmlFuse * self, GstUdmlFusePad * pad)
 
   primary = is_primary (self, pad);
   if (primary) {
+    buf = gst_udml_fuse_pad_keepable (pad, buf, frames_held (self, dur));
     gst_udml_publisher_hold (&self->pub, buf, grid_time (self, rt), pad->kind);
   } else {
     gst_buffer_unref (buf);
@@ -815,6 +865,8 @@ update_done (GstUdmlFuse * self, GstUdmlFusePad * pads[2])
 
     if (pads[k]) {
       gboolean eos = gst_aggregator_pad_is_eos (GST_AGGREGATOR_PAD (pads[k]));
+      if (eos && self->windower)
+        gst_udml_fuse_pad_drain (pads[k], &self->conv, self->windower);
       GST_OBJECT_LOCK (pads[k]);
       done = eos || !pads[k]->enabled;
       GST_OBJECT_UNLOCK (pads[k]);

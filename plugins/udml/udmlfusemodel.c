@@ -3,7 +3,13 @@
 #include "config.h"
 #endif
 
+#include <string.h>
+
 #include "udmlfusemodel.h"
+
+#ifndef UDML_DEFAULT_MODEL
+#define UDML_DEFAULT_MODEL "avdigits.udml"
+#endif
 
 GST_DEBUG_CATEGORY_EXTERN (gst_udml_fuse_debug);
 #define GST_CAT_DEFAULT gst_udml_fuse_debug
@@ -266,6 +272,41 @@ model_message (GstElement * element, const gchar * event,
   return gst_message_new_element (GST_OBJECT_CAST (element), s);
 }
 
+/* The library's load errors start with "<path>: "; the element's texts
+ * name the path once themselves. */
+static const gchar *
+error_detail (const gchar * path, const gchar * msg)
+{
+  gsize n = strlen (path);
+
+  if (strncmp (msg, path, n) == 0 && strncmp (msg + n, ": ", 2) == 0)
+    return msg + n + 2;
+  return msg;
+}
+
+/* Names where a missing model file came from, so the user knows what to
+ * change: the installed default, $UDML_MODEL or the property. */
+static void
+post_missing (GstElement * element, const gchar * path)
+{
+  const gchar *env = g_getenv ("UDML_MODEL");
+
+  if (env && *env && strcmp (env, path) == 0)
+    GST_ELEMENT_ERROR (element, RESOURCE, NOT_FOUND,
+        ("Model file \"%s\" does not exist (set by UDML_MODEL).", path),
+        ("Unset UDML_MODEL to use the installed model (%s), or set it or "
+            "the 'model' property to a .udml file.", UDML_DEFAULT_MODEL));
+  else if (strcmp (path, UDML_DEFAULT_MODEL) == 0)
+    GST_ELEMENT_ERROR (element, RESOURCE, NOT_FOUND,
+        ("The default model is not installed at \"%s\"; set UDML_MODEL or "
+            "the 'model' property to a .udml file.", path),
+        ("'meson install' puts models/avdigits.udml there."));
+  else
+    GST_ELEMENT_ERROR (element, RESOURCE, NOT_FOUND,
+        ("Model file \"%s\" does not exist.", path),
+        ("Set the 'model' property (or UDML_MODEL) to a .udml file."));
+}
+
 /* ---------------------------------------------------------- model slot */
 
 void
@@ -275,6 +316,7 @@ gst_udml_fuse_model_init (GstUdmlFuseModel * fm, const gchar * location)
   fm->location = g_strdup (location);
   fm->active = g_strdup (location);
   fm->session = NULL;
+  fm->generation = 0;
 }
 
 void
@@ -381,15 +423,14 @@ gst_udml_fuse_model_start (GstUdmlFuseModel * fm, GstElement * element,
     goto fail;
   }
   if (!g_file_test (path, G_FILE_TEST_EXISTS)) {
-    GST_ELEMENT_ERROR (element, RESOURCE, NOT_FOUND,
-        ("Model file \"%s\" does not exist.", path),
-        ("model=%s: no such file", path));
+    post_missing (element, path);
     goto fail;
   }
   if (udml_model_load (path, &model, &err) != UDML_OK) {
     GST_ELEMENT_ERROR (element, RESOURCE, OPEN_READ,
-        ("Could not load model \"%s\": %s", path, err.msg),
-        ("model=%s: %s (%s)", path, udml_status_name (err.code), err.msg));
+        ("Could not load model \"%s\": %s", path,
+            error_detail (path, err.msg)),
+        ("status: %s", udml_status_name (err.code)));
     goto fail;
   }
   cfg = udml_model_config (model);
@@ -405,8 +446,9 @@ gst_udml_fuse_model_start (GstUdmlFuseModel * fm, GstElement * element,
   model = NULL;
   if (s == NULL) {
     GST_ELEMENT_ERROR (element, LIBRARY, INIT,
-        ("Could not prepare model \"%s\" for inference: %s", path, err.msg),
-        ("%s", udml_status_name (err.code)));
+        ("Could not prepare model \"%s\" for inference: %s", path,
+            error_detail (path, err.msg)),
+        ("status: %s", udml_status_name (err.code)));
     goto fail;
   }
   *warm_up = session_warm_up (s, element);
@@ -487,9 +529,10 @@ models_compatible (const UdmlModel * a, const UdmlModel * b, gchar ** why)
 /* Loads path, checks it reads the same inputs as the running model and
  * swaps it in; the streaming thread picks it up at its next window, a
  * forward pass in progress finishes on the reference it holds. The old
- * model stays on any failure. */
+ * model stays on any failure, and the property names it again. */
 static void
-reload (GstUdmlFuseModel * fm, GstElement * element, const gchar * path)
+reload (GstUdmlFuseModel * fm, GstElement * element, const gchar * path,
+    guint generation)
 {
   UdmlError err = { 0 };
   UdmlModel *model = NULL;
@@ -498,8 +541,13 @@ reload (GstUdmlFuseModel * fm, GstElement * element, const gchar * path)
   gchar *why = NULL;
   gboolean ok = FALSE;
 
+  if (path == NULL || *path == '\0') {
+    why = g_strdup ("no model file given");
+    goto out;
+  }
   if (udml_model_load (path, &model, &err) != UDML_OK) {
-    why = g_strdup_printf ("%s (%s)", err.msg, udml_status_name (err.code));
+    why = g_strdup_printf ("%s (%s)", error_detail (path, err.msg),
+        udml_status_name (err.code));
     goto out;
   }
   running = get_session (fm);
@@ -512,7 +560,8 @@ reload (GstUdmlFuseModel * fm, GstElement * element, const gchar * path)
   s = session_new (model, &err);
   model = NULL;
   if (s == NULL) {
-    why = g_strdup_printf ("%s (%s)", err.msg, udml_status_name (err.code));
+    why = g_strdup_printf ("%s (%s)", error_detail (path, err.msg),
+        udml_status_name (err.code));
     goto out;
   }
   msg = model_message (element, "reloaded", path, s->model, NULL);
@@ -522,6 +571,8 @@ reload (GstUdmlFuseModel * fm, GstElement * element, const gchar * path)
     old = fm->session;
     fm->session = s;
     s = NULL;
+    g_free (fm->active);
+    fm->active = g_strdup (path);
   }
   g_mutex_unlock (&fm->lock);
   ok = TRUE;
@@ -533,11 +584,12 @@ out:
   session_unref (running);
   udml_model_free (model);
   g_mutex_lock (&fm->lock);
-  if (ok) {
+  if (running == NULL && ok) {
     g_free (fm->active);
     fm->active = g_strdup (path);
-  } else {
-    /* the property keeps naming the model in use */
+  }
+  /* a later setting, still loading, decides the property itself */
+  if (!ok && generation == fm->generation) {
     g_free (fm->location);
     fm->location = g_strdup (fm->active);
   }
@@ -545,11 +597,13 @@ out:
   if (msg)
     gst_element_post_message (element, msg);
   if (!ok) {
+    /* listeners read the model in use again */
+    g_object_notify (G_OBJECT (element), "model");
     GST_ELEMENT_WARNING (element, RESOURCE, SETTINGS,
-        ("Could not reload model \"%s\"; keeping the previous model.", path),
-        ("model=%s: %s", path, why ? why : "unknown error"));
+        ("Could not reload model \"%s\": %s; keeping the previous model.",
+            path ? path : "", why), (NULL));
     gst_element_post_message (element,
-        model_message (element, "reload-failed", path, NULL, why));
+        model_message (element, "reload-failed", path ? path : "", NULL, why));
   }
   g_free (why);
 }
@@ -559,8 +613,10 @@ gst_udml_fuse_model_set_location (GstUdmlFuseModel * fm,
     GstElement * element, const gchar * location)
 {
   gboolean running;
+  guint generation;
 
   g_mutex_lock (&fm->lock);
+  generation = ++fm->generation;
   g_free (fm->location);
   fm->location = g_strdup (location);
   running = fm->session != NULL;
@@ -570,8 +626,8 @@ gst_udml_fuse_model_set_location (GstUdmlFuseModel * fm,
   }
   g_mutex_unlock (&fm->lock);
   /* outside the lock: loading takes a while and posts messages */
-  if (running && location != NULL)
-    reload (fm, element, location);
+  if (running)
+    reload (fm, element, location, generation);
 }
 
 gdouble

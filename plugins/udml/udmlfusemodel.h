@@ -27,6 +27,7 @@ typedef struct
   gchar *location;              /* the 'model' property */
   gchar *active;                /* the model in use, or loaded at start */
   GstUdmlFuseSession *session;  /* NULL while stopped */
+  guint generation;             /* counts settings of the property */
 } GstUdmlFuseModel;
 
 void gst_udml_fuse_model_init (GstUdmlFuseModel * fm, const gchar * location);
@@ -36,9 +37,10 @@ void gst_udml_fuse_model_clear (GstUdmlFuseModel * fm);
 gchar *gst_udml_fuse_model_dup_location (GstUdmlFuseModel * fm);
 
 /* Sets the 'model' property. While running, loads it and swaps it in
- * between two windows if it reads the same inputs; on any failure the
- * running model stays, the property names it again, and a warning plus a
- * 'udmlfuse-model' message are posted. Call with no lock held. */
+ * between two windows if it reads the same inputs; on any failure
+ * (including no path) the running model stays, the property names it
+ * again and is notified, and a warning plus a 'udmlfuse-model' message are
+ * posted. Call with no lock held. */
 void gst_udml_fuse_model_set_location (GstUdmlFuseModel * fm,
     GstElement * element, const gchar * location);
 

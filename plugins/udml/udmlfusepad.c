@@ -88,6 +88,7 @@ gst_udml_fuse_pad_finalize (GObject * object)
   GstUdmlFusePad *pad = GST_UDML_FUSE_PAD (object);
 
   gst_caps_replace (&pad->caps, NULL);
+  gst_clear_object (&pad->pool);
   G_OBJECT_CLASS (gst_udml_fuse_pad_parent_class)->finalize (object);
 }
 
@@ -123,6 +124,7 @@ gst_udml_fuse_pad_init (GstUdmlFusePad * pad)
   pad->enabled = DEFAULT_PAD_ENABLED;
   pad->format = -1;
   pad->pos = GST_CLOCK_TIME_NONE;
+  pad->audio_end = pad->audio_in_end = GST_CLOCK_TIME_NONE;
 }
 
 /* ------------------------------------------------------------------ caps */
@@ -308,6 +310,7 @@ gst_udml_fuse_convert_init (GstUdmlFuseConvert * conv,
     gst_udml_fuse_convert_clear (conv);
     return FALSE;
   }
+  conv->rate = spec->sample_rate;
   conv->frame = g_new0 (gfloat, (gsize) spec->frame_channels *
       spec->frame_width * spec->frame_height);
   return TRUE;
@@ -363,6 +366,7 @@ feed_audio (GstUdmlFusePad * pad, GstUdmlFuseConvert * conv,
   GstMapInfo map;
   const uint8_t *in[1];
   gint n_in, bound, n_out = 0, bpf = GST_AUDIO_INFO_BPF (&pad->ainfo);
+  GstClockTime held, start;
   gint rate = GST_AUDIO_INFO_RATE (&pad->ainfo);
   UdmlError err = { 0 };
   UdmlStatus st;
@@ -373,6 +377,10 @@ feed_audio (GstUdmlFusePad * pad, GstUdmlFuseConvert * conv,
     return FALSE;
   }
   n_in = bpf > 0 ? (gint) (map.size / bpf) : 0;
+  /* the output starts with the samples the filter held back, which belong
+   * before rt */
+  held = gst_util_uint64_scale_int (udml_media_resample_delay
+      (conv->resampler), GST_SECOND, conv->rate);
   bound = udml_media_resample_bound (conv->resampler, rate, n_in);
   if (bound > conv->pcm_cap) {
     /* grows to the largest buffer seen, then stays */
@@ -389,9 +397,51 @@ feed_audio (GstUdmlFusePad * pad, GstUdmlFuseConvert * conv,
     GST_WARNING_OBJECT (pad, "audio conversion failed: %s", err.msg);
     return FALSE;
   }
+  start = rt > held ? rt - held : 0;
   if (n_out > 0)
-    udml_media_windower_push_audio (windower, rt, conv->pcm, n_out);
+    udml_media_windower_push_audio (windower, start, conv->pcm, n_out);
+  pad->audio_end = start + gst_util_uint64_scale_int (n_out, GST_SECOND,
+      conv->rate);
+  pad->audio_in_end = rt + gst_util_uint64_scale_int (n_in, GST_SECOND, rate);
+  pad->drained = FALSE;
   return TRUE;
+}
+
+void
+gst_udml_fuse_pad_drain (GstUdmlFusePad * pad, GstUdmlFuseConvert * conv,
+    UdmlWindower * windower)
+{
+  UdmlError err = { 0 };
+  gint n_out = 0, cap;
+  guint64 room;
+
+  if (pad->kind != UDML_MODALITY_AUDIO || pad->drained
+      || !GST_CLOCK_TIME_IS_VALID (pad->audio_end) || conv->resampler == NULL)
+    return;
+  pad->drained = TRUE;
+  cap = udml_media_resample_delay (conv->resampler) + 32;
+  if (cap > conv->pcm_cap) {
+    g_free (conv->pcm);
+    conv->pcm_cap = cap;
+    conv->pcm = g_new (gfloat, conv->pcm_cap);
+  }
+  if (udml_media_resample (conv->resampler, pad->format,
+          GST_AUDIO_INFO_RATE (&pad->ainfo),
+          GST_AUDIO_INFO_CHANNELS (&pad->ainfo), NULL, 0, conv->pcm,
+          conv->pcm_cap, &n_out, &err) != UDML_OK) {
+    GST_WARNING_OBJECT (pad, "could not drain the resampler: %s", err.msg);
+    return;
+  }
+  /* the filter's tail may ring past the input: keep only up to its end */
+  room = pad->audio_in_end > pad->audio_end ?
+      gst_util_uint64_scale_round (pad->audio_in_end - pad->audio_end,
+      conv->rate, GST_SECOND) : 0;
+  if ((guint64) n_out > room)
+    n_out = (gint) room;
+  GST_LOG_OBJECT (pad, "%d samples drained at EOS", n_out);
+  if (n_out > 0)
+    udml_media_windower_push_audio (windower, pad->audio_end, conv->pcm, n_out);
+  pad->audio_end += gst_util_uint64_scale_int (n_out, GST_SECOND, conv->rate);
 }
 
 gboolean
@@ -440,7 +490,8 @@ gst_udml_fuse_pad_next (GstUdmlFusePad * pads[2], gboolean timeout)
         limit = pads[k]->pos;
       continue;
     }
-    rt = gst_udml_fuse_pad_running_time (pads[k], GST_BUFFER_PTS (head));
+    rt = gst_udml_fuse_pad_buffer_time (pads[k], GST_BUFFER_PTS (head),
+        GST_CLOCK_TIME_NONE, NULL);
     gst_buffer_unref (head);
     if (!GST_CLOCK_TIME_IS_VALID (rt))
       rt = 0;                   /* dropped at once when taken */
@@ -483,4 +534,78 @@ gst_udml_fuse_pad_running_time (GstUdmlFusePad * pad, GstClockTime ts)
   rt = gst_segment_to_running_time (&aggpad->segment, GST_FORMAT_TIME, ts);
   GST_OBJECT_UNLOCK (pad);
   return rt;
+}
+
+GstClockTime
+gst_udml_fuse_pad_buffer_time (GstUdmlFusePad * pad, GstClockTime pts,
+    GstClockTime dur, GstClockTime * rt_end)
+{
+  GstAggregatorPad *aggpad = GST_AGGREGATOR_PAD (pad);
+  GstClockTime rt;
+
+  if (GST_CLOCK_TIME_IS_VALID (pts)) {
+    rt = gst_udml_fuse_pad_running_time (pad, pts);
+    if (rt_end)
+      *rt_end = GST_CLOCK_TIME_IS_VALID (dur) ?
+          gst_udml_fuse_pad_running_time (pad, pts + dur) : GST_CLOCK_TIME_NONE;
+    return rt;
+  }
+  /* no timestamp: right after the data before it, or at the segment start */
+  rt = pad->pos;
+  if (!GST_CLOCK_TIME_IS_VALID (rt)) {
+    GST_OBJECT_LOCK (pad);
+    rt = gst_segment_to_running_time (&aggpad->segment, GST_FORMAT_TIME,
+        aggpad->segment.start);
+    GST_OBJECT_UNLOCK (pad);
+    if (!GST_CLOCK_TIME_IS_VALID (rt))
+      rt = 0;
+  }
+  if (rt_end)
+    *rt_end = GST_CLOCK_TIME_IS_VALID (dur) ? rt + dur : GST_CLOCK_TIME_NONE;
+  return rt;
+}
+
+guint
+gst_udml_fuse_pad_frames_held (GstClockTime window, GstClockTime frame)
+{
+  if (!GST_CLOCK_TIME_IS_VALID (window) || window == 0
+      || !GST_CLOCK_TIME_IS_VALID (frame) || frame == 0)
+    return 0;
+  /* a window's frames, plus the one that completes it */
+  return (guint) MIN ((window + frame - 1) / frame + 1, 1024);
+}
+
+/* Whether pool, lending at most max buffers, can lend the held ones and
+ * still give upstream one to fill. */
+static gboolean
+pool_can_hold (GstBufferPool * pool, guint held)
+{
+  GstStructure *config = gst_buffer_pool_get_config (pool);
+  guint max = 0;
+
+  gst_buffer_pool_config_get_params (config, NULL, NULL, NULL, &max);
+  gst_structure_free (config);
+  return max == 0 || max > held;
+}
+
+GstBuffer *
+gst_udml_fuse_pad_keepable (GstUdmlFusePad * pad, GstBuffer * buf, guint held)
+{
+  GstBuffer *copy;
+
+  if (held == 0 || buf->pool == NULL)
+    return buf;
+  if (buf->pool != pad->pool) {
+    gst_object_replace ((GstObject **) & pad->pool, (GstObject *) buf->pool);
+    pad->pool_too_small = !pool_can_hold (buf->pool, held);
+    if (pad->pool_too_small)
+      GST_INFO_OBJECT (pad, "upstream pool cannot lend %u buffers: copying "
+          "the held ones", held);
+  }
+  if (!pad->pool_too_small)
+    return buf;
+  /* a deep copy gives the pool its memory back at once */
+  copy = gst_buffer_copy_deep (buf);
+  gst_buffer_unref (buf);
+  return copy;
 }

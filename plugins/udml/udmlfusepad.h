@@ -30,6 +30,12 @@ struct _GstUdmlFusePad
   GstClockTime pos;             /* running time reached by popped data */
   gboolean pos_is_end;          /* pos is where the data ends (a known
                                  * duration), so a later buffer leaves a gap */
+  GstClockTime audio_end;       /* grid time after the last converted
+                                 * sample, NONE before any */
+  GstClockTime audio_in_end;    /* grid time where the input ended */
+  gboolean drained;             /* the resampler's tail went out */
+  GstBufferPool *pool;          /* upstream pool of the last buffer */
+  gboolean pool_too_small;      /* it cannot lend a window of buffers */
 };
 
 /* The conversion to model format the pads share; created at start. */
@@ -40,6 +46,7 @@ typedef struct
   gfloat *frame;                /* C x H x W scratch */
   gfloat *pcm;                  /* resampler output scratch */
   gint pcm_cap;
+  gint rate;                    /* model sample rate */
 } GstUdmlFuseConvert;
 
 gboolean gst_udml_fuse_convert_init (GstUdmlFuseConvert * conv,
@@ -76,6 +83,12 @@ gboolean gst_udml_fuse_pad_feed (GstUdmlFusePad * pad,
     GstUdmlFuseConvert * conv, UdmlWindower * windower, GstBuffer * buf,
     GstClockTime rt, GstClockTime dur);
 
+/* At the audio pad's EOS: adds the samples the resampler still holds to
+ * windower, right after the others and up to where the input ended, so
+ * the last window is covered as the input was. Once per stretch of data. */
+void gst_udml_fuse_pad_drain (GstUdmlFusePad * pad,
+    GstUdmlFuseConvert * conv, UdmlWindower * windower);
+
 /* Duration of a buffer without one, from its size (audio) or the frame
  * rate (video); GST_CLOCK_TIME_NONE if unknown. */
 GstClockTime gst_udml_fuse_pad_duration (GstUdmlFusePad * pad,
@@ -93,6 +106,23 @@ gint gst_udml_fuse_pad_next (GstUdmlFusePad * pads[2], gboolean timeout);
  * holds at least min-coverage of its data. */
 gboolean gst_udml_fuse_pad_takes_part (GstUdmlFusePad * pad,
     const UdmlMediaWindow * win);
+
+/* Running time of a buffer at pts, and of its end (rt_end, nullable) when
+ * dur is known. A buffer without a PTS takes the time where the pad's data
+ * reached (the segment start before any), so it is never dropped.
+ * GST_CLOCK_TIME_NONE outside the segment. */
+GstClockTime gst_udml_fuse_pad_buffer_time (GstUdmlFusePad * pad,
+    GstClockTime pts, GstClockTime dur, GstClockTime * rt_end);
+
+/* How many frames attach-mode=window holds at most: those of one window
+ * plus the one that completes it; 0 if either duration is unknown. */
+guint gst_udml_fuse_pad_frames_held (GstClockTime window, GstClockTime frame);
+
+/* (transfer full) buf, or a deep copy of it (buf unreffed) when it comes
+ * from an upstream pool that cannot lend held buffers (its max_buffers is
+ * at most held), so holding a window never starves upstream. */
+GstBuffer *gst_udml_fuse_pad_keepable (GstUdmlFusePad * pad, GstBuffer * buf,
+    guint held);
 
 /* Running time of ts in the pad's segment (GST_CLOCK_TIME_NONE outside). */
 GstClockTime gst_udml_fuse_pad_running_time (GstUdmlFusePad * pad,

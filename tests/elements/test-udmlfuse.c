@@ -904,6 +904,87 @@ GST_START_TEST (test_eos_one_pad_partial)
 
 GST_END_TEST;
 
+/* Pushes [0, end) of video and of audio in caps acaps (format, rate and
+ * channels as given) in 100 ms buffers, then EOS; returns the records. */
+static void
+run_clip (Msgs * m, const gchar * acaps, GstAudioFormat afmt, gint rate,
+    gint channels, GstClockTime end)
+{
+  Fuse f;
+  GstClockTime t;
+
+  fuse_setup (&f, FALSE, VCAPS, acaps, NULL);
+  for (t = 0; t < end; t += FRAME_DUR) {
+    GstClockTime d = MIN (FRAME_DUR, end - t);
+
+    fail_unless_equals_int (gst_harness_push (f.v,
+            make_video (GST_VIDEO_FORMAT_GRAY8, 64, 48, t, d, 7)), GST_FLOW_OK);
+    fail_unless_equals_int (gst_harness_push (f.a,
+            make_audio (afmt, rate, channels, t, d)), GST_FLOW_OK);
+  }
+  push_eos (&f);
+  wait_eos (&f);
+  msgs_init (m);
+  msgs_drain (m, f.bus);
+  fuse_teardown (&f);
+}
+
+/* A clip of whole windows gives exactly those windows at EOS, none of them
+ * partial, whatever the audio needs converting; a clip that ends inside a
+ * window marks that one window partial. */
+GST_START_TEST (test_eos_window_count)
+{
+  struct
+  {
+    const gchar *caps;
+    GstAudioFormat fmt;
+    gint rate, channels;
+  } in[] = {
+    {ACAPS, GST_AUDIO_FORMAT_F32LE, 16000, 1},
+    {"audio/x-raw,format=S16LE,layout=interleaved,rate=44100,channels=2",
+        GST_AUDIO_FORMAT_S16LE, 44100, 2},
+    {"audio/x-raw,format=F32LE,layout=interleaved,rate=48000,channels=1",
+        GST_AUDIO_FORMAT_F32LE, 48000, 1},
+    {"audio/x-raw,format=S16LE,layout=interleaved,rate=8000,channels=1",
+        GST_AUDIO_FORMAT_S16LE, 8000, 1},
+  };
+  guint i, w;
+
+  for (i = 0; i < G_N_ELEMENTS (in); i++) {
+    Msgs m;
+
+    run_clip (&m, in[i].caps, in[i].fmt, in[i].rate, in[i].channels, 3000 * MS);
+    fail_unless (m.windows->len == 3, "%d Hz: %u windows for 3.0 s",
+        in[i].rate, m.windows->len);
+    for (w = 0; w < m.windows->len; w++) {
+      const GstStructure *s = g_ptr_array_index (m.windows, w);
+
+      fail_unless_equals_int (win_index (s), w);
+      fail_if (win_bool (s, "partial"), "%d Hz: window %u partial",
+          in[i].rate, w);
+      assert_close (mod_double (s, "audio", "coverage"), 1.0, 1e-3, 0,
+          "audio coverage of a whole window");
+      assert_close (mod_double (s, "video", "coverage"), 1.0, 1e-6, 0,
+          "video coverage of a whole window");
+    }
+    msgs_clear (&m);
+
+    run_clip (&m, in[i].caps, in[i].fmt, in[i].rate, in[i].channels, 2500 * MS);
+    fail_unless (m.windows->len == 3, "%d Hz: %u windows for 2.5 s",
+        in[i].rate, m.windows->len);
+    for (w = 0; w < 3; w++) {
+      const GstStructure *s = g_ptr_array_index (m.windows, w);
+
+      fail_unless_equals_int (win_bool (s, "partial"), w == 2);
+    }
+    assert_close (mod_double (g_ptr_array_index (m.windows, 2), "audio",
+            "coverage"), 0.5, 2e-3, 0, "audio coverage of the last window");
+    msgs_clear (&m);
+  }
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_gap_events)
 {
   Fuse f;
@@ -1397,6 +1478,327 @@ GST_START_TEST (test_bad_model)
   expect_start_error (model_corrupt, GST_RESOURCE_ERROR_OPEN_READ);
   expect_start_error (model_truncated, GST_RESOURCE_ERROR_OPEN_READ);
   g_free (missing);
+}
+
+GST_END_TEST;
+
+static gint n_probs (const GstStructure * s);
+
+/* Asks udmlfuse's video pad what it needs from upstream's pool: the
+ * minimum buffer count of the first pool proposed, 0 without one. */
+static guint
+proposed_min_buffers (Fuse * f)
+{
+  GstCaps *caps = gst_caps_from_string (VCAPS);
+  GstQuery *q = gst_query_new_allocation (caps, TRUE);
+  guint min = 0;
+
+  fail_unless (gst_pad_peer_query (f->v->srcpad, q), "allocation query");
+  if (gst_query_get_n_allocation_pools (q) > 0)
+    gst_query_parse_nth_allocation_pool (q, 0, NULL, NULL, &min, NULL);
+  gst_query_unref (q);
+  gst_caps_unref (caps);
+  return min;
+}
+
+GST_START_TEST (test_allocation_window)
+{
+  Fuse f;
+
+  /* window: 1 s of 10 fps frames plus the one that completes it */
+  fuse_setup (&f, FALSE, VCAPS, NULL, "attach-mode", 1, NULL);
+  push_av (&f, 0, 100 * MS);
+  fail_unless_equals_int (proposed_min_buffers (&f), 11);
+  fuse_teardown (&f);
+
+  /* latest holds nothing */
+  fuse_setup (&f, FALSE, VCAPS, NULL, NULL);
+  push_av (&f, 0, 100 * MS);
+  fail_unless_equals_int (proposed_min_buffers (&f), 0);
+  fuse_teardown (&f);
+}
+
+GST_END_TEST;
+
+/* An upstream pool of 4 buffers cannot lend a window of 10 frames:
+ * udmlfuse copies what it holds, so upstream never runs dry, and every
+ * frame still goes out. */
+GST_START_TEST (test_allocation_small_pool)
+{
+  GstCaps *caps = gst_caps_from_string (VCAPS);
+  GstBufferPool *pool = gst_video_buffer_pool_new ();
+  GstStructure *config = gst_buffer_pool_get_config (pool);
+  GstBufferPoolAcquireParams params = { 0 };
+  Fuse f;
+  gint i;
+
+  gst_buffer_pool_config_set_params (config, caps, 64 * 48, 4, 4);
+  fail_unless (gst_buffer_pool_set_config (pool, config));
+  fail_unless (gst_buffer_pool_set_active (pool, TRUE));
+  params.flags = GST_BUFFER_POOL_ACQUIRE_FLAG_DONTWAIT;
+
+  fuse_setup (&f, FALSE, VCAPS, NULL, "attach-mode", 1, NULL);
+  for (i = 0; i < 30; i++) {
+    GstBuffer *buf = NULL;
+    gint64 end = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+
+    /* the previous frame is released right after it was taken */
+    while (gst_buffer_pool_acquire_buffer (pool, &buf, &params) != GST_FLOW_OK
+        && g_get_monotonic_time () < end)
+      g_usleep (1000);
+    fail_unless (buf != NULL, "upstream pool exhausted at frame %d", i);
+    gst_buffer_memset (buf, 0, (guint8) i, 64 * 48);
+    GST_BUFFER_PTS (buf) = i * FRAME_DUR;
+    GST_BUFFER_DURATION (buf) = FRAME_DUR;
+    fail_unless_equals_int (gst_harness_push (f.v, buf), GST_FLOW_OK);
+  }
+  push_eos (&f);
+  wait_eos (&f);
+  fail_unless_equals_int (gst_harness_buffers_received (f.out), 30);
+  fuse_teardown (&f);
+  gst_buffer_pool_set_active (pool, FALSE);
+  gst_object_unref (pool);
+  gst_caps_unref (caps);
+}
+
+GST_END_TEST;
+
+/* A frame without a PTS goes out, in its place, in both attach modes. */
+GST_START_TEST (test_no_pts_passes)
+{
+  gint mode;
+
+  for (mode = 0; mode < 2; mode++) {
+    Fuse f;
+    GstBuffer *buf;
+    gint i, untimed = 0;
+
+    fuse_setup (&f, FALSE, VCAPS, NULL, "attach-mode", mode, NULL);
+    for (i = 0; i < 15; i++) {
+      buf = make_video (GST_VIDEO_FORMAT_GRAY8, 64, 48, i * FRAME_DUR,
+          FRAME_DUR, (guint8) i);
+      if (i == 4 || i == 12)
+        GST_BUFFER_PTS (buf) = GST_CLOCK_TIME_NONE;
+      fail_unless_equals_int (gst_harness_push (f.v, buf), GST_FLOW_OK);
+    }
+    push_eos (&f);
+    wait_eos (&f);
+    fail_unless_equals_int (gst_harness_buffers_received (f.out), 15);
+    for (i = 0; i < 15; i++) {
+      buf = gst_harness_pull (f.out);
+      if (!GST_BUFFER_PTS_IS_VALID (buf)) {
+        fail_unless (i == 4 || i == 12, "untimed buffer out at %d", i);
+        untimed++;
+      }
+      gst_buffer_unref (buf);
+    }
+    fail_unless_equals_int (untimed, 2);
+    fuse_teardown (&f);
+  }
+}
+
+GST_END_TEST;
+
+
+/* How often needle occurs in hay. */
+static guint
+count_in (const gchar * hay, const gchar * needle)
+{
+  guint n = 0;
+  const gchar *p = hay;
+
+  while (hay && (p = strstr (p, needle)) != NULL) {
+    n++;
+    p += strlen (needle);
+  }
+  return n;
+}
+
+/* Starts udmlfuse on path; returns the error's message and debug text
+ * joined, as a user sees them (transfer full). */
+static gchar *
+start_error_text (const gchar * path, gboolean set_model)
+{
+  GstElement *e = gst_element_factory_make ("udmlfuse", NULL);
+  GstBus *bus = gst_bus_new ();
+  GstMessage *msg;
+  GError *err = NULL;
+  gchar *dbg = NULL, *text;
+
+  gst_element_set_bus (e, bus);
+  if (set_model)
+    g_object_set (e, "model", path, NULL);
+  fail_unless_equals_int (gst_element_set_state (e, GST_STATE_PAUSED),
+      GST_STATE_CHANGE_FAILURE);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL, "no error message for %s", path);
+  gst_message_parse_error (msg, &err, &dbg);
+  text = g_strdup_printf ("%s\n%s", err->message, dbg ? dbg : "");
+  gst_message_unref (msg);
+  g_error_free (err);
+  g_free (dbg);
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_element_set_bus (e, NULL);
+  gst_object_unref (bus);
+  gst_object_unref (e);
+  return text;
+}
+
+/* The library's own detail of a load failure, without its path prefix. */
+static gchar *
+load_detail (const gchar * path)
+{
+  UdmlError err = { 0 };
+  UdmlModel *model = NULL;
+
+  fail_if (udml_model_load (path, &model, &err) == UDML_OK);
+  fail_unless (g_str_has_prefix (err.msg, path));
+  return g_strdup (err.msg + strlen (path) + 2);
+}
+
+GST_START_TEST (test_model_error_text)
+{
+  const gchar *bad[] = { model_corrupt, model_truncated };
+  gchar *missing = g_build_filename (tmpdir, "missing.udml", NULL);
+  gchar *text, *detail, *def = NULL, *saved;
+  GstElement *e;
+  guint i;
+
+  /* the path and the library's detail each appear once */
+  for (i = 0; i < G_N_ELEMENTS (bad); i++) {
+    text = start_error_text (bad[i], TRUE);
+    detail = load_detail (bad[i]);
+    fail_unless_equals_int (count_in (text, bad[i]), 1);
+    fail_unless (count_in (text, detail) == 1, "detail '%s' in: %s", detail,
+        text);
+    g_free (detail);
+    g_free (text);
+  }
+  text = start_error_text (missing, TRUE);
+  fail_unless (count_in (text, missing) == 1, "%s", text);
+  g_free (text);
+
+  /* a missing file named by UDML_MODEL says so */
+  saved = g_strdup (g_getenv ("UDML_MODEL"));
+  g_setenv ("UDML_MODEL", missing, TRUE);
+  text = start_error_text (missing, FALSE);
+  fail_unless (count_in (text, "UDML_MODEL") >= 1, "%s", text);
+  g_free (text);
+
+  /* the default model, not installed, names UDML_MODEL and its path */
+  g_unsetenv ("UDML_MODEL");
+  e = gst_element_factory_make ("udmlfuse", NULL);
+  g_object_get (e, "model", &def, NULL);
+  gst_object_unref (e);
+  if (!g_file_test (def, G_FILE_TEST_EXISTS)) {
+    GError *err = NULL;
+    GstMessage *msg;
+    GstBus *bus = gst_bus_new ();
+
+    e = gst_element_factory_make ("udmlfuse", NULL);
+    gst_element_set_bus (e, bus);
+    fail_unless_equals_int (gst_element_set_state (e, GST_STATE_PAUSED),
+        GST_STATE_CHANGE_FAILURE);
+    msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+    fail_unless (msg != NULL);
+    gst_message_parse_error (msg, &err, NULL);
+    fail_unless (strstr (err->message, "UDML_MODEL") != NULL
+        && strstr (err->message, def) != NULL, "%s", err->message);
+    g_error_free (err);
+    gst_message_unref (msg);
+    gst_element_set_state (e, GST_STATE_NULL);
+    gst_element_set_bus (e, NULL);
+    gst_object_unref (bus);
+    gst_object_unref (e);
+  }
+  if (saved)
+    g_setenv ("UDML_MODEL", saved, TRUE);
+  g_free (saved);
+  g_free (def);
+  g_free (missing);
+}
+
+GST_END_TEST;
+
+typedef struct
+{
+  guint n;
+  gchar *value;                 /* the property when last notified */
+} Notified;
+
+static void
+on_model_notify (GObject * e, GParamSpec * pspec, Notified * nt)
+{
+  nt->n++;
+  g_free (nt->value);
+  g_object_get (e, "model", &nt->value, NULL);
+}
+
+/* A failed reload reverts the property to the model in use, notifies it,
+ * and says once what went wrong. */
+GST_START_TEST (test_reload_failure_reverts)
+{
+  const gchar *bad[] = { model_corrupt, NULL, "" };
+  Notified nt = { 0, NULL };
+  Fuse f;
+  Msgs m;
+  gchar *path = NULL, *detail = load_detail (model_corrupt);
+  guint i;
+
+  fuse_setup (&f, FALSE, VCAPS, ACAPS, NULL);
+  msgs_init (&m);
+  push_av (&f, 0, 1200 * MS);
+  msgs_wait_windows (&m, f.bus, 1, 20 * GST_SECOND);
+  msgs_drain (&m, f.bus);
+  g_signal_connect (f.e, "notify::model", G_CALLBACK (on_model_notify), &nt);
+
+  for (i = 0; i < G_N_ELEMENTS (bad); i++) {
+    GstMessage *msg;
+    GError *err = NULL;
+    gchar *dbg = NULL, *text;
+    const GstStructure *ev;
+
+    nt.n = 0;
+    g_object_set (f.e, "model", bad[i], NULL);
+    g_object_get (f.e, "model", &path, NULL);
+    fail_unless_equals_string (path, model_a);
+    g_free (path);
+    fail_unless (nt.n >= 1, "no notify after reload %u", i);
+    fail_unless_equals_string (nt.value, model_a);
+
+    msg = gst_bus_pop_filtered (f.bus, GST_MESSAGE_WARNING);
+    fail_unless (msg != NULL, "no warning for reload %u", i);
+    gst_message_parse_warning (msg, &err, &dbg);
+    text = g_strdup_printf ("%s\n%s", err->message, dbg ? dbg : "");
+    if (bad[i] && *bad[i])
+      fail_unless (count_in (text, bad[i]) == 1, "%s", text);
+    if (i == 0) {
+      fail_unless (count_in (text, detail) == 1, "%s", text);
+      msgs_drain (&m, f.bus);
+      ev = g_ptr_array_index (m.model_events, m.model_events->len - 1);
+      fail_unless_equals_string (gst_structure_get_string (ev, "event"),
+          "reload-failed");
+      fail_unless_equals_int (count_in (gst_structure_get_string (ev,
+                  "error"), model_corrupt), 0);
+    }
+    g_free (text);
+    g_free (dbg);
+    g_error_free (err);
+    gst_message_unref (msg);
+  }
+
+  /* the running model still classifies */
+  push_av (&f, 1200 * MS, 2200 * MS);
+  push_eos (&f);
+  wait_eos (&f);
+  msgs_drain (&m, f.bus);
+  fail_unless (m.windows->len == 3, "%u windows", m.windows->len);
+  fail_unless_equals_int (n_probs (g_ptr_array_index (m.windows, 1)), 10);
+  g_signal_handlers_disconnect_by_data (f.e, &nt);
+  g_free (nt.value);
+  g_free (detail);
+  msgs_clear (&m);
+  fuse_teardown (&f);
 }
 
 GST_END_TEST;
@@ -2128,6 +2530,12 @@ udmlfuse_suite (void)
   tcase_add_test (tc, test_state_cycling);
   tcase_add_test (tc, test_bad_model);
   tcase_add_test (tc, test_reload);
+  tcase_add_test (tc, test_reload_failure_reverts);
+  tcase_add_test (tc, test_model_error_text);
+  tcase_add_test (tc, test_allocation_window);
+  tcase_add_test (tc, test_allocation_small_pool);
+  tcase_add_test (tc, test_no_pts_passes);
+  tcase_add_test (tc, test_eos_window_count);
   tcase_add_test (tc, test_enabled_and_policy);
   tcase_add_test (tc, test_forward_unlocked);
   tcase_add_test (tc, test_alert_raise_clear);
