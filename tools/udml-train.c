@@ -208,7 +208,8 @@ parse_options (int argc, char **argv, TrainOptions * o)
         "let the task loss train the estimator", NULL},
     {"seed", 0, 0, G_OPTION_ARG_STRING, &seed,
         "seed for initialisation, shuffling and noise (1)", "S"},
-    {"threads", 0, 0, G_OPTION_ARG_STRING, &threads, "BLAS threads (1)", "T"},
+    {"threads", 0, 0, G_OPTION_ARG_STRING, &threads,
+        "workers splitting each batch, 1 BLAS thread each (1)", "T"},
     {"val", 0, 0, G_OPTION_ARG_FILENAME, &o->val,
         "validation manifest, evaluated every epoch", "VAL.csv"},
     {"checkpoint", 0, 0, G_OPTION_ARG_FILENAME, &o->ckpt,
@@ -469,7 +470,7 @@ main (int argc, char **argv)
   memset (&train, 0, sizeof train);
   memset (&val, 0, sizeof val);
   udml_set_log_func (tool_log, &o.verbose);
-  udml_set_num_threads ((int) o.threads);
+  udml_set_num_threads (1);
 
   /* every output path before any decoding or training */
   if (tool_check_output ("--out", o.out)

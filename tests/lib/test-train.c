@@ -8,6 +8,8 @@
  *    UNCERTAINTY) must lose that gain: it comes from the estimator.
  * 3. A run interrupted by the progress callback and resumed from its
  *    checkpoint ends with bit-identical parameters, statistics and D.
+ * 4. The batch split across 2 (and 3) workers trains the same model as 1
+ *    worker to rounding, and two runs with 2 workers are bit-identical.
  */
 #include <math.h>
 #include <stdio.h>
@@ -439,6 +441,112 @@ out:
   return failed;
 }
 
+/* ------------------------------------------------------------ threads */
+
+/* Largest |a - b| over a tensor relative to its largest |a|, max over the
+ * tensors (and D); name gets the tensor where it occurs. */
+static double
+max_rel_diff (UdmlModel * a, UdmlModel * b, const char **name)
+{
+  double worst = 0.0;
+
+  *name = "none";
+  for (int t = 0; t < udml_model_num_tensors (a); t++) {
+    size_t n = udml_model_tensor_size (a, t);
+    const float *x = udml_model_tensor_data (a, t), *y =
+        udml_model_tensor_data (b, t);
+    double d = 0.0, s = 1e-30;
+    for (size_t i = 0; i < n; i++) {
+      d = fmax (d, fabs ((double) x[i] - y[i]));
+      s = fmax (s, fabs ((double) x[i]));
+    }
+    if (!(d / s <= worst)) {
+      worst = d / s;
+      *name = udml_model_tensor_name (a, t);
+    }
+  }
+  for (int m = 0; m < 2; m++) {
+    double d = fabs ((double) udml_model_dependency (a, m) -
+        udml_model_dependency (b, m)) / udml_model_dependency (a, m);
+    if (!(d <= worst)) {
+      worst = d;
+      *name = "D";
+    }
+  }
+  return worst;
+}
+
+/* 20 steps (10 clean, 10 noisy with the uncertainty term) with the batch
+ * split across T workers. */
+static UdmlModel *
+train_threads (const Data * tr, int threads)
+{
+  UdmlConfig cfg;
+  UdmlTrainOptions opt;
+  UdmlDataset ds = { 0 };
+  UdmlError err = { 0 };
+  UdmlModel *model;
+
+  small_config (&cfg, UDML_POLICY_UDML);
+  small_options (&opt, 2);
+  opt.threads = threads;
+  ds.n = 10 * BATCH;
+  ds.x[0] = tr->a;
+  ds.x[1] = tr->v;
+  ds.y = tr->y;
+  model = udml_model_new (&cfg, SEED, &err);
+  if (model && udml_train (model, &ds, NULL, &opt, &err) == UDML_OK)
+    return model;
+  fprintf (stderr, "FAIL threads %d: %s\n", threads, err.msg);
+  udml_model_free (model);
+  return NULL;
+}
+
+#define MAX_THREADS_REL 1e-4
+
+static int
+test_threads (const Data * tr)
+{
+  UdmlModel *one = train_threads (tr, 1), *two = train_threads (tr, 2);
+  UdmlModel *again = train_threads (tr, 2), *three = train_threads (tr, 3);
+  const char *where;
+  double d2, d3, dd;
+  int failed = 0;
+
+  if (!one || !two || !again || !three) {
+    failed = 1;
+    goto out;
+  }
+  d2 = max_rel_diff (one, two, &where);
+  printf ("threads: 1 vs 2 workers after 20 steps: max_rel_diff %.3g (%s)\n",
+      d2, where);
+  if (!(d2 <= MAX_THREADS_REL)) {
+    fprintf (stderr, "FAIL threads: 1 vs 2 workers differ by %.3g > %g in %s\n",
+        d2, MAX_THREADS_REL, where);
+    failed = 1;
+  }
+  d3 = max_rel_diff (one, three, &where);
+  printf ("threads: 1 vs 3 workers (uneven split): max_rel_diff %.3g (%s)\n",
+      d3, where);
+  if (!(d3 <= MAX_THREADS_REL)) {
+    fprintf (stderr, "FAIL threads: 1 vs 3 workers differ by %.3g > %g in %s\n",
+        d3, MAX_THREADS_REL, where);
+    failed = 1;
+  }
+  dd = max_rel_diff (two, again, &where);
+  if (dd != 0.0) {
+    fprintf (stderr, "FAIL threads: two runs with 2 workers differ by %.3g "
+        "in %s (want bit-identical)\n", dd, where);
+    failed = 1;
+  }
+out:
+  udml_model_free (one);
+  udml_model_free (two);
+  udml_model_free (again);
+  udml_model_free (three);
+  return failed;
+}
+
 int
 main (void)
 {
@@ -460,6 +568,9 @@ main (void)
     hard[i] = 7 + i % 5;        /* levels 7..11 */
   }
 
+  failed += test_threads (&tr);
+  if (getenv ("UDML_TEST_THREADS_ONLY"))
+    return failed ? 1 : 0;
   failed += test_resume (&tr);
 
   udml = train_model (UDML_POLICY_UDML, &tr, epochs);
