@@ -75,6 +75,7 @@ struct UdmlTrainer
   int split;                    /* batch-norm statistics go through sync */
   UdmlReduce reduce;
   int have_reduce;
+  int rank;                     /* process rank: only 0 writes checkpoints */
   int quit;
   Job job;
   UdmlLossParts parts;          /* of the last pass, whole batch */
@@ -797,15 +798,24 @@ check_dataset (const UdmlModel * model, const UdmlDataset * ds,
 /* Per-modality mean/std over all training features (double accumulation,
  * so the result does not depend on the order of evaluation). */
 static void
-set_normalisation (UdmlModel * model, const UdmlDataset * train)
+set_normalisation (UdmlModel * model, const UdmlDataset * train,
+    const UdmlTrainDist * dist)
 {
   for (int m = 0; m < model->cfg.n_modalities; m++) {
     size_t count = (size_t) train->n * model->lay[m].F;
-    double sum = 0.0, sq = 0.0, mean, var;
+    double sum = 0.0, sq = 0.0, mean, var, s[2];
     for (size_t j = 0; j < count; j++) {
       double v = train->x[m][j];
       sum += v;
       sq += v * v;
+    }
+    if (dist) {
+      s[0] = sum;
+      s[1] = sq;
+      dist->reduce.sum_f64 (s, 2, dist->reduce.user);
+      sum = s[0];
+      sq = s[1];
+      count = (size_t) dist->n_global * model->lay[m].F;
     }
     mean = sum / (double) count;
     var = sq / (double) count - mean * mean;
@@ -859,7 +869,7 @@ save_checkpoint (UdmlTrainer * tr, const UdmlTrainOptions * opt, int epoch,
 {
   UdmlCheckpointState st;
 
-  if (!opt->checkpoint)
+  if (!opt->checkpoint || tr->rank != 0)
     return UDML_OK;
   memset (&st, 0, sizeof st);
   st.seed = opt->seed;
@@ -908,6 +918,33 @@ gather_batch (UdmlTrainer * tr, const UdmlDataset * train, const int *idx,
   }
   for (int i = 0; i < batch; i++)
     y[i] = train->y[idx[i]];
+}
+
+/* The rows of a global batch this process holds (local: global index ->
+ * local sample or -1), staged at their positions; returns their count. */
+static int
+gather_rows (UdmlTrainer * tr, const UdmlDataset * train, const int *local,
+    const int *idx, int batch, const float *xs[], int *y, int *rows)
+{
+  const UdmlModel *model = tr->model;
+  int n_rows = 0;
+
+  for (int m = 0; m < model->cfg.n_modalities; m++)
+    xs[m] = udml_trainer_input (tr, m);
+  for (int p = 0; p < batch; p++) {
+    int i = local[idx[p]];
+    y[p] = 0;
+    if (i < 0)
+      continue;
+    rows[n_rows++] = p;
+    y[p] = train->y[i];
+    for (int m = 0; m < model->cfg.n_modalities; m++) {
+      size_t F = model->lay[m].F;
+      memcpy (udml_trainer_input (tr, m) + p * F,
+          train->x[m] + (size_t) i * F, F * sizeof (float));
+    }
+  }
+  return n_rows;
 }
 
 /* Restores model, momentum and dependency state from opt->resume into tr;
@@ -980,10 +1017,60 @@ UdmlStatus
 udml_train (UdmlModel * model, const UdmlDataset * train,
     const UdmlDataset * val, const UdmlTrainOptions * opt_in, UdmlError * err)
 {
+  return udml_train_dist (model, train, val, opt_in, NULL, err);
+}
+
+static UdmlStatus
+check_dist (const UdmlModel * model, const UdmlDataset * ds,
+    const UdmlTrainDist * d, UdmlError * err)
+{
+  if (d->n_global < 2 || d->size < 1 || d->rank < 0 || d->rank >= d->size
+      || !d->reduce.sum_f64 || !d->reduce.sum_f32 || ds->n < 0
+      || ds->n > d->n_global || (ds->n > 0 && (!d->index || !ds->y)))
+    return udml_error_set (err, UDML_ERR_ARG,
+        "train: bad distribution (rank %d of %d, %d of %d samples)", d->rank,
+        d->size, ds->n, d->n_global);
+  for (int i = 0; i < ds->n; i++) {
+    if (d->index[i] < 0 || d->index[i] >= d->n_global
+        || (i > 0 && d->index[i] <= d->index[i - 1]))
+      return udml_error_set (err, UDML_ERR_ARG,
+          "train: sample %d has global index %d (not ascending in 0..%d)", i,
+          d->index[i], d->n_global - 1);
+    if (ds->y[i] < 0 || ds->y[i] >= model->cfg.n_classes)
+      return udml_error_set (err, UDML_ERR_ARG,
+          "train: sample %d has label %d, expected 0..%d", d->index[i],
+          ds->y[i], model->cfg.n_classes - 1);
+  }
+  for (int m = 0; ds->n > 0 && m < model->cfg.n_modalities; m++)
+    if (!ds->x[m])
+      return udml_error_set (err, UDML_ERR_ARG,
+          "train: training set has no %s features", model->cfg.mod[m].name);
+  return UDML_OK;
+}
+
+/* The progress callback's verdict; a stop asked of any process stops all
+ * of them at the same step. */
+static int
+progress_stop (const UdmlTrainOptions * opt, const UdmlTrainProgress * pr,
+    const UdmlTrainDist * dist)
+{
+  double stop = opt->progress && opt->progress (pr, opt->progress_user);
+
+  if (dist)
+    dist->reduce.sum_f64 (&stop, 1, dist->reduce.user);
+  return stop > 0.0;
+}
+
+UdmlStatus
+udml_train_dist (UdmlModel * model, const UdmlDataset * train,
+    const UdmlDataset * val, const UdmlTrainOptions * opt_in,
+    const UdmlTrainDist * dist, UdmlError * err)
+{
   UdmlTrainOptions opt;
   UdmlTrainer *tr = NULL;
   UdmlWork vws;
-  int *perm = NULL, *order = NULL, *ybuf = NULL;
+  int *perm = NULL, *order = NULL, *ybuf = NULL, *local = NULL, *rows = NULL;
+  int n_all, n_rows = 0;
   uint8_t *levels = NULL;
   int M, batch, steps, epoch = 0, step = 0, seen = 0;
   int64_t global_step = 0;
@@ -1001,32 +1088,46 @@ udml_train (UdmlModel * model, const UdmlDataset * train,
     udml_train_options_default (&opt);
   if ((st = check_options (&opt, err)) != UDML_OK)
     return st;
-  if ((st = check_dataset (model, train, "training", err)) != UDML_OK)
+  if ((st = dist ? check_dist (model, train, dist, err)
+          : check_dataset (model, train, "training", err)) != UDML_OK)
     return st;
   if (val && (st = check_dataset (model, val, "validation", err)) != UDML_OK)
     return st;
 
   M = model->cfg.n_modalities;
-  batch = opt.batch < train->n ? opt.batch : train->n;
-  steps = train->n / batch;
+  n_all = dist ? dist->n_global : train->n;
+  batch = opt.batch < n_all ? opt.batch : n_all;
+  steps = n_all / batch;
   sched = schedule_for (opt.epochs);
   /* parallel over the batch (opt.threads workers), one BLAS thread each */
   udml_set_num_threads (1);
-  set_normalisation (model, train);
+  set_normalisation (model, train, dist);
 
   tr = udml_trainer_new (model, &opt, batch, err);
   if (!tr) {
     st = err ? err->code : UDML_ERR_NOMEM;
     goto out;
   }
-  perm = malloc ((size_t) train->n * sizeof (int));
+  if (dist) {
+    udml_trainer_set_reduce (tr, &dist->reduce);
+    tr->rank = dist->rank;
+  }
+  perm = malloc ((size_t) n_all * sizeof (int));
   order = malloc ((size_t) batch * sizeof (int));
   ybuf = malloc ((size_t) batch * sizeof (int));
   levels = malloc ((size_t) batch * M);
-  if (!perm || !order || !ybuf || !levels) {
+  if (dist) {
+    local = malloc ((size_t) n_all * sizeof (int));
+    rows = malloc ((size_t) batch * sizeof (int));
+  }
+  if (!perm || !order || !ybuf || !levels || (dist && (!local || !rows))) {
     st = udml_error_set (err, UDML_ERR_NOMEM, "train: out of memory");
     goto out;
   }
+  for (int i = 0; dist && i < n_all; i++)
+    local[i] = -1;
+  for (int i = 0; dist && i < train->n; i++)
+    local[dist->index[i]] = i;
   if (val && (st = udml_work_init (&vws, model, batch, 0, err)) != UDML_OK)
     goto out;
 
@@ -1047,7 +1148,7 @@ udml_train (UdmlModel * model, const UdmlDataset * train,
     float lr = epoch >= sched.lr_drop ? opt.lr * 0.1f : opt.lr;
     UdmlTrainProgress pr;
 
-    shuffle (perm, train->n, opt.seed, epoch);
+    shuffle (perm, n_all, opt.seed, epoch);
     memset (&pr, 0, sizeof pr);
     pr.epoch = epoch;
     pr.epochs = opt.epochs;
@@ -1061,10 +1162,14 @@ udml_train (UdmlModel * model, const UdmlDataset * train,
       const float *xs[UDML_MAX_MODALITIES];
       UdmlLossParts parts;
 
-      gather_batch (tr, train, perm + (size_t) step * batch, batch, xs, ybuf);
+      if (dist)
+        n_rows = gather_rows (tr, train, local, perm + (size_t) step * batch,
+            batch, xs, ybuf, rows);
+      else
+        gather_batch (tr, train, perm + (size_t) step * batch, batch, xs, ybuf);
       if (phase != UDML_PHASE_STAGE1)
         draw_levels (levels, order, batch, M, opt.seed, global_step);
-      st = udml_trainer_step (tr, batch, xs, ybuf,
+      st = udml_trainer_step_rows (tr, batch, rows, n_rows, xs, ybuf,
           phase != UDML_PHASE_STAGE1 ? levels : NULL, phase,
           (uint64_t) global_step, lr, &parts, err);
       if (st != UDML_OK) {
@@ -1083,7 +1188,7 @@ udml_train (UdmlModel * model, const UdmlDataset * train,
       pr.step = step + 1;
       pr.loss = (float) (loss_sum / seen);
       pr.accuracy = (float) (correct_sum / seen);
-      if (opt.progress && opt.progress (&pr, opt.progress_user)) {
+      if (progress_stop (&opt, &pr, dist)) {
         if ((st =
                 save_checkpoint (tr, &opt, epoch, step + 1, global_step,
                     loss_sum, correct_sum, seen, err)) == UDML_OK)
@@ -1110,7 +1215,7 @@ udml_train (UdmlModel * model, const UdmlDataset * train,
                 err))
         != UDML_OK)
       goto out;
-    if (opt.progress && opt.progress (&pr, opt.progress_user)) {
+    if (progress_stop (&opt, &pr, dist)) {
       st = udml_error_set (err, UDML_ERR_INTERRUPTED,
           "train: interrupted after epoch %d", epoch);
       goto out;
@@ -1126,5 +1231,7 @@ out:
   free (order);
   free (ybuf);
   free (levels);
+  free (local);
+  free (rows);
   return st;
 }

@@ -10,8 +10,11 @@
  *    checkpoint ends with bit-identical parameters, statistics and D.
  * 4. The batch split across 2 (and 3) workers trains the same model as 1
  *    worker to rounding, and two runs with 2 workers are bit-identical.
+ * 5. Two ranks each holding half the data (udml_train_dist) train the
+ *    single-process model to rounding.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -547,6 +550,148 @@ out:
   return failed;
 }
 
+/* ------------------------------------------------------------ ranks */
+
+/* Two processes simulated by two threads; the reduce hook is an allreduce
+ * through shared memory (rank order, like a 2-rank MPI_Allreduce). */
+typedef struct
+{
+  pthread_barrier_t bar;
+  void *buf[2];
+} Shared;
+
+typedef struct
+{
+  Shared *sh;
+  int rank;
+  const Data *all;
+  UdmlModel *model;
+  UdmlStatus st;
+  char msg[512];
+} Rank;
+
+static void
+fake_sum (void *b, size_t n, size_t size, void *user)
+{
+  Rank *r = user;
+  void *tmp = xmalloc (n * size);
+
+  r->sh->buf[r->rank] = b;
+  pthread_barrier_wait (&r->sh->bar);
+  for (size_t j = 0; j < n; j++) {
+    if (size == sizeof (double))
+      ((double *) tmp)[j] = ((double *) r->sh->buf[0])[j]
+          + ((double *) r->sh->buf[1])[j];
+    else
+      ((float *) tmp)[j] = ((float *) r->sh->buf[0])[j]
+          + ((float *) r->sh->buf[1])[j];
+  }
+  pthread_barrier_wait (&r->sh->bar);
+  memcpy (b, tmp, n * size);
+  free (tmp);
+}
+
+static void
+fake_sum_f64 (double *b, size_t n, void *user)
+{
+  fake_sum (b, n, sizeof (double), user);
+}
+
+static void
+fake_sum_f32 (float *b, size_t n, void *user)
+{
+  fake_sum (b, n, sizeof (float), user);
+}
+
+/* Rank r holds samples r, r + 2, ... of the first 10 batches. */
+static void *
+rank_main (void *data)
+{
+  Rank *r = data;
+  UdmlConfig cfg;
+  UdmlTrainOptions opt;
+  UdmlDataset ds = { 0 };
+  UdmlError err = { 0 };
+  UdmlTrainDist dist = { r->rank, 2, {fake_sum_f64, fake_sum_f32, r},
+  10 * BATCH, NULL
+  };
+  int n = 0, *index = xmalloc (10 * BATCH * sizeof (int));
+  float *a = xmalloc ((size_t) 10 * BATCH * F * sizeof (float));
+  float *v = xmalloc ((size_t) 10 * BATCH * F * sizeof (float));
+  int *y = xmalloc (10 * BATCH * sizeof (int));
+
+  for (int i = r->rank; i < 10 * BATCH; i += 2, n++) {
+    index[n] = i;
+    y[n] = r->all->y[i];
+    memcpy (a + (size_t) n * F, r->all->a + (size_t) i * F, F * sizeof (float));
+    memcpy (v + (size_t) n * F, r->all->v + (size_t) i * F, F * sizeof (float));
+  }
+  small_config (&cfg, UDML_POLICY_UDML);
+  small_options (&opt, 2);
+  ds.n = n;
+  ds.x[0] = a;
+  ds.x[1] = v;
+  ds.y = y;
+  dist.index = index;
+  r->model = udml_model_new (&cfg, SEED, &err);
+  r->st = r->model ? udml_train_dist (r->model, &ds, NULL, &opt, &dist, &err)
+      : UDML_ERR_NOMEM;
+  snprintf (r->msg, sizeof r->msg, "%s", err.msg);
+  free (index);
+  free (a);
+  free (v);
+  free (y);
+  return NULL;
+}
+
+static int
+test_ranks (const Data * tr)
+{
+  UdmlModel *one = train_threads (tr, 1);
+  Shared sh;
+  Rank r[2];
+  pthread_t th[2];
+  const char *where;
+  int failed = 0;
+  double d;
+
+  pthread_barrier_init (&sh.bar, NULL, 2);
+  for (int k = 0; k < 2; k++) {
+    memset (&r[k], 0, sizeof r[k]);
+    r[k].sh = &sh;
+    r[k].rank = k;
+    r[k].all = tr;
+    pthread_create (&th[k], NULL, rank_main, &r[k]);
+  }
+  for (int k = 0; k < 2; k++)
+    pthread_join (th[k], NULL);
+  pthread_barrier_destroy (&sh.bar);
+  if (!one || r[0].st != UDML_OK || r[1].st != UDML_OK) {
+    fprintf (stderr, "FAIL ranks: %s / %s\n", r[0].msg, r[1].msg);
+    failed = 1;
+    goto out;
+  }
+  d = max_rel_diff (one, r[0].model, &where);
+  printf ("ranks: 1 process vs 2 sharded ranks after 20 steps: "
+      "max_rel_diff %.3g (%s)\n", d, where);
+  if (!(d <= MAX_THREADS_REL)) {
+    fprintf (stderr, "FAIL ranks: 2 ranks differ from 1 process by %.3g > %g "
+        "in %s\n", d, MAX_THREADS_REL, where);
+    failed = 1;
+  }
+  d = max_rel_diff (r[0].model, r[1].model, &where);
+  if (d != 0.0) {
+    fprintf (stderr, "FAIL ranks: the ranks' models differ by %.3g in %s\n",
+        d, where);
+    failed = 1;
+  }
+out:
+  udml_model_free (one);
+  udml_model_free (r[0].model);
+  udml_model_free (r[1].model);
+  return failed;
+}
+
 int
 main (void)
 {
@@ -569,6 +714,7 @@ main (void)
   }
 
   failed += test_threads (&tr);
+  failed += test_ranks (&tr);
   if (getenv ("UDML_TEST_THREADS_ONLY"))
     return failed ? 1 : 0;
   failed += test_resume (&tr);

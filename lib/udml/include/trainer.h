@@ -73,6 +73,25 @@ UdmlStatus udml_trainer_step_rows (UdmlTrainer *tr, int n, const int *rows,
     int n_rows, const float *const x[], const int *y, const uint8_t *levels,
     UdmlPhase phase, uint64_t key, float lr, UdmlLossParts *parts, UdmlError *err);
 
+/* udml_train across processes, data-parallel. Process `rank` of `size`
+ * holds only its shard of the training set: train->n samples whose indices
+ * in the whole set (n_global samples, the order a single process would
+ * see) are index[0..train->n), ascending. Every process runs the same
+ * schedule over the whole set; each computes the rows of every global
+ * batch it holds, and reduce sums statistics and gradients, so the result
+ * is the single-process one to rounding. Only rank 0 writes checkpoints
+ * (every rank reads opt->resume); validation runs where val is given. */
+typedef struct {
+  int rank, size;
+  UdmlReduce reduce;
+  int n_global;
+  const int *index;
+} UdmlTrainDist;
+
+UdmlStatus udml_train_dist (UdmlModel *model, const UdmlDataset *train,
+    const UdmlDataset *val, const UdmlTrainOptions *opt, const UdmlTrainDist *dist,
+    UdmlError *err);
+
 /* One training step (method.md §4 step order): forward with the D of the
  * previous step, losses, D and its EMA from this step's unimodal logits,
  * backward, global-norm clip, SGD. Updates BN running statistics. */
