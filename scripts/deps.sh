@@ -9,6 +9,7 @@ pkgs=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
   libcairo2-dev zlib1g-dev libjson-glib-dev valgrind gstreamer1.0-libav indent
+  openmpi-bin libopenmpi-dev
 )
 
 missing=()
