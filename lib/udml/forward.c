@@ -117,21 +117,67 @@ udml_model_sync_scratch (const UdmlModel * model)
   return 2 * (size_t) c;
 }
 
+/* Position in a stream of normals as udml_rng_fill_normal draws them:
+ * element e is component e % 2 of Box-Muller pair e / 2, each pair two
+ * u64 draws. Skipping a pair costs two draws and no maths, so a worker
+ * can take its rows of a batch from the stream of the whole batch. */
+typedef struct
+{
+  UdmlRng rng;
+  int64_t next;                 /* pair the rng produces next */
+  int64_t have;                 /* pair in a, b (-1: none) */
+  double a, b;
+} NormalCursor;
+
+static float
+normal_at (NormalCursor * c, int64_t e)
+{
+  int64_t pair = e / 2;
+
+  if (pair != c->have) {
+    double u1, u2, r;
+    for (; c->next < pair; c->next++) {
+      udml_rng_u64 (&c->rng);
+      udml_rng_u64 (&c->rng);
+    }
+    /* the Box-Muller of rng.c, on (0,1] x [0,1) doubles */
+    u1 = ((udml_rng_u64 (&c->rng) >> 11) + 1.0) * (1.0 / 9007199254740992.0);
+    u2 = (udml_rng_u64 (&c->rng) >> 11) * (1.0 / 9007199254740992.0);
+    r = sqrt (-2.0 * log (u1));
+    c->a = r * cos (6.283185307179586 * u2);
+    c->b = r * sin (6.283185307179586 * u2);
+    c->have = pair;
+    c->next = pair + 1;
+  }
+  return (float) (e % 2 ? c->b : c->a);
+}
+
 void
-udml_model_draw (const UdmlModel * model, int m, int n, uint64_t seed,
-    uint64_t stream, float *eps, float *mask)
+udml_model_draw (const UdmlModel * model, int m, const int *rows, int n,
+    uint64_t seed, uint64_t stream, float *eps, float *mask)
 {
   const UdmlModLayout *lay = &model->lay[m];
-  size_t nh = (size_t) n * model->cfg.est_hidden;
+  int64_t chw = (int64_t) lay->C * lay->h * lay->w, Hd =
+      model->cfg.est_hidden, pos = 0;
   float keep = 1.0f / (1.0f - UDML_EST_DROPOUT);
+  NormalCursor c;
   UdmlRng rng;
 
-  udml_rng_seed (&rng, seed, stream ^ (STREAM_EPS + (uint64_t) m));
-  udml_rng_fill_normal (&rng, eps, (size_t) n * lay->C * lay->h * lay->w);
-  /* the draws of udml_dropout_forward */
+  udml_rng_seed (&c.rng, seed, stream ^ (STREAM_EPS + (uint64_t) m));
+  c.next = 0;
+  c.have = -1;
+  for (int i = 0; i < n; i++)
+    for (int64_t j = 0; j < chw; j++)
+      eps[i * chw + j] = normal_at (&c, rows[i] * chw + j);
+  /* the draws of udml_dropout_forward: one uniform per element */
   udml_rng_seed (&rng, seed, stream ^ (STREAM_DROP + (uint64_t) m));
-  for (size_t j = 0; j < nh; j++)
-    mask[j] = udml_rng_uniform (&rng) < UDML_EST_DROPOUT ? 0.0f : keep;
+  for (int i = 0; i < n; i++) {
+    for (; pos < rows[i] * Hd; pos++)
+      udml_rng_u64 (&rng);
+    for (int64_t j = 0; j < Hd; j++, pos++)
+      mask[i * Hd + j] =
+          udml_rng_uniform (&rng) < UDML_EST_DROPOUT ? 0.0f : keep;
+  }
 }
 
 static void

@@ -187,11 +187,12 @@ typedef struct {
 /* Doubles of reduction scratch a split pass needs (UdmlForward.red). */
 size_t udml_model_sync_scratch (const UdmlModel *model);
 
-/* The eps (n x C x hw) and dropout masks (n x Hd) a training forward of n
- * samples draws for modality m from (seed, stream), as the forward itself
- * would draw them. */
-void udml_model_draw (const UdmlModel *model, int m, int n, uint64_t seed,
-    uint64_t stream, float *eps, float *mask);
+/* The eps (n x C x hw) and dropout masks (n x Hd) of rows rows[0..n)
+ * (ascending) of a batch whose training forward draws them for modality m
+ * from (seed, stream): the same numbers those rows get when the forward
+ * draws for the whole batch. */
+void udml_model_draw (const UdmlModel *model, int m, const int *rows, int n,
+    uint64_t seed, uint64_t stream, float *eps, float *mask);
 
 /* Forward pass of n samples whose standardised inputs are in ws->mod[m].x
  * and presence flags in ws->present. Fills every activation, the weights

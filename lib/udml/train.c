@@ -62,8 +62,6 @@ struct UdmlTrainer
   float *grads;                 /* like params, summed over workers */
   float *momentum;              /* like params */
   float *xraw[UDML_MAX_MODALITIES];     /* N x F_m staging for the noise */
-  float *eps[UDML_MAX_MODALITIES];      /* N x C x hw eps of the whole batch */
-  float *mask[UDML_MAX_MODALITIES];     /* N x Hd dropout masks */
   int *all_rows;                /* 0..N-1 */
   float dep[UDML_MAX_MODALITIES];
   float dep_ema[UDML_MAX_MODALITIES];
@@ -218,10 +216,7 @@ udml_trainer_new (UdmlModel * model, const UdmlTrainOptions * opt, int batch,
   for (int m = 0; m < cfg->n_modalities; m++) {
     const UdmlModLayout *lay = &model->lay[m];
     tr->xraw[m] = malloc ((size_t) batch * lay->F * sizeof (float));
-    tr->eps[m] = malloc ((size_t) batch * lay->C * lay->h * lay->w *
-        sizeof (float));
-    tr->mask[m] = malloc ((size_t) batch * cfg->est_hidden * sizeof (float));
-    if (!tr->xraw[m] || !tr->eps[m] || !tr->mask[m])
+    if (!tr->xraw[m])
       goto nomem;
     tr->dep[m] = 1.0f;
     tr->dep_ema[m] = model->dep[m];
@@ -321,8 +316,6 @@ udml_trainer_free (UdmlTrainer * tr)
   free (tr->all_rows);
   for (int m = 0; m < UDML_MAX_MODALITIES; m++) {
     free (tr->xraw[m]);
-    free (tr->eps[m]);
-    free (tr->mask[m]);
   }
   free (tr);
 }
@@ -420,7 +413,7 @@ worker_run (Worker * wk)
   const Job *job = &tr->job;
   UdmlModel *model = tr->model;
   const UdmlConfig *cfg = &model->cfg;
-  int M = cfg->n_modalities, K = cfg->n_classes, Hd = cfg->est_hidden;
+  int M = cfg->n_modalities, K = cfg->n_classes;
   int T = tr->n_workers, n = wk->n, N = job->n;
   const int *rows = job->rows + wk->row0;
   UdmlWork *ws = &wk->ws;
@@ -446,12 +439,11 @@ worker_run (Worker * wk)
   fw.red = red;
   fw.drawn = 1;
 
-  /* eps and dropout of the whole batch, as one forward over it draws them:
-   * the split does not change the random numbers a sample sees */
-  for (int m = wk->id; m < M; m += T)
-    udml_model_draw (model, m, N, fw.seed, fw.stream, tr->eps[m], tr->mask[m]);
-  if (T > 1)
-    pthread_barrier_wait (&tr->sync.barrier);
+  /* eps and dropout of these rows as one forward over the whole batch
+   * draws them: the split does not change the numbers a sample sees */
+  for (int m = 0; m < M; m++)
+    udml_model_draw (model, m, rows, n, fw.seed, fw.stream, ws->mod[m].eps,
+        ws->mod[m].mask);
 
   /* raw copy -> noise at the sample's level -> standardise (method.md §3) */
   for (int i = 0; i < n; i++) {
@@ -463,7 +455,7 @@ worker_run (Worker * wk)
   for (int m = 0; m < M; m++) {
     const UdmlModalitySpec *spec = &cfg->mod[m];
     const UdmlModLayout *lay = &model->lay[m];
-    size_t F = lay->F, chw = (size_t) lay->C * lay->h * lay->w;
+    size_t F = lay->F;
     UdmlModWork *mw = &ws->mod[m];
 
     for (int i = 0; i < n; i++) {
@@ -479,10 +471,6 @@ worker_run (Worker * wk)
             (size_t) spec->in_h * spec->in_w, level, &rng);
       }
       udml_model_standardise (model, mw->x + (size_t) i * F, xr, m, F);
-      memcpy (mw->eps + (size_t) i * chw, tr->eps[m] + (size_t) p * chw,
-          chw * sizeof (float));
-      memcpy (mw->mask + (size_t) i * Hd, tr->mask[m] + (size_t) p * Hd,
-          (size_t) Hd * sizeof (float));
     }
   }
   memset (ws->present, 1, (size_t) n * M);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "model.h"
+#include "ops.h"
 #include "../common/udml-test.h"
 
 #define K 4
@@ -550,6 +551,63 @@ out:
   return failed;
 }
 
+/* A worker's rows of eps and dropout masks are those rows of the stream
+ * one forward over the whole batch draws; an odd C x h x w puts a
+ * Box-Muller pair across two rows. */
+static int
+test_draw (void)
+{
+  UdmlConfig cfg;
+  UdmlError err = { 0 };
+  UdmlModel *model;
+  int rows[3] = { 1, 2, 5 }, n = 7, failed = 0;
+  float *all, *mask_all, *eps, *mask;
+  size_t chw, Hd;
+  UdmlRng rng;
+
+  small_config (&cfg, UDML_POLICY_UDML);
+  cfg.mod[0].in_h = cfg.mod[0].in_w = 20;
+  cfg.mod[0].channels[2] = 15;
+  model = udml_model_new (&cfg, SEED, &err);
+  if (!model) {
+    fprintf (stderr, "FAIL draw: %s\n", err.msg);
+    return 1;
+  }
+  chw = (size_t) model->lay[0].C * model->lay[0].h * model->lay[0].w;
+  Hd = (size_t) cfg.est_hidden;
+  all = xmalloc (n * chw * sizeof (float));
+  mask_all = xmalloc (n * Hd * sizeof (float));
+  eps = xmalloc (3 * chw * sizeof (float));
+  mask = xmalloc (3 * Hd * sizeof (float));
+  /* what the forward draws for the whole batch (forward.c stream tags) */
+  udml_rng_seed (&rng, 9, 77 ^ 0x45505300ULL);
+  udml_rng_fill_normal (&rng, all, n * chw);
+  udml_rng_seed (&rng, 9, 77 ^ 0x44524f00ULL);
+  {
+    float *out = xmalloc (n * Hd * sizeof (float)), *ones =
+        xmalloc (n * Hd * sizeof (float));
+    for (size_t j = 0; j < n * Hd; j++)
+      ones[j] = 1.0f;
+    udml_dropout_forward (out, mask_all, ones, n * Hd, UDML_EST_DROPOUT, &rng);
+    free (out);
+    free (ones);
+  }
+  udml_model_draw (model, 0, rows, 3, 9, 77, eps, mask);
+  for (int i = 0; i < 3; i++)
+    if (memcmp (eps + i * chw, all + rows[i] * chw, chw * sizeof (float))
+        || memcmp (mask + i * Hd, mask_all + rows[i] * Hd, Hd * sizeof (float))) {
+      fprintf (stderr, "FAIL draw: row %d (C x h x w = %zu) differs from the "
+          "whole batch's draw\n", rows[i], chw);
+      failed = 1;
+    }
+  free (all);
+  free (mask_all);
+  free (eps);
+  free (mask);
+  udml_model_free (model);
+  return failed;
+}
+
 /* ------------------------------------------------------------ ranks */
 
 /* Two processes simulated by two threads; the reduce hook is an allreduce
@@ -713,6 +771,7 @@ main (void)
     hard[i] = 7 + i % 5;        /* levels 7..11 */
   }
 
+  failed += test_draw ();
   failed += test_threads (&tr);
   failed += test_ranks (&tr);
   if (getenv ("UDML_TEST_THREADS_ONLY"))
