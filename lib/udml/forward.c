@@ -166,9 +166,24 @@ udml_model_draw (const UdmlModel * model, int m, const int *rows, int n,
   udml_rng_seed (&c.rng, seed, stream ^ (STREAM_EPS + (uint64_t) m));
   c.next = 0;
   c.have = -1;
-  for (int i = 0; i < n; i++)
-    for (int64_t j = 0; j < chw; j++)
-      eps[i * chw + j] = normal_at (&c, rows[i] * chw + j);
+  for (int i = 0, k; i < n; i = k) {
+    int64_t e0 = rows[i] * chw, e1;
+    for (k = i + 1; k < n && rows[k] == rows[k - 1] + 1; k++);
+    e1 = rows[k - 1] * chw + chw;
+    if (e0 % 2 == 0 && e0 / 2 > c.have) {
+      /* a run from a pair boundary: the fill itself, from that pair on */
+      for (; c.next < e0 / 2; c.next++) {
+        udml_rng_u64 (&c.rng);
+        udml_rng_u64 (&c.rng);
+      }
+      udml_rng_fill_normal (&c.rng, eps + i * chw, (size_t) (e1 - e0));
+      c.next = (e1 + 1) / 2;
+      c.have = -1;
+      continue;
+    }
+    for (int64_t e = e0; e < e1; e++)
+      eps[i * chw + (e - e0)] = normal_at (&c, e);
+  }
   /* the draws of udml_dropout_forward: one uniform per element */
   udml_rng_seed (&rng, seed, stream ^ (STREAM_DROP + (uint64_t) m));
   for (int i = 0; i < n; i++) {

@@ -560,7 +560,8 @@ test_draw (void)
   UdmlConfig cfg;
   UdmlError err = { 0 };
   UdmlModel *model;
-  int rows[3] = { 1, 2, 5 }, n = 7, failed = 0;
+  /* runs from a pair boundary (0, 2-3, 8) and from inside a pair (5-6) */
+  int rows[6] = { 0, 2, 3, 5, 6, 8 }, n = 9, failed = 0;
   float *all, *mask_all, *eps, *mask;
   size_t chw, Hd;
   UdmlRng rng;
@@ -577,8 +578,8 @@ test_draw (void)
   Hd = (size_t) cfg.est_hidden;
   all = xmalloc (n * chw * sizeof (float));
   mask_all = xmalloc (n * Hd * sizeof (float));
-  eps = xmalloc (3 * chw * sizeof (float));
-  mask = xmalloc (3 * Hd * sizeof (float));
+  eps = xmalloc (6 * chw * sizeof (float));
+  mask = xmalloc (6 * Hd * sizeof (float));
   /* what the forward draws for the whole batch (forward.c stream tags) */
   udml_rng_seed (&rng, 9, 77 ^ 0x45505300ULL);
   udml_rng_fill_normal (&rng, all, n * chw);
@@ -592,8 +593,8 @@ test_draw (void)
     free (out);
     free (ones);
   }
-  udml_model_draw (model, 0, rows, 3, 9, 77, eps, mask);
-  for (int i = 0; i < 3; i++)
+  udml_model_draw (model, 0, rows, 6, 9, 77, eps, mask);
+  for (int i = 0; i < 6; i++)
     if (memcmp (eps + i * chw, all + rows[i] * chw, chw * sizeof (float))
         || memcmp (mask + i * Hd, mask_all + rows[i] * Hd, Hd * sizeof (float))) {
       fprintf (stderr, "FAIL draw: row %d (C x h x w = %zu) differs from the "
