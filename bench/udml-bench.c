@@ -7,7 +7,10 @@
  *   forward_bound_fraction   (forward FLOPs / sgemm rate) / forward time
  *   train1_samples_per_s     batch-64 training steps, 1 thread
  *   train1_bound_fraction    (3 x forward FLOPs x 64 / sgemm rate) / step time
- *   train2_samples_per_s     the same with 2 BLAS threads
+ *   train2_samples_per_s     the same with the batch split across 2 workers
+ *                            (UdmlTrainOptions.threads), 1 BLAS thread each;
+ *   train2_speedup_wall      train1 wall time / train2 wall time
+ *   allocs_per_train_step_2threads   the same count with 2 workers
  *   allocs_per_forward, allocs_per_train_step   malloc/calloc/realloc and
  *                            aligned_alloc/posix_memalign calls
  *                            in steady state, counted by interposition
@@ -484,7 +487,8 @@ bench_train (UdmlModel * model, int threads, int batch, UdmlPhase phase,
   udml_train_options_default (&opt);
   opt.threads = threads;
   opt.batch = batch;
-  udml_set_num_threads (threads);
+  /* threads = workers splitting the batch, one BLAS thread each */
+  udml_set_num_threads (1);
   tr = udml_trainer_new (model, &opt, batch, &err);
   if (!tr)
     die ("udml_trainer_new", &err);

@@ -11,6 +11,7 @@ pkgs=(
   libcairo2-dev zlib1g-dev libjson-glib-dev valgrind gstreamer1.0-libav indent
   clang libclang-rt-14-dev
   python3-gi gir1.2-gstreamer-1.0
+  openmpi-bin libopenmpi-dev
 )
 
 missing=()

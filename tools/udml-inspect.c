@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* udml-inspect — prints a model file's metadata, architecture and tensor
  * table, and verifies its checksums. Exit 0 if the file is sound, 1 if
- * not, 2 on bad usage. */
+ * not, 2 on bad usage. --compare A B prints how far two models of the
+ * same architecture are apart. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "tool.h"
 #include "udml.h"
+#include "trainer.h"
 
 #define PROG "udml-inspect"
 
@@ -118,21 +121,105 @@ print_summary (const char *path, const UdmlModel * model)
   printf ("\n");
 }
 
+/* Largest |a - b| over every stored value (and D), and the largest of
+ * that relative to the tensor's own scale, max |a|: a near-zero entry of a
+ * large tensor does not blow the ratio up. */
+static int
+compare (const char *pa, const char *pb)
+{
+  UdmlError err = { 0 };
+  UdmlModel *a = NULL, *b = NULL;
+  double abs_d = 0.0, rel_d = 0.0;
+  const char *where = "none";
+  int ret = 1, n;
+
+  if (udml_model_load (pa, &a, &err) != UDML_OK
+      || udml_model_load (pb, &b, &err) != UDML_OK) {
+    tool_error ("%s", err.msg);
+    goto out;
+  }
+  n = udml_model_num_tensors (a);
+  if (n != udml_model_num_tensors (b)) {
+    tool_error ("%s has %d tensors, %s has %d: not the same architecture", pa,
+        n, pb, udml_model_num_tensors (b));
+    goto out;
+  }
+  for (int t = 0; t < n; t++) {
+    size_t len, len_b;
+    const float *x = udml_model_tensor_values (a, t, &len);
+    const float *y = udml_model_tensor_values (b, t, &len_b);
+    double d = 0.0, s = 0.0;
+
+    if (len != len_b || strcmp (udml_model_tensor_name (a, t),
+            udml_model_tensor_name (b, t))) {
+      tool_error ("tensor %d: %s (%zu values) vs %s (%zu values)", t,
+          udml_model_tensor_name (a, t), len, udml_model_tensor_name (b, t),
+          len_b);
+      goto out;
+    }
+    for (size_t i = 0; i < len; i++) {
+      double e = fabs ((double) x[i] - y[i]);
+      d = e > d || isnan (e) ? e : d;
+      s = fabs (x[i]) > s ? fabs (x[i]) : s;
+    }
+    if (d > abs_d || isnan (d))
+      abs_d = d;
+    d = s > 0.0 ? d / s : d > 0.0 ? INFINITY : d;
+    if (d > rel_d || isnan (d)) {
+      rel_d = d;
+      where = udml_model_tensor_name (a, t);
+    }
+  }
+  for (int m = 0; m < udml_model_config (a)->n_modalities; m++) {
+    double da = udml_model_dependency (a, m), db = udml_model_dependency (b, m);
+    double d = fabs (da - db);
+    if (d > abs_d)
+      abs_d = d;
+    if (da > 0.0 && d / da > rel_d) {
+      rel_d = d / da;
+      where = "D";
+    }
+  }
+  printf ("tensors=%d\n", n);
+  printf ("max_abs_diff=%.6g\n", abs_d);
+  printf ("max_rel_diff=%.6g\n", rel_d);
+  printf ("max_rel_diff_at=%s\n", where);
+  ret = 0;
+out:
+  udml_model_free (a);
+  udml_model_free (b);
+  return ret;
+}
+
 int
 main (int argc, char **argv)
 {
   UdmlError err = { 0 };
   UdmlModel *model = NULL;
-  const GOptionEntry entries[] = { {NULL} };
+  gboolean cmp = FALSE;
+  const GOptionEntry entries[] = {
+    {"compare", 0, 0, G_OPTION_ARG_NONE, &cmp,
+        "compare two models: max_abs_diff= and max_rel_diff= (relative to "
+          "each tensor's largest magnitude) over all tensors", NULL},
+    {NULL}
+  };
 
   tool_init (PROG);
-  char **pos = tool_parse (entries, "MODEL",
+  char **pos = tool_parse (entries, "MODEL | --compare A B",
       "Prints the metadata (policy, scaling, labels, feature spec,\n"
       "provenance), the architecture, dependency D and alpha of each\n"
       "modality and the tensor table of a .udml model file, after\n"
       "verifying the header and every tensor checksum.",
       "Exit status: 0 sound file, 1 unreadable or corrupt file, 2 bad usage.",
       argc, argv);
+  if (cmp) {
+    int ret;
+    if (g_strv_length (pos) != 2)
+      tool_usage_error ("--compare: two model files expected");
+    ret = compare (pos[0], pos[1]);
+    g_strfreev (pos);
+    return tool_finish (ret);
+  }
   if (g_strv_length (pos) != 1)
     tool_usage_error ("%s", pos[0] ? "one model file expected"
         : "no model file given");

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "tool.h"
+#include "train-mpi.h"
 #include "udml.h"
 
 #define PROG "udml-train"
@@ -208,7 +209,8 @@ parse_options (int argc, char **argv, TrainOptions * o)
         "let the task loss train the estimator", NULL},
     {"seed", 0, 0, G_OPTION_ARG_STRING, &seed,
         "seed for initialisation, shuffling and noise (1)", "S"},
-    {"threads", 0, 0, G_OPTION_ARG_STRING, &threads, "BLAS threads (1)", "T"},
+    {"threads", 0, 0, G_OPTION_ARG_STRING, &threads,
+        "workers splitting each batch, 1 BLAS thread each (1)", "T"},
     {"val", 0, 0, G_OPTION_ARG_FILENAME, &o->val,
         "validation manifest, evaluated every epoch", "VAL.csv"},
     {"checkpoint", 0, 0, G_OPTION_ARG_FILENAME, &o->ckpt,
@@ -295,6 +297,9 @@ load_data (const TrainOptions * o, const UdmlConfig * cfg,
 {
   ToolDataOptions dopt = { o->skip_bad, o->cache_dir, o->no_cache, o->quiet };
   int bad = 0;
+  if (tool_mpi_size () > 1)     /* each rank decodes its shard */
+    return tool_mpi_load (o->manifests, o->n_manifests, o->val, cfg, &dopt,
+        train, val) ? -1 : 0;
   udml_feature_set_init (train, cfg);
   udml_feature_set_init (val, cfg);
   for (int i = 0; i < o->n_manifests; i++)
@@ -345,8 +350,9 @@ run_training (UdmlModel * model, const UdmlFeatureSet * train,
   sigemptyset (&sa.sa_mask);
   sigaction (SIGINT, &sa, NULL);
   sigaction (SIGTERM, &sa, NULL);
-  UdmlStatus st = udml_train (model, &dtrain, have_val ? &dval : NULL, opt,
-      err);
+  UdmlStatus st = tool_mpi_size () > 1 ? udml_train_dist (model, &dtrain,
+      have_val && val->n ? &dval : NULL, opt, tool_mpi_dist (), err)
+      : udml_train (model, &dtrain, have_val ? &dval : NULL, opt, err);
   signal (SIGINT, SIG_DFL);
   signal (SIGTERM, SIG_DFL);
   return st;
@@ -420,12 +426,15 @@ train_and_save (int argc, char **argv, const TrainOptions * o,
   if (!o->quiet)
     tool_note ("training %s on %d clips (%d validation), %d epochs, "
         "batch %d, lr %g, seed %ld, %ld thread%s; %zu parameters",
-        udml_policy_name (udml_model_config (model)->policy), train->n, val->n,
+        udml_policy_name (udml_model_config (model)->policy),
+        tool_mpi_size () > 1 ? tool_mpi_dist ()->n_global : train->n, val->n,
         opt.epochs, opt.batch, opt.lr, o->seed, o->threads,
         o->threads == 1 ? "" : "s", udml_model_num_params (model));
   double t0 = tool_now ();
   UdmlStatus st = run_training (model, train, val, o->val != NULL, &opt, &err);
   double train_s = tool_now () - t0;
+  if (tool_mpi_rank () != 0)    /* rank 0 alone reports and writes */
+    return st == UDML_OK ? 0 : st == UDML_ERR_INTERRUPTED ? 130 : 1;
   if (pr.tty && !o->quiet)
     fprintf (stderr, "\r\033[K");
   if (st == UDML_ERR_INTERRUPTED) {
@@ -465,11 +474,13 @@ main (int argc, char **argv)
   int ret = 1;
 
   tool_init (PROG);
+  tool_mpi_init (&argc, &argv);
   parse_options (argc, argv, &o);
+  o.quiet |= tool_mpi_rank () != 0;
   memset (&train, 0, sizeof train);
   memset (&val, 0, sizeof val);
   udml_set_log_func (tool_log, &o.verbose);
-  udml_set_num_threads ((int) o.threads);
+  udml_set_num_threads (1);
 
   /* every output path before any decoding or training */
   if (tool_check_output ("--out", o.out)
@@ -488,5 +499,5 @@ out:
   udml_feature_set_clear (&train);
   udml_feature_set_clear (&val);
   options_clear (&o);
-  return tool_finish (ret);
+  return tool_mpi_finish (tool_finish (ret));
 }

@@ -11,18 +11,79 @@
 #include "model.h"
 #include "ops.h"
 
+/* udml_batchnorm_backward over a batch split across workers: each worker
+ * accumulates its own part of dgamma and dbeta (the gradient arenas are
+ * summed later), while dx needs sum dy and sum dy xhat over the whole
+ * batch: dx = gamma rstd / M (M dy - sum dy - xhat sum (dy xhat)). */
+static void
+bn_backward (float *din, float *dgamma, float *dbeta, const float *dout,
+    const float *in, const float *mean, const float *rstd, const float *gamma,
+    int n, int C, int HW, const UdmlForward * fw)
+{
+  double M = (double) fw->n_global * HW, *s = fw->red;
+
+  if (!fw->sync) {
+    udml_batchnorm_backward (din, dgamma, dbeta, dout, in, mean, rstd, gamma,
+        n, C, HW);
+    return;
+  }
+  for (int c = 0; c < C; c++) {
+    double sdy = 0.0, sdyx = 0.0;
+    for (int i = 0; i < n; i++) {
+      const float *g = dout + ((size_t) i * C + c) * HW;
+      const float *x = in + ((size_t) i * C + c) * HW;
+      float a[8] = { 0 }, b[8] = { 0 };
+      int j = 0;
+      for (; j + 8 <= HW; j += 8)
+        for (int k = 0; k < 8; k++) {
+          a[k] += g[j + k];
+          b[k] += g[j + k] * (x[j + k] - mean[c]);
+        }
+      for (; j < HW; j++) {
+        sdy += g[j];
+        sdyx += (double) g[j] * (x[j] - mean[c]);
+      }
+      for (int k = 0; k < 8; k++) {
+        sdy += a[k];
+        sdyx += b[k];
+      }
+    }
+    s[c] = sdy;
+    s[C + c] = sdyx * rstd[c];  /* sum dy xhat */
+    if (dbeta)
+      dbeta[c] += (float) s[c];
+    if (dgamma)
+      dgamma[c] += (float) s[C + c];
+  }
+  udml_sync_sum (fw->sync, fw->worker, s, 2 * (size_t) C);
+  if (!din)
+    return;
+  for (int c = 0; c < C; c++) {
+    float k = (float) (gamma[c] * rstd[c] / M), fM = (float) M;
+    float a = (float) s[c], bq = (float) (s[C + c] * rstd[c]);
+    for (int i = 0; i < n; i++) {
+      const float *g = dout + ((size_t) i * C + c) * HW;
+      const float *x = in + ((size_t) i * C + c) * HW;
+      float *dx = din + ((size_t) i * C + c) * HW;
+      for (int j = 0; j < HW; j++)
+        dx[j] += k * (fM * g[j] - a - (x[j] - mean[c]) * bq);
+    }
+  }
+}
+
 static void
 conv_bn_backward (UdmlModel * model, const UdmlConvBn * cb, float *grads,
     float *din, float *dconv, const float *dout, const float *conv,
-    const float *mean, const float *rstd, float *col, const float *in, int n)
+    const float *mean, const float *rstd, float *col, const float *in, int n,
+    const UdmlForward * fw)
 {
   size_t map = (size_t) n * cb->co * cb->h * cb->wd;
 
   memset (dconv, 0, map * sizeof (float));
-  udml_batchnorm_backward (dconv, udml_model_tensor_ptr (model, cb->gamma,
+  bn_backward (dconv, udml_model_tensor_ptr (model, cb->gamma,
           grads), udml_model_tensor_ptr (model, cb->beta, grads), dout, conv,
       mean, rstd, udml_model_tensor_ptr (model, cb->gamma, NULL), n, cb->co,
-      cb->h * cb->wd);
+      cb->h * cb->wd, fw);
   udml_conv2d_backward (din, udml_model_tensor_ptr (model, cb->w, grads),
       cb->b >= 0 ? udml_model_tensor_ptr (model, cb->b, grads) : NULL, col,
       dconv, in, udml_model_tensor_ptr (model, cb->w, NULL), n, cb->ci, cb->co,
@@ -72,9 +133,9 @@ modality_backward (UdmlModel * model, UdmlWork * ws, int m, int n,
   /* both heads into dX (a) */
   memset (a, 0, total * sizeof (float));
   conv_bn_backward (model, &lay->mu, grads, a, b, dmu, mw->mu_conv, mw->mu_mean,
-      mw->mu_rstd, ws->col, X, n);
+      mw->mu_rstd, ws->col, X, n, fw);
   conv_bn_backward (model, &lay->lv, grads, a, b, dl, mw->lv_conv, mw->lv_mean,
-      mw->lv_rstd, ws->col, X, n);
+      mw->lv_rstd, ws->col, X, n, fw);
 
   /* encoder, last stage first; a holds the gradient of the stage output */
   for (int i = S - 1; i >= 0; i--) {
@@ -97,11 +158,11 @@ modality_backward (UdmlModel * model, UdmlWork * ws, int m, int n,
       size_t in_size = (size_t) n * cb->ci * cb->h * cb->wd;
       float *dconv = a;
       memset (dconv, 0, map * sizeof (float));
-      udml_batchnorm_backward (dconv, udml_model_tensor_ptr (model, cb->gamma,
+      bn_backward (dconv, udml_model_tensor_ptr (model, cb->gamma,
               grads), udml_model_tensor_ptr (model, cb->beta, grads), b,
           mw->conv[i], mw->bn_mean[i], mw->bn_rstd[i],
           udml_model_tensor_ptr (model, cb->gamma, NULL), n, cb->co,
-          cb->h * cb->wd);
+          cb->h * cb->wd, fw);
       if (i > 0)
         memset (b, 0, in_size * sizeof (float));
       udml_conv2d_backward (i > 0 ? b : NULL, udml_model_tensor_ptr (model,

@@ -15,6 +15,186 @@
 #define STREAM_EPS 0x45505300ULL
 #define STREAM_DROP 0x44524f00ULL
 
+/* Sum of a row, 8 float lanes then double (vectorises, little rounding). */
+static double
+row_sum (const float *x, int n, float m)
+{
+  float acc[8] = { 0 };
+  double s = 0.0;
+  int i = 0;
+
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; j++)
+      acc[j] += x[i + j] - m;
+  for (; i < n; i++)
+    s += x[i] - m;
+  for (int j = 0; j < 8; j++)
+    s += acc[j];
+  return s;
+}
+
+static double
+row_sq_dev (const float *x, int n, float m)
+{
+  float acc[8] = { 0 };
+  double s = 0.0;
+  int i = 0;
+
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; j++)
+      acc[j] += (x[i + j] - m) * (x[i + j] - m);
+  for (; i < n; i++)
+    s += (double) (x[i] - m) * (x[i] - m);
+  for (int j = 0; j < 8; j++)
+    s += acc[j];
+  return s;
+}
+
+/* Training batch norm over a batch split across workers: the per-channel
+ * sums (then the squared deviations from the full-batch mean) are summed
+ * over all workers, so every worker normalises with the statistics of the
+ * whole batch, as udml_batchnorm_forward_train over it would. */
+static void
+bn_train (float *out, float *mean, float *rstd, float *run_mean,
+    float *run_var, const float *in, const float *gamma, const float *beta,
+    int n, int C, int HW, const UdmlForward * fw)
+{
+  double M = (double) fw->n_global * HW, *s = fw->red;
+
+  if (!fw->sync) {
+    udml_batchnorm_forward_train (out, mean, rstd, run_mean, run_var, in,
+        gamma, beta, n, C, HW);
+    return;
+  }
+  for (int c = 0; c < C; c++) {
+    s[c] = 0.0;
+    for (int i = 0; i < n; i++)
+      s[c] += row_sum (in + ((size_t) i * C + c) * HW, HW, 0.0f);
+  }
+  udml_sync_sum (fw->sync, fw->worker, s, C);
+  for (int c = 0; c < C; c++)
+    mean[c] = (float) (s[c] / M);
+  for (int c = 0; c < C; c++) {
+    s[c] = 0.0;
+    for (int i = 0; i < n; i++)
+      s[c] += row_sq_dev (in + ((size_t) i * C + c) * HW, HW, mean[c]);
+  }
+  udml_sync_sum (fw->sync, fw->worker, s, C);
+  for (int c = 0; c < C; c++) {
+    double var = s[c] / M;
+    float r = (float) (1.0 / sqrt (var + UDML_BN_EPS));
+    float scale = gamma ? r * gamma[c] : r;
+    float shift = (beta ? beta[c] : 0.0f) - mean[c] * scale;
+
+    rstd[c] = r;
+    for (int i = 0; i < n; i++) {
+      const float *x = in + ((size_t) i * C + c) * HW;
+      float *y = out + ((size_t) i * C + c) * HW;
+      for (int j = 0; j < HW; j++)
+        y[j] = x[j] * scale + shift;
+    }
+    if (run_mean && fw->worker == 0) {
+      double uvar = M > 1 ? s[c] / (M - 1) : var;
+      run_mean[c] =
+          (1.0f - UDML_BN_MOMENTUM) * run_mean[c] + UDML_BN_MOMENTUM * mean[c];
+      run_var[c] = (1.0f - UDML_BN_MOMENTUM) * run_var[c]
+          + UDML_BN_MOMENTUM * (float) uvar;
+    }
+  }
+}
+
+size_t
+udml_model_sync_scratch (const UdmlModel * model)
+{
+  int c = 1;
+
+  for (int m = 0; m < model->cfg.n_modalities; m++) {
+    const UdmlModLayout *lay = &model->lay[m];
+    for (int i = 0; i < lay->n_stages; i++)
+      c = lay->enc[i].co > c ? lay->enc[i].co : c;
+    c = lay->C > c ? lay->C : c;
+  }
+  return 2 * (size_t) c;
+}
+
+/* Position in a stream of normals as udml_rng_fill_normal draws them:
+ * element e is component e % 2 of Box-Muller pair e / 2, each pair two
+ * u64 draws. Skipping a pair costs two draws and no maths, so a worker
+ * can take its rows of a batch from the stream of the whole batch. */
+typedef struct
+{
+  UdmlRng rng;
+  int64_t next;                 /* pair the rng produces next */
+  int64_t have;                 /* pair in a, b (-1: none) */
+  double a, b;
+} NormalCursor;
+
+static float
+normal_at (NormalCursor * c, int64_t e)
+{
+  int64_t pair = e / 2;
+
+  if (pair != c->have) {
+    double u1, u2, r;
+    for (; c->next < pair; c->next++) {
+      udml_rng_u64 (&c->rng);
+      udml_rng_u64 (&c->rng);
+    }
+    /* the Box-Muller of rng.c, on (0,1] x [0,1) doubles */
+    u1 = ((udml_rng_u64 (&c->rng) >> 11) + 1.0) * (1.0 / 9007199254740992.0);
+    u2 = (udml_rng_u64 (&c->rng) >> 11) * (1.0 / 9007199254740992.0);
+    r = sqrt (-2.0 * log (u1));
+    c->a = r * cos (6.283185307179586 * u2);
+    c->b = r * sin (6.283185307179586 * u2);
+    c->have = pair;
+    c->next = pair + 1;
+  }
+  return (float) (e % 2 ? c->b : c->a);
+}
+
+void
+udml_model_draw (const UdmlModel * model, int m, const int *rows, int n,
+    uint64_t seed, uint64_t stream, float *eps, float *mask)
+{
+  const UdmlModLayout *lay = &model->lay[m];
+  int64_t chw = (int64_t) lay->C * lay->h * lay->w, Hd =
+      model->cfg.est_hidden, pos = 0;
+  float keep = 1.0f / (1.0f - UDML_EST_DROPOUT);
+  NormalCursor c;
+  UdmlRng rng;
+
+  udml_rng_seed (&c.rng, seed, stream ^ (STREAM_EPS + (uint64_t) m));
+  c.next = 0;
+  c.have = -1;
+  for (int i = 0, k; i < n; i = k) {
+    int64_t e0 = rows[i] * chw, e1;
+    for (k = i + 1; k < n && rows[k] == rows[k - 1] + 1; k++);
+    e1 = rows[k - 1] * chw + chw;
+    if (e0 % 2 == 0 && e0 / 2 > c.have) {
+      /* a run from a pair boundary: the fill itself, from that pair on */
+      for (; c.next < e0 / 2; c.next++) {
+        udml_rng_u64 (&c.rng);
+        udml_rng_u64 (&c.rng);
+      }
+      udml_rng_fill_normal (&c.rng, eps + i * chw, (size_t) (e1 - e0));
+      c.next = (e1 + 1) / 2;
+      c.have = -1;
+      continue;
+    }
+    for (int64_t e = e0; e < e1; e++)
+      eps[i * chw + (e - e0)] = normal_at (&c, e);
+  }
+  /* the draws of udml_dropout_forward: one uniform per element */
+  udml_rng_seed (&rng, seed, stream ^ (STREAM_DROP + (uint64_t) m));
+  for (int i = 0; i < n; i++) {
+    for (; pos < rows[i] * Hd; pos++)
+      udml_rng_u64 (&rng);
+    for (int64_t j = 0; j < Hd; j++, pos++)
+      mask[i * Hd + j] =
+          udml_rng_uniform (&rng) < UDML_EST_DROPOUT ? 0.0f : keep;
+  }
+}
+
 static void
 conv_bn_forward (UdmlModel * model, const UdmlConvBn * cb, float *conv,
     float *out, float *mean, float *rstd, float *col, const float *in, int n,
@@ -27,12 +207,12 @@ conv_bn_forward (UdmlModel * model, const UdmlConvBn * cb, float *conv,
   udml_conv2d_forward (conv, col, in, udml_model_tensor_ptr (model, cb->w,
           NULL), b, n, cb->ci, cb->co, cb->h, cb->wd, cb->k);
   if (fw->train)
-    udml_batchnorm_forward_train (out, mean, rstd,
+    bn_train (out, mean, rstd,
         fw->update_stats ? udml_model_tensor_ptr (model, cb->run_mean,
             NULL) : NULL, fw->update_stats ? udml_model_tensor_ptr (model,
             cb->run_var, NULL) : NULL, conv, udml_model_tensor_ptr (model,
             cb->gamma, NULL), udml_model_tensor_ptr (model, cb->beta, NULL), n,
-        cb->co, hw);
+        cb->co, hw, fw);
   else
     udml_batchnorm_forward_eval (out, conv, udml_model_tensor_ptr (model,
             cb->gamma, NULL), udml_model_tensor_ptr (model, cb->beta, NULL),
@@ -79,8 +259,10 @@ modality_forward (UdmlModel * model, UdmlWork * ws, int m, int n,
     mw->sd[j] = expf (0.5f * l);
   }
   if (fw->train) {
-    udml_rng_seed (&rng, fw->seed, fw->stream ^ (STREAM_EPS + (uint64_t) m));
-    udml_rng_fill_normal (&rng, mw->eps, total);
+    if (!fw->drawn) {
+      udml_rng_seed (&rng, fw->seed, fw->stream ^ (STREAM_EPS + (uint64_t) m));
+      udml_rng_fill_normal (&rng, mw->eps, total);
+    }
     for (size_t j = 0; j < total; j++)
       mw->z[j] = mw->mu[j] + mw->eps[j] * mw->sd[j];
   } else {
@@ -113,9 +295,9 @@ modality_forward (UdmlModel * model, UdmlWork * ws, int m, int n,
     float *run_mean = udml_model_tensor_ptr (model, lay->est_mean, NULL);
     float *run_var = udml_model_tensor_ptr (model, lay->est_var, NULL);
     if (fw->train)
-      udml_batchnorm_forward_train (mw->sn, mw->sn_mean, mw->sn_rstd,
+      bn_train (mw->sn, mw->sn_mean, mw->sn_rstd,
           fw->update_stats ? run_mean : NULL, run_var, mw->s, NULL, NULL, n,
-          C, 1);
+          C, 1, fw);
     else
       udml_batchnorm_forward_eval (mw->sn, mw->s, NULL, NULL, run_mean,
           run_var, n, C, 1);
@@ -127,7 +309,10 @@ modality_forward (UdmlModel * model, UdmlWork * ws, int m, int n,
   udml_linear_forward (mw->h1, mw->sn, udml_model_tensor_ptr (model, lay->fc1_w,
           NULL), udml_model_tensor_ptr (model, lay->fc1_b, NULL), n, C, Hd);
   udml_relu_forward (mw->h1r, mw->h1, (size_t) n * Hd);
-  if (fw->train) {
+  if (fw->train && fw->drawn) {
+    for (size_t j = 0; j < (size_t) n * Hd; j++)
+      mw->h1d[j] = mw->h1r[j] * mw->mask[j];
+  } else if (fw->train) {
     udml_rng_seed (&rng, fw->seed, fw->stream ^ (STREAM_DROP + (uint64_t) m));
     udml_dropout_forward (mw->h1d, mw->mask, mw->h1r, (size_t) n * Hd,
         UDML_EST_DROPOUT, &rng);

@@ -397,6 +397,18 @@ udml_model_tensor_size (const UdmlModel * model, int i)
   return model->tensors[i].size;
 }
 
+const float *
+udml_model_tensor_values (const UdmlModel * model, int i, size_t *n)
+{
+  if (n)
+    *n = 0;
+  if (!model || i < 0 || i >= model->n_tensors)
+    return NULL;
+  if (n)
+    *n = model->tensors[i].size;
+  return udml_model_tensor_ptr (model, i, NULL);
+}
+
 int
 udml_model_tensor_trainable (const UdmlModel * model, int i)
 {

@@ -158,6 +158,15 @@ UdmlStatus udml_work_init (UdmlWork *ws, const UdmlModel *model, int max_n, int 
     UdmlError *err);
 void udml_work_clear (UdmlWork *ws);
 
+/* Batch split across workers (train.c): the batch statistics of batch
+ * norm are summed over every worker of the pass, and over every process
+ * through the trainer's reduce hook. */
+typedef struct UdmlSync UdmlSync;
+
+/* buf (n doubles) is replaced by its sum over all workers. Every worker of
+ * the pass calls it the same number of times with the same n. */
+void udml_sync_sum (UdmlSync *sync, int worker, double *buf, size_t n);
+
 typedef struct {
   int train;                  /* batch-stat BN, sampling, dropout */
   int unc_grad;               /* the task loss reaches g through w (backward) */
@@ -167,7 +176,23 @@ typedef struct {
   uint64_t seed;              /* eps and dropout draw from (seed, stream) */
   uint64_t stream;
   UdmlFreeze freeze;
+  /* batch split (train only): sync NULL = this pass is the whole batch */
+  UdmlSync *sync;
+  int worker;                 /* this worker's index; only 0 updates running stats */
+  int n_global;               /* samples of the whole batch */
+  double *red;                /* 2 x largest C doubles of scratch */
+  int drawn;                  /* eps and mask already in the workspace */
 } UdmlForward;
+
+/* Doubles of reduction scratch a split pass needs (UdmlForward.red). */
+size_t udml_model_sync_scratch (const UdmlModel *model);
+
+/* The eps (n x C x hw) and dropout masks (n x Hd) of rows rows[0..n)
+ * (ascending) of a batch whose training forward draws them for modality m
+ * from (seed, stream): the same numbers those rows get when the forward
+ * draws for the whole batch. */
+void udml_model_draw (const UdmlModel *model, int m, const int *rows, int n,
+    uint64_t seed, uint64_t stream, float *eps, float *mask);
 
 /* Forward pass of n samples whose standardised inputs are in ws->mod[m].x
  * and presence flags in ws->present. Fills every activation, the weights

@@ -6,26 +6,81 @@
  * Dimensions: the glossary in udml.h.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model.h"
 #include "ops.h"
 
+struct UdmlSync
+{
+  int n_workers;
+  pthread_barrier_t barrier;
+  int have_barrier;
+  double *slots;                /* 2 x n_workers x cap partial sums */
+  int *turn;                    /* per worker: the slot set of its next call */
+  double *sum;                  /* cap */
+  size_t cap;
+  const UdmlReduce *reduce;     /* across processes, or NULL */
+};
+
+typedef struct
+{
+  UdmlTrainer *tr;
+  int id;
+  pthread_t thread;
+  int started;
+  UdmlWork ws;
+  float *grads;                 /* like params; the trainer's own with 1 worker */
+  double *red;                  /* batch-norm scratch */
+  int *y;                       /* labels of its rows */
+  uint8_t *levels;              /* noise levels of its rows */
+  int row0, n;                  /* its part of the rows of the pass */
+  UdmlStatus st;
+} Worker;
+
+/* The pass the workers run. */
+typedef struct
+{
+  int n;                        /* samples of the whole batch */
+  const int *rows;              /* positions this process computes */
+  int n_rows;
+  const float *const *x;
+  const int *y;
+  const uint8_t *levels;
+  UdmlPhase phase;
+  uint64_t key;
+  int backward, update_stats;
+} Job;
+
 struct UdmlTrainer
 {
   UdmlModel *model;
   UdmlTrainOptions opt;
   int batch;
-  UdmlWork ws;
-  float *grads;                 /* like params */
+  float *grads;                 /* like params, summed over workers */
   float *momentum;              /* like params */
   float *xraw[UDML_MAX_MODALITIES];     /* N x F_m staging for the noise */
+  int *all_rows;                /* 0..N-1 */
   float dep[UDML_MAX_MODALITIES];
   float dep_ema[UDML_MAX_MODALITIES];
   int have_ema;
   UdmlFreeze freeze;
+  int n_workers;
+  Worker *workers;
+  UdmlSync sync;
+  int split;                    /* batch-norm statistics go through sync */
+  UdmlReduce reduce;
+  int have_reduce;
+  int rank;                     /* process rank: only 0 writes checkpoints */
+  int quit;
+  Job job;
+  UdmlLossParts parts;          /* of the last pass, whole batch */
+  double dep_sum[UDML_MAX_MODALITIES];  /* sum |o_m| over the whole batch */
 };
+
+#define PARTS_LEN(M) (5 + (M))
 
 /* Stream tags: each consumer of randomness gets its own sequence. */
 enum
@@ -61,12 +116,75 @@ udml_train_options_default (UdmlTrainOptions * opt)
 
 /* ------------------------------------------------------------ trainer */
 
+void
+udml_sync_sum (UdmlSync * s, int worker, double *buf, size_t n)
+{
+  if (s->n_workers == 1) {
+    if (s->reduce)
+      s->reduce->sum_f64 (buf, n, s->reduce->user);
+    return;
+  }
+  if (!s->reduce) {
+    /* Two slot sets used in turn: a worker writes a set again only after
+     * the barrier of the next call, when everyone has read it. Every
+     * worker sums in the same order, so all get the same bits. */
+    int set = s->turn[worker];
+    double *slots = s->slots + (size_t) set * s->n_workers * s->cap;
+
+    s->turn[worker] = !set;
+    memcpy (slots + (size_t) worker * s->cap, buf, n * sizeof (double));
+    pthread_barrier_wait (&s->barrier);
+    for (size_t j = 0; j < n; j++) {
+      double acc = 0.0;
+      for (int w = 0; w < s->n_workers; w++)
+        acc += slots[(size_t) w * s->cap + j];
+      buf[j] = acc;
+    }
+    return;
+  }
+  memcpy (s->slots + (size_t) worker * s->cap, buf, n * sizeof (double));
+  pthread_barrier_wait (&s->barrier);
+  if (worker == 0) {
+    /* fixed order: the same T gives the same bits */
+    for (size_t j = 0; j < n; j++) {
+      double acc = 0.0;
+      for (int w = 0; w < s->n_workers; w++)
+        acc += s->slots[(size_t) w * s->cap + j];
+      s->sum[j] = acc;
+    }
+    if (s->reduce)
+      s->reduce->sum_f64 (s->sum, n, s->reduce->user);
+  }
+  pthread_barrier_wait (&s->barrier);
+  memcpy (buf, s->sum, n * sizeof (double));
+}
+
+static void worker_run (Worker * wk);
+
+static void *
+worker_main (void *data)
+{
+  Worker *wk = data;
+  UdmlTrainer *tr = wk->tr;
+
+  for (;;) {
+    pthread_barrier_wait (&tr->sync.barrier);
+    if (tr->quit)
+      break;
+    worker_run (wk);
+    pthread_barrier_wait (&tr->sync.barrier);
+  }
+  return NULL;
+}
+
 UdmlTrainer *
 udml_trainer_new (UdmlModel * model, const UdmlTrainOptions * opt, int batch,
     UdmlError * err)
 {
   UdmlTrainer *tr;
   const UdmlConfig *cfg;
+  int T, per;
+  size_t scratch;
 
   if (!model || batch < 1) {
     udml_error_set (err, UDML_ERR_ARG, "trainer: %s",
@@ -82,42 +200,134 @@ udml_trainer_new (UdmlModel * model, const UdmlTrainOptions * opt, int batch,
     tr->opt = *opt;
   else
     udml_train_options_default (&tr->opt);
+  T = tr->opt.threads < 1 ? 1 : tr->opt.threads > 256 ? 256 : tr->opt.threads;
   tr->batch = batch;
-  if (udml_work_init (&tr->ws, model, batch, 1, err) != UDML_OK) {
-    udml_trainer_free (tr);
-    return NULL;
-  }
+  tr->n_workers = T;
+  tr->split = T > 1;
+  per = (batch + T - 1) / T;
   tr->grads = calloc (model->n_params, sizeof (float));
   tr->momentum = calloc (model->n_params, sizeof (float));
-  if (!tr->grads || !tr->momentum)
+  tr->workers = calloc ((size_t) T, sizeof *tr->workers);
+  tr->all_rows = malloc ((size_t) batch * sizeof (int));
+  if (!tr->grads || !tr->momentum || !tr->workers || !tr->all_rows)
     goto nomem;
+  for (int i = 0; i < batch; i++)
+    tr->all_rows[i] = i;
   for (int m = 0; m < cfg->n_modalities; m++) {
-    tr->xraw[m] = malloc ((size_t) batch * model->lay[m].F * sizeof (float));
+    const UdmlModLayout *lay = &model->lay[m];
+    tr->xraw[m] = malloc ((size_t) batch * lay->F * sizeof (float));
     if (!tr->xraw[m])
       goto nomem;
     tr->dep[m] = 1.0f;
     tr->dep_ema[m] = model->dep[m];
   }
+
+  scratch = udml_model_sync_scratch (model);
+  if (scratch < (size_t) PARTS_LEN (cfg->n_modalities))
+    scratch = PARTS_LEN (cfg->n_modalities);
+  tr->sync.n_workers = T;
+  tr->sync.cap = scratch;
+  tr->sync.slots = malloc (2 * (size_t) T * scratch * sizeof (double));
+  tr->sync.sum = malloc (scratch * sizeof (double));
+  tr->sync.turn = calloc ((size_t) T, sizeof (int));
+  if (!tr->sync.slots || !tr->sync.sum || !tr->sync.turn)
+    goto nomem;
+  for (int w = 0; w < T; w++) {
+    Worker *wk = &tr->workers[w];
+    wk->tr = tr;
+    wk->id = w;
+    if (udml_work_init (&wk->ws, model, per, 1, err) != UDML_OK) {
+      udml_trainer_free (tr);
+      return NULL;
+    }
+    wk->grads = T == 1 ? tr->grads : calloc (model->n_params, sizeof (float));
+    wk->red = malloc (scratch * sizeof (double));
+    wk->y = malloc ((size_t) batch * sizeof (int));
+    wk->levels = malloc ((size_t) batch * cfg->n_modalities);
+    if (!wk->grads || !wk->red || !wk->y || !wk->levels)
+      goto nomem;
+  }
+  if (T > 1) {
+    if (pthread_barrier_init (&tr->sync.barrier, NULL, (unsigned) T) != 0)
+      goto nomem;
+    tr->sync.have_barrier = 1;
+    for (int w = 1; w < T; w++) {
+      if (pthread_create (&tr->workers[w].thread, NULL, worker_main,
+              &tr->workers[w]) != 0) {
+        udml_trainer_free (tr);
+        udml_error_set (err, UDML_ERR_NOMEM,
+            "trainer: cannot start worker %d of %d", w, T);
+        return NULL;
+      }
+      tr->workers[w].started = 1;
+    }
+  }
   return tr;
 
 nomem:
   udml_trainer_free (tr);
-  udml_error_set (err, UDML_ERR_NOMEM, "trainer: out of memory (batch %d)",
-      batch);
+  udml_error_set (err, UDML_ERR_NOMEM,
+      "trainer: out of memory (batch %d, %d workers)", batch,
+      opt ? opt->threads : 1);
   return NULL;
 }
 
 void
 udml_trainer_free (UdmlTrainer * tr)
 {
+  int started = 0;
+
   if (!tr)
     return;
-  udml_work_clear (&tr->ws);
+  for (int w = 1; tr->workers && w < tr->n_workers; w++)
+    started += tr->workers[w].started;
+  if (started) {
+    /* a partly started pool cannot meet at the barrier: only a full one is
+     * released that way; udml_trainer_new fails before that otherwise */
+    if (started == tr->n_workers - 1) {
+      tr->quit = 1;
+      pthread_barrier_wait (&tr->sync.barrier);
+    } else {
+      for (int w = 1; w < tr->n_workers; w++)
+        if (tr->workers[w].started)
+          pthread_cancel (tr->workers[w].thread);
+    }
+    for (int w = 1; w < tr->n_workers; w++)
+      if (tr->workers[w].started)
+        pthread_join (tr->workers[w].thread, NULL);
+  }
+  if (tr->sync.have_barrier)
+    pthread_barrier_destroy (&tr->sync.barrier);
+  for (int w = 0; tr->workers && w < tr->n_workers; w++) {
+    Worker *wk = &tr->workers[w];
+    udml_work_clear (&wk->ws);
+    if (wk->grads != tr->grads)
+      free (wk->grads);
+    free (wk->red);
+    free (wk->y);
+    free (wk->levels);
+  }
+  free (tr->workers);
+  free (tr->sync.slots);
+  free (tr->sync.sum);
+  free (tr->sync.turn);
   free (tr->grads);
   free (tr->momentum);
-  for (int m = 0; m < UDML_MAX_MODALITIES; m++)
+  free (tr->all_rows);
+  for (int m = 0; m < UDML_MAX_MODALITIES; m++) {
     free (tr->xraw[m]);
+  }
   free (tr);
+}
+
+void
+udml_trainer_set_reduce (UdmlTrainer * tr, const UdmlReduce * r)
+{
+  tr->have_reduce = r != NULL;
+  if (r)
+    tr->reduce = *r;
+  tr->sync.reduce = r ? &tr->reduce : NULL;
+  tr->split = tr->n_workers > 1 || r != NULL;
 }
 
 float *
@@ -193,17 +403,166 @@ loss_weights (const UdmlTrainer * tr, UdmlPhase phase, UdmlLossWeights * lw)
   }
 }
 
+/* One worker's part of the pass in tr->job: its rows through noise,
+ * forward and loss (parts summed over everyone), then backward into its
+ * gradient arena and its share of the sum of the arenas. */
+static void
+worker_run (Worker * wk)
+{
+  UdmlTrainer *tr = wk->tr;
+  const Job *job = &tr->job;
+  UdmlModel *model = tr->model;
+  const UdmlConfig *cfg = &model->cfg;
+  int M = cfg->n_modalities, K = cfg->n_classes;
+  int T = tr->n_workers, n = wk->n, N = job->n;
+  const int *rows = job->rows + wk->row0;
+  UdmlWork *ws = &wk->ws;
+  UdmlForward fw;
+  UdmlLossWeights lw;
+  UdmlLossParts parts;
+  double *red = wk->red;
+
+  wk->st = UDML_OK;
+  memset (&fw, 0, sizeof fw);
+  fw.train = 1;
+  fw.unc_grad = tr->opt.estimator_task_grad;
+  fw.update_stats = job->update_stats;
+  fw.wt = udml_weighting_train (cfg->policy,
+      job->phase == UDML_PHASE_UNCERTAINTY);
+  fw.dep = tr->dep;
+  fw.seed = tr->opt.seed;
+  fw.stream = stream_id (TAG_FORWARD, job->key, 0);
+  fw.freeze = tr->freeze;
+  fw.sync = tr->split ? &tr->sync : NULL;
+  fw.worker = wk->id;
+  fw.n_global = N;
+  fw.red = red;
+  fw.drawn = 1;
+
+  /* eps and dropout of these rows as one forward over the whole batch
+   * draws them: the split does not change the numbers a sample sees */
+  for (int m = 0; m < M; m++)
+    udml_model_draw (model, m, rows, n, fw.seed, fw.stream, ws->mod[m].eps,
+        ws->mod[m].mask);
+
+  /* raw copy -> noise at the sample's level -> standardise (method.md §3) */
+  for (int i = 0; i < n; i++) {
+    int p = rows[i];
+    wk->y[i] = job->y[p];
+    for (int m = 0; m < M; m++)
+      wk->levels[i * M + m] = job->levels ? job->levels[p * M + m] : 1;
+  }
+  for (int m = 0; m < M; m++) {
+    const UdmlModalitySpec *spec = &cfg->mod[m];
+    const UdmlModLayout *lay = &model->lay[m];
+    size_t F = lay->F;
+    UdmlModWork *mw = &ws->mod[m];
+
+    for (int i = 0; i < n; i++) {
+      int p = rows[i], level = wk->levels[i * M + m];
+      float *xr = tr->xraw[m] + (size_t) p * F;
+      if (job->x[m] != tr->xraw[m])
+        memcpy (xr, job->x[m] + (size_t) p * F, F * sizeof (float));
+      if (level > 1) {
+        UdmlRng rng;
+        udml_rng_seed (&rng, tr->opt.seed, stream_id (TAG_NOISE, job->key,
+                (uint64_t) p * M + m));
+        udml_noise_gaussian_planes (spec->kind, xr, spec->in_c,
+            (size_t) spec->in_h * spec->in_w, level, &rng);
+      }
+      udml_model_standardise (model, mw->x + (size_t) i * F, xr, m, F);
+    }
+  }
+  memset (ws->present, 1, (size_t) n * M);
+
+  udml_model_forward (model, ws, n, &fw);
+  loss_weights (tr, job->phase, &lw);
+  memset (&parts, 0, sizeof parts);
+  memset (red, 0, PARTS_LEN (M) * sizeof (double));
+  if (n > 0) {
+    udml_loss_forward (model, ws, n, wk->y, job->levels ? wk->levels : NULL,
+        &lw, &parts);
+    red[0] = parts.ce * n;
+    red[1] = parts.uni * n;
+    red[2] = parts.kl * n;
+    red[3] = parts.est * n;
+    red[4] = parts.correct;
+    for (int m = 0; m < M; m++)
+      for (size_t j = 0; j < (size_t) n * K; j++)
+        red[5 + m] += fabsf (ws->o_m[m][j]);
+  }
+  if (tr->split)
+    udml_sync_sum (&tr->sync, wk->id, red, PARTS_LEN (M));
+  if (wk->id == 0) {
+    UdmlLossParts *g = &tr->parts;
+    if (tr->split) {
+      g->ce = red[0] / N;
+      g->uni = red[1] / N;
+      g->kl = red[2] / N;
+      g->est = red[3] / N;
+      g->total = g->ce + lw.gamma * g->uni + g->kl + lw.lambda * g->est;
+    } else {
+      *g = parts;
+    }
+    g->correct = (int) red[4];
+    for (int m = 0; m < M; m++)
+      tr->dep_sum[m] = red[5 + m];
+  }
+  /* every worker sees the same sums, so all stop here together */
+  if (!isfinite (red[0] + lw.gamma * red[1] + red[2] + lw.lambda * red[3])) {
+    wk->st = UDML_ERR_NUMERIC;
+    return;
+  }
+  if (!job->backward)
+    return;
+
+  memset (wk->grads, 0, model->n_params * sizeof (float));
+  if (n > 0) {
+    udml_loss_backward (model, ws, n, wk->y, &lw);
+    if (n != N) {
+      /* the loss is a mean over the whole batch, not over these rows */
+      float s = (float) n / (float) N;
+      for (size_t j = 0; j < (size_t) n * K; j++)
+        ws->do_[j] *= s;
+      for (int m = 0; m < M; m++) {
+        const UdmlModLayout *lay = &model->lay[m];
+        size_t t = (size_t) n * lay->C * lay->h * lay->w;
+        for (size_t j = 0; j < (size_t) n * K; j++)
+          ws->do_m[m][j] *= s;
+        for (size_t j = 0; j < t; j++) {
+          ws->dmu[m][j] *= s;
+          ws->dl[m][j] *= s;
+        }
+        for (int i = 0; i < n; i++)
+          ws->dg[m][i] *= s;
+      }
+    }
+  }
+  udml_model_backward (model, ws, n, &fw, wk->grads);
+
+  if (T > 1) {
+    /* this worker's slice of the sum of the arenas, workers in order */
+    size_t P = model->n_params, a = P * wk->id / T, b = P * (wk->id + 1) / T;
+    pthread_barrier_wait (&tr->sync.barrier);
+    for (size_t j = a; j < b; j++) {
+      float acc = tr->workers[0].grads[j];
+      for (int w = 1; w < T; w++)
+        acc += tr->workers[w].grads[j];
+      tr->grads[j] = acc;
+    }
+  }
+}
+
 static UdmlStatus
-run_pass (UdmlTrainer * tr, int n, const float *const x[], const int *y,
-    const uint8_t * levels, UdmlPhase phase, uint64_t key, int backward,
-    int update_stats, UdmlLossParts * parts, UdmlError * err)
+run_pass (UdmlTrainer * tr, int n, const int *rows, int n_rows,
+    const float *const x[], const int *y, const uint8_t * levels,
+    UdmlPhase phase, uint64_t key, int backward, int update_stats,
+    UdmlLossParts * parts, UdmlError * err)
 {
   UdmlModel *model = tr->model;
   const UdmlConfig *cfg = &model->cfg;
-  int M = cfg->n_modalities;
-  UdmlForward fw;
-  UdmlLossWeights lw;
-  UdmlWork *ws = &tr->ws;
+  int M = cfg->n_modalities, T = tr->n_workers;
+  Job *job = &tr->job;
 
   if (n < 1 || n > tr->batch)
     return udml_error_set (err, UDML_ERR_ARG,
@@ -211,62 +570,64 @@ run_pass (UdmlTrainer * tr, int n, const float *const x[], const int *y,
   if (n < 2)
     return udml_error_set (err, UDML_ERR_ARG,
         "trainer: batch of 1 (batch norm needs at least 2 samples)");
-  for (int i = 0; i < n; i++)
-    if (y[i] < 0 || y[i] >= cfg->n_classes)
+  if (!rows) {
+    rows = tr->all_rows;
+    n_rows = n;
+  }
+  if (n_rows < 0 || n_rows > n)
+    return udml_error_set (err, UDML_ERR_ARG,
+        "trainer: %d rows of a batch of %d", n_rows, n);
+  if (n_rows < n && !tr->have_reduce)
+    return udml_error_set (err, UDML_ERR_ARG,
+        "trainer: %d rows of a batch of %d without a reduce hook", n_rows, n);
+  for (int i = 0; i < n_rows; i++) {
+    int p = rows[i];
+    if (p < 0 || p >= n || (i > 0 && p <= rows[i - 1]))
       return udml_error_set (err, UDML_ERR_ARG,
-          "trainer: label %d of sample %d not in 0..%d", y[i], i,
+          "trainer: row %d is %d, not ascending in 0..%d", i, p, n - 1);
+    if (y[p] < 0 || y[p] >= cfg->n_classes)
+      return udml_error_set (err, UDML_ERR_ARG,
+          "trainer: label %d of sample %d not in 0..%d", y[p], p,
           cfg->n_classes - 1);
-
-  /* raw copy -> noise at the sample's level -> standardise (method.md §3) */
-  for (int m = 0; m < M; m++) {
-    const UdmlModalitySpec *spec = &cfg->mod[m];
-    size_t F = model->lay[m].F;
-
+    for (int m = 0; levels && m < M; m++)
+      if (levels[p * M + m] < 1 || levels[p * M + m] > UDML_NOISE_LEVELS)
+        return udml_error_set (err, UDML_ERR_ARG,
+            "trainer: noise level %d of sample %d (%s) not in 1..%d",
+            levels[p * M + m], p, cfg->mod[m].name, UDML_NOISE_LEVELS);
+  }
+  for (int m = 0; m < M; m++)
     if (!x[m])
       return udml_error_set (err, UDML_ERR_ARG,
-          "trainer: no input for modality %s", spec->name);
-    if (x[m] != tr->xraw[m])
-      memcpy (tr->xraw[m], x[m], (size_t) n * F * sizeof (float));
-    for (int i = 0; i < n; i++) {
-      int level = levels ? levels[i * M + m] : 1;
-      if (level < 1 || level > UDML_NOISE_LEVELS)
-        return udml_error_set (err, UDML_ERR_ARG,
-            "trainer: noise level %d of sample %d (%s) not in 1..%d", level, i,
-            spec->name, UDML_NOISE_LEVELS);
-      if (level > 1) {
-        UdmlRng rng;
-        udml_rng_seed (&rng, tr->opt.seed, stream_id (TAG_NOISE, key,
-                (uint64_t) i * M + m));
-        udml_noise_gaussian_planes (spec->kind, tr->xraw[m] + i * F, spec->in_c,
-            (size_t) spec->in_h * spec->in_w, level, &rng);
-      }
-    }
-    udml_model_standardise (model, ws->mod[m].x, tr->xraw[m], m,
-        (size_t) n * F);
+          "trainer: no input for modality %s", cfg->mod[m].name);
+
+  job->n = n;
+  job->rows = rows;
+  job->n_rows = n_rows;
+  job->x = x;
+  job->y = y;
+  job->levels = levels;
+  job->phase = phase;
+  job->key = key;
+  job->backward = backward;
+  job->update_stats = update_stats;
+  for (int w = 0; w < T; w++) {
+    tr->workers[w].row0 = (int) ((int64_t) n_rows * w / T);
+    tr->workers[w].n = (int) ((int64_t) n_rows * (w + 1) / T)
+        - tr->workers[w].row0;
   }
-  memset (ws->present, 1, (size_t) n * M);
+  if (T > 1)
+    pthread_barrier_wait (&tr->sync.barrier);
+  worker_run (&tr->workers[0]);
+  if (T > 1)
+    pthread_barrier_wait (&tr->sync.barrier);
 
-  fw.train = 1;
-  fw.unc_grad = tr->opt.estimator_task_grad;
-  fw.update_stats = update_stats;
-  fw.wt = udml_weighting_train (cfg->policy, phase == UDML_PHASE_UNCERTAINTY);
-  fw.dep = tr->dep;
-  fw.seed = tr->opt.seed;
-  fw.stream = stream_id (TAG_FORWARD, key, 0);
-  fw.freeze = tr->freeze;
-
-  udml_model_forward (model, ws, n, &fw);
-  loss_weights (tr, phase, &lw);
-  udml_loss_forward (model, ws, n, y, levels, &lw, parts);
-  if (!isfinite (parts->total))
+  *parts = tr->parts;
+  if (tr->workers[0].st == UDML_ERR_NUMERIC)
     return udml_error_set (err, UDML_ERR_NUMERIC,
         "trainer: loss is %g (ce %g, uni %g, kl %g, est %g)", parts->total,
         parts->ce, parts->uni, parts->kl, parts->est);
-  if (backward) {
-    memset (tr->grads, 0, model->n_params * sizeof (float));
-    udml_loss_backward (model, ws, n, y, &lw);
-    udml_model_backward (model, ws, n, &fw, tr->grads);
-  }
+  if (backward && tr->have_reduce)
+    tr->reduce.sum_f32 (tr->grads, model->n_params, tr->reduce.user);
   return UDML_OK;
 }
 
@@ -277,33 +638,32 @@ udml_trainer_compute (UdmlTrainer * tr, int n, const float *const x[],
 {
   UdmlLossParts tmp;
 
-  return run_pass (tr, n, x, y, levels, phase, key, backward, 0,
+  return run_pass (tr, n, NULL, 0, x, y, levels, phase, key, backward, 0,
       parts ? parts : &tmp, err);
 }
 
 UdmlStatus
-udml_trainer_step (UdmlTrainer * tr, int n, const float *const x[],
-    const int *y, const uint8_t * levels, UdmlPhase phase, uint64_t key,
-    float lr, UdmlLossParts * parts, UdmlError * err)
+udml_trainer_step_rows (UdmlTrainer * tr, int n, const int *rows, int n_rows,
+    const float *const x[], const int *y, const uint8_t * levels,
+    UdmlPhase phase, uint64_t key, float lr, UdmlLossParts * parts,
+    UdmlError * err)
 {
   UdmlModel *model = tr->model;
-  int M = model->cfg.n_modalities, K = model->cfg.n_classes;
+  int M = model->cfg.n_modalities;
   UdmlLossParts tmp;
   UdmlStatus st;
 
   if (!parts)
     parts = &tmp;
-  st = run_pass (tr, n, x, y, levels, phase, key, 1, 1, parts, err);
+  st = run_pass (tr, n, rows, n_rows, x, y, levels, phase, key, 1, 1, parts,
+      err);
   if (st != UDML_OK)
     return st;
 
   /* D_m: batch-mean L1 norm of the unimodal logits, a constant for the
    * next step; its EMA is what the model keeps (method.md §1) */
   for (int m = 0; m < M; m++) {
-    double acc = 0.0;
-    for (size_t j = 0; j < (size_t) n * K; j++)
-      acc += fabsf (tr->ws.o_m[m][j]);
-    tr->dep[m] = (float) (acc / n);
+    tr->dep[m] = (float) (tr->dep_sum[m] / n);
     if (tr->dep[m] < 1e-12f)
       tr->dep[m] = 1e-12f;
     tr->dep_ema[m] = tr->have_ema
@@ -317,6 +677,15 @@ udml_trainer_step (UdmlTrainer * tr, int n, const float *const x[],
   udml_sgd_step (model->params, tr->momentum, tr->grads, model->n_params, lr,
       tr->opt.momentum, tr->opt.weight_decay);
   return UDML_OK;
+}
+
+UdmlStatus
+udml_trainer_step (UdmlTrainer * tr, int n, const float *const x[],
+    const int *y, const uint8_t * levels, UdmlPhase phase, uint64_t key,
+    float lr, UdmlLossParts * parts, UdmlError * err)
+{
+  return udml_trainer_step_rows (tr, n, NULL, 0, x, y, levels, phase, key, lr,
+      parts, err);
 }
 
 /* ------------------------------------------------------------ schedule */
@@ -417,15 +786,24 @@ check_dataset (const UdmlModel * model, const UdmlDataset * ds,
 /* Per-modality mean/std over all training features (double accumulation,
  * so the result does not depend on the order of evaluation). */
 static void
-set_normalisation (UdmlModel * model, const UdmlDataset * train)
+set_normalisation (UdmlModel * model, const UdmlDataset * train,
+    const UdmlTrainDist * dist)
 {
   for (int m = 0; m < model->cfg.n_modalities; m++) {
     size_t count = (size_t) train->n * model->lay[m].F;
-    double sum = 0.0, sq = 0.0, mean, var;
+    double sum = 0.0, sq = 0.0, mean, var, s[2];
     for (size_t j = 0; j < count; j++) {
       double v = train->x[m][j];
       sum += v;
       sq += v * v;
+    }
+    if (dist) {
+      s[0] = sum;
+      s[1] = sq;
+      dist->reduce.sum_f64 (s, 2, dist->reduce.user);
+      sum = s[0];
+      sq = s[1];
+      count = (size_t) dist->n_global * model->lay[m].F;
     }
     mean = sum / (double) count;
     var = sq / (double) count - mean * mean;
@@ -479,7 +857,7 @@ save_checkpoint (UdmlTrainer * tr, const UdmlTrainOptions * opt, int epoch,
 {
   UdmlCheckpointState st;
 
-  if (!opt->checkpoint)
+  if (!opt->checkpoint || tr->rank != 0)
     return UDML_OK;
   memset (&st, 0, sizeof st);
   st.seed = opt->seed;
@@ -528,6 +906,33 @@ gather_batch (UdmlTrainer * tr, const UdmlDataset * train, const int *idx,
   }
   for (int i = 0; i < batch; i++)
     y[i] = train->y[idx[i]];
+}
+
+/* The rows of a global batch this process holds (local: global index ->
+ * local sample or -1), staged at their positions; returns their count. */
+static int
+gather_rows (UdmlTrainer * tr, const UdmlDataset * train, const int *local,
+    const int *idx, int batch, const float *xs[], int *y, int *rows)
+{
+  const UdmlModel *model = tr->model;
+  int n_rows = 0;
+
+  for (int m = 0; m < model->cfg.n_modalities; m++)
+    xs[m] = udml_trainer_input (tr, m);
+  for (int p = 0; p < batch; p++) {
+    int i = local[idx[p]];
+    y[p] = 0;
+    if (i < 0)
+      continue;
+    rows[n_rows++] = p;
+    y[p] = train->y[i];
+    for (int m = 0; m < model->cfg.n_modalities; m++) {
+      size_t F = model->lay[m].F;
+      memcpy (udml_trainer_input (tr, m) + p * F,
+          train->x[m] + (size_t) i * F, F * sizeof (float));
+    }
+  }
+  return n_rows;
 }
 
 /* Restores model, momentum and dependency state from opt->resume into tr;
@@ -600,10 +1005,60 @@ UdmlStatus
 udml_train (UdmlModel * model, const UdmlDataset * train,
     const UdmlDataset * val, const UdmlTrainOptions * opt_in, UdmlError * err)
 {
+  return udml_train_dist (model, train, val, opt_in, NULL, err);
+}
+
+static UdmlStatus
+check_dist (const UdmlModel * model, const UdmlDataset * ds,
+    const UdmlTrainDist * d, UdmlError * err)
+{
+  if (d->n_global < 2 || d->size < 1 || d->rank < 0 || d->rank >= d->size
+      || !d->reduce.sum_f64 || !d->reduce.sum_f32 || ds->n < 0
+      || ds->n > d->n_global || (ds->n > 0 && (!d->index || !ds->y)))
+    return udml_error_set (err, UDML_ERR_ARG,
+        "train: bad distribution (rank %d of %d, %d of %d samples)", d->rank,
+        d->size, ds->n, d->n_global);
+  for (int i = 0; i < ds->n; i++) {
+    if (d->index[i] < 0 || d->index[i] >= d->n_global
+        || (i > 0 && d->index[i] <= d->index[i - 1]))
+      return udml_error_set (err, UDML_ERR_ARG,
+          "train: sample %d has global index %d (not ascending in 0..%d)", i,
+          d->index[i], d->n_global - 1);
+    if (ds->y[i] < 0 || ds->y[i] >= model->cfg.n_classes)
+      return udml_error_set (err, UDML_ERR_ARG,
+          "train: sample %d has label %d, expected 0..%d", d->index[i],
+          ds->y[i], model->cfg.n_classes - 1);
+  }
+  for (int m = 0; ds->n > 0 && m < model->cfg.n_modalities; m++)
+    if (!ds->x[m])
+      return udml_error_set (err, UDML_ERR_ARG,
+          "train: training set has no %s features", model->cfg.mod[m].name);
+  return UDML_OK;
+}
+
+/* The progress callback's verdict; a stop asked of any process stops all
+ * of them at the same step. */
+static int
+progress_stop (const UdmlTrainOptions * opt, const UdmlTrainProgress * pr,
+    const UdmlTrainDist * dist)
+{
+  double stop = opt->progress && opt->progress (pr, opt->progress_user);
+
+  if (dist)
+    dist->reduce.sum_f64 (&stop, 1, dist->reduce.user);
+  return stop > 0.0;
+}
+
+UdmlStatus
+udml_train_dist (UdmlModel * model, const UdmlDataset * train,
+    const UdmlDataset * val, const UdmlTrainOptions * opt_in,
+    const UdmlTrainDist * dist, UdmlError * err)
+{
   UdmlTrainOptions opt;
   UdmlTrainer *tr = NULL;
   UdmlWork vws;
-  int *perm = NULL, *order = NULL, *ybuf = NULL;
+  int *perm = NULL, *order = NULL, *ybuf = NULL, *local = NULL, *rows = NULL;
+  int n_all, n_rows = 0;
   uint8_t *levels = NULL;
   int M, batch, steps, epoch = 0, step = 0, seen = 0;
   int64_t global_step = 0;
@@ -621,31 +1076,46 @@ udml_train (UdmlModel * model, const UdmlDataset * train,
     udml_train_options_default (&opt);
   if ((st = check_options (&opt, err)) != UDML_OK)
     return st;
-  if ((st = check_dataset (model, train, "training", err)) != UDML_OK)
+  if ((st = dist ? check_dist (model, train, dist, err)
+          : check_dataset (model, train, "training", err)) != UDML_OK)
     return st;
   if (val && (st = check_dataset (model, val, "validation", err)) != UDML_OK)
     return st;
 
   M = model->cfg.n_modalities;
-  batch = opt.batch < train->n ? opt.batch : train->n;
-  steps = train->n / batch;
+  n_all = dist ? dist->n_global : train->n;
+  batch = opt.batch < n_all ? opt.batch : n_all;
+  steps = n_all / batch;
   sched = schedule_for (opt.epochs);
-  udml_set_num_threads (opt.threads);
-  set_normalisation (model, train);
+  /* parallel over the batch (opt.threads workers), one BLAS thread each */
+  udml_set_num_threads (1);
+  set_normalisation (model, train, dist);
 
   tr = udml_trainer_new (model, &opt, batch, err);
   if (!tr) {
     st = err ? err->code : UDML_ERR_NOMEM;
     goto out;
   }
-  perm = malloc ((size_t) train->n * sizeof (int));
+  if (dist) {
+    udml_trainer_set_reduce (tr, &dist->reduce);
+    tr->rank = dist->rank;
+  }
+  perm = malloc ((size_t) n_all * sizeof (int));
   order = malloc ((size_t) batch * sizeof (int));
   ybuf = malloc ((size_t) batch * sizeof (int));
   levels = malloc ((size_t) batch * M);
-  if (!perm || !order || !ybuf || !levels) {
+  if (dist) {
+    local = malloc ((size_t) n_all * sizeof (int));
+    rows = malloc ((size_t) batch * sizeof (int));
+  }
+  if (!perm || !order || !ybuf || !levels || (dist && (!local || !rows))) {
     st = udml_error_set (err, UDML_ERR_NOMEM, "train: out of memory");
     goto out;
   }
+  for (int i = 0; dist && i < n_all; i++)
+    local[i] = -1;
+  for (int i = 0; dist && i < train->n; i++)
+    local[dist->index[i]] = i;
   if (val && (st = udml_work_init (&vws, model, batch, 0, err)) != UDML_OK)
     goto out;
 
@@ -666,7 +1136,7 @@ udml_train (UdmlModel * model, const UdmlDataset * train,
     float lr = epoch >= sched.lr_drop ? opt.lr * 0.1f : opt.lr;
     UdmlTrainProgress pr;
 
-    shuffle (perm, train->n, opt.seed, epoch);
+    shuffle (perm, n_all, opt.seed, epoch);
     memset (&pr, 0, sizeof pr);
     pr.epoch = epoch;
     pr.epochs = opt.epochs;
@@ -680,10 +1150,14 @@ udml_train (UdmlModel * model, const UdmlDataset * train,
       const float *xs[UDML_MAX_MODALITIES];
       UdmlLossParts parts;
 
-      gather_batch (tr, train, perm + (size_t) step * batch, batch, xs, ybuf);
+      if (dist)
+        n_rows = gather_rows (tr, train, local, perm + (size_t) step * batch,
+            batch, xs, ybuf, rows);
+      else
+        gather_batch (tr, train, perm + (size_t) step * batch, batch, xs, ybuf);
       if (phase != UDML_PHASE_STAGE1)
         draw_levels (levels, order, batch, M, opt.seed, global_step);
-      st = udml_trainer_step (tr, batch, xs, ybuf,
+      st = udml_trainer_step_rows (tr, batch, rows, n_rows, xs, ybuf,
           phase != UDML_PHASE_STAGE1 ? levels : NULL, phase,
           (uint64_t) global_step, lr, &parts, err);
       if (st != UDML_OK) {
@@ -702,7 +1176,7 @@ udml_train (UdmlModel * model, const UdmlDataset * train,
       pr.step = step + 1;
       pr.loss = (float) (loss_sum / seen);
       pr.accuracy = (float) (correct_sum / seen);
-      if (opt.progress && opt.progress (&pr, opt.progress_user)) {
+      if (progress_stop (&opt, &pr, dist)) {
         if ((st =
                 save_checkpoint (tr, &opt, epoch, step + 1, global_step,
                     loss_sum, correct_sum, seen, err)) == UDML_OK)
@@ -729,7 +1203,7 @@ udml_train (UdmlModel * model, const UdmlDataset * train,
                 err))
         != UDML_OK)
       goto out;
-    if (opt.progress && opt.progress (&pr, opt.progress_user)) {
+    if (progress_stop (&opt, &pr, dist)) {
       st = udml_error_set (err, UDML_ERR_INTERRUPTED,
           "train: interrupted after epoch %d", epoch);
       goto out;
@@ -745,5 +1219,7 @@ out:
   free (order);
   free (ybuf);
   free (levels);
+  free (local);
+  free (rows);
   return st;
 }

@@ -8,14 +8,20 @@
  *    UNCERTAINTY) must lose that gain: it comes from the estimator.
  * 3. A run interrupted by the progress callback and resumed from its
  *    checkpoint ends with bit-identical parameters, statistics and D.
+ * 4. The batch split across 2 (and 3) workers trains the same model as 1
+ *    worker to rounding, and two runs with 2 workers are bit-identical.
+ * 5. Two ranks each holding half the data (udml_train_dist) train the
+ *    single-process model to rounding.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "model.h"
+#include "ops.h"
 #include "../common/udml-test.h"
 
 #define K 4
@@ -439,6 +445,312 @@ out:
   return failed;
 }
 
+/* ------------------------------------------------------------ threads */
+
+/* Largest |a - b| over a tensor relative to its largest |a|, max over the
+ * tensors (and D); name gets the tensor where it occurs. */
+static double
+max_rel_diff (UdmlModel * a, UdmlModel * b, const char **name)
+{
+  double worst = 0.0;
+
+  *name = "none";
+  for (int t = 0; t < udml_model_num_tensors (a); t++) {
+    size_t n = udml_model_tensor_size (a, t);
+    const float *x = udml_model_tensor_data (a, t), *y =
+        udml_model_tensor_data (b, t);
+    double d = 0.0, s = 1e-30;
+    for (size_t i = 0; i < n; i++) {
+      d = fmax (d, fabs ((double) x[i] - y[i]));
+      s = fmax (s, fabs ((double) x[i]));
+    }
+    if (!(d / s <= worst)) {
+      worst = d / s;
+      *name = udml_model_tensor_name (a, t);
+    }
+  }
+  for (int m = 0; m < 2; m++) {
+    double d = fabs ((double) udml_model_dependency (a, m) -
+        udml_model_dependency (b, m)) / udml_model_dependency (a, m);
+    if (!(d <= worst)) {
+      worst = d;
+      *name = "D";
+    }
+  }
+  return worst;
+}
+
+/* 20 steps (10 clean, 10 noisy with the uncertainty term) with the batch
+ * split across T workers. */
+static UdmlModel *
+train_threads (const Data * tr, int threads)
+{
+  UdmlConfig cfg;
+  UdmlTrainOptions opt;
+  UdmlDataset ds = { 0 };
+  UdmlError err = { 0 };
+  UdmlModel *model;
+
+  small_config (&cfg, UDML_POLICY_UDML);
+  small_options (&opt, 2);
+  opt.threads = threads;
+  ds.n = 10 * BATCH;
+  ds.x[0] = tr->a;
+  ds.x[1] = tr->v;
+  ds.y = tr->y;
+  model = udml_model_new (&cfg, SEED, &err);
+  if (model && udml_train (model, &ds, NULL, &opt, &err) == UDML_OK)
+    return model;
+  fprintf (stderr, "FAIL threads %d: %s\n", threads, err.msg);
+  udml_model_free (model);
+  return NULL;
+}
+
+#define MAX_THREADS_REL 1e-4
+
+static int
+test_threads (const Data * tr)
+{
+  UdmlModel *one = train_threads (tr, 1), *two = train_threads (tr, 2);
+  UdmlModel *again = train_threads (tr, 2), *three = train_threads (tr, 3);
+  const char *where;
+  double d2, d3, dd;
+  int failed = 0;
+
+  if (!one || !two || !again || !three) {
+    failed = 1;
+    goto out;
+  }
+  d2 = max_rel_diff (one, two, &where);
+  printf ("threads: 1 vs 2 workers after 20 steps: max_rel_diff %.3g (%s)\n",
+      d2, where);
+  if (!(d2 <= MAX_THREADS_REL)) {
+    fprintf (stderr, "FAIL threads: 1 vs 2 workers differ by %.3g > %g in %s\n",
+        d2, MAX_THREADS_REL, where);
+    failed = 1;
+  }
+  d3 = max_rel_diff (one, three, &where);
+  printf ("threads: 1 vs 3 workers (uneven split): max_rel_diff %.3g (%s)\n",
+      d3, where);
+  if (!(d3 <= MAX_THREADS_REL)) {
+    fprintf (stderr, "FAIL threads: 1 vs 3 workers differ by %.3g > %g in %s\n",
+        d3, MAX_THREADS_REL, where);
+    failed = 1;
+  }
+  dd = max_rel_diff (two, again, &where);
+  if (dd != 0.0) {
+    fprintf (stderr, "FAIL threads: two runs with 2 workers differ by %.3g "
+        "in %s (want bit-identical)\n", dd, where);
+    failed = 1;
+  }
+out:
+  udml_model_free (one);
+  udml_model_free (two);
+  udml_model_free (again);
+  udml_model_free (three);
+  return failed;
+}
+
+/* A worker's rows of eps and dropout masks are those rows of the stream
+ * one forward over the whole batch draws; an odd C x h x w puts a
+ * Box-Muller pair across two rows. */
+static int
+test_draw (void)
+{
+  UdmlConfig cfg;
+  UdmlError err = { 0 };
+  UdmlModel *model;
+  /* runs from a pair boundary (0, 2-3, 8) and from inside a pair (5-6) */
+  int rows[6] = { 0, 2, 3, 5, 6, 8 }, n = 9, failed = 0;
+  float *all, *mask_all, *eps, *mask;
+  size_t chw, Hd;
+  UdmlRng rng;
+
+  small_config (&cfg, UDML_POLICY_UDML);
+  cfg.mod[0].in_h = cfg.mod[0].in_w = 20;
+  cfg.mod[0].channels[2] = 15;
+  model = udml_model_new (&cfg, SEED, &err);
+  if (!model) {
+    fprintf (stderr, "FAIL draw: %s\n", err.msg);
+    return 1;
+  }
+  chw = (size_t) model->lay[0].C * model->lay[0].h * model->lay[0].w;
+  Hd = (size_t) cfg.est_hidden;
+  all = xmalloc (n * chw * sizeof (float));
+  mask_all = xmalloc (n * Hd * sizeof (float));
+  eps = xmalloc (6 * chw * sizeof (float));
+  mask = xmalloc (6 * Hd * sizeof (float));
+  /* what the forward draws for the whole batch (forward.c stream tags) */
+  udml_rng_seed (&rng, 9, 77 ^ 0x45505300ULL);
+  udml_rng_fill_normal (&rng, all, n * chw);
+  udml_rng_seed (&rng, 9, 77 ^ 0x44524f00ULL);
+  {
+    float *out = xmalloc (n * Hd * sizeof (float)), *ones =
+        xmalloc (n * Hd * sizeof (float));
+    for (size_t j = 0; j < n * Hd; j++)
+      ones[j] = 1.0f;
+    udml_dropout_forward (out, mask_all, ones, n * Hd, UDML_EST_DROPOUT, &rng);
+    free (out);
+    free (ones);
+  }
+  udml_model_draw (model, 0, rows, 6, 9, 77, eps, mask);
+  for (int i = 0; i < 6; i++)
+    if (memcmp (eps + i * chw, all + rows[i] * chw, chw * sizeof (float))
+        || memcmp (mask + i * Hd, mask_all + rows[i] * Hd, Hd * sizeof (float))) {
+      fprintf (stderr, "FAIL draw: row %d (C x h x w = %zu) differs from the "
+          "whole batch's draw\n", rows[i], chw);
+      failed = 1;
+    }
+  free (all);
+  free (mask_all);
+  free (eps);
+  free (mask);
+  udml_model_free (model);
+  return failed;
+}
+
+/* ------------------------------------------------------------ ranks */
+
+/* Two processes simulated by two threads; the reduce hook is an allreduce
+ * through shared memory (rank order, like a 2-rank MPI_Allreduce). */
+typedef struct
+{
+  pthread_barrier_t bar;
+  void *buf[2];
+} Shared;
+
+typedef struct
+{
+  Shared *sh;
+  int rank;
+  const Data *all;
+  UdmlModel *model;
+  UdmlStatus st;
+  char msg[512];
+} Rank;
+
+static void
+fake_sum (void *b, size_t n, size_t size, void *user)
+{
+  Rank *r = user;
+  void *tmp = xmalloc (n * size);
+
+  r->sh->buf[r->rank] = b;
+  pthread_barrier_wait (&r->sh->bar);
+  for (size_t j = 0; j < n; j++) {
+    if (size == sizeof (double))
+      ((double *) tmp)[j] = ((double *) r->sh->buf[0])[j]
+          + ((double *) r->sh->buf[1])[j];
+    else
+      ((float *) tmp)[j] = ((float *) r->sh->buf[0])[j]
+          + ((float *) r->sh->buf[1])[j];
+  }
+  pthread_barrier_wait (&r->sh->bar);
+  memcpy (b, tmp, n * size);
+  free (tmp);
+}
+
+static void
+fake_sum_f64 (double *b, size_t n, void *user)
+{
+  fake_sum (b, n, sizeof (double), user);
+}
+
+static void
+fake_sum_f32 (float *b, size_t n, void *user)
+{
+  fake_sum (b, n, sizeof (float), user);
+}
+
+/* Rank r holds samples r, r + 2, ... of the first 10 batches. */
+static void *
+rank_main (void *data)
+{
+  Rank *r = data;
+  UdmlConfig cfg;
+  UdmlTrainOptions opt;
+  UdmlDataset ds = { 0 };
+  UdmlError err = { 0 };
+  UdmlTrainDist dist = { r->rank, 2, {fake_sum_f64, fake_sum_f32, r},
+  10 * BATCH, NULL
+  };
+  int n = 0, *index = xmalloc (10 * BATCH * sizeof (int));
+  float *a = xmalloc ((size_t) 10 * BATCH * F * sizeof (float));
+  float *v = xmalloc ((size_t) 10 * BATCH * F * sizeof (float));
+  int *y = xmalloc (10 * BATCH * sizeof (int));
+
+  for (int i = r->rank; i < 10 * BATCH; i += 2, n++) {
+    index[n] = i;
+    y[n] = r->all->y[i];
+    memcpy (a + (size_t) n * F, r->all->a + (size_t) i * F, F * sizeof (float));
+    memcpy (v + (size_t) n * F, r->all->v + (size_t) i * F, F * sizeof (float));
+  }
+  small_config (&cfg, UDML_POLICY_UDML);
+  small_options (&opt, 2);
+  ds.n = n;
+  ds.x[0] = a;
+  ds.x[1] = v;
+  ds.y = y;
+  dist.index = index;
+  r->model = udml_model_new (&cfg, SEED, &err);
+  r->st = r->model ? udml_train_dist (r->model, &ds, NULL, &opt, &dist, &err)
+      : UDML_ERR_NOMEM;
+  snprintf (r->msg, sizeof r->msg, "%s", err.msg);
+  free (index);
+  free (a);
+  free (v);
+  free (y);
+  return NULL;
+}
+
+static int
+test_ranks (const Data * tr)
+{
+  UdmlModel *one = train_threads (tr, 1);
+  Shared sh;
+  Rank r[2];
+  pthread_t th[2];
+  const char *where;
+  int failed = 0;
+  double d;
+
+  pthread_barrier_init (&sh.bar, NULL, 2);
+  for (int k = 0; k < 2; k++) {
+    memset (&r[k], 0, sizeof r[k]);
+    r[k].sh = &sh;
+    r[k].rank = k;
+    r[k].all = tr;
+    pthread_create (&th[k], NULL, rank_main, &r[k]);
+  }
+  for (int k = 0; k < 2; k++)
+    pthread_join (th[k], NULL);
+  pthread_barrier_destroy (&sh.bar);
+  if (!one || r[0].st != UDML_OK || r[1].st != UDML_OK) {
+    fprintf (stderr, "FAIL ranks: %s / %s\n", r[0].msg, r[1].msg);
+    failed = 1;
+    goto out;
+  }
+  d = max_rel_diff (one, r[0].model, &where);
+  printf ("ranks: 1 process vs 2 sharded ranks after 20 steps: "
+      "max_rel_diff %.3g (%s)\n", d, where);
+  if (!(d <= MAX_THREADS_REL)) {
+    fprintf (stderr, "FAIL ranks: 2 ranks differ from 1 process by %.3g > %g "
+        "in %s\n", d, MAX_THREADS_REL, where);
+    failed = 1;
+  }
+  d = max_rel_diff (r[0].model, r[1].model, &where);
+  if (d != 0.0) {
+    fprintf (stderr, "FAIL ranks: the ranks' models differ by %.3g in %s\n",
+        d, where);
+    failed = 1;
+  }
+out:
+  udml_model_free (one);
+  udml_model_free (r[0].model);
+  udml_model_free (r[1].model);
+  return failed;
+}
+
 int
 main (void)
 {
@@ -460,6 +772,11 @@ main (void)
     hard[i] = 7 + i % 5;        /* levels 7..11 */
   }
 
+  failed += test_draw ();
+  failed += test_threads (&tr);
+  failed += test_ranks (&tr);
+  if (getenv ("UDML_TEST_THREADS_ONLY"))
+    return failed ? 1 : 0;
   failed += test_resume (&tr);
 
   udml = train_model (UDML_POLICY_UDML, &tr, epochs);

@@ -5,6 +5,13 @@
  * model's parameter arena), the activation workspace for one batch size and
  * the dependency state. Nothing is allocated after udml_trainer_new.
  *
+ * With UdmlTrainOptions.threads = T > 1 each batch is split across T
+ * workers (a thread pool created here), each with its own workspace and
+ * gradient arena and one BLAS thread: batch-norm statistics are summed over
+ * the workers, so a step computes the full-batch statistics, and the
+ * gradient arenas are summed in a fixed order, so runs with the same T are
+ * bit-identical and runs with other T agree to rounding.
+ *
  * Dimensions: the glossary in udml.h.
  */
 #ifndef UDML_TRAINER_H
@@ -45,6 +52,46 @@ UdmlStatus udml_trainer_compute (UdmlTrainer *tr, int n, const float *const x[],
     const int *y, const uint8_t *levels, UdmlPhase phase, uint64_t key, int backward,
     UdmlLossParts *parts, UdmlError *err);
 
+/* Data-parallel training across processes: the trainer sums batch-norm
+ * statistics, loss parts and gradients through these callbacks (MPI_Allreduce
+ * in udml-train; the library itself knows nothing of MPI). Every process
+ * calls them the same number of times with the same n. */
+typedef struct {
+  void (*sum_f64) (double *buf, size_t n, void *user);   /* in place */
+  void (*sum_f32) (float *buf, size_t n, void *user);    /* in place */
+  void *user;
+} UdmlReduce;
+
+/* r NULL: this process is the whole run. Copied. */
+void udml_trainer_set_reduce (UdmlTrainer *tr, const UdmlReduce *r);
+
+/* The part of a global batch of n samples this process computes: positions
+ * rows[0..n_rows) (ascending) of x, y and levels, which are indexed by
+ * position; other positions are not read. Statistics, loss parts and
+ * gradients are those of the whole batch once summed over processes. */
+UdmlStatus udml_trainer_step_rows (UdmlTrainer *tr, int n, const int *rows,
+    int n_rows, const float *const x[], const int *y, const uint8_t *levels,
+    UdmlPhase phase, uint64_t key, float lr, UdmlLossParts *parts, UdmlError *err);
+
+/* udml_train across processes, data-parallel. Process `rank` of `size`
+ * holds only its shard of the training set: train->n samples whose indices
+ * in the whole set (n_global samples, the order a single process would
+ * see) are index[0..train->n), ascending. Every process runs the same
+ * schedule over the whole set; each computes the rows of every global
+ * batch it holds, and reduce sums statistics and gradients, so the result
+ * is the single-process one to rounding. Only rank 0 writes checkpoints
+ * (every rank reads opt->resume); validation runs where val is given. */
+typedef struct {
+  int rank, size;
+  UdmlReduce reduce;
+  int n_global;
+  const int *index;
+} UdmlTrainDist;
+
+UdmlStatus udml_train_dist (UdmlModel *model, const UdmlDataset *train,
+    const UdmlDataset *val, const UdmlTrainOptions *opt, const UdmlTrainDist *dist,
+    UdmlError *err);
+
 /* One training step (method.md §4 step order): forward with the D of the
  * previous step, losses, D and its EMA from this step's unimodal logits,
  * backward, global-norm clip, SGD. Updates BN running statistics. */
@@ -67,6 +114,10 @@ void udml_trainer_set_freeze (UdmlTrainer *tr, UdmlFreeze freeze);
 
 /* Raw input staging buffers (n x F_m); passing them as x skips the copy. */
 float *udml_trainer_input (UdmlTrainer *tr, int m);
+
+/* Values of stored tensor i (parameters first, then running statistics)
+ * and their count in n; NULL if i is out of range. (transfer none) */
+const float *udml_model_tensor_values (const UdmlModel *model, int i, size_t *n);
 
 /* optim.c */
 double udml_grad_norm (const float *g, size_t n);

@@ -385,7 +385,7 @@ typedef struct {
   int estimator_task_grad;   /* 0: only L_est trains the estimator; 1: the task
                               * loss too, through w (docs/method.md) */
   uint64_t seed;
-  int threads;               /* BLAS threads, 1 */
+  int threads;               /* workers splitting each batch (trainer.h), 1 */
   const char *checkpoint;    /* written atomically after each epoch; NULL = none */
   int checkpoint_every_steps;/* also mid-epoch; 0 = epoch ends only */
   const char *resume;        /* checkpoint to resume from, or NULL */
