@@ -161,6 +161,12 @@ float udml_model_alpha (const UdmlModel *model, int m);
 const char *udml_model_provenance (const UdmlModel *model);
 void udml_model_set_provenance (UdmlModel *model, const char *text);
 
+/* Clean-noise calibration of modality m: the 99th percentile of sigma-hat
+ * on clean validation windows, measured after training; 0 = unknown
+ * (files from before the key). */
+float udml_model_calibration (const UdmlModel *model, int m);
+void udml_model_set_calibration (UdmlModel *model, int m, float sigma);
+
 /* Sets per-modality input standardisation (before training). */
 void udml_model_set_normalisation (UdmlModel *model, int m, float mean, float std);
 
@@ -291,6 +297,12 @@ typedef struct {
  * workspace for blur and motion. */
 UdmlStatus udml_degrade_video (UdmlDegrade kind, int level, float *x, int c,
     int h, int w, UdmlRng *rng, UdmlError *err);
+
+/* The same without allocating: ws holds at least
+ * udml_degrade_video_ws_size (kind, level, h, w) bytes (0: ws may be NULL). */
+size_t udml_degrade_video_ws_size (UdmlDegrade kind, int level, int h, int w);
+UdmlStatus udml_degrade_video_ws (UdmlDegrade kind, int level, float *x, int c,
+    int h, int w, UdmlRng *rng, void *ws, size_t ws_bytes, UdmlError *err);
 
 /* Freeze on the T frames of one sample (T x F floats, frame = F values):
  * frame t shows frame n*floor(t/n) with n = level (level 11: frame 0). */
