@@ -241,6 +241,69 @@ degrader_apply (Degrader * dg, UdmlDegrade kind, int level, int m, int i,
   return UDML_OK;
 }
 
+void
+degrade_noise_plan (DegradeNoise * dn, const UdmlConfig * cfg, DegradeMask mask)
+{
+  memset (dn, 0, sizeof *dn);
+  for (int m = 0; m < cfg->n_modalities; m++) {
+    for (int k = 0; k < UDML_DEGRADE_COUNT; k++)
+      if ((mask & (1u << k)) && degrade_visible ((UdmlDegrade) k, cfg, m))
+        dn->kinds[m][dn->n_kinds[m]++] = (UdmlDegrade) k;
+    if (dn->n_kinds[m] == 0) {
+      char valid[256] = "";
+      for (int k = 0; k < UDML_DEGRADE_COUNT; k++)
+        if (degrade_visible ((UdmlDegrade) k, cfg, m)) {
+          if (valid[0])
+            strncat (valid, ", ", sizeof valid - strlen (valid) - 1);
+          strncat (valid, udml_degrade_name ((UdmlDegrade) k),
+              sizeof valid - strlen (valid) - 1);
+        }
+      tool_usage_error ("--noise/--hold-out leave no kind for %s "
+          "(its kinds: %s)", cfg->mod[m].name, valid);
+    }
+  }
+}
+
+int
+degrade_noise_needs_waves (const DegradeNoise * dn, const UdmlConfig * cfg)
+{
+  for (int m = 0; m < cfg->n_modalities; m++)
+    if (cfg->mod[m].kind == UDML_MODALITY_AUDIO && dn->n_kinds[m] > 0)
+      return 1;
+  return 0;
+}
+
+int
+degrade_noise_start (DegradeNoise * dn, const UdmlConfig * cfg,
+    const UdmlWaveSet * waves, const int *y)
+{
+  g_mutex_init (&dn->lock);
+  dn->dg = degrader_new (cfg, waves, y);
+  return dn->dg ? 0 : 1;
+}
+
+UdmlStatus
+degrade_noise_func (void *user, int m, int level, int row, float *x,
+    UdmlRng * rng, UdmlError * err)
+{
+  DegradeNoise *dn = user;
+  UdmlDegrade kind = dn->kinds[m][udml_rng_u64 (rng) % dn->n_kinds[m]];
+  g_mutex_lock (&dn->lock);
+  UdmlStatus st = degrader_apply (dn->dg, kind, level, m, row, x, rng, err);
+  g_mutex_unlock (&dn->lock);
+  return st;
+}
+
+void
+degrade_noise_clear (DegradeNoise * dn)
+{
+  if (dn->dg) {
+    degrader_free (dn->dg);
+    g_mutex_clear (&dn->lock);
+  }
+  dn->dg = NULL;
+}
+
 static int
 cmp_float (const void *a, const void *b)
 {

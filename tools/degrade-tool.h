@@ -45,6 +45,30 @@ void degrader_free (Degrader * dg);
 UdmlStatus degrader_apply (Degrader * dg, UdmlDegrade kind, int level, int m,
     int i, float *x, UdmlRng * rng, UdmlError * err);
 
+/* Stage-2 noise of udml-train: at each noisy (sample, modality) one of the
+ * chosen kinds that modality can see, drawn uniformly, at the trainer's
+ * level. A UdmlNoiseFunc (user: the DegradeNoise); serialised by a lock. */
+typedef struct
+{
+  Degrader *dg;
+  GMutex lock;
+  int n_kinds[UDML_MAX_MODALITIES];
+  UdmlDegrade kinds[UDML_MAX_MODALITIES][UDML_DEGRADE_COUNT];
+} DegradeNoise;
+
+/* The kinds of mask each modality of cfg can see; a modality left with
+ * none is a usage error (exit 2). */
+void degrade_noise_plan (DegradeNoise * dn, const UdmlConfig * cfg,
+    DegradeMask mask);
+/* 1 if the plan has an audio kind (waveforms are needed). */
+int degrade_noise_needs_waves (const DegradeNoise * dn, const UdmlConfig * cfg);
+/* Makes the Degrader; 0, or 1 with the error printed. */
+int degrade_noise_start (DegradeNoise * dn, const UdmlConfig * cfg,
+    const UdmlWaveSet * waves, const int *y);
+UdmlStatus degrade_noise_func (void *user, int m, int level, int row,
+    float *x, UdmlRng * rng, UdmlError * err);
+void degrade_noise_clear (DegradeNoise * dn);
+
 /* 99th percentile of the noise estimate of each modality on the clean
  * features of set, stored in the model as its calibration. 0 or 1 with
  * the error printed. */

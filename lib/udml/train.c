@@ -25,6 +25,7 @@ struct UdmlTrainer
   float dep_ema[UDML_MAX_MODALITIES];
   int have_ema;
   UdmlFreeze freeze;
+  const int *rows;              /* training-set rows of the batch, for opt.noise */
 };
 
 /* Stream tags: each consumer of randomness gets its own sequence. */
@@ -237,6 +238,13 @@ run_pass (UdmlTrainer * tr, int n, const float *const x[], const int *y,
         UdmlRng rng;
         udml_rng_seed (&rng, tr->opt.seed, stream_id (TAG_NOISE, key,
                 (uint64_t) i * M + m));
+        if (tr->opt.noise) {
+          UdmlStatus st = tr->opt.noise (tr->opt.noise_user, m, level,
+              tr->rows ? tr->rows[i] : -1, tr->xraw[m] + i * F, &rng, err);
+          if (st != UDML_OK)
+            return st;
+          continue;
+        }
         udml_noise_gaussian_planes (spec->kind, tr->xraw[m] + i * F, spec->in_c,
             (size_t) spec->in_h * spec->in_w, level, &rng);
       }
@@ -528,6 +536,7 @@ gather_batch (UdmlTrainer * tr, const UdmlDataset * train, const int *idx,
   }
   for (int i = 0; i < batch; i++)
     y[i] = train->y[idx[i]];
+  tr->rows = idx;
 }
 
 /* Restores model, momentum and dependency state from opt->resume into tr;
@@ -686,6 +695,7 @@ udml_train (UdmlModel * model, const UdmlDataset * train,
       st = udml_trainer_step (tr, batch, xs, ybuf,
           phase != UDML_PHASE_STAGE1 ? levels : NULL, phase,
           (uint64_t) global_step, lr, &parts, err);
+      tr->rows = NULL;
       if (st != UDML_OK) {
         if (st == UDML_ERR_NUMERIC && err) {
           char tmp[sizeof err->msg];

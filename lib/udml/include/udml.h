@@ -384,6 +384,15 @@ typedef struct {
  * udml_train returns UDML_ERR_INTERRUPTED. */
 typedef int (*UdmlProgressFunc) (const UdmlTrainProgress *p, void *user);
 
+/* Stage-2 noise of one sample's modality m at a level in 2..11, in place
+ * on its raw features x (F_m values), instead of the Gaussian noise of
+ * method.md §3. row: the sample's index in the training set (-1 when the
+ * trainer is driven directly). rng is seeded from (seed, step, sample,
+ * modality), so a resumed run replays. Must be safe to call from several
+ * threads at once. */
+typedef UdmlStatus (*UdmlNoiseFunc) (void *user, int m, int level, int row,
+    float *x, UdmlRng *rng, UdmlError *err);
+
 typedef struct {
   int epochs;                /* 30 */
   int batch;                 /* 64 */
@@ -407,6 +416,8 @@ typedef struct {
                               * feature spec), stored in checkpoints; a resume
                               * from a checkpoint of other data is refused.
                               * 0 = unknown (never compared) */
+  UdmlNoiseFunc noise;       /* NULL: Gaussian noise */
+  void *noise_user;
 } UdmlTrainOptions;
 
 void udml_train_options_default (UdmlTrainOptions *opt);
