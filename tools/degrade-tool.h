@@ -41,7 +41,8 @@ Degrader *degrader_new (const UdmlConfig * cfg, const UdmlWaveSet * waves,
 void degrader_free (Degrader * dg);
 
 /* Degrades sample i's modality m, x (F_m raw features, in place), with
- * kind at level; level 1 leaves x as it is. Allocates nothing. */
+ * kind at level; level 1 leaves video as it is and computes audio again
+ * from the waveform (the same features). Allocates nothing. */
 UdmlStatus degrader_apply (Degrader * dg, UdmlDegrade kind, int level, int m,
     int i, float *x, UdmlRng * rng, UdmlError * err);
 
