@@ -19,6 +19,8 @@ degrade_parse_kinds (const char *opt, const char *list)
   degrade_format_kinds (DEGRADE_ALL, valid, sizeof valid);
   for (char **p = names; *p; p++) {
     const char *name = g_strstrip (*p);
+    if (!*name)
+      continue;                 /* "a,,b" and a trailing comma are harmless */
     int k = udml_degrade_from_name (name);
     if (k < 0) {
       char shown[64];
