@@ -36,6 +36,7 @@
 #include "udml.h"
 #include "trainer.h"
 #include "ops.h"
+#include "internal.h"
 
 /* ------------------------------------------------------ allocation counter */
 

@@ -12,6 +12,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "eval-degrade.h"
 #include "plot.h"
 #include "tool.h"
 #include "udml.h"
@@ -27,6 +28,7 @@ enum
   PROTO_TABLE3 = 1 << 1,
   PROTO_SWEEP_VIDEO = 1 << 2,
   PROTO_SWEEP_AUDIO = 1 << 3,
+  PROTO_DEGRADE = 1 << 4,       /* eval-degrade.c */
 };
 
 typedef struct
@@ -74,6 +76,7 @@ typedef struct
   int n_res;
   SweepPoint sweep[UDML_MAX_MODALITIES * N_LEVELS];
   int n_sweep;
+  DegradeResults deg;
 } ModelEval;
 
 /* Runs the model over all n samples in batches; inputs[m] are N x F_m. */
@@ -366,6 +369,8 @@ print_json (FILE * f, ModelEval * me, int n, const char *test, int n_test,
     json_string (b, "policy", udml_policy_name (me[k].cfg->policy));
     json_results (b, &me[k]);
     json_sweep (b, &me[k]);
+    if (me[k].deg.pts)
+      eval_degrade_json (b, me[k].cfg, &me[k].deg);
     json_builder_end_object (b);
   }
   json_builder_end_array (b);
@@ -433,6 +438,7 @@ print_text (FILE * f, ModelEval * me, int n, const char *test, int n_test,
         fprintf (f, "  %8.4f", p->alpha[m]);
       fputc ('\n', f);
     }
+    eval_degrade_print (f, cfg, &me[k].deg);
   }
 }
 
@@ -556,7 +562,7 @@ typedef struct
   const char *test;
   gboolean json, quiet, skip_bad, no_cache;
   int protos;
-  char *plot, *plot_video, *plot_audio, *csv, *cache_dir;
+  char *plot, *plot_video, *plot_audio, *csv, *cache_dir, *plot_dir;
   const char *mode_name;
   long threads, batch;
   uint64_t seed;
@@ -580,12 +586,14 @@ parse_protocols (char **names)
       protos |= PROTO_SWEEP_VIDEO;
     else if (strcmp (v, "sweep-audio") == 0)
       protos |= PROTO_SWEEP_AUDIO;
+    else if (strcmp (v, "degradations") == 0)
+      protos |= PROTO_DEGRADE;
     else if (strcmp (v, "all") == 0)
-      protos |=
-          PROTO_CLEAN | PROTO_TABLE3 | PROTO_SWEEP_VIDEO | PROTO_SWEEP_AUDIO;
+      protos |= PROTO_CLEAN | PROTO_TABLE3 | PROTO_SWEEP_VIDEO
+          | PROTO_SWEEP_AUDIO | PROTO_DEGRADE;
     else
       tool_usage_error ("--protocol: unknown '%s' (clean, table3, "
-          "sweep-video, sweep-audio, all)", v);
+          "sweep-video, sweep-audio, degradations, all)", v);
   }
   return protos ? protos
       : PROTO_CLEAN | PROTO_TABLE3 | PROTO_SWEEP_VIDEO | PROTO_SWEEP_AUDIO;
@@ -625,7 +633,8 @@ parse_options (int argc, char **argv, EvalOptions * o)
   char *mode = NULL;
   const GOptionEntry entries[] = {
     {"protocol", 0, 0, G_OPTION_ARG_STRING_ARRAY, &protocols,
-          "clean, table3, sweep-video, sweep-audio or all (all); repeatable",
+          "clean, table3, sweep-video, sweep-audio, degradations or all "
+          "(all but degradations); repeatable",
         "P"},
     {"seed", 0, 0, G_OPTION_ARG_STRING, &seed,
         "seed of the corruption draws (20240607); printed", "S"},
@@ -639,6 +648,8 @@ parse_options (int argc, char **argv, EvalOptions * o)
         "the same for the video sweep only", "FILE"},
     {"plot-audio", 0, 0, G_OPTION_ARG_FILENAME, &o->plot_audio,
         "the same for the audio sweep only", "FILE"},
+    {"plot-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->plot_dir,
+        "degradations: one SVG per kind, DIR/degrade-KIND.svg", "DIR"},
     {"mode", 0, 0, G_OPTION_ARG_STRING, &mode, "inference terms: as-trained, "
           "no-dependency, no-uncertainty, static (as-trained)", "M"},
     {"threads", 0, 0, G_OPTION_ARG_STRING, &threads, "BLAS threads (1)", "T"},
@@ -678,6 +689,8 @@ parse_options (int argc, char **argv, EvalOptions * o)
   if ((o->plot || o->plot_video || o->plot_audio || o->csv)
       && !(o->protos & (PROTO_SWEEP_VIDEO | PROTO_SWEEP_AUDIO)))
     tool_usage_error ("--plot/--csv need a sweep protocol");
+  if (o->plot_dir && !(o->protos & PROTO_DEGRADE))
+    tool_usage_error ("--plot-dir needs --protocol degradations (or all)");
 }
 
 static void
@@ -689,6 +702,7 @@ options_clear (EvalOptions * o)
   g_free (o->plot_audio);
   g_free (o->csv);
   g_free (o->cache_dir);
+  g_free (o->plot_dir);
 }
 
 /* Every output file, before any evaluation. */
@@ -778,7 +792,43 @@ write_outputs (const EvalOptions * o, ModelEval * me, int n_test)
   if (o->plot_audio
       && write_plot (o->plot_audio, me, o->n_models, UDML_MODALITY_AUDIO))
     return -1;
+  if (o->plot_dir) {
+    const char *paths[MAX_MODELS];
+    const UdmlConfig *cfgs[MAX_MODELS];
+    DegradeResults r[MAX_MODELS];
+    for (int k = 0; k < o->n_models; k++) {
+      paths[k] = me[k].path;
+      cfgs[k] = me[k].cfg;
+      r[k] = me[k].deg;
+    }
+    if (eval_degrade_plots (o->plot_dir, paths, cfgs, r, o->n_models))
+      return -1;
+  }
   return 0;
+}
+
+/* The degradations protocol of every model (eval-degrade.c). */
+static int
+eval_degradations (ModelEval * me, const EvalOptions * o,
+    const UdmlFeatureSet * sets)
+{
+  ToolDataOptions dopt = { o->skip_bad, o->cache_dir, o->no_cache, o->quiet };
+  int ret = 0;
+  for (int k = 0; k < o->n_models && !ret; k++) {
+    UdmlWaveSet waves;
+    const UdmlFeatureSet *set = &sets[me[k].set_index];
+    ret = eval_degrade_load (o->test, me[k].cfg, &dopt, &waves);
+    if (!ret && waves.pcm && waves.n != set->n) {
+      tool_error ("%s: %d waveforms for %d clips", o->test, waves.n, set->n);
+      ret = 1;
+    }
+    if (!ret)
+      ret = eval_degrade_run (me[k].path, me[k].model, set,
+          waves.pcm ? &waves : NULL, o->seed, (int) o->batch, o->mode,
+          o->quiet, &me[k].deg);
+    udml_wave_set_clear (&waves);
+  }
+  return ret;
 }
 
 int
@@ -810,13 +860,17 @@ main (int argc, char **argv)
     if (eval_model (&me[k], &sets[me[k].set_index], o.protos, o.seed,
             (int) o.batch, o.mode, o.quiet))
       goto out;
+  if ((o.protos & PROTO_DEGRADE) && eval_degradations (me, &o, sets))
+    goto out;
   if (write_outputs (&o, me, sets[0].n))
     goto out;
   ret = 0;
 
 out:
-  for (int k = 0; me && k < o.n_models; k++)
+  for (int k = 0; me && k < o.n_models; k++) {
     udml_model_free (me[k].model);
+    eval_degrade_clear (&me[k].deg);
+  }
   for (int s = 0; s < n_sets; s++)
     udml_feature_set_clear (&sets[s]);
   free (me);

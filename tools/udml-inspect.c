@@ -48,6 +48,11 @@ print_modalities (const UdmlModel * model)
         (double) ms->norm_mean, (double) ms->norm_std,
         (double) udml_model_dependency (model, m),
         (double) udml_model_alpha (model, m));
+    if (udml_model_calibration (model, m) > 0.0f)
+      printf ("    calibration: clean noise p99 %.6g\n",
+          (double) udml_model_calibration (model, m));
+    else
+      printf ("    calibration: unknown\n");
   }
   if (cfg->est_norm > 0.0f)
     printf ("estimator:  hidden %d, input batch-normalised x %g\n",

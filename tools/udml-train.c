@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "degrade-tool.h"
 #include "tool.h"
 #include "train-mpi.h"
 #include "udml.h"
@@ -147,6 +148,9 @@ typedef struct
   long epochs, batch, threads, seed;
   double lr, beta, est_norm;
   int ckpt_default;             /* ckpt is MODEL.ckpt: removed after success */
+  char *noise, *hold_out;       /* --noise, --hold-out as given */
+  DegradeMask kinds;            /* stage-2 degradation kinds */
+  DegradeNoise *dn;             /* their noise function, once set up */
 } TrainOptions;
 
 static const char help_text[] =
@@ -223,6 +227,12 @@ parse_options (int argc, char **argv, TrainOptions * o)
         "where feature caches go (the model's directory)", "DIR"},
     {"no-cache", 0, 0, G_OPTION_ARG_NONE, &o->no_cache,
         "always decode, never read or write a feature cache", NULL},
+    {"noise", 0, 0, G_OPTION_ARG_STRING, &o->noise,
+          "degradation kinds drawn in stage 2, 'all' for every kind a "
+          "modality can see (default: Gaussian and salt noise on the features)",
+        "KIND,..."},
+    {"hold-out", 0, 0, G_OPTION_ARG_STRING, &o->hold_out,
+        "kinds left out of stage 2 (implies --noise all)", "KIND,..."},
     {"quiet", 'q', 0, G_OPTION_ARG_NONE, &o->quiet, "no progress output", NULL},
     {"verbose", 'v', 0, G_OPTION_ARG_NONE, &o->verbose,
         "also print the core's informational log", NULL},
@@ -251,6 +261,10 @@ parse_options (int argc, char **argv, TrainOptions * o)
   g_free (h_batch);
   g_free (h_est);
   o->n_manifests = (int) g_strv_length (o->manifests);
+  o->kinds = o->noise ? degrade_parse_kinds ("--noise", o->noise)
+      : DEGRADE_ALL;
+  if (o->hold_out)
+    o->kinds &= ~degrade_parse_kinds ("--hold-out", o->hold_out);
   if (!o->out)
     tool_usage_error ("--out MODEL is required");
   if (o->n_manifests == 0)
@@ -271,6 +285,8 @@ options_clear (TrainOptions * o)
   g_free (o->ckpt);
   g_free (o->resume);
   g_free (o->cache_dir);
+  g_free (o->noise);
+  g_free (o->hold_out);
   g_strfreev (o->manifests);
 }
 
@@ -330,6 +346,51 @@ train_options (const TrainOptions * o, UdmlTrainOptions * opt, Progress * pr)
   opt->resume = o->resume;
   opt->progress = on_progress;
   opt->progress_user = pr;
+  if (o->dn) {
+    opt->noise = degrade_noise_func;
+    opt->noise_user = o->dn;
+  }
+}
+
+/* The stage-2 kinds on the training rows: waveforms when an audio kind is
+ * drawn (decoded again, held in memory only). */
+static int
+setup_noise (TrainOptions * o, const UdmlConfig * cfg,
+    const UdmlFeatureSet * train, DegradeNoise * dn, UdmlWaveSet * waves)
+{
+  ToolDataOptions dopt = { o->skip_bad, o->cache_dir, o->no_cache, o->quiet };
+  char names[256];
+  memset (waves, 0, sizeof *waves);
+  if (!o->noise && !o->hold_out)        /* the trainer's own noise */
+    return 0;
+  degrade_noise_plan (dn, cfg, o->kinds);
+  o->kinds = 0;                 /* what is drawn: the kinds some modality sees */
+  for (int m = 0; m < cfg->n_modalities; m++)
+    for (int k = 0; k < dn->n_kinds[m]; k++)
+      o->kinds |= 1u << dn->kinds[m][k];
+  /* each rank holds only its shard's features; the waveforms are not
+   * sharded */
+  if (degrade_noise_needs_waves (dn, cfg) && tool_mpi_size () > 1) {
+    tool_error ("audio degradation kinds need one process (--noise with "
+        "video kinds only works across ranks)");
+    return -1;
+  }
+  if (degrade_noise_needs_waves (dn, cfg)) {
+    for (int i = 0; i < o->n_manifests; i++)
+      if (tool_load_waveforms (o->manifests[i], cfg, &dopt, waves))
+        return -1;
+    if (waves->n != train->n) {
+      tool_error ("%d waveforms for %d training clips", waves->n, train->n);
+      return -1;
+    }
+  }
+  if (degrade_noise_start (dn, cfg, waves, train->y))
+    return -1;
+  o->dn = dn;
+  degrade_format_kinds (o->kinds, names, sizeof names);
+  if (!o->quiet)
+    tool_note ("stage-2 kinds: %s", names);
+  return 0;
 }
 
 /* Trains with SIGINT/SIGTERM asking for a clean stop. */
@@ -386,10 +447,11 @@ set_provenance (UdmlModel * model, int argc, char **argv,
     const Progress * pr, double train_s)
 {
   const UdmlConfig *cfg = udml_model_config (model);
-  char prov[8192], date[64], data[2048] = "", cmd[4096] = "";
+  char prov[8192], date[64], data[2048] = "", cmd[4096] = "", kinds[256];
   time_t t = time (NULL);
   struct tm tm;
   gmtime_r (&t, &tm);
+  degrade_format_kinds (o->kinds, kinds, sizeof kinds);
   strftime (date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
   for (int i = 0; i < argc; i++)
     append_arg (cmd, sizeof cmd, i == 0 ? PROG : argv[i]);
@@ -400,13 +462,13 @@ set_provenance (UdmlModel * model, int argc, char **argv,
   snprintf (prov, sizeof prov,
       "tool=" PROG "\n" "command=%s\n" "seed=%ld\n" "policy=%s\n"
       "epochs=%d\n" "batch=%d\n" "lr=%g\n" "beta=%g%s\n"
-      "estimator_task_grad=%d\n" "threads=%ld\n"
+      "estimator_task_grad=%d\n" "threads=%ld\n" "noise=%s\n"
       "data=%s (%d clips, %d skipped)\n" "val=%s (%d clips)\n"
       "final_train_accuracy=%.4f\n" "final_val_accuracy=%.4f\n" "date=%s\n"
       "train_time_s=%.1f%s\n",
       cmd, o->seed, udml_policy_name (cfg->policy), opt->epochs, opt->batch,
       opt->lr, opt->beta, opt->beta < 0 ? " (scaled to the map size)" : "",
-      opt->estimator_task_grad, o->threads, data, train->n, train->n_bad,
+      opt->estimator_task_grad, o->threads, kinds, data, train->n, train->n_bad,
       o->val ? o->val : "none", val->n, pr->last_acc, pr->last_val_acc, date,
       train_s, o->resume ? " (this session, resumed)" : "");
   udml_model_set_provenance (model, prov);
@@ -445,6 +507,13 @@ train_and_save (int argc, char **argv, const TrainOptions * o,
     tool_error ("training failed (%s): %s", udml_status_name (st), err.msg);
     return 1;
   }
+  float cal[UDML_MAX_MODALITIES];
+  if (degrade_calibrate (model, o->val ? val : train, opt.batch, cal))
+    return 1;
+  for (int m = 0; m < udml_model_config (model)->n_modalities && !o->quiet; m++)
+    tool_note ("calibration %s: clean noise p99 %.4f (%s clips)",
+        udml_model_config (model)->mod[m].name, cal[m],
+        o->val ? "validation" : "training");
   set_provenance (model, argc, argv, o, &opt, train, val, &pr, train_s);
   if (udml_model_save (model, o->out, &err) != UDML_OK) {
     tool_error ("%s", err.msg);
@@ -471,6 +540,8 @@ main (int argc, char **argv)
   UdmlModel *model = NULL;
   UdmlError err = { 0 };
   UdmlFeatureSet train, val;
+  DegradeNoise dn;
+  UdmlWaveSet waves;
   int ret = 1;
 
   tool_init (PROG);
@@ -479,13 +550,16 @@ main (int argc, char **argv)
   o.quiet |= tool_mpi_rank () != 0;
   memset (&train, 0, sizeof train);
   memset (&val, 0, sizeof val);
+  memset (&dn, 0, sizeof dn);
+  memset (&waves, 0, sizeof waves);
   udml_set_log_func (tool_log, &o.verbose);
   udml_set_num_threads (1);
 
   /* every output path before any decoding or training */
   if (tool_check_output ("--out", o.out)
       || tool_check_output ("--checkpoint", o.ckpt)
-      || setup_config (&o, &cfg) || load_data (&o, &cfg, &train, &val))
+      || setup_config (&o, &cfg) || load_data (&o, &cfg, &train, &val)
+      || setup_noise (&o, &cfg, &train, &dn, &waves))
     goto out;
   model = udml_model_new (&cfg, (uint64_t) o.seed, &err);
   if (!model) {
@@ -498,6 +572,8 @@ out:
   udml_model_free (model);
   udml_feature_set_clear (&train);
   udml_feature_set_clear (&val);
+  degrade_noise_clear (&dn);
+  udml_wave_set_clear (&waves);
   options_clear (&o);
   return tool_mpi_finish (tool_finish (ret));
 }

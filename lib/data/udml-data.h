@@ -128,6 +128,31 @@ UdmlStatus udml_data_extract (UdmlDataList *list, const UdmlConfig *cfg,
     const UdmlExtractOptions *opt, UdmlFeatureSet *out,
     UdmlExtractReport *report, UdmlError *err);
 
+/* ------------------------------------------------------------- waveforms */
+
+/* Window-0 mono waveforms at the model rate, for the audio degradation
+ * kinds (which act before log-mel): pcm is N x len, full scale 1, row i
+ * the i-th usable item. Held in memory only, never cached. */
+typedef struct {
+  int n;
+  size_t len;            /* samples in the window, udml_data_wave_length */
+  int rate;              /* cfg->features.sample_rate */
+  float *pcm;
+} UdmlWaveSet;
+
+/* Samples of window 0 under cfg (rounded as the windower rounds). */
+size_t udml_data_wave_length (const UdmlConfig *cfg);
+
+/* Decodes the waveform of every usable item of list (after
+ * udml_data_extract, so row i matches row i of its features); the window
+ * is zero-padded past the clip's end, as the windower pads it, so
+ * udml_media_mel_compute on a row gives that row's audio features.
+ * Fills out (initialised here); a decode that fails now is
+ * UDML_ERR_MISMATCH naming the row. */
+UdmlStatus udml_data_waveforms (const UdmlDataList *list, const UdmlConfig *cfg,
+    UdmlWaveSet *out, UdmlError *err);
+void udml_wave_set_clear (UdmlWaveSet *set);
+
 /* ------------------------------------------------------------------ cache */
 
 /* Cache file (one per list and feature configuration), written atomically:

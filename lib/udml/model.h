@@ -55,6 +55,7 @@ struct UdmlModel {
   int feat;                   /* concatenated feature width, sum of C_m */
   float dep[UDML_MAX_MODALITIES];   /* saved dependency EMA */
   char *provenance;
+  float calibration[UDML_MAX_MODALITIES];   /* clean-noise p99; 0 unknown */
 };
 
 /* Pointer to tensor i inside its arena. base: params, a gradient arena

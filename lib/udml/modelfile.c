@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "container.h"
+#include "model.h"
 
 static const char *
 kind_name (UdmlModalityKind k)
@@ -73,6 +74,47 @@ udml_io_put_model (IoMetaOut * m, const UdmlModel * model)
   udml_io_meta_int (m, "features.hop_ns", fs->hop_ns);
 
   udml_io_meta_str (m, "provenance", udml_model_provenance (model));
+  for (int i = 0; i < cfg->n_modalities; i++)
+    if (udml_model_calibration (model, i) > 0.0f)
+      udml_io_meta_f32 (m, udml_io_key (k, "modality.%d.%s", i,
+              "calibration"), udml_model_calibration (model, i));
+}
+
+float
+udml_model_calibration (const UdmlModel * model, int m)
+{
+  if (!model || m < 0 || m >= model->cfg.n_modalities)
+    return 0.0f;
+  return model->calibration[m];
+}
+
+void
+udml_model_set_calibration (UdmlModel * model, int m, float sigma)
+{
+  if (model && m >= 0 && m < model->cfg.n_modalities)
+    model->calibration[m] = sigma > 0.0f && sigma < 1e30f ? sigma : 0.0f;
+}
+
+/* The optional calibration of each modality (absent: 0, unknown). */
+static UdmlStatus
+io_read_calibration (const IoFile * io, UdmlModel * model, UdmlError * err)
+{
+  char k[IO_MAX_KEY + 1];
+
+  for (int i = 0; i < model->cfg.n_modalities; i++) {
+    float v = 0.0f;
+    const char *key = udml_io_key (k, "modality.%d.%s", i, "calibration");
+    if (!udml_io_find (io, key))
+      continue;
+    UdmlStatus s = udml_io_get_f32 (io, key, &v, err);
+    if (s != UDML_OK)
+      return s;
+    if (!(v >= 0.0f && v < 1e30f))
+      return udml_error_set (err, UDML_ERR_FORMAT,
+          "%s: %s is %g, not a noise level", io->path, key, (double) v);
+    model->calibration[i] = v;
+  }
+  return UDML_OK;
 }
 
 /* Tensor list of a model; data is only read (the accessor is not const). */
@@ -447,6 +489,7 @@ udml_model_load (const char *path, UdmlModel ** out, UdmlError * err)
   for (int i = 0; i < cfg.n_modalities; i++)
     udml_model_set_dependency (model, i, dep[i]);
   udml_model_set_provenance (model, prov);
+  TRY (io_read_calibration (&io, model, err));
   chunk = malloc (4 * IO_CHUNK);
   map = malloc (sizeof (int) * (size_t) (udml_model_num_tensors (model) + 1));
   if (!chunk || !map) {

@@ -465,6 +465,38 @@ udml_degrade_video (UdmlDegrade kind, int level, float *x, int c, int h,
   return st;
 }
 
+size_t
+udml_degrade_video_ws_size (UdmlDegrade kind, int level, int h, int w)
+{
+  if (kind < 0 || kind >= UDML_DEGRADE_COUNT || level < 1
+      || level > UDML_NOISE_LEVELS || h < 0 || w < 0)
+    return 0;
+  return video_ws_bytes (kind, level, h, w);
+}
+
+UdmlStatus
+udml_degrade_video_ws (UdmlDegrade kind, int level, float *x, int c, int h,
+    int w, UdmlRng * rng, void *ws, size_t ws_bytes, UdmlError * err)
+{
+  UdmlStatus st;
+  size_t need;
+
+  if (!x || !rng)
+    return udml_error_set (err, UDML_ERR_ARG, "degrade: frame or rng is NULL");
+  if ((st = check_kind_level (kind, level, UDML_MODALITY_VIDEO, err)))
+    return st;
+  if ((st = check_video_dims (c, h, w, err)))
+    return st;
+  if (level == 1 && kind != UDML_DEGRADE_BLOCKY && kind != UDML_DEGRADE_FREEZE)
+    return UDML_OK;
+  need = video_ws_bytes (kind, level, h, w);
+  if (need > ws_bytes || (need && !ws))
+    return udml_error_set (err, UDML_ERR_ARG,
+        "degrade: %s needs %zu bytes of workspace, got %zu",
+        udml_degrade_name (kind), need, ws ? ws_bytes : 0);
+  return degrade_video_ws (kind, level, x, c, h, w, rng, ws, err);
+}
+
 void
 udml_degrade_freeze_frames (float *x, int t, size_t f, int level)
 {

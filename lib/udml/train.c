@@ -38,6 +38,7 @@ typedef struct
   uint8_t *levels;              /* noise levels of its rows */
   int row0, n;                  /* its part of the rows of the pass */
   UdmlStatus st;
+  UdmlError err;                /* why st, when opt.noise failed */
 } Worker;
 
 /* The pass the workers run. */
@@ -77,6 +78,9 @@ struct UdmlTrainer
   int quit;
   Job job;
   UdmlLossParts parts;          /* of the last pass, whole batch */
+  const int *data_rows;         /* training-set row of each batch position,
+                                 * for opt.noise (NULL: unknown) */
+  int *local_rows;              /* data_rows of a sharded batch */
   double dep_sum[UDML_MAX_MODALITIES];  /* sum |o_m| over the whole batch */
 };
 
@@ -209,7 +213,9 @@ udml_trainer_new (UdmlModel * model, const UdmlTrainOptions * opt, int batch,
   tr->momentum = calloc (model->n_params, sizeof (float));
   tr->workers = calloc ((size_t) T, sizeof *tr->workers);
   tr->all_rows = malloc ((size_t) batch * sizeof (int));
-  if (!tr->grads || !tr->momentum || !tr->workers || !tr->all_rows)
+  tr->local_rows = malloc ((size_t) batch * sizeof (int));
+  if (!tr->grads || !tr->momentum || !tr->workers || !tr->all_rows
+      || !tr->local_rows)
     goto nomem;
   for (int i = 0; i < batch; i++)
     tr->all_rows[i] = i;
@@ -314,6 +320,7 @@ udml_trainer_free (UdmlTrainer * tr)
   free (tr->grads);
   free (tr->momentum);
   free (tr->all_rows);
+  free (tr->local_rows);
   for (int m = 0; m < UDML_MAX_MODALITIES; m++) {
     free (tr->xraw[m]);
   }
@@ -467,8 +474,17 @@ worker_run (Worker * wk)
         UdmlRng rng;
         udml_rng_seed (&rng, tr->opt.seed, stream_id (TAG_NOISE, job->key,
                 (uint64_t) p * M + m));
-        udml_noise_gaussian_planes (spec->kind, xr, spec->in_c,
-            (size_t) spec->in_h * spec->in_w, level, &rng);
+        if (tr->opt.noise) {
+          /* a failure is kept, not returned: every worker must still
+           * reach the batch-norm barriers of this pass */
+          UdmlStatus st = tr->opt.noise (tr->opt.noise_user, m, level,
+              tr->data_rows ? tr->data_rows[p] : -1, xr, &rng, &wk->err);
+          if (st != UDML_OK && wk->st == UDML_OK)
+            wk->st = st;
+        } else {
+          udml_noise_gaussian_planes (spec->kind, xr, spec->in_c,
+              (size_t) spec->in_h * spec->in_w, level, &rng);
+        }
       }
       udml_model_standardise (model, mw->x + (size_t) i * F, xr, m, F);
     }
@@ -622,6 +638,11 @@ run_pass (UdmlTrainer * tr, int n, const int *rows, int n_rows,
     pthread_barrier_wait (&tr->sync.barrier);
 
   *parts = tr->parts;
+  for (int w = 0; w < T; w++) {
+    Worker *wk = &tr->workers[w];
+    if (wk->st != UDML_OK && wk->st != UDML_ERR_NUMERIC)
+      return udml_error_set (err, wk->st, "%s", wk->err.msg);
+  }
   if (tr->workers[0].st == UDML_ERR_NUMERIC)
     return udml_error_set (err, UDML_ERR_NUMERIC,
         "trainer: loss is %g (ce %g, uni %g, kl %g, est %g)", parts->total,
@@ -906,6 +927,7 @@ gather_batch (UdmlTrainer * tr, const UdmlDataset * train, const int *idx,
   }
   for (int i = 0; i < batch; i++)
     y[i] = train->y[idx[i]];
+  tr->data_rows = idx;
 }
 
 /* The rows of a global batch this process holds (local: global index ->
@@ -922,6 +944,7 @@ gather_rows (UdmlTrainer * tr, const UdmlDataset * train, const int *local,
   for (int p = 0; p < batch; p++) {
     int i = local[idx[p]];
     y[p] = 0;
+    tr->local_rows[p] = i;
     if (i < 0)
       continue;
     rows[n_rows++] = p;
@@ -932,6 +955,7 @@ gather_rows (UdmlTrainer * tr, const UdmlDataset * train, const int *local,
           train->x[m] + (size_t) i * F, F * sizeof (float));
     }
   }
+  tr->data_rows = tr->local_rows;
   return n_rows;
 }
 
@@ -1160,6 +1184,7 @@ udml_train_dist (UdmlModel * model, const UdmlDataset * train,
       st = udml_trainer_step_rows (tr, batch, rows, n_rows, xs, ybuf,
           phase != UDML_PHASE_STAGE1 ? levels : NULL, phase,
           (uint64_t) global_step, lr, &parts, err);
+      tr->data_rows = NULL;
       if (st != UDML_OK) {
         if (st == UDML_ERR_NUMERIC && err) {
           char tmp[sizeof err->msg];

@@ -108,6 +108,125 @@ def set_meta(path, out, key, value, prefix=None):
     open(out, "wb").write(b)
 
 
+def rename_meta(path, out, old, new):
+    """Copies a model file with every metadata key containing `old` renamed
+    to `new` (same length) and the header CRC re-sealed: a file written
+    before a key existed."""
+    assert len(old) == len(new)
+    b = bytearray(open(path, "rb").read())
+    hsize = struct.unpack_from("<Q", b, 16)[0]
+    b[32:32 + hsize] = bytes(b[32:32 + hsize]).replace(old.encode(), new.encode())
+    crc = zlib.crc32(bytes(b[0:28]))
+    crc = zlib.crc32(bytes(b[32:32 + hsize]), crc)
+    struct.pack_into("<I", b, 28, crc)
+    open(out, "wb").write(b)
+
+
+def check_degradation_points(m, what):
+    """JSON shape of one model's "degradations" array."""
+    pts = m.get("degradations")
+    check(isinstance(pts, list) and len(pts) > 0, "%s: degradations array" % what)
+    if not pts:
+        return
+    keys = all(set(p) == {"kind", "modality", "level", "accuracy", "weight", "noise"}
+               and set(p["weight"]) == {"audio", "video"}
+               and set(p["noise"]) == {"audio", "video"} for p in pts)
+    check(keys, "%s: degradation point keys" % what)
+    if not keys:
+        return
+    kinds = {}
+    for p in pts:
+        kinds.setdefault((p["kind"], p["modality"]), []).append(p["level"])
+    want = {(k, "audio") for k in ("gaussian", "salt", "babble", "clip", "dropout", "muffle",
+                                   "hum")}
+    want |= {(k, "video") for k in ("gaussian", "salt", "dark", "blur", "motion", "occlusion",
+                                    "blocky")}
+    check(set(kinds) == want, "%s: every visible kind on its modality, no freeze (got %s)"
+          % (what, sorted(set(kinds) ^ want)))
+    check(all(v == list(range(1, 12)) for v in kinds.values()),
+          "%s: levels 1..11 per kind" % what)
+    worst = max(abs(p["weight"]["audio"] + p["weight"]["video"] - 1) for p in pts)
+    check(worst <= 1e-4, "%s: degradation weights sum to 1 (max |sum-1| = %.2e, atol 1e-4)"
+          % (what, worst))
+    # audio level 1 goes through the waveform and log-mel again: equal to
+    # the clean features the video kinds see at level 1 (atol 1e-6)
+    clean = [p for p in pts if p["level"] == 1]
+    dev = max(abs(p["weight"]["audio"] - clean[-1]["weight"]["audio"])
+              + abs(p["accuracy"] - clean[-1]["accuracy"]) for p in clean)
+    check(dev <= 1e-6, "%s: level 1 of the audio kinds (from the waveform) equals the clean "
+          "features (max diff %.2e, atol 1e-6)" % (what, dev))
+
+
+def check_degrade(train, evalt, inspect, good, d):
+    """--noise/--hold-out parsing, the calibration round trip and display,
+    and the degradations protocol on a small model trained with occlusion."""
+    out = os.path.join(d, "kinds.udml")
+    p = run([train, "--epochs", "1", "--noise", "gaussian,fog", "--out", out, good])
+    check(p.returncode == 2 and "--noise: unknown kind 'fog'" in p.stderr
+          and "gaussian, salt, dark" in p.stderr and "hum" in p.stderr,
+          "--noise: unknown kind is a usage error listing the valid kinds")
+    p = run([train, "--epochs", "1", "--hold-out", "blurry", "--out", out, good])
+    check(p.returncode == 2 and "--hold-out: unknown kind 'blurry'" in p.stderr,
+          "--hold-out: unknown kind is a usage error")
+    p = run([train, "--epochs", "1", "--noise", ",", "--out", out, good])
+    check(p.returncode == 2 and "no kind given" in p.stderr, "--noise: empty list refused")
+    p = run([train, "--epochs", "1", "--noise", "blur,dropout", "--hold-out", "dropout",
+             "--out", out, good])
+    check(p.returncode == 2 and "leave no kind for audio" in p.stderr
+          and "babble" in p.stderr, "--hold-out of every audio kind names the modality")
+    check(not os.path.exists(out), "no model written after a kind error")
+
+    # a small model trained with occlusion (and dropout for the audio)
+    occ = os.path.join(d, "occ.udml")
+    p = run([train, "--epochs", "12", "--batch", "8", "--seed", "3", "--noise",
+             "occlusion,dropout", "--val", good, "--out", occ, good])
+    check(p.returncode == 0, "training with --noise occlusion,dropout")
+    if p.returncode != 0:
+        print(p.stderr)
+        return
+    check("stage-2 kinds: occlusion, dropout" in p.stderr, "the drawn kinds are reported")
+    noted = {}
+    for line in p.stderr.splitlines():
+        if "clean noise p99" in line:
+            noted[line.split("calibration ")[1].split(":")[0]] = float(line.split()[-3])
+    check(set(noted) == {"audio", "video"} and all(v > 0 for v in noted.values()),
+          "udml-train reports a calibration per modality (%s)" % noted)
+    p = run([inspect, occ])
+    shown = [float(line.split()[-1]) for line in p.stdout.splitlines()
+             if "calibration: clean noise p99" in line]
+    dev = max([abs(a - b) for a, b in zip(shown, [noted.get("audio", 0),
+                                                   noted.get("video", 0)])],
+              default=math.inf)
+    check(len(shown) == 2 and dev <= 1e-4,
+          "calibration round trip: udml-inspect shows what training stored (max diff %.1e, "
+          "atol 1e-4)" % dev)
+    old = os.path.join(d, "old.udml")
+    rename_meta(occ, old, "calibration", "calibratioX")
+    p = run([inspect, old])
+    check(p.returncode == 0 and p.stdout.count("calibration: unknown") == 2,
+          "a file without the calibration key loads; the calibration shows as unknown")
+
+    plots = os.path.join(d, "degrade-plots")
+    p = run([evalt, "--json", "--protocol", "degradations", "--plot-dir", plots, occ, good])
+    check(p.returncode == 0, "eval --protocol degradations runs")
+    if p.returncode != 0:
+        print(p.stderr)
+        return
+    m = json.loads(p.stdout)["models"][0]
+    check_degradation_points(m, "degradations")
+    occl = {q["level"]: q["weight"]["video"] for q in m.get("degradations", [])
+            if q.get("kind") == "occlusion"}
+    check(len(occl) == 11 and occl[11] < occl[1] - 0.002,
+          "a covered lens (occlusion 11) lowers the video weight below the clean one "
+          "(%s -> %s, margin 0.002)" % (occl.get(1), occl.get(11)))
+    svgs = sorted(os.listdir(plots)) if os.path.isdir(plots) else []
+    check(len(svgs) == 12 and "degrade-occlusion.svg" in svgs and "degrade-freeze.svg" not in svgs,
+          "--plot-dir: one SVG per kind seen (%d)" % len(svgs))
+    p = run([evalt, "--protocol", "clean", "--plot-dir", plots, occ, good])
+    check(p.returncode == 2 and "--plot-dir needs" in p.stderr,
+          "--plot-dir without the degradations protocol is a usage error")
+
+
 FNV_INIT = 0xcbf29ce484222325
 
 
@@ -411,6 +530,9 @@ def main():
         same = doc2 is not None and doc2["models"][0]["results"] == models[0]["results"]
         check(same, "eval is deterministic for a seed")
 
+        for i, m in enumerate(models):
+            check_degradation_points(m, "--protocol all, model %d" % i)
+        check_degrade(train, evalt, os.path.join(tools, "udml-inspect"), good, d)
         check_forged_cache(evalt, model, good, d)
         check_bad_input(tools, train, evalt, model, good, d)
 

@@ -161,6 +161,12 @@ float udml_model_alpha (const UdmlModel *model, int m);
 const char *udml_model_provenance (const UdmlModel *model);
 void udml_model_set_provenance (UdmlModel *model, const char *text);
 
+/* Clean-noise calibration of modality m: the 99th percentile of sigma-hat
+ * on clean validation windows, measured after training; 0 = unknown
+ * (files from before the key). */
+float udml_model_calibration (const UdmlModel *model, int m);
+void udml_model_set_calibration (UdmlModel *model, int m, float sigma);
+
 /* Sets per-modality input standardisation (before training). */
 void udml_model_set_normalisation (UdmlModel *model, int m, float mean, float std);
 
@@ -292,6 +298,12 @@ typedef struct {
 UdmlStatus udml_degrade_video (UdmlDegrade kind, int level, float *x, int c,
     int h, int w, UdmlRng *rng, UdmlError *err);
 
+/* The same without allocating: ws holds at least
+ * udml_degrade_video_ws_size (kind, level, h, w) bytes (0: ws may be NULL). */
+size_t udml_degrade_video_ws_size (UdmlDegrade kind, int level, int h, int w);
+UdmlStatus udml_degrade_video_ws (UdmlDegrade kind, int level, float *x, int c,
+    int h, int w, UdmlRng *rng, void *ws, size_t ws_bytes, UdmlError *err);
+
 /* Freeze on the T frames of one sample (T x F floats, frame = F values):
  * frame t shows frame n*floor(t/n) with n = level (level 11: frame 0). */
 void udml_degrade_freeze_frames (float *x, int t, size_t f, int level);
@@ -372,6 +384,15 @@ typedef struct {
  * udml_train returns UDML_ERR_INTERRUPTED. */
 typedef int (*UdmlProgressFunc) (const UdmlTrainProgress *p, void *user);
 
+/* Stage-2 noise of one sample's modality m at a level in 2..11, in place
+ * on its raw features x (F_m values), instead of the Gaussian noise of
+ * method.md §3. row: the sample's index in the training set (-1 when the
+ * trainer is driven directly). rng is seeded from (seed, step, sample,
+ * modality), so a resumed run replays. Must be safe to call from several
+ * threads at once. */
+typedef UdmlStatus (*UdmlNoiseFunc) (void *user, int m, int level, int row,
+    float *x, UdmlRng *rng, UdmlError *err);
+
 typedef struct {
   int epochs;                /* 30 */
   int batch;                 /* 64 */
@@ -395,6 +416,8 @@ typedef struct {
                               * feature spec), stored in checkpoints; a resume
                               * from a checkpoint of other data is refused.
                               * 0 = unknown (never compared) */
+  UdmlNoiseFunc noise;       /* NULL: Gaussian noise */
+  void *noise_user;
 } UdmlTrainOptions;
 
 void udml_train_options_default (UdmlTrainOptions *opt);

@@ -1,0 +1,365 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* degrade-tool.c — degradation kinds on the tools' features and waveforms
+ * (method.md "Degradation kinds"). */
+#include "degrade-tool.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "media.h"
+
+DegradeMask
+degrade_parse_kinds (const char *opt, const char *list)
+{
+  DegradeMask mask = 0;
+  char **names = g_strsplit (list, ",", -1);
+  char valid[256];
+
+  degrade_format_kinds (DEGRADE_ALL, valid, sizeof valid);
+  for (char **p = names; *p; p++) {
+    const char *name = g_strstrip (*p);
+    if (!*name)
+      continue;                 /* "a,,b" and a trailing comma are harmless */
+    if (!strcmp (name, "all")) {
+      mask |= DEGRADE_ALL;
+      continue;
+    }
+    int k = udml_degrade_from_name (name);
+    if (k < 0) {
+      char shown[64];
+      snprintf (shown, sizeof shown, "%s", name);
+      g_strfreev (names);
+      tool_usage_error ("%s: unknown kind '%s' (valid: %s)", opt, shown, valid);
+    }
+    mask |= 1u << k;
+  }
+  g_strfreev (names);
+  if (!mask)
+    tool_usage_error ("%s: no kind given (valid: %s)", opt, valid);
+  return mask;
+}
+
+void
+degrade_format_kinds (DegradeMask mask, char *buf, size_t n)
+{
+  buf[0] = '\0';
+  for (int k = 0; k < UDML_DEGRADE_COUNT; k++)
+    if (mask & (1u << k)) {
+      if (buf[0])
+        strncat (buf, ", ", n - strlen (buf) - 1);
+      strncat (buf, udml_degrade_name ((UdmlDegrade) k), n - strlen (buf) - 1);
+    }
+}
+
+int
+degrade_visible (UdmlDegrade kind, const UdmlConfig * cfg, int m)
+{
+  /* a model input holds one frame: a frozen stream looks clean */
+  return udml_degrade_applies (kind, cfg->mod[m].kind)
+      && kind != UDML_DEGRADE_FREEZE;
+}
+
+int
+degrade_waves_append (UdmlWaveSet * dst, const UdmlWaveSet * src)
+{
+  size_t rows = (size_t) dst->n + src->n;
+  float *p = realloc (dst->pcm, (rows ? rows : 1) * src->len * sizeof (float));
+  if (!p)
+    return 1;
+  memcpy (p + (size_t) dst->n * src->len, src->pcm,
+      (size_t) src->n * src->len * sizeof (float));
+  dst->pcm = p;
+  dst->n += src->n;
+  dst->len = src->len;
+  dst->rate = src->rate;
+  return 0;
+}
+
+int
+tool_load_waveforms (const char *manifest, const UdmlConfig * cfg,
+    const ToolDataOptions * opt, UdmlWaveSet * waves)
+{
+  UdmlDataList list;
+  UdmlFeatureSet feats;
+  UdmlWaveSet got;
+  UdmlExtractReport rep;
+  UdmlError err = { 0 };
+  UdmlExtractOptions xo = { opt->cache_dir, opt->no_cache, NULL, NULL };
+  double t0 = tool_now ();
+  int ret = 1;
+
+  memset (&feats, 0, sizeof feats);
+  memset (&got, 0, sizeof got);
+  if (udml_data_list_read_manifest (&list, manifest, &err) != UDML_OK) {
+    tool_error ("%s", err.msg);
+    return 1;
+  }
+  /* the extraction (from the cache as a rule) marks the rows that failed,
+   * so the waveforms are those of the feature rows */
+  if (udml_data_list_bind (&list, cfg, &err) != UDML_OK
+      || udml_data_extract (&list, cfg, &xo, &feats, &rep, &err) != UDML_OK
+      || udml_data_waveforms (&list, cfg, &got, &err) != UDML_OK) {
+    tool_error ("%s", err.msg);
+    goto out;
+  }
+  if (got.n != feats.n) {
+    tool_error ("%s: %d waveforms for %d feature rows", manifest, got.n,
+        feats.n);
+    goto out;
+  }
+  if (degrade_waves_append (waves, &got)) {
+    tool_error ("out of memory");
+    goto out;
+  }
+  if (!opt->quiet)
+    tool_note ("%s: %d waveforms of %zu samples (%.1f s)", manifest, got.n,
+        got.len, tool_now () - t0);
+  ret = 0;
+out:
+  udml_wave_set_clear (&got);
+  udml_feature_set_clear (&feats);
+  udml_data_list_clear (&list);
+  return ret;
+}
+
+struct Degrader
+{
+  const UdmlConfig *cfg;
+  const UdmlWaveSet *waves;
+  const int *y;
+  UdmlMel *mel;
+  UdmlMediaBlocky *blocky;
+  UdmlDegradeStream *stream;
+  float *pcm;                   /* len */
+  void *vws;                    /* video workspace, the largest any kind needs */
+  size_t vws_bytes;
+};
+
+void
+degrader_free (Degrader * dg)
+{
+  if (!dg)
+    return;
+  udml_media_mel_free (dg->mel);
+  udml_media_blocky_free (dg->blocky);
+  udml_degrade_stream_free (dg->stream);
+  free (dg->pcm);
+  free (dg->vws);
+  free (dg);
+}
+
+Degrader *
+degrader_new (const UdmlConfig * cfg, const UdmlWaveSet * waves, const int *y)
+{
+  UdmlError err = { 0 };
+  Degrader *dg = calloc (1, sizeof *dg);
+  if (!dg)
+    goto nomem;
+  dg->cfg = cfg;
+  dg->waves = waves;
+  dg->y = y;
+  for (int m = 0; m < cfg->n_modalities; m++) {
+    const UdmlModalitySpec *s = &cfg->mod[m];
+    if (s->kind != UDML_MODALITY_VIDEO)
+      continue;
+    for (int k = 0; k < UDML_DEGRADE_COUNT; k++) {
+      size_t b = udml_degrade_video_ws_size ((UdmlDegrade) k,
+          UDML_NOISE_LEVELS, s->in_h, s->in_w);
+      if (b > dg->vws_bytes)
+        dg->vws_bytes = b;
+    }
+    if (!dg->blocky && !(dg->blocky = udml_media_blocky_new (&err)))
+      goto fail;
+  }
+  if (dg->vws_bytes && !(dg->vws = malloc (dg->vws_bytes)))
+    goto nomem;
+  if (waves && waves->n > 0) {
+    if (!(dg->mel = udml_media_mel_new (&cfg->features, &err)))
+      goto fail;
+    if (!(dg->pcm = malloc (waves->len * sizeof (float))))
+      goto nomem;
+  }
+  if (!(dg->stream = udml_degrade_stream_new ()))
+    goto nomem;
+  return dg;
+
+nomem:
+  snprintf (err.msg, sizeof err.msg, "out of memory");
+fail:
+  tool_error ("degradations: %s", err.msg);
+  degrader_free (dg);
+  return NULL;
+}
+
+/* Babble of sample i: the waveform of the next sample of another class
+ * (any other sample when all share one). */
+static const float *
+other_speech (const Degrader * dg, int i)
+{
+  int n = dg->waves->n;
+  for (int d = 1; d < n; d++) {
+    int j = (i + d) % n;
+    if (!dg->y || dg->y[j] != dg->y[i])
+      return dg->waves->pcm + (size_t) j *dg->waves->len;
+  }
+  return dg->waves->pcm + (size_t) ((i + 1) % n) * dg->waves->len;
+}
+
+UdmlStatus
+degrader_apply (Degrader * dg, UdmlDegrade kind, int level, int m, int i,
+    float *x, UdmlRng * rng, UdmlError * err)
+{
+  const UdmlModalitySpec *s = &dg->cfg->mod[m];
+
+  /* audio at level 1 still goes through the waveform: its log-mel equals
+   * the features, which the tests check end to end */
+  if (level == 1 && s->kind == UDML_MODALITY_VIDEO)
+    return UDML_OK;
+  if (!degrade_visible (kind, dg->cfg, m))
+    return udml_error_set (err, UDML_ERR_ARG, "%s cannot be applied to %s",
+        udml_degrade_name (kind), s->name);
+  if (s->kind == UDML_MODALITY_VIDEO) {
+    if (kind == UDML_DEGRADE_BLOCKY)
+      return udml_media_blocky_planes (dg->blocky, level, x, s->in_c, s->in_h,
+          s->in_w, err);
+    return udml_degrade_video_ws (kind, level, x, s->in_c, s->in_h, s->in_w,
+        rng, dg->vws, dg->vws_bytes, err);
+  }
+
+  /* audio: the sample's waveform, degraded, then log-mel again */
+  const UdmlWaveSet *w = dg->waves;
+  if (!w || i < 0 || i >= w->n || !dg->mel)
+    return udml_error_set (err, UDML_ERR_ARG,
+        "audio kind %s needs the waveform of sample %d",
+        udml_degrade_name (kind), i);
+  UdmlAudioParams p;
+  memset (&p, 0, sizeof p);
+  p.rate = w->rate;
+  p.channels = 1;
+  p.other = other_speech (dg, i);
+  p.n_other = w->len;
+  memcpy (dg->pcm, w->pcm + (size_t) i * w->len, w->len * sizeof (float));
+  udml_degrade_stream_reset (dg->stream);
+  UdmlStatus st = udml_degrade_audio (dg->stream, kind, level, &p, dg->pcm,
+      w->len, rng, err);
+  if (st != UDML_OK)
+    return st;
+  udml_media_mel_compute (dg->mel, dg->pcm, w->len, x);
+  return UDML_OK;
+}
+
+void
+degrade_noise_plan (DegradeNoise * dn, const UdmlConfig * cfg, DegradeMask mask)
+{
+  memset (dn, 0, sizeof *dn);
+  for (int m = 0; m < cfg->n_modalities; m++) {
+    for (int k = 0; k < UDML_DEGRADE_COUNT; k++)
+      if ((mask & (1u << k)) && degrade_visible ((UdmlDegrade) k, cfg, m))
+        dn->kinds[m][dn->n_kinds[m]++] = (UdmlDegrade) k;
+    if (dn->n_kinds[m] == 0) {
+      char valid[256] = "";
+      for (int k = 0; k < UDML_DEGRADE_COUNT; k++)
+        if (degrade_visible ((UdmlDegrade) k, cfg, m)) {
+          if (valid[0])
+            strncat (valid, ", ", sizeof valid - strlen (valid) - 1);
+          strncat (valid, udml_degrade_name ((UdmlDegrade) k),
+              sizeof valid - strlen (valid) - 1);
+        }
+      tool_usage_error ("--noise/--hold-out leave no kind for %s "
+          "(its kinds: %s)", cfg->mod[m].name, valid);
+    }
+  }
+}
+
+int
+degrade_noise_needs_waves (const DegradeNoise * dn, const UdmlConfig * cfg)
+{
+  for (int m = 0; m < cfg->n_modalities; m++)
+    if (cfg->mod[m].kind == UDML_MODALITY_AUDIO && dn->n_kinds[m] > 0)
+      return 1;
+  return 0;
+}
+
+int
+degrade_noise_start (DegradeNoise * dn, const UdmlConfig * cfg,
+    const UdmlWaveSet * waves, const int *y)
+{
+  g_mutex_init (&dn->lock);
+  dn->dg = degrader_new (cfg, waves, y);
+  return dn->dg ? 0 : 1;
+}
+
+UdmlStatus
+degrade_noise_func (void *user, int m, int level, int row, float *x,
+    UdmlRng * rng, UdmlError * err)
+{
+  DegradeNoise *dn = user;
+  UdmlDegrade kind = dn->kinds[m][udml_rng_u64 (rng) % dn->n_kinds[m]];
+  g_mutex_lock (&dn->lock);
+  UdmlStatus st = degrader_apply (dn->dg, kind, level, m, row, x, rng, err);
+  g_mutex_unlock (&dn->lock);
+  return st;
+}
+
+void
+degrade_noise_clear (DegradeNoise * dn)
+{
+  if (dn->dg) {
+    degrader_free (dn->dg);
+    g_mutex_clear (&dn->lock);
+  }
+  dn->dg = NULL;
+}
+
+static int
+cmp_float (const void *a, const void *b)
+{
+  float x = *(const float *) a, y = *(const float *) b;
+  return (x > y) - (x < y);
+}
+
+int
+degrade_calibrate (UdmlModel * model, const UdmlFeatureSet * set, int batch,
+    float out[UDML_MAX_MODALITIES])
+{
+  const UdmlConfig *cfg = udml_model_config (model);
+  UdmlError err = { 0 };
+  int M = cfg->n_modalities, ret = 1;
+  UdmlInfer *inf = udml_infer_new (model, batch, &err);
+  UdmlResult *res = malloc ((size_t) batch * sizeof *res);
+  float *sig = malloc ((size_t) (set->n > 0 ? set->n : 1) * M * sizeof (float));
+
+  if (!inf || !res || !sig) {
+    tool_error ("calibration: %s", inf ? "out of memory" : err.msg);
+    goto out;
+  }
+  for (int i = 0; i < set->n; i += batch) {
+    int nb = set->n - i < batch ? set->n - i : batch;
+    const float *in[UDML_MAX_MODALITIES] = { 0 };
+    for (int m = 0; m < M; m++)
+      in[m] = set->x[m] + (size_t) i *set->F[m];
+    if (udml_infer_run (inf, nb, in, NULL, UDML_INFER_AS_TRAINED, res,
+            &err) != UDML_OK) {
+      tool_error ("calibration: %s", err.msg);
+      goto out;
+    }
+    for (int j = 0; j < nb; j++)
+      for (int m = 0; m < M; m++)
+        sig[(size_t) m * set->n + i + j] = res[j].mod[m].noise;
+  }
+  for (int m = 0; m < M; m++) {
+    float *v = sig + (size_t) m * set->n;
+    qsort (v, set->n, sizeof *v, cmp_float);
+    /* nearest rank: the smallest value with 99 % of the windows at or below */
+    int r = (int) ceil (0.99 * set->n) - 1;
+    out[m] = set->n > 0 ? v[r < 0 ? 0 : r] : 0.0f;
+    udml_model_set_calibration (model, m, out[m]);
+  }
+  ret = 0;
+out:
+  udml_infer_free (inf);
+  free (res);
+  free (sig);
+  return ret;
+}
