@@ -733,7 +733,9 @@ static int
 load_sets (ModelEval * me, const EvalOptions * o, UdmlFeatureSet * sets,
     int *n_sets)
 {
-  ToolDataOptions dopt = { o->skip_bad, o->cache_dir, o->no_cache, o->quiet };
+  ToolDataOptions dopt = { o->skip_bad, o->cache_dir, o->no_cache, o->quiet,
+    0
+  };
   for (int k = 0; k < o->n_models; k++) {
     uint64_t key = udml_data_config_key (me[k].cfg);
     int found = -1;
