@@ -586,14 +586,15 @@ set_provenance (UdmlModel * model, int argc, char **argv,
       "tool=" PROG "\n" "command=%s\n" "seed=%ld\n" "policy=%s\n"
       "epochs=%d\n" "batch=%d\n" "lr=%g\n" "beta=%g%s\n"
       "estimator_task_grad=%d\n" "threads=%ld\n"
-      "data=%s (%d clips, %d skipped)\n" "val=%s (%d clips)\n"
+      "data=%s (%d windows, %d clips skipped)\n" "val=%s (%d windows)\n"
       "final_train_accuracy=%.4f\n" "final_val_accuracy=%.4f\n" "date=%s\n"
       "train_time_s=%.1f%s\n" "train_hop_s=%g\n",
       cmd, o->seed, udml_policy_name (cfg->policy), opt->epochs, opt->batch,
       opt->lr, opt->beta, opt->beta < 0 ? " (scaled to the map size)" : "",
       opt->estimator_task_grad, o->threads, data, train->n, train->n_bad,
-      o->val ? o->val : "none", val->n, pr->last_acc, pr->last_val_acc, date,
-      train_s, o->resume ? " (this session, resumed)" : "", o->hop_s);
+      o->val ? o->val : o->val_split > 0 ? "split" : "none", val->n,
+      pr->last_acc, pr->last_val_acc, date, train_s,
+      o->resume ? " (this session, resumed)" : "", o->hop_s);
   udml_model_set_provenance (model, prov);
 }
 
@@ -609,7 +610,7 @@ train_and_save (int argc, char **argv, const TrainOptions * o,
 
   train_options (o, &opt, &pr);
   if (!o->quiet)
-    tool_note ("training %s on %d clips (%d validation), %d epochs, "
+    tool_note ("training %s on %d windows (%d validation), %d epochs, "
         "batch %d, lr %g, seed %ld, %ld thread%s; %zu parameters",
         udml_policy_name (udml_model_config (model)->policy), train->n, val->n,
         opt.epochs, opt.batch, opt.lr, o->seed, o->threads,
