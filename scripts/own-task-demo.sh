@@ -81,8 +81,8 @@ for f in "$work"/test/*/*; do
     d. ! queue ! videoconvert ! fuse.video_0 \
     d. ! queue ! audioconvert ! fuse.audio_0 >/dev/null ||
     die "gst-launch failed on $f"
-  # a window without a result (valid false: only the encoder's audio tail
-  # past the clip's end) is not scored
+  # a window without a result (valid false: only the few milliseconds of
+  # audio past the clip's last frame) is not scored
   read -r n ok np < <(python3 -c '
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]

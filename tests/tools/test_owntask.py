@@ -289,6 +289,21 @@ def main():
         if not ok:
             print(p.stderr[-1500:])
 
+        # no spec options: the AV-digits spec of the shipped model
+        shipped = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                               "models", "avdigits.udml")
+        mdef = os.path.join(d, "default.udml")
+        p = run([train, "--epochs", "1", "--skip-bad", "--widths", "4,4,4,4", "--out", mdef,
+                 data])
+        want = [l for l in run([inspect, shipped]).stdout.splitlines()
+                if l.startswith("  ") and ("Hz mono" in l or "fps" in l or "window " in l)]
+        got = [l for l in run([inspect, mdef]).stdout.splitlines()
+               if l.startswith("  ") and ("Hz mono" in l or "fps" in l or "window " in l)]
+        check(p.returncode == 0 and len(want) == 3 and got == want,
+              "the default spec is the shipped AV-digits model's")
+        if got != want:
+            print(got, want)
+
         check_segments(train, d, os.path.join(d, "clips"))
         check_element(out, d, labels_of(inspect, out) or [])
 
