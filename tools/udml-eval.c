@@ -217,7 +217,10 @@ eval_model (ModelEval * me, const UdmlFeatureSet * set, int protos,
           if (cd->salt)
             udml_noise_salt (x, set->F[m], cd->e, &rng);
           else
-            udml_noise_gaussian (cfg->mod[m].kind, x, set->F[m], cd->e, &rng);
+            /* one field for all channels (RGB, stacked frames), as training */
+            udml_noise_gaussian_planes (cfg->mod[m].kind, x,
+                cfg->mod[m].in_c, set->F[m] / (size_t) cfg->mod[m].in_c,
+                cd->e, &rng);
         }
     }
     if (run_all (inf, set, work, batch, mode, res))
@@ -239,8 +242,9 @@ eval_model (ModelEval * me, const UdmlFeatureSet * set, int protos,
       for (int i = 0; i < set->n; i++) {
         UdmlRng rng;
         udml_rng_seed (&rng, seed, stream_id (2 + (int) kind, level, i, sm));
-        udml_noise_gaussian (kind, work[sm] + (size_t) i * set->F[sm],
-            set->F[sm], level, &rng);
+        udml_noise_gaussian_planes (kind, work[sm] + (size_t) i * set->F[sm],
+            cfg->mod[sm].in_c, set->F[sm] / (size_t) cfg->mod[sm].in_c, level,
+            &rng);
       }
       for (int m = 0; m < M; m++)
         xs[m] = m == sm ? work[m] : set->x[m];
