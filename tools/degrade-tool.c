@@ -85,7 +85,8 @@ tool_load_waveforms (const char *manifest, const UdmlConfig * cfg,
   UdmlWaveSet got;
   UdmlExtractReport rep;
   UdmlError err = { 0 };
-  UdmlExtractOptions xo = { opt->cache_dir, opt->no_cache, NULL, NULL };
+  UdmlExtractOptions xo =
+      { opt->cache_dir, opt->no_cache, NULL, NULL, opt->hop_ns };
   double t0 = tool_now ();
   int ret = 1;
 

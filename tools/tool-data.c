@@ -31,12 +31,11 @@ report_bad (const UdmlDataList * list, int skip_bad)
     const UdmlDataItem *it = &list->items[i];
     if (!it->error)
       continue;
-    if (skip_bad)
-      tool_warning ("%s:%d: %s: %s", list->origin, it->line, it->a_path,
-          it->error);
+    void (*say) (const char *, ...) = skip_bad ? tool_warning : tool_error;
+    if (it->line > 0)
+      say ("%s:%d: %s: %s", list->origin, it->line, it->a_path, it->error);
     else
-      tool_error ("%s:%d: %s: %s", list->origin, it->line, it->a_path,
-          it->error);
+      say ("%s: %s", it->a_path, it->error);
   }
 }
 
@@ -51,52 +50,80 @@ report_cache (const UdmlExtractReport * rep)
 }
 
 int
-tool_load_features (const char *manifest, const UdmlConfig * cfg,
-    const ToolDataOptions * opt, UdmlFeatureSet * set)
+tool_read_list (const char *path, UdmlDataList * list)
 {
-  UdmlDataList list;
-  UdmlFeatureSet got;
-  UdmlExtractReport rep;
   UdmlError err = { 0 };
-  Progress pr = { manifest, tool_now () };
-  UdmlExtractOptions xo = { opt->cache_dir, opt->no_cache, NULL, &pr };
-  int ret = 1;
-
-  memset (&got, 0, sizeof got);
-  if (udml_data_list_read_manifest (&list, manifest, &err) != UDML_OK) {
+  if (udml_data_list_read (list, path, &err) != UDML_OK) {
     tool_error ("%s", err.msg);
     return 1;
   }
+  return 0;
+}
+
+int
+tool_extract (UdmlDataList * list, const UdmlConfig * cfg,
+    const ToolDataOptions * opt, UdmlFeatureSet * set)
+{
+  const char *name = list->origin;
+  UdmlFeatureSet got;
+  UdmlExtractReport rep;
+  UdmlError err = { 0 };
+  Progress pr = { name, tool_now () };
+  UdmlExtractOptions xo = { opt->cache_dir, opt->no_cache, NULL, &pr,
+    opt->hop_ns
+  };
+  int ret = 1;
+
+  memset (&got, 0, sizeof got);
   if (!opt->quiet && isatty (2))
     xo.progress = on_progress;
-  if (udml_data_list_bind (&list, cfg, &err) != UDML_OK
-      || udml_data_extract (&list, cfg, &xo, &got, &rep, &err) != UDML_OK) {
+  if (udml_data_list_bind (list, cfg, &err) != UDML_OK
+      || udml_data_extract (list, cfg, &xo, &got, &rep, &err) != UDML_OK) {
     tool_error ("%s", err.msg);
     goto out;
   }
-  report_bad (&list, opt->skip_bad);
+  report_bad (list, opt->skip_bad);
   report_cache (&rep);
-  if (!opt->quiet)
-    tool_note ("%s: %d clips%s, %d bad%s (%.1f s)", manifest, rep.n_good,
-        rep.from_cache ? " from the feature cache" : " decoded", rep.n_bad,
-        rep.n_bad && opt->skip_bad ? " skipped" : "", tool_now () - pr.t0);
+  if (!opt->quiet) {
+    tool_note ("%s: %d clips%s, %d windows, %d bad%s (%.1f s)", name,
+        rep.n_good, rep.from_cache ? " from the feature cache" : " decoded",
+        rep.n_windows, rep.n_bad, rep.n_bad && opt->skip_bad ? " skipped" : "",
+        tool_now () - pr.t0);
+    if (rep.n_short)
+      tool_note ("%s: %d clip%s shorter than the %g s window skipped", name,
+          rep.n_short, rep.n_short == 1 ? "" : "s",
+          (double) cfg->features.window_ns / 1e9);
+  }
   set->n_bad += rep.n_bad;
   if (rep.n_bad && !opt->skip_bad) {
-    tool_error ("%s: %d bad row%s; fix them or pass --skip-bad", manifest,
-        rep.n_bad, rep.n_bad == 1 ? "" : "s");
+    tool_error ("%s: %d bad %s; fix them or pass --skip-bad", name,
+        rep.n_bad, list->items[0].line > 0 ? (rep.n_bad == 1 ? "row" :
+            "rows") : (rep.n_bad == 1 ? "file" : "files"));
     goto out;
   }
-  if (rep.n_good == 0) {
-    tool_error ("%s: no usable rows", manifest);
+  if (rep.n_windows == 0) {
+    tool_error ("%s: no usable windows", name);
     goto out;
   }
   if (udml_feature_set_append (set, &got, &err) != UDML_OK) {
-    tool_error ("%s: %s", manifest, err.msg);
+    tool_error ("%s: %s", name, err.msg);
     goto out;
   }
   ret = 0;
 out:
   udml_feature_set_clear (&got);
+  return ret;
+}
+
+int
+tool_load_features (const char *manifest, const UdmlConfig * cfg,
+    const ToolDataOptions * opt, UdmlFeatureSet * set)
+{
+  UdmlDataList list;
+  int ret;
+  if (tool_read_list (manifest, &list))
+    return 1;
+  ret = tool_extract (&list, cfg, opt, set);
   udml_data_list_clear (&list);
   return ret;
 }

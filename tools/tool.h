@@ -59,9 +59,19 @@ typedef struct
   const char *cache_dir;     /* NULL: the manifest's own directory */
   int no_cache;
   int quiet;                 /* no decoding progress or summary */
+  int64_t hop_ns;            /* step between windows; 0: the model's */
 } ToolDataOptions;
 
-/* Reads the manifest, binds it to cfg's labels, extracts (or loads from
+/* A folder per class or a manifest into list; prints the error. Returns
+ * 0 or 1. */
+int tool_read_list (const char *path, UdmlDataList * list);
+
+/* Binds list to cfg's labels, extracts (or loads from the cache) every
+ * window and appends them to set, reporting as tool_load_features. */
+int tool_extract (UdmlDataList * list, const UdmlConfig * cfg,
+    const ToolDataOptions * opt, UdmlFeatureSet * set);
+
+/* Reads the manifest (or folder per class), binds it to cfg's labels, extracts (or loads from
  * the cache) the features and appends the good rows to set. Prints every
  * bad row as `PROG: error: FILE:LINE: PATH: reason` (warning with
  * skip_bad). Returns 0, or 1 when the manifest is unusable or has bad rows

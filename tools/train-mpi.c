@@ -86,7 +86,8 @@ load_shard (const char *manifest, const UdmlConfig * cfg,
   UdmlFeatureSet got;
   UdmlExtractReport rep;
   UdmlError err = { 0 };
-  UdmlExtractOptions xo = { opt->cache_dir, opt->no_cache, NULL, NULL };
+  UdmlExtractOptions xo =
+      { opt->cache_dir, opt->no_cache, NULL, NULL, opt->hop_ns };
   UdmlDataItem *tmp = NULL;
   int *orig = NULL, *good = NULL, total = 0, mine = 0, bad = 0, n_bad = 0;
   int ret = 1, agree[2];

@@ -220,7 +220,10 @@ eval_model (ModelEval * me, const UdmlFeatureSet * set, int protos,
           if (cd->salt)
             udml_noise_salt (x, set->F[m], cd->e, &rng);
           else
-            udml_noise_gaussian (cfg->mod[m].kind, x, set->F[m], cd->e, &rng);
+            /* one field for all channels (RGB, stacked frames), as training */
+            udml_noise_gaussian_planes (cfg->mod[m].kind, x,
+                cfg->mod[m].in_c, set->F[m] / (size_t) cfg->mod[m].in_c,
+                cd->e, &rng);
         }
     }
     if (run_all (inf, set, work, batch, mode, res))
@@ -242,8 +245,9 @@ eval_model (ModelEval * me, const UdmlFeatureSet * set, int protos,
       for (int i = 0; i < set->n; i++) {
         UdmlRng rng;
         udml_rng_seed (&rng, seed, stream_id (2 + (int) kind, level, i, sm));
-        udml_noise_gaussian (kind, work[sm] + (size_t) i * set->F[sm],
-            set->F[sm], level, &rng);
+        udml_noise_gaussian_planes (kind, work[sm] + (size_t) i * set->F[sm],
+            cfg->mod[sm].in_c, set->F[sm] / (size_t) cfg->mod[sm].in_c, level,
+            &rng);
       }
       for (int m = 0; m < M; m++)
         xs[m] = m == sm ? work[m] : set->x[m];
@@ -747,7 +751,9 @@ static int
 load_sets (ModelEval * me, const EvalOptions * o, UdmlFeatureSet * sets,
     int *n_sets)
 {
-  ToolDataOptions dopt = { o->skip_bad, o->cache_dir, o->no_cache, o->quiet };
+  ToolDataOptions dopt = { o->skip_bad, o->cache_dir, o->no_cache, o->quiet,
+    0
+  };
   for (int k = 0; k < o->n_models; k++) {
     uint64_t key = udml_data_config_key (me[k].cfg);
     int found = -1;
@@ -812,7 +818,8 @@ static int
 eval_degradations (ModelEval * me, const EvalOptions * o,
     const UdmlFeatureSet * sets)
 {
-  ToolDataOptions dopt = { o->skip_bad, o->cache_dir, o->no_cache, o->quiet };
+  ToolDataOptions dopt =
+      { o->skip_bad, o->cache_dir, o->no_cache, o->quiet, 0 };
   int ret = 0;
   for (int k = 0; k < o->n_models && !ret; k++) {
     UdmlWaveSet waves;

@@ -23,9 +23,12 @@ print_features (const UdmlConfig * cfg)
       "%g..%g Hz, ln(power + %g)\n", fs->sample_rate, fs->n_fft,
       fs->win_length, fs->hop_length, fs->n_mels, (double) fs->fmin,
       (double) fs->fmax, (double) fs->log_floor);
-  printf ("  video      %dx%d, %d channel%s, %d/%d fps\n", fs->frame_width,
-      fs->frame_height, fs->frame_channels, fs->frame_channels == 1 ? "" : "s",
-      fs->fps_num, fs->fps_den);
+  int frames = fs->frames_per_window > 1 ? fs->frames_per_window : 1;
+  printf ("  video      %dx%d %s (%d channel%s), %d/%d fps, %d frame%s per "
+      "window\n", fs->frame_width, fs->frame_height,
+      fs->frame_channels == 3 ? "rgb" : fs->frame_channels == 1 ? "gray" :
+      "?", fs->frame_channels, fs->frame_channels == 1 ? "" : "s",
+      fs->fps_num, fs->fps_den, frames, frames == 1 ? "" : "s");
   printf ("  window     %.3f s, hop %.3f s\n", (double) fs->window_ns / 1e9,
       (double) fs->hop_ns / 1e9);
 }

@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* udml-train — trains a UDML model (or a baseline/ablation policy) from
- * manifests of media clips (design.md "Tools", method.md §4-5).
+ * manifests of media clips or a folder per class (design.md "Tools",
+ * method.md §4-5).
  *
- * Features of window 0 of each clip are extracted once through lib/data
- * and lib/media, the path the element uses, and cached next to the output.
+ * The model's input spec (window, frame size and format, frames per window,
+ * rate, mels, encoder widths) and its labels come from the options and the
+ * data, and are stored in the model. Every window of each clip is
+ * extracted once through lib/data and lib/media, the path the element
+ * uses, and cached next to the output.
  */
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,11 +156,20 @@ typedef struct
   char *noise, *hold_out;       /* --noise, --hold-out as given */
   DegradeMask kinds;            /* stage-2 degradation kinds */
   DegradeNoise *dn;             /* their noise function, once set up */
+  /* the input spec and labels */
+  UdmlSpecParams spec;
+  double hop_s;                 /* step between training windows */
+  char *labels;                 /* --labels FILE */
+  double val_split;             /* 0: none */
 } TrainOptions;
 
 static const char help_text[] =
-    "Manifests are CSV with a header `path,label` or `audio,video,label`;\n"
-    "paths are relative to the manifest. --epochs E: stage 2 starts at E/2;\n"
+    "DATA is a folder per class (DATA/<label>/<clip>, any file libav opens\n"
+    "with an audio and a video stream) or a CSV manifest with a header\n"
+    "`path,label` or `audio,video,label`, optionally with `start,end`\n"
+    "(seconds); paths are relative to the manifest. Every window that fits\n"
+    "in a clip or segment is a sample, at --hop steps. Labels are the sorted\n"
+    "union of the training labels unless --labels gives them in order. --epochs E: stage 2 starts at E/2;\n"
     "the learning rate drops x0.1 at 0.7 E. --beta defaults to a weight\n"
     "scaled to the map size (method.md section 2). --est-norm 0 feeds the\n"
     "estimator raw input, as method.md. --estimator-task-grad lets the task\n"
@@ -184,9 +198,99 @@ parse_values (TrainOptions * o, const char *policy, const char *epochs,
       &o->est_norm);
 }
 
+/* "WxH" into two positive ints. */
+static void
+parse_size (const char *opt, const char *v, int *w, int *h)
+{
+  char *end;
+  long a, b;
+  if (!v)
+    return;
+  a = strtol (v, &end, 10);
+  if (end == v || (*end != 'x' && *end != 'X'))
+    tool_usage_error ("%s '%s': expected WIDTHxHEIGHT, e.g. 64x64", opt, v);
+  b = strtol (end + 1, &end, 10);
+  if (*end || a < 1 || b < 1 || a > 4096 || b > 4096)
+    tool_usage_error ("%s '%s': expected WIDTHxHEIGHT, each 1..4096", opt, v);
+  *w = (int) a;
+  *h = (int) b;
+}
+
+/* "16,32,64" into the encoder widths. */
+static void
+parse_widths (const char *v, UdmlSpecParams * p)
+{
+  char **parts;
+  int n;
+  if (!v)
+    return;
+  parts = g_strsplit (v, ",", -1);
+  n = (int) g_strv_length (parts);
+  if (n < 1 || n > UDML_MAX_STAGES) {
+    g_strfreev (parts);
+    tool_usage_error ("--widths '%s': %d stages, the core allows 1..%d", v, n,
+        UDML_MAX_STAGES);
+  }
+  for (int i = 0; i < n; i++) {
+    long c;
+    tool_opt_long ("--widths", parts[i], 1, 4096, &c);
+    p->widths[i] = (int) c;
+  }
+  p->n_stages = n;
+  g_strfreev (parts);
+}
+
+typedef struct
+{
+  char *window, *hop, *size, *format, *fps, *frames, *rate, *mels, *widths;
+  char *val_split;
+} SpecArgs;
+
+/* The spec options, each value checked on its own; then together. */
+static void
+parse_spec (TrainOptions * o, const SpecArgs * a)
+{
+  UdmlSpecParams *p = &o->spec;
+  UdmlConfig cfg;
+  UdmlError err = { 0 };
+  long v;
+
+  tool_opt_double ("--window", a->window, 0.001, 60, "seconds in (0, 60]",
+      &p->window_s);
+  o->hop_s = p->window_s / 2;
+  tool_opt_double ("--hop", a->hop, 0.001, 60, "seconds in (0, 60]", &o->hop_s);
+  parse_size ("--video-size", a->size, &p->width, &p->height);
+  if (a->format) {
+    if (strcmp (a->format, "gray") == 0 || strcmp (a->format, "grey") == 0)
+      p->channels = 1;
+    else if (strcmp (a->format, "rgb") == 0)
+      p->channels = 3;
+    else
+      tool_usage_error ("--video-format '%s': expected gray or rgb", a->format);
+  }
+  v = p->fps;
+  tool_opt_long ("--fps", a->fps, 1, 120, &v);
+  p->fps = (int) v;
+  v = p->frames;
+  tool_opt_long ("--frames", a->frames, 1, UDML_MAX_WINDOW_FRAMES, &v);
+  p->frames = (int) v;
+  v = p->sample_rate;
+  tool_opt_long ("--sample-rate", a->rate, 4000, 192000, &v);
+  p->sample_rate = (int) v;
+  v = p->n_mels;
+  tool_opt_long ("--mels", a->mels, 1, 512, &v);
+  p->n_mels = (int) v;
+  parse_widths (a->widths, p);
+  tool_opt_double ("--val-split", a->val_split, 0.001, 0.999,
+      "a fraction in (0, 1)", &o->val_split);
+  if (udml_data_config_build (&cfg, p, &err) != UDML_OK)
+    tool_usage_error ("%s", err.msg);
+}
+
 static void
 parse_options (int argc, char **argv, TrainOptions * o)
 {
+  SpecArgs sa = { 0 };
   char *policy = NULL, *epochs = NULL, *seed = NULL, *threads = NULL;
   char *batch = NULL, *lr = NULL, *beta = NULL, *est_norm = NULL;
   UdmlTrainOptions d;
@@ -236,6 +340,26 @@ parse_options (int argc, char **argv, TrainOptions * o)
     {"quiet", 'q', 0, G_OPTION_ARG_NONE, &o->quiet, "no progress output", NULL},
     {"verbose", 'v', 0, G_OPTION_ARG_NONE, &o->verbose,
         "also print the core's informational log", NULL},
+    {"window", 0, 0, G_OPTION_ARG_STRING, &sa.window,
+        "window length in seconds (1.0)", "SECONDS"},
+    {"hop", 0, 0, G_OPTION_ARG_STRING, &sa.hop,
+        "step between training windows (window/2)", "SECONDS"},
+    {"video-size", 0, 0, G_OPTION_ARG_STRING, &sa.size,
+        "video input size (64x64)", "WxH"},
+    {"video-format", 0, 0, G_OPTION_ARG_STRING, &sa.format,
+        "gray or rgb (gray)", "F"},
+    {"fps", 0, 0, G_OPTION_ARG_STRING, &sa.fps, "video frame rate (10)", "N"},
+    {"frames", 0, 0, G_OPTION_ARG_STRING, &sa.frames,
+        "frames per window, evenly spaced, stacked as channels (1)", "N"},
+    {"sample-rate", 0, 0, G_OPTION_ARG_STRING, &sa.rate,
+        "audio sample rate (16000)", "HZ"},
+    {"mels", 0, 0, G_OPTION_ARG_STRING, &sa.mels, "mel bands (64)", "N"},
+    {"widths", 0, 0, G_OPTION_ARG_STRING, &sa.widths,
+        "encoder channels per stage, both modalities (16,32,64,128)", "LIST"},
+    {"labels", 0, 0, G_OPTION_ARG_FILENAME, &o->labels,
+        "the labels in model order, one per line", "FILE"},
+    {"val-split", 0, 0, G_OPTION_ARG_STRING, &sa.val_split,
+        "without --val: hold out this fraction of each label's files", "F"},
     {NULL}
   };
 
@@ -244,10 +368,14 @@ parse_options (int argc, char **argv, TrainOptions * o)
   o->epochs = o->batch = -1;
   o->threads = o->seed = 1;
   o->lr = o->beta = o->est_norm = -1;
-  o->manifests = tool_parse (entries, "--out MODEL TRAIN.csv...",
-      "Trains a model on the clips listed in the manifests.", help_text, argc,
-      argv);
+  udml_spec_params_default (&o->spec);
+  o->manifests = tool_parse (entries, "--out MODEL DATA...",
+      "Trains a model on labelled clips: folders per class or manifests.",
+      help_text, argc, argv);
   parse_values (o, policy, epochs, seed, threads, batch, lr, beta, est_norm);
+  parse_spec (o, &sa);
+  for (char **p = (char **)&sa; p < (char **) (&sa + 1); p++)
+    g_free (*p);
   g_free (policy);
   g_free (epochs);
   g_free (seed);
@@ -268,7 +396,9 @@ parse_options (int argc, char **argv, TrainOptions * o)
   if (!o->out)
     tool_usage_error ("--out MODEL is required");
   if (o->n_manifests == 0)
-    tool_usage_error ("no training manifest given");
+    tool_usage_error ("no training data given");
+  if (o->val && o->val_split > 0)
+    tool_usage_error ("--val and --val-split exclude each other");
   if (!o->ckpt) {
     o->ckpt = g_strdup_printf ("%s.ckpt", o->out);
     o->ckpt_default = 1;
@@ -287,6 +417,7 @@ options_clear (TrainOptions * o)
   g_free (o->cache_dir);
   g_free (o->noise);
   g_free (o->hold_out);
+  g_free (o->labels);
   g_strfreev (o->manifests);
 }
 
@@ -294,7 +425,10 @@ static int
 setup_config (const TrainOptions * o, UdmlConfig * cfg)
 {
   UdmlError err = { 0 };
-  udml_config_default (cfg);
+  if (udml_data_config_build (cfg, &o->spec, &err) != UDML_OK) {
+    tool_error ("configuration: %s", err.msg);
+    return -1;
+  }
   cfg->policy = (UdmlPolicy) o->policy;
   if (o->est_norm >= 0)
     cfg->est_norm = (float) o->est_norm;
@@ -306,24 +440,86 @@ setup_config (const TrainOptions * o, UdmlConfig * cfg)
   return 0;
 }
 
-/* Every manifest, all problems reported before stopping. */
+/* The labels from the training lists (and --labels), into cfg. */
 static int
-load_data (const TrainOptions * o, const UdmlConfig * cfg,
+choose_labels (const TrainOptions * o, UdmlConfig * cfg, UdmlDataList * lists,
+    int n)
+{
+  const UdmlDataList **lp = g_new (const UdmlDataList *, n);
+  UdmlError err = { 0 };
+  gchar *text = NULL;
+  GError *gerr = NULL;
+  int ret = 0;
+
+  for (int i = 0; i < n; i++)
+    lp[i] = &lists[i];
+  if (o->labels && !g_file_get_contents (o->labels, &text, NULL, &gerr)) {
+    tool_error ("--labels: %s", gerr->message);
+    g_error_free (gerr);
+    ret = -1;
+  } else if (udml_data_choose_labels (cfg, lp, n, text, o->labels,
+          &err) != UDML_OK) {
+    tool_error ("labels: %s", err.msg);
+    ret = -1;
+  }
+  g_free (text);
+  g_free (lp);
+  return ret;
+}
+
+/* Every data source, all problems reported before stopping. */
+static int
+load_data (const TrainOptions * o, UdmlConfig * cfg,
     UdmlFeatureSet * train, UdmlFeatureSet * val)
 {
-  ToolDataOptions dopt = { o->skip_bad, o->cache_dir, o->no_cache, o->quiet };
-  int bad = 0;
-  if (tool_mpi_size () > 1)     /* each rank decodes its shard */
-    return tool_mpi_load (o->manifests, o->n_manifests, o->val, cfg, &dopt,
-        train, val) ? -1 : 0;
+  ToolDataOptions dopt = { o->skip_bad, o->cache_dir, o->no_cache, o->quiet,
+    llround (o->hop_s * 1e9)
+  };
+  int n = o->n_manifests, n_val = 0, bad = 0;
+  UdmlDataList *lists = g_new0 (UdmlDataList, n);
+  UdmlDataList *vals = g_new0 (UdmlDataList, n > 1 ? n : 1);
+  UdmlError err = { 0 };
+
   udml_feature_set_init (train, cfg);
   udml_feature_set_init (val, cfg);
-  for (int i = 0; i < o->n_manifests; i++)
-    bad |= tool_load_features (o->manifests[i], cfg, &dopt, train);
+  for (int i = 0; i < n; i++)
+    bad |= tool_read_list (o->manifests[i], &lists[i]);
   if (o->val)
-    bad |= tool_load_features (o->val, cfg, &dopt, val);
+    bad |= tool_read_list (o->val, &vals[n_val++]);
+  for (int i = 0; i < n && !bad && o->val_split > 0; i++) {
+    if (udml_data_list_split (&lists[i], o->val_split, &vals[n_val],
+            &err) != UDML_OK) {
+      tool_error ("%s: %s", o->manifests[i], err.msg);
+      bad = 1;
+    }
+    n_val++;
+  }
+  if (!bad && choose_labels (o, cfg, lists, n))
+    bad = 1;
+  if (!bad && tool_mpi_size () > 1) {   /* each rank decodes its shard */
+    if (o->val_split > 0) {
+      tool_error ("--val-split needs one process: give --val");
+      bad = 1;
+    } else {
+      bad = tool_mpi_load (o->manifests, o->n_manifests, o->val, cfg, &dopt,
+          train, val) ? 1 : 0;
+    }
+  } else if (!bad) {
+    udml_feature_set_init (train, cfg);
+    udml_feature_set_init (val, cfg);
+    for (int i = 0; i < n; i++)
+      bad |= tool_extract (&lists[i], cfg, &dopt, train);
+    for (int i = 0; i < n_val; i++)
+      bad |= tool_extract (&vals[i], cfg, &dopt, val);
+  }
   if (bad)
     tool_error ("stopping before training");
+  for (int i = 0; i < n; i++)
+    udml_data_list_clear (&lists[i]);
+  for (int i = 0; i < n_val; i++)
+    udml_data_list_clear (&vals[i]);
+  g_free (lists);
+  g_free (vals);
   return bad ? -1 : 0;
 }
 
@@ -358,7 +554,9 @@ static int
 setup_noise (TrainOptions * o, const UdmlConfig * cfg,
     const UdmlFeatureSet * train, DegradeNoise * dn, UdmlWaveSet * waves)
 {
-  ToolDataOptions dopt = { o->skip_bad, o->cache_dir, o->no_cache, o->quiet };
+  ToolDataOptions dopt = { o->skip_bad, o->cache_dir, o->no_cache, o->quiet,
+    llround (o->hop_s * 1e9)
+  };
   char names[256];
   memset (waves, 0, sizeof *waves);
   if (!o->noise && !o->hold_out)        /* the trainer's own noise */
@@ -463,14 +661,15 @@ set_provenance (UdmlModel * model, int argc, char **argv,
       "tool=" PROG "\n" "command=%s\n" "seed=%ld\n" "policy=%s\n"
       "epochs=%d\n" "batch=%d\n" "lr=%g\n" "beta=%g%s\n"
       "estimator_task_grad=%d\n" "threads=%ld\n" "noise=%s\n"
-      "data=%s (%d clips, %d skipped)\n" "val=%s (%d clips)\n"
+      "data=%s (%d windows, %d clips skipped)\n" "val=%s (%d windows)\n"
       "final_train_accuracy=%.4f\n" "final_val_accuracy=%.4f\n" "date=%s\n"
-      "train_time_s=%.1f%s\n",
+      "train_time_s=%.1f%s\n" "train_hop_s=%g\n",
       cmd, o->seed, udml_policy_name (cfg->policy), opt->epochs, opt->batch,
       opt->lr, opt->beta, opt->beta < 0 ? " (scaled to the map size)" : "",
-      opt->estimator_task_grad, o->threads, kinds, data, train->n, train->n_bad,
-      o->val ? o->val : "none", val->n, pr->last_acc, pr->last_val_acc, date,
-      train_s, o->resume ? " (this session, resumed)" : "");
+      opt->estimator_task_grad, o->threads, kinds, data, train->n,
+      train->n_bad, o->val ? o->val : o->val_split > 0 ? "split" : "none",
+      val->n, pr->last_acc, pr->last_val_acc, date, train_s,
+      o->resume ? " (this session, resumed)" : "", o->hop_s);
   udml_model_set_provenance (model, prov);
 }
 
@@ -486,14 +685,14 @@ train_and_save (int argc, char **argv, const TrainOptions * o,
 
   train_options (o, &opt, &pr);
   if (!o->quiet)
-    tool_note ("training %s on %d clips (%d validation), %d epochs, "
+    tool_note ("training %s on %d windows (%d validation), %d epochs, "
         "batch %d, lr %g, seed %ld, %ld thread%s; %zu parameters",
         udml_policy_name (udml_model_config (model)->policy),
         tool_mpi_size () > 1 ? tool_mpi_dist ()->n_global : train->n, val->n,
         opt.epochs, opt.batch, opt.lr, o->seed, o->threads,
         o->threads == 1 ? "" : "s", udml_model_num_params (model));
   double t0 = tool_now ();
-  UdmlStatus st = run_training (model, train, val, o->val != NULL, &opt, &err);
+  UdmlStatus st = run_training (model, train, val, val->n > 0, &opt, &err);
   double train_s = tool_now () - t0;
   if (tool_mpi_rank () != 0)    /* rank 0 alone reports and writes */
     return st == UDML_OK ? 0 : st == UDML_ERR_INTERRUPTED ? 130 : 1;
@@ -523,7 +722,7 @@ train_and_save (int argc, char **argv, const TrainOptions * o,
     unlink (o->ckpt);
   if (!o->quiet) {
     fmt_duration (el, sizeof el, train_s);
-    if (o->val)
+    if (val->n > 0)
       tool_note ("wrote %s (train time %s, validation accuracy %.4f)", o->out,
           el, pr.last_val_acc);
     else

@@ -6,6 +6,7 @@
  * checked against the list and the model before any of it is used. */
 #include "data-internal.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CACHE_MAGIC "UDMLFC01"
-#define CACHE_VERSION_TAG "udml-featcache-2"
+#define CACHE_MAGIC "UDMLFC02"
+#define CACHE_VERSION_TAG "udml-featcache-3"
 #define MAX_ERROR_LEN 4096
 
 static uint64_t
@@ -24,12 +25,19 @@ hash_int (uint64_t h, int64_t v)
 }
 
 uint64_t
-udml_data_cache_key (const UdmlDataList * list, const UdmlConfig * cfg)
+udml_data_cache_key (const UdmlDataList * list, const UdmlConfig * cfg,
+    int64_t hop_ns)
 {
   uint64_t h = UDML_DATA_HASH_INIT;
   h = udml_data_hash (h, CACHE_VERSION_TAG, sizeof CACHE_VERSION_TAG);
   h = hash_int (h, (int64_t) list->digest);
   h = hash_int (h, (int64_t) udml_data_config_key (cfg));
+  h = hash_int (h, hop_ns);
+  for (int i = 0; i < list->n_items; i++) {
+    const UdmlDataItem *it = &list->items[i];
+    h = udml_data_hash (h, &it->start_s, sizeof it->start_s);
+    h = udml_data_hash (h, &it->end_s, sizeof it->end_s);
+  }
   for (int i = 0; i < list->n_items; i++) {
     const UdmlDataItem *it = &list->items[i];
     const char *paths[2] = { it->a_path, it->v_path };
@@ -94,17 +102,33 @@ out:
   return st;
 }
 
-/* The per-item table: errors into errs, labels into set->y. */
+static int
+alloc_rows (UdmlFeatureSet * set, int n)
+{
+  size_t rows = (size_t) (n > 0 ? n : 1);
+  for (int m = 0; m < set->n_mod; m++)
+    if (!(set->x[m] = malloc (rows * set->F[m] * sizeof (float))))
+      return -1;
+  return (set->y = malloc (rows * sizeof (int))) ? 0 : -1;
+}
+
+/* The per-item table: errors into errs, window counts into wins, labels
+ * into set->y (allocated here, once the row count is known to fit). */
 static UdmlStatus
 read_items (Reader * r, const char *path, const UdmlDataList * list,
-    int K, char **errs, UdmlFeatureSet * set, UdmlError * err)
+    int K, char **errs, int *wins, UdmlFeatureSet * set, UdmlError * err)
 {
   UdmlStatus st = UDML_OK;
+  int32_t *labs = calloc ((size_t) list->n_items + 1, sizeof *labs);
+  uint64_t rows = 0, row_bytes = 0;
+  if (!labs)
+    return udml_error_set (err, UDML_ERR_NOMEM, "out of memory");
   for (int i = 0; i < list->n_items; i++) {
     const UdmlDataItem *it = &list->items[i];
     int32_t line, lab;
-    uint32_t l;
-    if (rd (r, &line, 4) || rd (r, &lab, 4) || rd (r, &l, 4))
+    uint32_t l, nw;
+    if (rd (r, &line, 4) || rd (r, &lab, 4) || rd (r, &nw, 4)
+        || rd (r, &l, 4))
       BAD ("%s: truncated item table", path);
     if (line != it->line)
       BAD ("%s: item %d is line %d, the list's line %d", path, i, line,
@@ -112,11 +136,14 @@ read_items (Reader * r, const char *path, const UdmlDataList * list,
     if (l > MAX_ERROR_LEN || l > r->n - r->pos)
       BAD ("%s: item %d: error text of %u bytes", path, i, l);
     if (l > 0) {
-      if (lab != -1)
-        BAD ("%s: item %d: label %d on a bad item", path, i, lab);
+      if (lab != -1 || nw != 0)
+        BAD ("%s: item %d: label %d, %u windows on a bad item", path, i, lab,
+            nw);
       errs[i] = malloc (l + 1);
-      if (!errs[i])
-        return udml_error_set (err, UDML_ERR_NOMEM, "out of memory");
+      if (!errs[i]) {
+        st = udml_error_set (err, UDML_ERR_NOMEM, "out of memory");
+        goto out;
+      }
       rd (r, errs[i], l);
       errs[i][l] = '\0';
       continue;
@@ -125,9 +152,24 @@ read_items (Reader * r, const char *path, const UdmlDataList * list,
     if (lab < 0 || lab >= K || it->error || lab != it->y)
       BAD ("%s: item %d (line %d): label %d, the list says %d (K = %d)", path,
           i, it->line, lab, it->error ? -1 : it->y, K);
-    set->y[set->n++] = lab;
+    labs[i] = lab;
+    wins[i] = (int) (nw > (uint32_t) INT32_MAX ? INT32_MAX : nw);
+    rows += nw;
   }
+  /* the rows must be in the file: no allocation on a forged count */
+  for (int m = 0; m < set->n_mod; m++)
+    row_bytes += set->F[m] * sizeof (float);
+  if (rows > (uint64_t) INT32_MAX || rows * row_bytes > r->n - r->pos)
+    BAD ("%s: %" PRIu64 " feature rows, the file holds fewer", path, rows);
+  if (alloc_rows (set, (int) rows)) {
+    st = udml_error_set (err, UDML_ERR_NOMEM, "out of memory");
+    goto out;
+  }
+  for (int i = 0; i < list->n_items; i++)
+    for (int w = 0; w < (errs[i] ? 0 : wins[i]); w++)
+      set->y[set->n++] = labs[i];
 out:
+  free (labs);
   return st;
 }
 
@@ -151,16 +193,6 @@ out:
   return st;
 }
 
-static int
-alloc_rows (UdmlFeatureSet * set, int n)
-{
-  size_t rows = (size_t) (n > 0 ? n : 1);
-  for (int m = 0; m < set->n_mod; m++)
-    if (!(set->x[m] = malloc (rows * set->F[m] * sizeof (float))))
-      return -1;
-  return (set->y = malloc (rows * sizeof (int))) ? 0 : -1;
-}
-
 UdmlStatus
 udml_data_cache_read (const char *path, uint64_t key, UdmlDataList * list,
     const UdmlConfig * cfg, UdmlFeatureSet * out, UdmlError * err)
@@ -168,6 +200,7 @@ udml_data_cache_read (const char *path, uint64_t key, UdmlDataList * list,
   size_t len = 0;
   char *buf = udml_data_read_file (path, &len);
   char **errs = NULL;
+  int *wins = NULL;
   uint64_t sum;
   UdmlStatus st = UDML_OK;
 
@@ -180,13 +213,14 @@ udml_data_cache_read (const char *path, uint64_t key, UdmlDataList * list,
   if (udml_data_hash (UDML_DATA_HASH_INIT, buf, len - 8) != sum)
     BAD ("%s: checksum mismatch", path);
   errs = calloc ((size_t) list->n_items + 1, sizeof *errs);
-  if (!errs || alloc_rows (out, list->n_items)) {
+  wins = calloc ((size_t) list->n_items + 1, sizeof *wins);
+  if (!errs || !wins) {
     st = udml_error_set (err, UDML_ERR_NOMEM, "out of memory");
     goto out;
   }
   Reader r = { (const unsigned char *) buf, len - 8, 0 };
   if ((st = read_head (&r, path, key, list, out, err)) != UDML_OK
-      || (st = read_items (&r, path, list, cfg->n_classes, errs, out,
+      || (st = read_items (&r, path, list, cfg->n_classes, errs, wins, out,
               err)) != UDML_OK
       || (st = read_features (&r, path, out, err)) != UDML_OK)
     goto out;
@@ -194,6 +228,7 @@ udml_data_cache_read (const char *path, uint64_t key, UdmlDataList * list,
   for (int i = 0; i < list->n_items; i++) {
     free (list->items[i].error);
     list->items[i].error = errs[i];
+    list->items[i].n_windows = errs[i] ? 0 : wins[i];
     errs[i] = NULL;
   }
 out:
@@ -201,6 +236,7 @@ out:
     for (int i = 0; i < list->n_items; i++)
       free (errs[i]);
   free (errs);
+  free (wins);
   free (buf);
   if (st != UDML_OK) {
     udml_feature_set_clear (out);
@@ -235,7 +271,6 @@ write_body (Writer * w, uint64_t key, const UdmlDataList * list,
     const UdmlFeatureSet * set)
 {
   uint32_t n_items = (uint32_t) list->n_items, n_mod = (uint32_t) set->n_mod;
-  int gi = 0;
   put (w, CACHE_MAGIC, 8);
   put (w, &key, 8);
   put (w, &n_items, 4);
@@ -247,12 +282,14 @@ write_body (Writer * w, uint64_t key, const UdmlDataList * list,
   for (int i = 0; i < list->n_items; i++) {
     const UdmlDataItem *it = &list->items[i];
     int32_t line = it->line;
-    int32_t lab = it->error ? -1 : set->y[gi++];
+    int32_t lab = it->error ? -1 : it->y;
+    uint32_t nw = it->error ? 0 : (uint32_t) it->n_windows;
     uint32_t l = it->error ? (uint32_t) strlen (it->error) : 0;
     if (l > MAX_ERROR_LEN)
       l = MAX_ERROR_LEN;
     put (w, &line, 4);
     put (w, &lab, 4);
+    put (w, &nw, 4);
     put (w, &l, 4);
     put (w, it->error, l);
   }
@@ -264,10 +301,13 @@ UdmlStatus
 udml_data_cache_write (const char *path, uint64_t key,
     const UdmlDataList * list, const UdmlFeatureSet * set, UdmlError * err)
 {
-  if (udml_data_list_count_bad (list) + set->n != list->n_items)
+  int rows = 0;
+  for (int i = 0; i < list->n_items; i++)
+    rows += list->items[i].error ? 0 : list->items[i].n_windows;
+  if (rows != set->n)
     return udml_error_set (err, UDML_ERR_ARG,
-        "%s: %d features for %d usable items", path, set->n,
-        list->n_items - udml_data_list_count_bad (list));
+        "%s: %d feature rows for %d windows of the usable items", path,
+        set->n, rows);
   char *tmp = udml_data_printf ("%s.tmp.%ld", path, (long) getpid ());
   Writer w = { tmp ? fopen (tmp, "wb") : NULL, UDML_DATA_HASH_INIT, 0 };
   int ok = 0;

@@ -86,7 +86,8 @@ udml_data_check_config (const UdmlConfig * cfg, UdmlError * err)
       h = s->n_mels;
       w = udml_media_mel_frames (s, n);
     } else {
-      c = s->frame_channels;
+      c = s->frame_channels * (s->frames_per_window > 1 ?
+          s->frames_per_window : 1);
       h = s->frame_height;
       w = s->frame_width;
     }
@@ -123,6 +124,9 @@ udml_data_config_key (const UdmlConfig * cfg)
     s->frame_channels, s->fps_num, s->fps_den, s->window_ns, s->hop_ns,
     cfg->n_modalities
   };
+  /* one frame per window hashes as before, so old caches stay valid */
+  if (s->frames_per_window > 1)
+    h = hash_int (h, s->frames_per_window);
   for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
     h = hash_int (h, ints[i]);
   h = hash_float (h, s->fmin);
@@ -198,49 +202,106 @@ decode_media (UdmlDataItem * it, const UdmlFeatureSpec * spec,
   return 0;
 }
 
-/* Window 0 of one item into the outputs (NULL for a modality the model does
- * not use). Returns 0, or -1 with the reason in it->error (left NULL when
- * even that could not be allocated). */
-static int
-decode_item (UdmlDataItem * it, const UdmlFeatureSpec * spec,
-    UdmlWindower * win, float *a_out, float *v_out)
+/* Timestamps may round a clip a little short of a whole window. */
+#define LENGTH_SLACK_NS INT64_C(20000000)
+
+/* Length of the media the model reads from an item: the shorter of its
+ * audio and its video (a still image lasts forever). */
+static int64_t
+media_length (const UdmlMediaClip * pa, const UdmlMediaClip * pv,
+    const UdmlFeatureSpec * spec, int use_audio, int use_video)
 {
+  int64_t len = INT64_MAX;
+  if (use_audio)
+    len = (int64_t) ((double) pa->n_samples * 1e9 / spec->sample_rate + 0.5);
+  if (use_video && pv->n_frames > 1 && pv->duration_ns < len)
+    len = pv->duration_ns;
+  return len == INT64_MAX ? spec->window_ns : len;
+}
+
+/* Room for n rows in total, growing geometrically. */
+static int
+feature_set_grow (UdmlFeatureSet * set, int n, int *cap)
+{
+  if (n <= *cap)
+    return 0;
+  int nc = *cap * 2 > n ? *cap * 2 : n + 64;
+  if (feature_set_reserve (set, nc))
+    return -1;
+  *cap = nc;
+  return 0;
+}
+
+/* Every window of one item that fits, appended to out. Returns 0, or -1
+ * with the reason in it->error (left NULL when even that could not be
+ * allocated, or when out could not grow). */
+static int
+decode_item (UdmlDataItem * it, const UdmlConfig * cfg, int64_t hop,
+    UdmlWindower * win, UdmlFeatureSet * out, int *cap)
+{
+  const UdmlFeatureSpec *spec = &cfg->features;
+  int m_audio = udml_config_find (cfg, UDML_MODALITY_AUDIO);
+  int m_video = udml_config_find (cfg, UDML_MODALITY_VIDEO);
   UdmlMediaClip ca, cv;
   UdmlError e = { 0 };
   int ret = -1;
   memset (&ca, 0, sizeof ca);
   memset (&cv, 0, sizeof cv);
 
+  it->n_windows = 0;
   if (decode_media (it, spec, &ca, &cv))
     goto out;
   const UdmlMediaClip *pa = &ca, *pv = it->v_path == it->a_path ? &ca : &cv;
-  if (a_out && !pa->pcm) {
+  if (m_audio >= 0 && !pa->pcm) {
     it->error = udml_data_printf ("no audio stream");
     goto out;
   }
-  if (v_out && !pv->frames) {
+  if (m_video >= 0 && !pv->frames) {
     it->error = udml_data_printf ("no video stream%s",
         pv != pa ? " or image" : "");
     goto out;
   }
-  udml_media_windower_reset (win, 0);
-  if (udml_media_clip_features (win, pa, pv, a_out, v_out, &e) != UDML_OK)
-    it->error = udml_data_printf ("%s", strip_path (e.msg, it->a_path));
-  else
-    ret = 0;
+  int64_t len = media_length (pa, pv, spec, m_audio >= 0, m_video >= 0);
+  int64_t t0 = 0, t1 = len;
+  if (it->end_s >= 0) {
+    t0 = (int64_t) (it->start_s * 1e9 + 0.5);
+    t1 = (int64_t) (it->end_s * 1e9 + 0.5);
+    if (t1 > len + LENGTH_SLACK_NS) {
+      it->error = udml_data_printf ("end %g s is past the end of the media "
+          "(%.3f s)", it->end_s, len / 1e9);
+      goto out;
+    }
+  }
+  for (int64_t t = t0; t + spec->window_ns <= t1 + LENGTH_SLACK_NS; t += hop) {
+    if (feature_set_grow (out, out->n + 1, cap))
+      goto out;
+    float *a_out = m_audio >= 0 ? out->x[m_audio]
+        + (size_t) out->n * out->F[m_audio] : NULL;
+    float *v_out = m_video >= 0 ? out->x[m_video]
+        + (size_t) out->n * out->F[m_video] : NULL;
+    if (udml_media_clip_window (win, pa, pv, t, a_out, v_out, &e) != UDML_OK) {
+      it->error = udml_data_printf ("%s", strip_path (e.msg, it->a_path));
+      out->n -= it->n_windows;
+      it->n_windows = 0;
+      goto out;
+    }
+    out->y[out->n++] = it->y;
+    it->n_windows++;
+  }
+  ret = 0;
 out:
   udml_media_clip_clear (&ca);
   udml_media_clip_clear (&cv);
   return ret;
 }
 
-/* Decodes every usable item of list into out (room for n_items rows). */
+/* Decodes every usable item of list into out. */
 static UdmlStatus
 decode_all (UdmlDataList * list, const UdmlConfig * cfg,
     const UdmlExtractOptions * opt, UdmlFeatureSet * out, UdmlError * err)
 {
-  int m_audio = udml_config_find (cfg, UDML_MODALITY_AUDIO);
-  int m_video = udml_config_find (cfg, UDML_MODALITY_VIDEO);
+  int64_t hop = opt && opt->hop_ns > 0 ? opt->hop_ns : cfg->features.hop_ns;
+  int cap = 0;
   UdmlWindower *win = udml_media_windower_new (&cfg->features, err);
   if (!win)
     return err ? err->code : UDML_ERR_ARG;
@@ -248,18 +309,12 @@ decode_all (UdmlDataList * list, const UdmlConfig * cfg,
   out->n = 0;
   for (int i = 0; i < list->n_items; i++) {
     UdmlDataItem *it = &list->items[i];
-    if (!it->error) {
-      float *a_out = m_audio >= 0 ? out->x[m_audio]
-          + (size_t) out->n * out->F[m_audio] : NULL;
-      float *v_out = m_video >= 0 ? out->x[m_video]
-          + (size_t) out->n * out->F[m_video] : NULL;
-      if (decode_item (it, &cfg->features, win, a_out, v_out) == 0)
-        out->y[out->n++] = it->y;
-      else if (!it->error) {
-        udml_media_windower_free (win);
-        return udml_error_set (err, UDML_ERR_NOMEM, "%s: out of memory",
-            list->origin);
-      }
+    it->n_windows = 0;
+    if (!it->error && decode_item (it, cfg, hop, win, out, &cap)
+        && !it->error) {
+      udml_media_windower_free (win);
+      return udml_error_set (err, UDML_ERR_NOMEM, "%s: out of memory",
+          list->origin);
     }
     if (opt && opt->progress)
       opt->progress (i + 1, list->n_items, opt->progress_user);
@@ -295,7 +350,8 @@ udml_data_extract (UdmlDataList * list, const UdmlConfig * cfg,
     UdmlExtractReport * report, UdmlError * err)
 {
   UdmlError cerr = { 0 };
-  uint64_t key = udml_data_cache_key (list, cfg);
+  int64_t hop = opt && opt->hop_ns > 0 ? opt->hop_ns : cfg->features.hop_ns;
+  uint64_t key = udml_data_cache_key (list, cfg, hop);
   UdmlStatus st;
 
   memset (report, 0, sizeof *report);
@@ -315,7 +371,7 @@ udml_data_extract (UdmlDataList * list, const UdmlConfig * cfg,
           cerr.msg);
   }
   if (!report->from_cache) {
-    if (feature_set_reserve (out, list->n_items))
+    if (feature_set_reserve (out, 1))
       return udml_error_set (err, UDML_ERR_NOMEM, "%s: out of memory",
           list->origin);
     st = decode_all (list, cfg, opt, out, err);
@@ -326,7 +382,10 @@ udml_data_extract (UdmlDataList * list, const UdmlConfig * cfg,
             &cerr) != UDML_OK)
       report->cache_write_failed = 1;
   }
-  report->n_good = out->n;
   report->n_bad = udml_data_list_count_bad (list);
+  report->n_good = list->n_items - report->n_bad;
+  report->n_windows = out->n;
+  for (int i = 0; i < list->n_items; i++)
+    report->n_short += !list->items[i].error && list->items[i].n_windows == 0;
   return UDML_OK;
 }

@@ -11,7 +11,7 @@
 /* Column indices named by the header; -1 when absent. */
 typedef struct
 {
-  int path, audio, video, label;
+  int path, audio, video, label, start, end;
   int n;
 } Columns;
 
@@ -117,7 +117,7 @@ list_add (UdmlDataList * list, int *cap)
 static int
 parse_header (char **f, int nf, Columns * c)
 {
-  c->path = c->audio = c->video = c->label = -1;
+  c->path = c->audio = c->video = c->label = c->start = c->end = -1;
   for (int i = 0; i < nf; i++) {
     if (strcmp (f[i], "path") == 0)
       c->path = i;
@@ -127,9 +127,44 @@ parse_header (char **f, int nf, Columns * c)
       c->video = i;
     else if (strcmp (f[i], "label") == 0)
       c->label = i;
+    else if (strcmp (f[i], "start") == 0)
+      c->start = i;
+    else if (strcmp (f[i], "end") == 0)
+      c->end = i;
   }
   c->n = nf;
-  return c->label < 0 || (c->path < 0 && (c->audio < 0 || c->video < 0));
+  return c->label < 0 || (c->path < 0 && (c->audio < 0 || c->video < 0))
+      || (c->start < 0) != (c->end < 0);
+}
+
+/* A time in seconds: a finite number >= 0 and nothing else. */
+static int
+parse_seconds (const char *s, double *out)
+{
+  char *end;
+  errno = 0;
+  *out = strtod (s, &end);
+  return *s == '\0' || *end != '\0' || errno || !(*out >= 0)
+      || *out > 1e9 ? -1 : 0;
+}
+
+/* The segment of a row into it, or the reason in it->error. */
+static void
+parse_segment (UdmlDataItem * it, char **f, const Columns * c)
+{
+  double s, e;
+  if (parse_seconds (f[c->start], &s))
+    it->error = udml_data_printf ("start '%s' is not a time in seconds >= 0",
+        f[c->start]);
+  else if (parse_seconds (f[c->end], &e))
+    it->error = udml_data_printf ("end '%s' is not a time in seconds >= 0",
+        f[c->end]);
+  else if (e <= s)
+    it->error = udml_data_printf ("end %g s is not after start %g s", e, s);
+  else {
+    it->start_s = s;
+    it->end_s = e;
+  }
 }
 
 /* Fills one item from a data row; -1 when out of memory. */
@@ -152,7 +187,14 @@ parse_row (UdmlDataItem * it, char **f, int nf, const Columns * c,
     it->v_path = udml_data_resolve (dir, f[c->video]);
   }
   it->label = udml_data_strdup (f[c->label]);
-  return it->a_path && it->v_path && it->label ? 0 : -1;
+  if (!it->a_path || !it->v_path || !it->label)
+    return -1;
+  if (c->start >= 0) {
+    parse_segment (it, f, c);
+    if (it->start_s == 0 && it->end_s < 0 && !it->error)
+      return -1;
+  }
+  return 0;
 }
 
 /* Cuts the next line off *save (in place); NULL at the end. */
@@ -180,7 +222,7 @@ next_line (char **save)
 static UdmlStatus
 parse_lines (UdmlDataList * list, char *text, const char *dir, UdmlError * err)
 {
-  Columns cols;
+  Columns cols = { -1, -1, -1, -1, -1, -1, 0 };
   int have_header = 0, cap = 0, lineno = 0;
   char *save = text, *line;
 
@@ -202,8 +244,8 @@ parse_lines (UdmlDataList * list, char *text, const char *dir, UdmlError * err)
     if (!have_header) {
       if (parse_header (f, nf, &cols))
         return udml_error_set (err, UDML_ERR_FORMAT,
-            "%s:%d: header must be `path,label` or `audio,video,label`",
-            list->origin, lineno);
+            "%s:%d: header must be `path,label` or `audio,video,label`, "
+            "optionally with `start,end`", list->origin, lineno);
       have_header = 1;
       continue;
     }

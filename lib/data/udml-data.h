@@ -35,6 +35,8 @@ typedef struct {
   double start_s, end_s; /* segment in seconds; end_s < 0: from 0, window 0 */
   int y;                 /* index into the bound model's labels; -1 unknown */
   char *error;           /* NULL while usable: why it cannot be used */
+  int n_windows;         /* feature rows it gave (0: shorter than a window);
+                          * set by udml_data_extract */
 } UdmlDataItem;
 
 typedef struct {
@@ -46,10 +48,12 @@ typedef struct {
 
 /* Reads a CSV manifest with a header naming its columns: `path,label` (one
  * file with audio and video streams) or `audio,video,label` (separate
- * files; an image is a one-frame video). Paths are relative to the
+ * files; an image is a one-frame video), each optionally with `start,end`
+ * (seconds: a labelled segment of the media). Paths are relative to the
  * manifest; quotes, CRLF, a BOM, blank and `#` lines are allowed. A row
- * with too few fields becomes an item with an error; an unusable manifest
- * (unreadable, no header, no rows) is an error naming the file. */
+ * with too few fields or a bad segment becomes an item with an error; an
+ * unusable manifest (unreadable, no header, no rows) is an error naming
+ * the file. */
 UdmlStatus udml_data_list_read_manifest (UdmlDataList *list, const char *path,
     UdmlError *err);
 
@@ -58,7 +62,35 @@ UdmlStatus udml_data_list_read_manifest (UdmlDataList *list, const char *path,
 UdmlStatus udml_data_list_parse_manifest (UdmlDataList *list, const char *origin,
     const char *text, size_t len, UdmlError *err);
 
+/* Reads a folder per class: every regular, non-hidden file of
+ * dir/<label>/ is an item of that label (line 0), in byte order of the
+ * names. Whether libav can use a file is found out when extracting. */
+UdmlStatus udml_data_list_read_folder (UdmlDataList *list, const char *dir,
+    UdmlError *err);
+
+/* A folder per class when path is a directory, else a manifest. */
+UdmlStatus udml_data_list_read (UdmlDataList *list, const char *path,
+    UdmlError *err);
+
 void udml_data_list_clear (UdmlDataList *list);
+
+/* Chooses the model's label set into cfg->labels / n_classes: labels_text
+ * (NULL: none), a file's text (named by labels_origin in messages) with
+ * one label per line, fixes them and their order (a data label missing
+ * from it then fails udml_data_list_bind on its row); otherwise the labels
+ * are the byte-sorted union of the usable items of lists. Labels must be valid UTF-8 of 1 to
+ * UDML_NAME_LEN - 1 bytes (an error lists every other), 2 to
+ * UDML_MAX_CLASSES of them. */
+UdmlStatus udml_data_choose_labels (UdmlConfig *cfg,
+    const UdmlDataList *const *lists, int n_lists, const char *labels_text,
+    const char *labels_origin, UdmlError *err);
+
+/* Moves a deterministic fraction of list's items, chosen evenly within
+ * each label (at least one of a label with two or more items, never all),
+ * into val (initialised here). Both digests change, so each has its own
+ * feature cache. */
+UdmlStatus udml_data_list_split (UdmlDataList *list, double fraction,
+    UdmlDataList *val, UdmlError *err);
 
 /* Sets every item's y from cfg's labels; an unknown label becomes the
  * item's error. Returns UDML_ERR_NOMEM or UDML_OK. */
@@ -108,10 +140,14 @@ typedef struct {
   int no_cache;              /* never read or write a cache */
   UdmlDataProgressFunc progress;
   void *progress_user;
+  int64_t hop_ns;            /* step between the windows of a clip; 0: the
+                              * model's hop */
 } UdmlExtractOptions;
 
 typedef struct {
-  int n_good, n_bad;
+  int n_good, n_bad;         /* items */
+  int n_windows;             /* feature rows */
+  int n_short;               /* usable items shorter than one window */
   int from_cache;            /* the features came from a valid cache */
   int cache_rejected;        /* a cache was there but did not check out */
   char cache_reason[512];    /* why, when cache_rejected */
@@ -119,10 +155,13 @@ typedef struct {
   char cache_path[1024];     /* "" when no cache is used */
 } UdmlExtractReport;
 
-/* Decodes window 0 of every usable item of a bound list for cfg (or loads
- * them from the cache) into out, which it initialises: out->y[i] is the
- * label of the i-th usable item. Items that fail get their error set and
- * are counted in report->n_bad; that is not an error of the call.
+/* Decodes every window that fits in each usable item (its segment, or the
+ * whole media) at opt->hop_ns steps, as the element windows the clip alone
+ * (or loads them from the cache) into out, which it initialises: rows in
+ * item order, it->n_windows per item, each with the item's label. A segment
+ * that ends past the media is an item error. Items that fail get their
+ * error set and are counted in report->n_bad; that is not an error of the
+ * call.
  * Returns UDML_OK, UDML_ERR_NOMEM or an error from the feature set-up. */
 UdmlStatus udml_data_extract (UdmlDataList *list, const UdmlConfig *cfg,
     const UdmlExtractOptions *opt, UdmlFeatureSet *out,
@@ -156,13 +195,16 @@ void udml_wave_set_clear (UdmlWaveSet *set);
 /* ------------------------------------------------------------------ cache */
 
 /* Cache file (one per list and feature configuration), written atomically:
- *   "UDMLFC01" | u64 key | u32 n_items | u32 M | M x u32 F
- *   | n_items x (i32 line, i32 label or -1, u32 len, len bytes of error)
- *   | per modality: n_good x F floats | u64 FNV-1a of everything before. */
+ *   "UDMLFC02" | u64 key | u32 n_items | u32 M | M x u32 F
+ *   | n_items x (i32 line, i32 label or -1, u32 windows, u32 len,
+ *                len bytes of error)
+ *   | per modality: n_rows x F floats | u64 FNV-1a of everything before. */
 
-/* The key of list under cfg: the list digest, the config key, and the size
- * and mtime of every referenced file, so any change misses the cache. */
-uint64_t udml_data_cache_key (const UdmlDataList *list, const UdmlConfig *cfg);
+/* The key of list under cfg and the window step: the list digest, the
+ * config key, the hop, and the size and mtime of every referenced file, so
+ * any change misses the cache. */
+uint64_t udml_data_cache_key (const UdmlDataList *list, const UdmlConfig *cfg,
+    int64_t hop_ns);
 
 /* Reads a cache for a bound list. Every field is checked against the list
  * and the model: key, counts, shapes, lines, each label equal to the item's
@@ -177,5 +219,31 @@ UdmlStatus udml_data_cache_read (const char *path, uint64_t key,
 /* Writes set (the usable items of list, in order) atomically. */
 UdmlStatus udml_data_cache_write (const char *path, uint64_t key,
     const UdmlDataList *list, const UdmlFeatureSet *set, UdmlError *err);
+
+/* ------------------------------------------------------------ input spec */
+
+/* What a user chooses about a model's inputs; udml_data_config_build turns
+ * it into a UdmlConfig whose shapes follow from its feature spec. */
+typedef struct {
+  double window_s;           /* 1.0 */
+  int width, height;         /* 64 x 64 */
+  int channels;              /* 1 grey, 3 RGB */
+  int fps;                   /* 10 */
+  int frames;                /* frames per window, 1 */
+  int sample_rate;           /* 16000 */
+  int n_mels;                /* 64 */
+  int n_stages;              /* 4 */
+  int widths[UDML_MAX_STAGES]; /* 16, 32, 64, 128: both encoders */
+} UdmlSpecParams;
+
+void udml_spec_params_default (UdmlSpecParams *p);
+
+/* Checks every value (the message names the value and why: a frame too
+ * small for the stages, a window shorter than one FFT, ...) and fills cfg:
+ * the default configuration with this feature spec, input shapes and
+ * encoder widths; the FFT window and hop are 25 ms and 10 ms at the rate,
+ * the element's hop is the window. The defaults give udml_config_default. */
+UdmlStatus udml_data_config_build (UdmlConfig *cfg, const UdmlSpecParams *p,
+    UdmlError *err);
 
 #endif /* UDML_DATA_H */

@@ -90,7 +90,8 @@ UdmlStatus udml_media_scale (UdmlScaler *s, UdmlMediaPixelFormat fmt, int width,
 /* Window k covers [k*hop, k*hop + window) on the caller's time line. Audio
  * is placed by timestamp; holes are zero and lower the coverage. The video
  * input of a window is the frame shown at the window's midpoint (else the
- * nearest frame inside the window).
+ * nearest frame inside the window); with T frames per window, the frames
+ * shown at the middles of T equal parts, stacked.
  *
  * A stretch with no data at all (a timestamp jump, a long GAP) yields ONE
  * gap window instead of one empty window per hop: gap = 1, start_ns..end_ns
@@ -102,7 +103,7 @@ typedef struct {
   int64_t n_windows;         /* 1, or the empty windows a gap skips */
   int64_t start_ns, end_ns;
   const float *audio;        /* 1 x n_mels x frames, borrowed until the next call */
-  const float *video;        /* C x H x W, borrowed until the next call */
+  const float *video;        /* T x C x H x W, borrowed until the next call */
   float coverage[2];         /* indexed by UdmlModalityKind, 0..1 */
   int partial;               /* a modality's data stops inside the window
                               * (EOS, timeout) and covers less than it */
@@ -156,9 +157,15 @@ UdmlStatus udml_media_decode_file (const char *path, const UdmlFeatureSpec *spec
 void udml_media_clip_clear (UdmlMediaClip *clip);
 
 /* Features of window 0 of a decoded clip through the shared windower.
- * audio_out: 1 x n_mels x frames; video_out: C x H x W. Either may be NULL. */
+ * audio_out: 1 x n_mels x frames; video_out: T x C x H x W (T frames per
+ * window). Either may be NULL. */
 UdmlStatus udml_media_clip_features (UdmlWindower *w, const UdmlMediaClip *audio_clip,
     const UdmlMediaClip *video_clip, float *audio_out, float *video_out, UdmlError *err);
+/* The same for the window that starts t0_ns into the clip: the features
+ * the windower gives for that window of the clip alone. */
+UdmlStatus udml_media_clip_window (UdmlWindower *w, const UdmlMediaClip *audio_clip,
+    const UdmlMediaClip *video_clip, int64_t t0_ns, float *audio_out, float *video_out,
+    UdmlError *err);
 
 /* -------------------------------------------- degradation kind "blocky" */
 

@@ -24,9 +24,9 @@ typedef struct
 {
   int64_t k;                    /* window index held */
   int has;
-  int64_t dist;                 /* distance of the held frame to the midpoint */
+  int64_t dist[UDML_MAX_WINDOW_FRAMES]; /* of each held frame to its instant */
   int64_t covered_ns;           /* display time of frames inside the window */
-  float *frame;                 /* C x H x W */
+  float *frame;                 /* T x C x H x W, T = frames per window */
 } VideoSlot;
 
 struct UdmlWindower
@@ -50,6 +50,7 @@ struct UdmlWindower
 
   /* video, in ns */
   size_t frame_size;            /* C*H*W */
+  int n_frames;                 /* T: frames per window */
   int n_slots;
   VideoSlot *slots;
   float *slot_mem;
@@ -62,6 +63,12 @@ struct UdmlWindower
   float *last;
   float *vid_out;
 };
+
+static int
+window_frames (const UdmlFeatureSpec * spec)
+{
+  return spec->frames_per_window > 1 ? spec->frames_per_window : 1;
+}
 
 static int64_t
 ns_to_samples (const UdmlWindower * w, int64_t ns)
@@ -135,19 +142,21 @@ udml_media_windower_new (const UdmlFeatureSpec * spec, UdmlError * err)
 
   w->frame_size =
       (size_t) spec->frame_channels * spec->frame_height * spec->frame_width;
+  w->n_frames = window_frames (spec);
   w->n_slots = (int) (horizon / spec->hop_ns) + 2;
   if (w->n_slots > MAX_SLOTS)
     w->n_slots = MAX_SLOTS;
   w->slots = calloc (w->n_slots, sizeof (VideoSlot));
-  w->slot_mem = calloc (w->frame_size * w->n_slots, sizeof (float));
+  w->slot_mem = calloc (w->frame_size * w->n_frames * w->n_slots,
+      sizeof (float));
   w->pend = calloc (w->frame_size, sizeof (float));
   w->last = calloc (w->frame_size, sizeof (float));
-  w->vid_out = calloc (w->frame_size, sizeof (float));
+  w->vid_out = calloc (w->frame_size * w->n_frames, sizeof (float));
   if (!w->ring || !w->have || !w->win_pcm || !w->mel_out || !w->slots
       || !w->slot_mem || !w->pend || !w->last || !w->vid_out)
     goto nomem;
   for (i = 0; i < w->n_slots; i++)
-    w->slots[i].frame = w->slot_mem + w->frame_size * i;
+    w->slots[i].frame = w->slot_mem + w->frame_size * w->n_frames * i;
   udml_media_windower_reset (w, 0);
   return w;
 
@@ -164,29 +173,46 @@ slot_of (UdmlWindower * w, int64_t k)
   return &w->slots[k % w->n_slots];
 }
 
-/* Offers frame [p, e) to window k's slot. */
+/* Distance of the display interval [p, e) to instant t. */
+static int64_t
+frame_distance (int64_t p, int64_t e, int64_t t)
+{
+  if (p <= t && t < e)
+    return 0;
+  if (e <= t)
+    return t - e + 1;           /* e is exclusive: last shown instant is e - 1 */
+  return p - t;
+}
+
+/* Instant i of the T a window samples: the middles of T equal parts, so
+ * one frame is the frame at the window's midpoint. */
+static int64_t
+frame_instant (const UdmlWindower * w, int64_t start, int i)
+{
+  return start + (w->spec.window_ns * (2 * i + 1)) / (2 * w->n_frames);
+}
+
+/* Offers frame [p, e) to window k's slot: each of its T instants keeps the
+ * frame shown then, else the nearest one inside the window. */
 static void
 slot_offer (UdmlWindower * w, VideoSlot * sl, const float *frame, int64_t p,
     int64_t e)
 {
   int64_t start = sl->k * w->spec.hop_ns, end = start + w->spec.window_ns;
-  int64_t mid = start + w->spec.window_ns / 2;
-  int64_t lo = p > start ? p : start, hi = e < end ? e : end, dist;
+  int64_t lo = p > start ? p : start, hi = e < end ? e : end;
 
   if (hi <= lo)
     return;
   sl->covered_ns += hi - lo;
-  if (p <= mid && mid < e)
-    dist = 0;
-  else if (e <= mid)
-    dist = mid - e + 1;         /* e is exclusive: last shown instant is e - 1 */
-  else
-    dist = p - mid;
-  if (!sl->has || dist < sl->dist) {
-    memcpy (sl->frame, frame, w->frame_size * sizeof (float));
-    sl->dist = dist;
-    sl->has = 1;
+  for (int i = 0; i < w->n_frames; i++) {
+    int64_t dist = frame_distance (p, e, frame_instant (w, start, i));
+    if (!sl->has || dist < sl->dist[i]) {
+      memcpy (sl->frame + w->frame_size * i, frame,
+          w->frame_size * sizeof (float));
+      sl->dist[i] = dist;
+    }
   }
+  sl->has = 1;
 }
 
 static void
@@ -196,7 +222,8 @@ slot_open (UdmlWindower * w, int64_t k)
 
   sl->k = k;
   sl->has = 0;
-  sl->dist = INT64_MAX;
+  for (int i = 0; i < UDML_MAX_WINDOW_FRAMES; i++)
+    sl->dist[i] = INT64_MAX;
   sl->covered_ns = 0;
   if (w->has_last)
     slot_offer (w, sl, w->last, w->last_pts, w->last_end);
@@ -468,9 +495,10 @@ udml_media_windower_next (UdmlWindower * w, int force, UdmlMediaWindow * out)
   if (force && w->has_pend)
     slot_offer (w, sl, w->pend, w->pend_pts, end);
   if (sl->has)
-    memcpy (w->vid_out, sl->frame, w->frame_size * sizeof (float));
+    memcpy (w->vid_out, sl->frame,
+        w->frame_size * w->n_frames * sizeof (float));
   else
-    memset (w->vid_out, 0, w->frame_size * sizeof (float));
+    memset (w->vid_out, 0, w->frame_size * w->n_frames * sizeof (float));
   acov = (float) ((double) covered / w->win_n);
   vcov = (float) ((double) sl->covered_ns / w->spec.window_ns);
   if (vcov > 1.0f)
@@ -521,9 +549,39 @@ udml_media_clip_features (UdmlWindower * w, const UdmlMediaClip * audio_clip,
     const UdmlMediaClip * video_clip, float *audio_out, float *video_out,
     UdmlError * err)
 {
+  return udml_media_clip_window (w, audio_clip, video_clip, 0, audio_out,
+      video_out, err);
+}
+
+/* Pushes the frames of v shown in [t0, t0 + window), shifted by -t0. */
+static void
+push_clip_frames (UdmlWindower * w, const UdmlMediaClip * v, int64_t t0)
+{
+  for (int i = 0; i < v->n_frames; i++) {
+    int64_t pts = v->frame_pts[i], dur;
+    if (pts >= t0 + w->spec.window_ns)
+      break;                    /* only this window is wanted */
+    if (i + 1 < v->n_frames)
+      dur = v->frame_pts[i + 1] - pts;
+    else if (v->n_frames > 1 && v->duration_ns > pts)
+      dur = v->duration_ns - pts;
+    else
+      dur = -1;                 /* a still image: shown to the end of its window */
+    if (dur > 0 && pts + dur <= t0)
+      continue;                 /* gone before the window */
+    udml_media_windower_push_video (w, pts - t0, dur,
+        v->frames + w->frame_size * i);
+  }
+}
+
+UdmlStatus
+udml_media_clip_window (UdmlWindower * w, const UdmlMediaClip * audio_clip,
+    const UdmlMediaClip * video_clip, int64_t t0_ns, float *audio_out,
+    float *video_out, UdmlError * err)
+{
   UdmlMediaWindow win;
   const char *why = NULL;
-  int i, got;
+  int got;
 
   if (!w)
     why = "no windower";
@@ -533,43 +591,36 @@ udml_media_clip_features (UdmlWindower * w, const UdmlMediaClip * audio_clip,
   else if (video_out && (!video_clip || !video_clip->frames
           || video_clip->n_frames <= 0))
     why = "the clip has no video";
+  else if (t0_ns < 0)
+    why = "window before the clip start";
   if (why)
     goto out;
 
   udml_media_windower_reset (w, 0);
   w->done[UDML_MODALITY_AUDIO] = w->done[UDML_MODALITY_VIDEO] = 0;
-  if (audio_out)
-    udml_media_windower_push_audio (w, 0, audio_clip->pcm,
-        audio_clip->n_samples);
-  if (video_out) {
-    const UdmlMediaClip *v = video_clip;
-    for (i = 0; i < v->n_frames; i++) {
-      int64_t pts = v->frame_pts[i], dur;
-      if (pts >= w->spec.window_ns)
-        break;                  /* only window 0 is wanted */
-      if (i + 1 < v->n_frames)
-        dur = v->frame_pts[i + 1] - pts;
-      else if (v->n_frames > 1 && v->duration_ns > pts)
-        dur = v->duration_ns - pts;
-      else
-        dur = -1;               /* a still image: shown to the end of its window */
-      udml_media_windower_push_video (w, pts, dur,
-          v->frames + w->frame_size * i);
+  if (audio_out) {
+    int64_t s0 = ns_to_samples (w, t0_ns);
+    if (s0 < (int64_t) audio_clip->n_samples) {
+      int64_t n = (int64_t) audio_clip->n_samples - s0;
+      udml_media_windower_push_audio (w, 0, audio_clip->pcm + s0,
+          (size_t) (n < w->win_n ? n : w->win_n));
     }
   }
+  if (video_out)
+    push_clip_frames (w, video_clip, t0_ns);
   udml_media_windower_set_done (w, UDML_MODALITY_AUDIO, 1);
   udml_media_windower_set_done (w, UDML_MODALITY_VIDEO, 1);
   got = udml_media_windower_next (w, 1, &win);
   w->done[UDML_MODALITY_AUDIO] = w->done[UDML_MODALITY_VIDEO] = 0;
   if (!got) {
-    why = "no data in the first window";
+    why = t0_ns ? "no data in the window" : "no data in the first window";
     goto out;
   }
   if (audio_out)
     memcpy (audio_out, win.audio, (size_t) w->spec.n_mels
         * udml_media_mel_frames (&w->spec, w->win_n) * sizeof (float));
   if (video_out)
-    memcpy (video_out, win.video, w->frame_size * sizeof (float));
+    memcpy (video_out, win.video, w->frame_size * w->n_frames * sizeof (float));
 
 out:
   if (why)

@@ -77,6 +77,7 @@ udml_config_default (UdmlConfig * cfg)
   cfg->features.fps_den = 1;
   cfg->features.window_ns = 1000000000;
   cfg->features.hop_ns = 1000000000;
+  cfg->features.frames_per_window = 1;
 }
 
 /* Inputs beyond this many values per sample are refused as absurd. */
@@ -159,6 +160,11 @@ udml_config_validate (const UdmlConfig * cfg, UdmlError * err)
         "config: features fmin %g fmax %g log_floor %g (must be finite)",
         (double) cfg->features.fmin, (double) cfg->features.fmax,
         (double) cfg->features.log_floor);
+  if (cfg->features.frames_per_window < 0
+      || cfg->features.frames_per_window > UDML_MAX_WINDOW_FRAMES)
+    return udml_error_set (err, UDML_ERR_ARG,
+        "config: features.frames_per_window is %d, expected 1..%d",
+        cfg->features.frames_per_window, UDML_MAX_WINDOW_FRAMES);
   if ((int) cfg->policy < 0 || cfg->policy >= UDML_POLICY_COUNT)
     return udml_error_set (err, UDML_ERR_ARG, "config: policy %d unknown",
         (int) cfg->policy);

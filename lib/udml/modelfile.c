@@ -72,6 +72,8 @@ udml_io_put_model (IoMetaOut * m, const UdmlModel * model)
   udml_io_meta_int (m, "features.fps_den", fs->fps_den);
   udml_io_meta_int (m, "features.window_ns", fs->window_ns);
   udml_io_meta_int (m, "features.hop_ns", fs->hop_ns);
+  udml_io_meta_int (m, "features.frames_per_window",
+      fs->frames_per_window > 1 ? fs->frames_per_window : 1);
 
   udml_io_meta_str (m, "provenance", udml_model_provenance (model));
   for (int i = 0; i < cfg->n_modalities; i++)
@@ -300,6 +302,11 @@ udml_io_read_config (const IoFile * io, UdmlConfig * cfg, UdmlError * err)
   fs->window_ns = v;
   TRY (udml_io_get_int (io, "features.hop_ns", 0, INT64_MAX, &v, err));
   fs->hop_ns = v;
+  /* files from before stacked frames hold one frame per window */
+  fs->frames_per_window = 1;
+  if (udml_io_find (io, "features.frames_per_window"))
+    TRY (udml_io_get_i (io, "features.frames_per_window", 1,
+            UDML_MAX_WINDOW_FRAMES, &fs->frames_per_window, err));
 
   if (udml_config_validate (cfg, &verr) != UDML_OK)
     s = udml_error_set (err, UDML_ERR_FORMAT, "%s: invalid configuration: %s",

@@ -518,7 +518,8 @@ models_compatible (const UdmlModel * a, const UdmlModel * b, gchar ** why)
       || fa->fmax != fb->fmax || fa->log_floor != fb->log_floor
       || fa->frame_width != fb->frame_width
       || fa->frame_height != fb->frame_height
-      || fa->frame_channels != fb->frame_channels) {
+      || fa->frame_channels != fb->frame_channels
+      || fa->frames_per_window != fb->frames_per_window) {
     *why = g_strdup ("different feature extraction (rate, mel or frame "
         "configuration)");
     return FALSE;

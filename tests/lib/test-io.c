@@ -366,7 +366,7 @@ config_equal (const UdmlConfig * a, const UdmlConfig * b)
       && x->frame_height == y->frame_height
       && x->frame_channels == y->frame_channels && x->fps_num == y->fps_num
       && x->fps_den == y->fps_den && x->window_ns == y->window_ns
-      && x->hop_ns == y->hop_ns;
+      && x->hop_ns == y->hop_ns && x->frames_per_window == y->frames_per_window;
 }
 
 /* Bit-exact tensor comparison; reports the first difference. */
@@ -1255,6 +1255,78 @@ test_legacy_est_norm (const UdmlConfig * cfg)
   }
 }
 
+/* A model's whole input spec survives the file: RGB frames, two frames
+ * per window stacked as channels, 0.5 s windows, another rate and mel
+ * count, word labels. A file without the frames key (format as written
+ * before it existed) loads as one frame per window. */
+static void
+test_spec_round_trip (const UdmlConfig * base)
+{
+  UdmlConfig c = *base;
+  UdmlFeatureSpec *fs = &c.features;
+  UdmlError err = { 0 };
+  UdmlModel *m, *l = NULL;
+  const char *path = tpath ("spec.udml");
+  uint8_t *b;
+  size_t len = 0, off;
+
+  fs->sample_rate = 22050;
+  fs->n_fft = 1024;
+  fs->win_length = 551;
+  fs->hop_length = 221;
+  fs->n_mels = 16;
+  fs->fmax = 11025.0f;
+  fs->frame_width = 12;
+  fs->frame_height = 12;
+  fs->frame_channels = 3;
+  fs->frames_per_window = 2;
+  fs->fps_num = 15;
+  fs->fps_den = 1;
+  fs->window_ns = 500000000;
+  fs->hop_ns = 500000000;
+  c.mod[1].in_c = 6;
+  c.n_classes = 4;
+  snprintf (c.labels[0], UDML_NAME_LEN, "hammer");
+  snprintf (c.labels[1], UDML_NAME_LEN, "saw");
+  snprintf (c.labels[2], UDML_NAME_LEN, "drill");
+  snprintf (c.labels[3], UDML_NAME_LEN, "Straße");
+  m = udml_model_new (&c, 11, &err);
+  CHECK (m && udml_model_save (m, path, &err) == UDML_OK, "spec save: %s",
+      err.msg);
+  CHECK (udml_model_load (path, &l, &err) == UDML_OK, "spec load: %s", err.msg);
+  if (m && l) {
+    const UdmlFeatureSpec *g = &udml_model_config (l)->features;
+    CHECK (config_equal (udml_model_config (m), udml_model_config (l)),
+        "spec not restored: frames %d channels %d %dx%d fps %d/%d window "
+        "%lld rate %d mels %d", g->frames_per_window, g->frame_channels,
+        g->frame_width, g->frame_height, g->fps_num, g->fps_den,
+        (long long) g->window_ns, g->sample_rate, g->n_mels);
+  }
+  udml_model_free (m);
+  udml_model_free (l);
+  l = NULL;
+
+  /* the same file without the key: one frame per window, then the video
+   * input of 6 channels does not follow from 3-channel frames, which the
+   * data layer reports; the core loads it as it is */
+  b = read_file (path, &len);
+  off = b ? meta_value (b, "features.frames_per_window") : 0;
+  CHECK (off > 0, "no features.frames_per_window in the file");
+  if (off) {
+    b[off - 2] = 'X';
+    fix_header_crc (b);
+    write_file (path, b, len);
+    CHECK (udml_model_load (path, &l, &err) == UDML_OK, "keyless load: %s",
+        err.msg);
+    if (l)
+      CHECK (udml_model_config (l)->features.frames_per_window == 1,
+          "a file without the key: %d frames per window",
+          udml_model_config (l)->features.frames_per_window);
+    udml_model_free (l);
+  }
+  free (b);
+}
+
 int
 main (void)
 {
@@ -1273,6 +1345,7 @@ main (void)
 
   test_round_trip (&cfg, a_path);
   test_legacy_est_norm (&cfg);
+  test_spec_round_trip (&cfg);
   test_truncation (a_path);
   test_malformed (&cfg, a_path);
   test_fuzz (a_path);

@@ -239,17 +239,17 @@ def fnv1a(data, h=FNV_INIT):
 def read_cache(path):
     """Splits a feature cache into (head, items, floats per modality)."""
     b = open(path, "rb").read()
-    assert b[:8] == b"UDMLFC01"
+    assert b[:8] == b"UDMLFC02"
     n_items, n_mod = struct.unpack_from("<II", b, 16)
     F = struct.unpack_from("<%dI" % n_mod, b, 24)
     pos = 24 + 4 * n_mod
     head = b[:pos]
     items = []
     for _ in range(n_items):
-        line, lab, ln = struct.unpack_from("<iiI", b, pos)
-        items.append([line, lab, b[pos + 12:pos + 12 + ln]])
-        pos += 12 + ln
-    n_good = sum(1 for it in items if not it[2])
+        line, lab, nw, ln = struct.unpack_from("<iiII", b, pos)
+        items.append([line, lab, b[pos + 16:pos + 16 + ln], nw])
+        pos += 16 + ln
+    n_good = sum(it[3] for it in items if not it[2])
     feats = []
     for f in F:
         feats.append(bytearray(b[pos:pos + 4 * f * n_good]))
@@ -260,8 +260,8 @@ def read_cache(path):
 def write_cache(path, head, items, feats):
     """Writes a cache with a valid checksum, so only field checks can refuse it."""
     body = bytearray(head)
-    for line, lab, err in items:
-        body += struct.pack("<iiI", line, lab, len(err)) + err
+    for line, lab, err, nw in items:
+        body += struct.pack("<iiII", line, lab, nw, len(err)) + err
     for f in feats:
         body += f
     body += struct.pack("<Q", fnv1a(bytes(body)))
@@ -412,7 +412,10 @@ def main():
         model = os.path.join(d, "m.udml")
 
         # bad rows: every one named with file:line and path, no model written
-        p = run([train, "--epochs", "1", "--out", model, bad])
+        # the model's labels fixed by --labels: 'x' is not one of them
+        digits = os.path.join(d, "digits.txt")
+        open(digits, "w").write("".join("%d\n" % k for k in range(10)))
+        p = run([train, "--epochs", "1", "--labels", digits, "--out", model, bad])
         err = p.stderr
         check(p.returncode == 1, "bad rows: exit status 1")
         check("bad.csv:3: " in err and "missing.wav" in err, "missing file named with file:line")
@@ -424,7 +427,7 @@ def main():
         if p.returncode != 1:
             print(err)
 
-        p = run([train, "--epochs", "1", "--out", model, novideo])
+        p = run([train, "--epochs", "1", "--labels", digits, "--out", model, novideo])
         check(p.returncode == 1 and "novideo.csv:2:" in p.stderr and "no video" in p.stderr,
               "missing video stream reported")
 
@@ -436,7 +439,8 @@ def main():
         check(p.returncode == 2 and "unknown policy" in p.stderr, "unknown policy: usage error")
 
         # --skip-bad trains on the good rows
-        p = run([train, "--epochs", "1", "--batch", "4", "--skip-bad", "--out", model, bad])
+        p = run([train, "--epochs", "1", "--batch", "4", "--skip-bad", "--labels", digits,
+                 "--out", model, bad])
         check(p.returncode == 0 and os.path.exists(model), "--skip-bad trains and writes the model")
         check("warning: " in p.stderr and "bad.csv:4:" in p.stderr, "--skip-bad still reports rows")
         if p.returncode != 0:
@@ -444,7 +448,7 @@ def main():
         os.path.exists(model) and os.unlink(model)
 
         # tiny run; the second run must hit the feature cache
-        args = [train, "--epochs", "2", "--batch", "8", "--seed", "3", "--val", good,
+        args = [train, "--hop", "1", "--epochs", "2", "--batch", "8", "--seed", "3", "--val", good,
                 "--out", model, good]
         p = run(args)
         check(p.returncode == 0 and os.path.exists(model), "tiny training run writes a model")
@@ -459,7 +463,7 @@ def main():
         # interrupt and resume
         model2 = os.path.join(d, "m2.udml")
         ckpt = os.path.join(d, "m2.ckpt")
-        proc = subprocess.Popen([train, "--epochs", "6", "--batch", "4", "--checkpoint", ckpt,
+        proc = subprocess.Popen([train, "--hop", "1", "--epochs", "6", "--batch", "4", "--checkpoint", ckpt,
                                  "--out", model2, good],
                                 stderr=subprocess.PIPE, text=True)
         lines = []
@@ -474,7 +478,7 @@ def main():
               "SIGINT stops cleanly with a checkpoint and a resume hint")
         if rc != 130:
             print("".join(lines) + rest)
-        p = run([train, "--epochs", "6", "--batch", "4", "--checkpoint", ckpt, "--resume", ckpt,
+        p = run([train, "--hop", "1", "--epochs", "6", "--batch", "4", "--checkpoint", ckpt, "--resume", ckpt,
                  "--out", model2, good])
         check(p.returncode == 0 and os.path.exists(model2), "resumed run completes")
         check("epoch 1/6" not in p.stderr, "resumed run does not restart at epoch 1")

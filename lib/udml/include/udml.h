@@ -24,6 +24,7 @@ extern "C" {
 #define UDML_MAX_STAGES 8
 #define UDML_MAX_CLASSES 64
 #define UDML_NAME_LEN 32
+#define UDML_MAX_WINDOW_FRAMES 16  /* video frames stacked per window */
 #define UDML_NOISE_LEVELS 11    /* labels 1..11, 1 = clean (method.md §3) */
 
 /* ---------------------------------------------------------------- status */
@@ -113,6 +114,10 @@ typedef struct {
   int frame_width, frame_height, frame_channels;   /* 64, 64, 1 */
   int fps_num, fps_den;                            /* 10/1 for AV-digits clips */
   int64_t window_ns, hop_ns;                       /* 1 s / 1 s */
+  int frames_per_window;  /* 1: the video input is this many frames evenly
+                           * spaced across the window, stacked as channels
+                           * (in_c = frames_per_window * frame_channels);
+                           * 0 reads as 1 */
 } UdmlFeatureSpec;
 
 typedef struct {
