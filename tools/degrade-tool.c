@@ -92,7 +92,7 @@ tool_load_waveforms (const char *manifest, const UdmlConfig * cfg,
 
   memset (&feats, 0, sizeof feats);
   memset (&got, 0, sizeof got);
-  if (udml_data_list_read_manifest (&list, manifest, &err) != UDML_OK) {
+  if (udml_data_list_read (&list, manifest, &err) != UDML_OK) {
     tool_error ("%s", err.msg);
     return 1;
   }
@@ -104,11 +104,8 @@ tool_load_waveforms (const char *manifest, const UdmlConfig * cfg,
     tool_error ("%s", err.msg);
     goto out;
   }
-  if (got.n != feats.n) {
-    tool_error ("%s: %d waveforms for %d feature rows", manifest, got.n,
-        feats.n);
-    goto out;
-  }
+  /* one per clip: the callers compare with their feature rows, which are
+   * one per window */
   if (degrade_waves_append (waves, &got)) {
     tool_error ("out of memory");
     goto out;
@@ -221,11 +218,21 @@ degrader_apply (Degrader * dg, UdmlDegrade kind, int level, int m, int i,
     return udml_error_set (err, UDML_ERR_ARG, "%s cannot be applied to %s",
         udml_degrade_name (kind), s->name);
   if (s->kind == UDML_MODALITY_VIDEO) {
-    if (kind == UDML_DEGRADE_BLOCKY)
-      return udml_media_blocky_planes (dg->blocky, level, x, s->in_c, s->in_h,
-          s->in_w, err);
-    return udml_degrade_video_ws (kind, level, x, s->in_c, s->in_h, s->in_w,
-        rng, dg->vws, dg->vws_bytes, err);
+    /* the input stacks T frames of C components each: degrade each frame */
+    int c = dg->cfg->features.frame_channels > 0
+        ? dg->cfg->features.frame_channels : s->in_c;
+    size_t frame = (size_t) c * s->in_h * s->in_w;
+    for (int t = 0; t < s->in_c / c; t++) {
+      float *xf = x + t * frame;
+      UdmlStatus st = kind == UDML_DEGRADE_BLOCKY
+          ? udml_media_blocky_planes (dg->blocky, level, xf, c, s->in_h,
+          s->in_w, err)
+          : udml_degrade_video_ws (kind, level, xf, c, s->in_h, s->in_w, rng,
+          dg->vws, dg->vws_bytes, err);
+      if (st != UDML_OK)
+        return st;
+    }
+    return UDML_OK;
   }
 
   /* audio: the sample's waveform, degraded, then log-mel again */

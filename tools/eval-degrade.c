@@ -40,6 +40,15 @@ stream_id (int kind, int level, int i, int m)
       ^ ((uint64_t) i << 8) ^ (uint64_t) m;
 }
 
+/* Audio kinds act on waveforms: without them only video kinds run. */
+static int
+evaluated (UdmlDegrade kind, const UdmlConfig * cfg, int m,
+    const UdmlWaveSet * waves)
+{
+  return degrade_visible (kind, cfg, m)
+      && (waves || cfg->mod[m].kind != UDML_MODALITY_AUDIO);
+}
+
 int
 eval_degrade_run (const char *path, const UdmlModel * model,
     const UdmlFeatureSet * set, const UdmlWaveSet * waves, uint64_t seed,
@@ -63,7 +72,7 @@ eval_degrade_run (const char *path, const UdmlModel * model,
   for (int m = 0; m < M; m++) {
     fmax = set->F[m] > fmax ? set->F[m] : fmax;
     for (int k = 0; k < UDML_DEGRADE_COUNT; k++)
-      cap += degrade_visible ((UdmlDegrade) k, cfg, m) * N_LEVELS;
+      cap += evaluated ((UdmlDegrade) k, cfg, m, waves) * N_LEVELS;
   }
   work = malloc ((size_t) (set->n > 0 ? set->n : 1) * fmax * sizeof (float));
   out->pts = calloc (cap > 0 ? cap : 1, sizeof *out->pts);
@@ -77,7 +86,7 @@ eval_degrade_run (const char *path, const UdmlModel * model,
   for (int m = 0; m < M; m++)
     for (int k = 0; k < UDML_DEGRADE_COUNT; k++) {
       UdmlDegrade kind = (UdmlDegrade) k;
-      if (!degrade_visible (kind, cfg, m))
+      if (!evaluated (kind, cfg, m, waves))
         continue;
       for (int level = 1; level <= N_LEVELS; level++) {
         DegradePoint *p = &out->pts[out->n++];

@@ -95,7 +95,7 @@ load_shard (const char *manifest, const UdmlConfig * cfg,
   memset (&got, 0, sizeof got);
   memset (&rep, 0, sizeof rep);
   udml_feature_set_init (&got, cfg);
-  if (udml_data_list_read_manifest (&list, manifest, &err) != UDML_OK) {
+  if (udml_data_list_read (&list, manifest, &err) != UDML_OK) {
     tool_error ("%s", err.msg);
     return 1;
   }

@@ -578,7 +578,9 @@ setup_noise (TrainOptions * o, const UdmlConfig * cfg,
       if (tool_load_waveforms (o->manifests[i], cfg, &dopt, waves))
         return -1;
     if (waves->n != train->n) {
-      tool_error ("%d waveforms for %d training clips", waves->n, train->n);
+      tool_error ("%d training windows from %d clips: the audio kinds need "
+          "one window per clip (--hop no shorter than the clips)", train->n,
+          waves->n);
       return -1;
     }
   }

@@ -287,6 +287,8 @@ def main():
             ok = len(j["models"]) == 1 and len(j["models"][0]["results"]) > 1
         check(ok, "udml-eval runs every protocol on a non-default model")
         if not ok:
+            print(p.stderr[-2000:])
+        if not ok:
             print(p.stderr[-1500:])
 
         # no spec options: the AV-digits spec of the shipped model
