@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # How the noise estimator is trained, measured: trains `udml` on AV-digits
 # with each estimator setting of docs/method.md ("Implementation notes") and
 # prints, from a video sweep on the validation split, sigma-hat and the video

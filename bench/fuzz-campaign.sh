@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # A longer fuzzing campaign: each libFuzzer target of tests/fuzz for at
 # least UDML_FUZZ_RUNS executions (default 10^6), one after the other, on one
 # core. Prints a Markdown table (docs/fuzzing.md) and keeps the logs and any

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # throughput.sh — file-annotation throughput of udmlfuse on one core and
 # the effect of bursty video noise on accuracy and on the video weight.
 #

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # vs-pytorch.sh — the default UDML network (docs/method.md §1) in PyTorch,
 # timed beside udml-bench in the same run.
 #

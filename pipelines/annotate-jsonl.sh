@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # annotate-jsonl.sh — annotates a media file (audio + video, any container
 # GStreamer decodes) with udmlfuse and writes one JSON Lines record per
 # window: label, confidence, probabilities and per-modality presence,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # annotate-webvtt.sh — annotates a media file with udmlfuse and writes the
 # per-window labels as WebVTT subtitles (label, confidence and modality
 # weights per cue), via annotate-jsonl.sh and jsonl2vtt.py.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # common.sh — sourced by the pipeline scripts: finds the udml plugin and the
 # default model. Not meant to be run on its own.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """jsonl2vtt.py — converts udmlfuse JSON Lines to WebVTT subtitles.
 
 One cue per valid window, from window_start to window_end, reading

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # live-monitor.sh — live camera + microphone monitor: v4l2src and
 # autoaudiosrc into udmlfuse in attach-mode=latest (frames are never held;
 # each carries the latest window's result), drawn with udmloverlay and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # monitor-faults.sh — sensor faults and udmlfuse's alerts. Annotates a media
 # file (default: the bundled AV-digits sample) while udmlnoise fails one
 # sensor at a time, driven in time by a GstController on its level: the lens

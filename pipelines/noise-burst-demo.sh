@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # noise-burst-demo.sh — annotates a media file while udmlnoise corrupts the
 # video in bursts (Gaussian, level 8 = std 64 grey levels, on for the first
 # second of every two seconds of stream time). The video weight should drop

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # render-overlay.sh — annotates a media file with udmlfuse and renders the
 # video with the udmloverlay panel (label, confidence, audio/video weight
 # bars) into a Matroska file (VP8 video, FLAC audio).

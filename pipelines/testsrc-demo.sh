@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # testsrc-demo.sh — runs udmlfuse on live test sources (videotestsrc +
 # audiotestsrc, is-live=true), no devices needed. Prints the JSON Lines
 # records; with DISPLAY set the overlaid video is shown, otherwise it ends

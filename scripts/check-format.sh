@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Checks that every tracked .c file is formatted as GStreamer's gst-indent
 # formats it (GNU indent, run twice as gst-indent does). With --fix, rewrites
 # the files that are not.

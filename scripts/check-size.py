@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Lists source files over MAX_FILE lines and functions over MAX_FUNC lines
 # (from the line naming the function to its closing brace). Exits 1 if any.
 # Usage: check-size.py [dir-or-file ...]   (default: lib plugins tools bench)

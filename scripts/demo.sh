@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The main job: annotates a bundled audio-visual clip (12 AV-digits clips,
 # a spoken digit heard while a handwritten digit is seen) with udmlfuse and
 # the default model, and prints each window's label, confidence and the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Installs the build and test dependencies on Debian 12 when any is missing.
 set -euo pipefail
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Builds the libFuzzer targets with clang, AddressSanitizer and
 # UndefinedBehaviorSanitizer into build-fuzz and runs the fuzz suite: each
 # target for UDML_FUZZ_TIME seconds (default 60). Any crash, leak or timeout

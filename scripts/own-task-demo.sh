@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # own-task-demo.sh — a model for your own classes, end to end (docs/own-task.md).
 #
 # Builds a small labelled data set in the folder-per-class layout from

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Reproduces docs/results.md: builds AV-digits (both variants) from DATA_DIR
 # (which holds fsdd/ and mnist/), trains every policy on each, runs the
 # evaluation protocol of method.md §6 and writes the tables and sweep plots.

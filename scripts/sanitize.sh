@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Builds the project with AddressSanitizer + UndefinedBehaviorSanitizer into
 # build-asan (gcc) and runs the tests that can run there: not the valgrind
 # variants, not test-overlay (it replaces malloc, which the sanitizer owns;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* read-meta.c — reads the UdmlFusionMeta that udmlfuse attaches to its
  * output buffers, from a pad probe (docs/element.md, "Outputs").
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* blocky.c — the degradation kind "blocky" (method.md "Degradation kinds"):
  * compression artefacts made by a real codec, libavcodec's MJPEG, at a
  * quantiser that rises with the level. The core (lib/udml) has no libav, so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* convert.c — audio to mono float at the model rate (libswresample) and
  * frames to the model's C x H x W in 0..255 (libswscale). */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* convert.h — lib/media internal: the converters on FFmpeg's own format
  * numbers, for the decoder, which gets any format FFmpeg produces. */
 #ifndef UDML_MEDIA_CONVERT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* decode.c — whole files to model format (libavformat/libavcodec), and the
  * features of a decoded clip through the shared windower. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* media.h — media front end: decoding, resampling, scaling (libav*),
  * log-mel features (av_tx), windowing. design.md "Layers". Only lib/media
  * includes FFmpeg headers; callers name formats with the enums below.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mel.c — log-mel spectrogram (method.md §1) on av_tx.
  *
  * Frame t is centred on sample t * hop (zero padding outside the signal),

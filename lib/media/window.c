@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* window.c — the one windowing path shared by udmlfuse and the tools.
  *
  * Window k covers running time [k*hop, k*hop + window). Audio samples sit in

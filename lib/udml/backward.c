@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* backward.c — the backward of forward.c, in reverse order; accumulates
  * into a gradient arena laid out like the parameters.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* checkpoint.c — the checkpoint schema: the model schema (modelfile.c) plus
  * the run position, the dependency state and the optimiser momentum.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* config.c — default configuration, validation and policy names. */
 #include <math.h>
 #include <stdio.h>

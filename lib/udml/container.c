@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* container.c — the file container of model files (.udml) and training
  * checkpoints (design.md "Model file"): byte helpers, key/value metadata,
  * the tensor table and CRCs. The schemas are in modelfile.c and checkpoint.c.

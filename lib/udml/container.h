@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* container.h — the container shared by model files and checkpoints
  * (container.c), and the model schema the checkpoint schema extends
  * (modelfile.c). Private to lib/udml; the layout is described in container.c.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* forward.c — the forward pass shared by the trainer and inference
  * (method.md §1): encoders, embedding heads, estimator, weights, fusion.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* infer.c — batched inference (method.md §1): z = mu, BN running
  * statistics, no dropout; absent modalities leave the softmax and their
  * head slot is zeroed. The workspace is allocated once in udml_infer_new.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* internal.h — declarations shared inside lib/udml (not installed). */
 #ifndef UDML_INTERNAL_H
 #define UDML_INTERNAL_H

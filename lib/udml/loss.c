@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* loss.c — the training loss of method.md §2:
  * L = CE(o, y) + gamma sum_m CE(o_m, y) + sum_m beta_m KL_m + lambda sum_m MSE(sigma-hat_m, sigma_m)
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* model.c — the UDML model: tensor table, parameter arenas, initialisation,
  * the weighting of method.md §1 and the activation workspace. The pass
  * itself is in forward.c and backward.c.

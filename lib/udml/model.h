@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* model.h — private layout of UdmlModel and the shared forward pass
  * (internal to lib/udml; used by model.c, forward.c, backward.c, infer.c,
  * loss.c, train.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* modelfile.c — the model schema of the container (container.c): the
  * UdmlConfig as metadata, the dependency EMA, provenance and the model's
  * tensors; udml_model_save, udml_model_load and udml_model_verify.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* noise.c — the degradation kinds and levels of method.md §3 and its
  * "Degradation kinds", defined once: on raw float video features and audio
  * waveforms (before features and standardisation, so a level means the same

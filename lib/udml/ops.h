@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* ops.h — kernels with forward and backward (internal to lib/udml).
  *
  * Conventions (llm.c style): outputs first, raw pointers and explicit dims,

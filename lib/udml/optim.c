@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* optim.c — global-norm clipping and SGD with momentum and weight decay
  * (reference-code §5.1: decay added after clipping, PyTorch SGD semantics). */
 #include <math.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* rng.c — xoshiro256** seeded through splitmix64 from (seed, stream), so any
  * (seed, stream) pair names one reproducible sequence. */
 #include <math.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* status.c — status names, error detail and the log hook. */
 #include <stdio.h>
 #include <cblas.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* train.c — the per-step trainer and the progressive schedule of
  * method.md §4 for the six policies of §5.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* plugin.c — registers udmlfuse, udmlnoise and udmloverlay. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* udmlfuse.c — fuses audio and video windows with a UDML model: the
  * aggregator's timing, its pads and caps.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* udmlfuse.h — udmlfuse: audio-video fusion with UDML weights
  * (design.md "The element"; the output fields are in docs/element.md). */
 #ifndef __GST_UDML_FUSE_H__

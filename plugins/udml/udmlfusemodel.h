@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* udmlfusemodel.h — udmlfuse's model: the 'model' property, loading, the
  * check that the window fits the model, warm-up, hot swap and rollback.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* udmlfusepad.c — udmlfuse's sink pads (udmlfusepad.h). */
 #ifdef HAVE_CONFIG_H
 #include "config.h"

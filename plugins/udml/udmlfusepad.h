@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* udmlfusepad.h — udmlfuse's sink pads: the pad type and its properties,
  * the caps a pad takes, and the conversion of its buffers to model format
  * into the shared windower. Private to the plugin. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* udmlmeta.h — UdmlFusionMeta: the per-window fusion result that udmlfuse
  * attaches to its output buffers (docs/element.md lists every field).
  *

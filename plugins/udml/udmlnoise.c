@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* udmlnoise.c — in-place degradation of raw audio or video, for demos,
  * tests and robustness checks of udmlfuse.
  *

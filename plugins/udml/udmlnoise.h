@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* udmlnoise.h — in-place degradation of raw audio or video by the core's
  * kinds and levels (method.md "Degradation kinds"), with on/off bursts in
  * stream time and a seed. */

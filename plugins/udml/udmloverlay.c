@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* udmloverlay.c — draws the fusion result that udmlfuse attaches to video
  * buffers (UdmlFusionMeta): the label with its confidence and, per
  * modality, a bar as long as its final weight share with the value beside

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* udmloverlay.h — draws the UdmlFusionMeta of each buffer (label,
  * confidence, one weight bar per modality) on raw video: a cairo-rendered
  * panel cached as a GstVideoOverlayComposition, attached as meta when

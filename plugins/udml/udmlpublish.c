@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* udmlpublish.c — udmlfuse's window records out to the bus, a JSON Lines
  * file and the buffers (udmlpublish.h). */
 #ifdef HAVE_CONFIG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* udmlpublish.h — where udmlfuse's window records go: the element message,
  * the JSON Lines file, UdmlFusionMeta on the output buffers, and the QoS
  * message for windows dropped in live mode (docs/element.md). Used by the

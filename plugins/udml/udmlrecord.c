@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* udmlrecord.c — the per-window record as GstStructure and JSON
  * (json-glib). */
 #ifdef HAVE_CONFIG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* udmlrecord.h — one window's fusion result, written the same way to the
  * UdmlFusionMeta structure, the `udmlfuse` bus message and JSON Lines. */
 #ifndef __GST_UDML_RECORD_H__

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* udml-test.h — what every test binary shares: checks that count and say
  * where they failed, closeness with an explicit tolerance (atol + rtol) that
  * prints the max difference and where, allocation that cannot return NULL,

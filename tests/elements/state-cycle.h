@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* state-cycle.h — NULL -> PLAYING -> NULL twice (start, stop, start again)
  * for an element with no pads linked, shared by the element tests. */
 #ifndef UDML_TEST_STATE_CYCLE_H

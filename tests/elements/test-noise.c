@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-noise.c — udmlnoise with GstHarness: on a frame it gives what the
  * core's noise rule gives on the same frame with the same seed (the rule the
  * model is trained and evaluated on); video noise statistics per level (std

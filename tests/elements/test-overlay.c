@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-overlay.c — udmloverlay with GstHarness: the weight bars are drawn
  * where the layout puts them, their filled length tracks the weight, and
  * enable / keep-last / position / scale / absent modalities behave. The

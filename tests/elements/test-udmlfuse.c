@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-udmlfuse.c — gst-check tests of the udmlfuse element.
  *
  * Built twice: with decoding (all tests) and with UDML_TEST_NO_DECODE for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz-checkpoint.c — libFuzzer target for the training checkpoint loader
  * (udml_checkpoint_load) against the tiny model of fuzz-common.h, the model
  * the seed checkpoints are written from.

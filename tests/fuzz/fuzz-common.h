@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz-common.h — helpers shared by the libFuzzer targets and the seed
  * generator: the tiny model configuration, scratch files, and the checksum
  * fixers that let mutated inputs get past the CRC / hash checks. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz-featcache.c — libFuzzer target for the feature-cache reader
  * (udml_data_cache_read) on the bound list of fuzz-featcache.h.
  *

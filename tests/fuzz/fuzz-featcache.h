@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz-featcache.h — the fixed manifest whose feature cache the featcache
  * target mutates, shared with the seed generator. Its rows name files that
  * do not exist, so the cache key (manifest bytes, configuration, stat of

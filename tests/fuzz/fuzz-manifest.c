@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz-manifest.c — libFuzzer target for the manifest (CSV) parser.
  *
  * Input: the manifest text, parsed from memory

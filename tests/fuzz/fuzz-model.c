@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz-model.c — libFuzzer target for the model file loader
  * (udml_model_load, udml_model_verify).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz-seeds.c — writes the seed corpus of one fuzz target into a
  * directory, with the library's own writers, so the seeds always follow
  * the current file formats.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Runs one libFuzzer target for a bounded time from its seed corpus.
 #
 #   run-fuzz.sh TARGET SEEDGEN KIND [committed corpus dir] [-- libFuzzer flags]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-io.c — model file and checkpoint I/O (design.md "Model file").
  *
  * Round trips are bit-exact (save -> load -> save gives the same bytes);

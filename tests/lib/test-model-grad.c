@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-model-grad.c — finite-difference check of the whole model's loss
  * gradient with respect to every parameter tensor, for every policy and
  * training phase (method.md §2 detach rules: the estimator input and the

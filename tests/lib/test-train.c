@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-train.c — end-to-end training on a synthetic two-modality task.
  *
  * 1. The trained noise estimator ranks the noise level of held-out samples

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-weights.c — the modality weights of method.md §1 on hand-computed
  * cases: w_m = M softmax_m (-g_m - ln D_m) over the present modalities. */
 #include <math.h>

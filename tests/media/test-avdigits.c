@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-avdigits.c — runs udml-avdigits on the bundled fixtures and checks
  * the manifests, the clips (decoded with lib/media) and the stream.
  * argv[1]: the udml-avdigits executable, argv[2]: tests/data. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-frames.c — frames per window: T frames evenly spaced across a window
  * (the middles of T equal parts) stacked as channels, RGB frames, and the
  * window at an offset into a clip equal to the streaming windower's. */

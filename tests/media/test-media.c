@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-media.c — lib/media: log-mel, conversion, windowing, decoding.
  * argv[1]: the fixture directory (tests/data). */
 #include <math.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """score-faults.py — scores udmlfuse's alerts against known sensor faults.
 
 Each --fault MOD:START:END (seconds of stream time) must raise exactly one

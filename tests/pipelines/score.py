@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """score.py — scores udmlfuse JSON Lines against a stream's ground truth.
 
 The ground truth CSV has a header and rows start,end,label (seconds). Each

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # test-annotate.sh — end to end: builds a 20-clip AV-digits stream from the
 # bundled fixtures (tests/data) with udml-avdigits, annotates it with
 # pipelines/annotate-jsonl.sh and the shipped model, and checks the

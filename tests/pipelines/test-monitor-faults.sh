@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # test-monitor-faults.sh — runs pipelines/monitor-faults.sh on the bundled
 # sample (lens fault 2-5 s, microphone fault 7-10 s, windows every 250 ms,
 # alert-windows 3) and scores its alerts with score-faults.py: each fault

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Training on one's own labelled media, end to end.
 
 Usage: test_owntask.py TOOLS_BUILD_DIR MAKE_CLIP

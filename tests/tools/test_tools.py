@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """End-to-end checks of udml-train and udml-eval on generated clips.
 
 Usage: test_tools.py TOOLS_BUILD_DIR

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* udml-make-clip — writes a small synthetic audio-visual clip with libav,
  * for the tests and the own-task demo: the container follows the file
  * name: .mp4 (H.264 + AAC), .webm (VP8 + Vorbis), .mkv (MPEG-4 + FLAC).

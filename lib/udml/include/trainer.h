@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* trainer.h — per-step training API (public, beside udml.h; used by
  * udml_train, the tests and the benchmarks).
  *

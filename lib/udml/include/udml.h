@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* udml.h — public API of the UDML numeric core (method.md, design.md).
  *
  * Plain C11 on OpenBLAS; no GLib, no libav. The core never exits, aborts or
