@@ -675,6 +675,25 @@ set_provenance (UdmlModel * model, int argc, char **argv,
   udml_model_set_provenance (model, prov);
 }
 
+/* What the training data was: its labels and features under the spec,
+ * so --resume refuses other data. 0 (unknown) across ranks, where each
+ * holds only its shard. */
+static uint64_t
+data_fingerprint (const UdmlConfig * cfg, const UdmlFeatureSet * train)
+{
+  uint64_t h = UDML_DATA_HASH_INIT, key = udml_data_config_key (cfg);
+
+  if (tool_mpi_size () > 1)
+    return 0;
+  h = udml_data_hash (h, &key, sizeof key);
+  h = udml_data_hash (h, &train->n, sizeof train->n);
+  h = udml_data_hash (h, train->y, (size_t) train->n * sizeof *train->y);
+  for (int m = 0; m < train->n_mod; m++)
+    h = udml_data_hash (h, train->x[m],
+        (size_t) train->n * train->F[m] * sizeof (float));
+  return h ? h : 1;
+}
+
 /* Trains, saves and reports; returns the exit status. */
 static int
 train_and_save (int argc, char **argv, const TrainOptions * o,
@@ -686,6 +705,7 @@ train_and_save (int argc, char **argv, const TrainOptions * o,
   char el[32];
 
   train_options (o, &opt, &pr);
+  opt.data_fingerprint = data_fingerprint (udml_model_config (model), train);
   if (!o->quiet)
     tool_note ("training %s on %d windows (%d validation), %d epochs, "
         "batch %d, lr %g, seed %ld, %ld thread%s; %zu parameters",

@@ -486,6 +486,11 @@ def main():
               "SIGINT stops cleanly with a checkpoint and a resume hint")
         if rc != 130:
             print("".join(lines) + rest)
+        fewer = manifest("fewer.csv", rows[:16])
+        p = run([train, "--hop", "1", "--epochs", "6", "--batch", "4", "--checkpoint", ckpt, "--resume", ckpt,
+                 "--out", model2, fewer])
+        check(p.returncode == 1 and "fingerprint" in p.stderr and not os.path.exists(model2),
+              "--resume on other data is refused and says why")
         p = run([train, "--hop", "1", "--epochs", "6", "--batch", "4", "--checkpoint", ckpt, "--resume", ckpt,
                  "--out", model2, good])
         check(p.returncode == 0 and os.path.exists(model2), "resumed run completes")
