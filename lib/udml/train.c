@@ -11,96 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
-#include "ops.h"
-
-struct UdmlSync
-{
-  int n_workers;
-  pthread_barrier_t barrier;
-  int have_barrier;
-  double *slots;                /* 2 x n_workers x cap partial sums */
-  int *turn;                    /* per worker: the slot set of its next call */
-  double *sum;                  /* cap */
-  size_t cap;
-  const UdmlReduce *reduce;     /* across processes, or NULL */
-};
-
-typedef struct
-{
-  UdmlTrainer *tr;
-  int id;
-  pthread_t thread;
-  int started;
-  UdmlWork ws;
-  float *grads;                 /* like params; the trainer's own with 1 worker */
-  double *red;                  /* batch-norm scratch */
-  int *y;                       /* labels of its rows */
-  uint8_t *levels;              /* noise levels of its rows */
-  int row0, n;                  /* its part of the rows of the pass */
-  UdmlStatus st;
-  UdmlError err;                /* why st, when opt.noise failed */
-} Worker;
-
-/* The pass the workers run. */
-typedef struct
-{
-  int n;                        /* samples of the whole batch */
-  const int *rows;              /* positions this process computes */
-  int n_rows;
-  const float *const *x;
-  const int *y;
-  const uint8_t *levels;
-  UdmlPhase phase;
-  uint64_t key;
-  int backward, update_stats;
-} Job;
-
-struct UdmlTrainer
-{
-  UdmlModel *model;
-  UdmlTrainOptions opt;
-  int batch;
-  float *grads;                 /* like params, summed over workers */
-  float *momentum;              /* like params */
-  float *xraw[UDML_MAX_MODALITIES];     /* N x F_m staging for the noise */
-  int *all_rows;                /* 0..N-1 */
-  float dep[UDML_MAX_MODALITIES];
-  float dep_ema[UDML_MAX_MODALITIES];
-  int have_ema;
-  UdmlFreeze freeze;
-  int n_workers;
-  Worker *workers;
-  UdmlSync sync;
-  int split;                    /* batch-norm statistics go through sync */
-  UdmlReduce reduce;
-  int have_reduce;
-  int rank;                     /* process rank: only 0 writes checkpoints */
-  int quit;
-  Job job;
-  UdmlLossParts parts;          /* of the last pass, whole batch */
-  const int *data_rows;         /* training-set row of each batch position,
-                                 * for opt.noise (NULL: unknown) */
-  int *local_rows;              /* data_rows of a sharded batch */
-  double dep_sum[UDML_MAX_MODALITIES];  /* sum |o_m| over the whole batch */
-};
-
-#define PARTS_LEN(M) (5 + (M))
-
-/* Stream tags: each consumer of randomness gets its own sequence. */
-enum
-{
-  TAG_NOISE = 1,
-  TAG_FORWARD,
-  TAG_SHUFFLE,
-  TAG_LEVELS,
-};
-
-static uint64_t
-stream_id (int tag, uint64_t key, uint64_t idx)
-{
-  return ((uint64_t) tag << 56) ^ (key * 0x100000001b3ULL) ^ (idx << 1);
-}
+#include "workers.h"
 
 void
 udml_train_options_default (UdmlTrainOptions * opt)
@@ -120,68 +31,6 @@ udml_train_options_default (UdmlTrainOptions * opt)
 }
 
 /* ------------------------------------------------------------ trainer */
-
-void
-udml_sync_sum (UdmlSync * s, int worker, double *buf, size_t n)
-{
-  if (s->n_workers == 1) {
-    if (s->reduce)
-      s->reduce->sum_f64 (buf, n, s->reduce->user);
-    return;
-  }
-  if (!s->reduce) {
-    /* Two slot sets used in turn: a worker writes a set again only after
-     * the barrier of the next call, when everyone has read it. Every
-     * worker sums in the same order, so all get the same bits. */
-    int set = s->turn[worker];
-    double *slots = s->slots + (size_t) set * s->n_workers * s->cap;
-
-    s->turn[worker] = !set;
-    memcpy (slots + (size_t) worker * s->cap, buf, n * sizeof (double));
-    pthread_barrier_wait (&s->barrier);
-    for (size_t j = 0; j < n; j++) {
-      double acc = 0.0;
-      for (int w = 0; w < s->n_workers; w++)
-        acc += slots[(size_t) w * s->cap + j];
-      buf[j] = acc;
-    }
-    return;
-  }
-  memcpy (s->slots + (size_t) worker * s->cap, buf, n * sizeof (double));
-  pthread_barrier_wait (&s->barrier);
-  if (worker == 0) {
-    /* fixed order: the same T gives the same bits */
-    for (size_t j = 0; j < n; j++) {
-      double acc = 0.0;
-      for (int w = 0; w < s->n_workers; w++)
-        acc += s->slots[(size_t) w * s->cap + j];
-      s->sum[j] = acc;
-    }
-    if (s->reduce)
-      s->reduce->sum_f64 (s->sum, n, s->reduce->user);
-  }
-  pthread_barrier_wait (&s->barrier);
-  memcpy (buf, s->sum, n * sizeof (double));
-}
-
-static void worker_run (Worker * wk);
-
-static void *
-worker_main (void *data)
-{
-  Worker *wk = data;
-  UdmlTrainer *tr = wk->tr;
-
-  for (;;) {
-    pthread_barrier_wait (&tr->sync.barrier);
-    if (tr->quit)
-      break;
-    worker_run (wk);
-    pthread_barrier_wait (&tr->sync.barrier);
-  }
-  return NULL;
-}
-
 UdmlTrainer *
 udml_trainer_new (UdmlModel * model, const UdmlTrainOptions * opt, int batch,
     UdmlError * err)
@@ -259,7 +108,7 @@ udml_trainer_new (UdmlModel * model, const UdmlTrainOptions * opt, int batch,
       goto nomem;
     tr->sync.have_barrier = 1;
     for (int w = 1; w < T; w++) {
-      if (pthread_create (&tr->workers[w].thread, NULL, worker_main,
+      if (pthread_create (&tr->workers[w].thread, NULL, udml_worker_main,
               &tr->workers[w]) != 0) {
         udml_trainer_free (tr);
         udml_error_set (err, UDML_ERR_NOMEM,
@@ -395,263 +244,6 @@ udml_trainer_input (UdmlTrainer * tr, int m)
   return tr->xraw[m];
 }
 
-static void
-loss_weights (const UdmlTrainer * tr, UdmlPhase phase, UdmlLossWeights * lw)
-{
-  const UdmlModel *model = tr->model;
-
-  lw->gamma = tr->opt.gamma;
-  lw->lambda = tr->opt.lambda;
-  lw->use_est = phase != UDML_PHASE_STAGE1;
-  for (int m = 0; m < model->cfg.n_modalities; m++) {
-    const UdmlModLayout *lay = &model->lay[m];
-    /* keep the reference's KL magnitude on smaller maps (method.md §2) */
-    lw->beta[m] = tr->opt.beta < 0.0f
-        ? 1e-5f * 27648.0f / (float) (lay->C * lay->h * lay->w) : tr->opt.beta;
-  }
-}
-
-/* One worker's part of the pass in tr->job: its rows through noise,
- * forward and loss (parts summed over everyone), then backward into its
- * gradient arena and its share of the sum of the arenas. */
-static void
-worker_run (Worker * wk)
-{
-  UdmlTrainer *tr = wk->tr;
-  const Job *job = &tr->job;
-  UdmlModel *model = tr->model;
-  const UdmlConfig *cfg = &model->cfg;
-  int M = cfg->n_modalities, K = cfg->n_classes;
-  int T = tr->n_workers, n = wk->n, N = job->n;
-  const int *rows = job->rows + wk->row0;
-  UdmlWork *ws = &wk->ws;
-  UdmlForward fw;
-  UdmlLossWeights lw;
-  UdmlLossParts parts;
-  double *red = wk->red;
-
-  wk->st = UDML_OK;
-  memset (&fw, 0, sizeof fw);
-  fw.train = 1;
-  fw.unc_grad = tr->opt.estimator_task_grad;
-  fw.update_stats = job->update_stats;
-  fw.wt = udml_weighting_train (cfg->policy,
-      job->phase == UDML_PHASE_UNCERTAINTY);
-  fw.dep = tr->dep;
-  fw.seed = tr->opt.seed;
-  fw.stream = stream_id (TAG_FORWARD, job->key, 0);
-  fw.freeze = tr->freeze;
-  fw.sync = tr->split ? &tr->sync : NULL;
-  fw.worker = wk->id;
-  fw.n_global = N;
-  fw.red = red;
-  fw.drawn = 1;
-
-  /* eps and dropout of these rows as one forward over the whole batch
-   * draws them: the split does not change the numbers a sample sees */
-  for (int m = 0; m < M; m++)
-    udml_model_draw (model, m, rows, n, fw.seed, fw.stream, ws->mod[m].eps,
-        ws->mod[m].mask);
-
-  /* raw copy -> noise at the sample's level -> standardise (method.md §3) */
-  for (int i = 0; i < n; i++) {
-    int p = rows[i];
-    wk->y[i] = job->y[p];
-    for (int m = 0; m < M; m++)
-      wk->levels[i * M + m] = job->levels ? job->levels[p * M + m] : 1;
-  }
-  for (int m = 0; m < M; m++) {
-    const UdmlModalitySpec *spec = &cfg->mod[m];
-    const UdmlModLayout *lay = &model->lay[m];
-    size_t F = lay->F;
-    UdmlModWork *mw = &ws->mod[m];
-
-    for (int i = 0; i < n; i++) {
-      int p = rows[i], level = wk->levels[i * M + m];
-      float *xr = tr->xraw[m] + (size_t) p * F;
-      if (job->x[m] != tr->xraw[m])
-        memcpy (xr, job->x[m] + (size_t) p * F, F * sizeof (float));
-      if (level > 1) {
-        UdmlRng rng;
-        udml_rng_seed (&rng, tr->opt.seed, stream_id (TAG_NOISE, job->key,
-                (uint64_t) p * M + m));
-        if (tr->opt.noise) {
-          /* a failure is kept, not returned: every worker must still
-           * reach the batch-norm barriers of this pass */
-          UdmlStatus st = tr->opt.noise (tr->opt.noise_user, m, level,
-              tr->data_rows ? tr->data_rows[p] : -1, xr, &rng, &wk->err);
-          if (st != UDML_OK && wk->st == UDML_OK)
-            wk->st = st;
-        } else {
-          udml_noise_gaussian_planes (spec->kind, xr, spec->in_c,
-              (size_t) spec->in_h * spec->in_w, level, &rng);
-        }
-      }
-      udml_model_standardise (model, mw->x + (size_t) i * F, xr, m, F);
-    }
-  }
-  memset (ws->present, 1, (size_t) n * M);
-
-  udml_model_forward (model, ws, n, &fw);
-  loss_weights (tr, job->phase, &lw);
-  memset (&parts, 0, sizeof parts);
-  memset (red, 0, PARTS_LEN (M) * sizeof (double));
-  if (n > 0) {
-    udml_loss_forward (model, ws, n, wk->y, job->levels ? wk->levels : NULL,
-        &lw, &parts);
-    red[0] = parts.ce * n;
-    red[1] = parts.uni * n;
-    red[2] = parts.kl * n;
-    red[3] = parts.est * n;
-    red[4] = parts.correct;
-    for (int m = 0; m < M; m++)
-      for (size_t j = 0; j < (size_t) n * K; j++)
-        red[5 + m] += fabsf (ws->o_m[m][j]);
-  }
-  if (tr->split)
-    udml_sync_sum (&tr->sync, wk->id, red, PARTS_LEN (M));
-  if (wk->id == 0) {
-    UdmlLossParts *g = &tr->parts;
-    if (tr->split) {
-      g->ce = red[0] / N;
-      g->uni = red[1] / N;
-      g->kl = red[2] / N;
-      g->est = red[3] / N;
-      g->total = g->ce + lw.gamma * g->uni + g->kl + lw.lambda * g->est;
-    } else {
-      *g = parts;
-    }
-    g->correct = (int) red[4];
-    for (int m = 0; m < M; m++)
-      tr->dep_sum[m] = red[5 + m];
-  }
-  /* every worker sees the same sums, so all stop here together */
-  if (!isfinite (red[0] + lw.gamma * red[1] + red[2] + lw.lambda * red[3])) {
-    wk->st = UDML_ERR_NUMERIC;
-    return;
-  }
-  if (!job->backward)
-    return;
-
-  memset (wk->grads, 0, model->n_params * sizeof (float));
-  if (n > 0) {
-    udml_loss_backward (model, ws, n, wk->y, &lw);
-    if (n != N) {
-      /* the loss is a mean over the whole batch, not over these rows */
-      float s = (float) n / (float) N;
-      for (size_t j = 0; j < (size_t) n * K; j++)
-        ws->do_[j] *= s;
-      for (int m = 0; m < M; m++) {
-        const UdmlModLayout *lay = &model->lay[m];
-        size_t t = (size_t) n * lay->C * lay->h * lay->w;
-        for (size_t j = 0; j < (size_t) n * K; j++)
-          ws->do_m[m][j] *= s;
-        for (size_t j = 0; j < t; j++) {
-          ws->dmu[m][j] *= s;
-          ws->dl[m][j] *= s;
-        }
-        for (int i = 0; i < n; i++)
-          ws->dg[m][i] *= s;
-      }
-    }
-  }
-  udml_model_backward (model, ws, n, &fw, wk->grads);
-
-  if (T > 1) {
-    /* this worker's slice of the sum of the arenas, workers in order */
-    size_t P = model->n_params, a = P * wk->id / T, b = P * (wk->id + 1) / T;
-    pthread_barrier_wait (&tr->sync.barrier);
-    for (size_t j = a; j < b; j++) {
-      float acc = tr->workers[0].grads[j];
-      for (int w = 1; w < T; w++)
-        acc += tr->workers[w].grads[j];
-      tr->grads[j] = acc;
-    }
-  }
-}
-
-static UdmlStatus
-run_pass (UdmlTrainer * tr, int n, const int *rows, int n_rows,
-    const float *const x[], const int *y, const uint8_t * levels,
-    UdmlPhase phase, uint64_t key, int backward, int update_stats,
-    UdmlLossParts * parts, UdmlError * err)
-{
-  UdmlModel *model = tr->model;
-  const UdmlConfig *cfg = &model->cfg;
-  int M = cfg->n_modalities, T = tr->n_workers;
-  Job *job = &tr->job;
-
-  if (n < 1 || n > tr->batch)
-    return udml_error_set (err, UDML_ERR_ARG,
-        "trainer: batch of %d, planned for 1..%d", n, tr->batch);
-  if (n < 2)
-    return udml_error_set (err, UDML_ERR_ARG,
-        "trainer: batch of 1 (batch norm needs at least 2 samples)");
-  if (!rows) {
-    rows = tr->all_rows;
-    n_rows = n;
-  }
-  if (n_rows < 0 || n_rows > n)
-    return udml_error_set (err, UDML_ERR_ARG,
-        "trainer: %d rows of a batch of %d", n_rows, n);
-  if (n_rows < n && !tr->have_reduce)
-    return udml_error_set (err, UDML_ERR_ARG,
-        "trainer: %d rows of a batch of %d without a reduce hook", n_rows, n);
-  for (int i = 0; i < n_rows; i++) {
-    int p = rows[i];
-    if (p < 0 || p >= n || (i > 0 && p <= rows[i - 1]))
-      return udml_error_set (err, UDML_ERR_ARG,
-          "trainer: row %d is %d, not ascending in 0..%d", i, p, n - 1);
-    if (y[p] < 0 || y[p] >= cfg->n_classes)
-      return udml_error_set (err, UDML_ERR_ARG,
-          "trainer: label %d of sample %d not in 0..%d", y[p], p,
-          cfg->n_classes - 1);
-    for (int m = 0; levels && m < M; m++)
-      if (levels[p * M + m] < 1 || levels[p * M + m] > UDML_NOISE_LEVELS)
-        return udml_error_set (err, UDML_ERR_ARG,
-            "trainer: noise level %d of sample %d (%s) not in 1..%d",
-            levels[p * M + m], p, cfg->mod[m].name, UDML_NOISE_LEVELS);
-  }
-  for (int m = 0; m < M; m++)
-    if (!x[m])
-      return udml_error_set (err, UDML_ERR_ARG,
-          "trainer: no input for modality %s", cfg->mod[m].name);
-
-  job->n = n;
-  job->rows = rows;
-  job->n_rows = n_rows;
-  job->x = x;
-  job->y = y;
-  job->levels = levels;
-  job->phase = phase;
-  job->key = key;
-  job->backward = backward;
-  job->update_stats = update_stats;
-  for (int w = 0; w < T; w++) {
-    tr->workers[w].row0 = (int) ((int64_t) n_rows * w / T);
-    tr->workers[w].n = (int) ((int64_t) n_rows * (w + 1) / T)
-        - tr->workers[w].row0;
-  }
-  if (T > 1)
-    pthread_barrier_wait (&tr->sync.barrier);
-  worker_run (&tr->workers[0]);
-  if (T > 1)
-    pthread_barrier_wait (&tr->sync.barrier);
-
-  *parts = tr->parts;
-  for (int w = 0; w < T; w++) {
-    Worker *wk = &tr->workers[w];
-    if (wk->st != UDML_OK && wk->st != UDML_ERR_NUMERIC)
-      return udml_error_set (err, wk->st, "%s", wk->err.msg);
-  }
-  if (tr->workers[0].st == UDML_ERR_NUMERIC)
-    return udml_error_set (err, UDML_ERR_NUMERIC,
-        "trainer: loss is %g (ce %g, uni %g, kl %g, est %g)", parts->total,
-        parts->ce, parts->uni, parts->kl, parts->est);
-  if (backward && tr->have_reduce)
-    tr->reduce.sum_f32 (tr->grads, model->n_params, tr->reduce.user);
-  return UDML_OK;
-}
 
 UdmlStatus
 udml_trainer_compute (UdmlTrainer * tr, int n, const float *const x[],
@@ -660,8 +252,8 @@ udml_trainer_compute (UdmlTrainer * tr, int n, const float *const x[],
 {
   UdmlLossParts tmp;
 
-  return run_pass (tr, n, NULL, 0, x, y, levels, phase, key, backward, 0,
-      parts ? parts : &tmp, err);
+  return udml_trainer_run_pass (tr, n, NULL, 0, x, y, levels, phase, key,
+      backward, 0, parts ? parts : &tmp, err);
 }
 
 UdmlStatus
@@ -677,8 +269,8 @@ udml_trainer_step_rows (UdmlTrainer * tr, int n, const int *rows, int n_rows,
 
   if (!parts)
     parts = &tmp;
-  st = run_pass (tr, n, rows, n_rows, x, y, levels, phase, key, 1, 1, parts,
-      err);
+  st = udml_trainer_run_pass (tr, n, rows, n_rows, x, y, levels, phase, key, 1,
+      1, parts, err);
   if (st != UDML_OK)
     return st;
 
@@ -1074,6 +666,77 @@ progress_stop (const UdmlTrainOptions * opt, const UdmlTrainProgress * pr,
   return stop > 0.0;
 }
 
+/* The per-run buffers of udml_train_dist; local and rows only when
+ * distributed. */
+typedef struct
+{
+  int *perm;                    /* n_all: the epoch's order */
+  int *order;                   /* batch: scratch of draw_levels */
+  int *ybuf;                    /* batch labels */
+  uint8_t *levels;              /* batch x M */
+  int *local;                   /* n_all: local row of a global index, or -1 */
+  int *rows;                    /* batch: positions this process computes */
+} RunBuffers;
+
+/* 0 when out of memory; what was allocated is freed by free_run. */
+static int
+alloc_run (RunBuffers * r, int n_all, int batch, int M,
+    const UdmlDataset * train, const UdmlTrainDist * dist)
+{
+  r->perm = malloc ((size_t) n_all * sizeof (int));
+  r->order = malloc ((size_t) batch * sizeof (int));
+  r->ybuf = malloc ((size_t) batch * sizeof (int));
+  r->levels = malloc ((size_t) batch * M);
+  if (dist) {
+    r->local = malloc ((size_t) n_all * sizeof (int));
+    r->rows = malloc ((size_t) batch * sizeof (int));
+  }
+  if (!r->perm || !r->order || !r->ybuf || !r->levels || (dist && (!r->local
+              || !r->rows)))
+    return 0;
+  for (int i = 0; dist && i < n_all; i++)
+    r->local[i] = -1;
+  for (int i = 0; dist && i < train->n; i++)
+    r->local[dist->index[i]] = i;
+  return 1;
+}
+
+static void
+free_run (RunBuffers * r)
+{
+  free (r->perm);
+  free (r->order);
+  free (r->ybuf);
+  free (r->levels);
+  free (r->local);
+  free (r->rows);
+}
+
+static void
+progress_begin (UdmlTrainProgress * pr, int epoch, int epochs, int steps,
+    UdmlPhase phase, float lr)
+{
+  memset (pr, 0, sizeof *pr);
+  pr->epoch = epoch;
+  pr->epochs = epochs;
+  pr->steps_per_epoch = steps;
+  pr->stage = phase == UDML_PHASE_STAGE1 ? 1 : 2;
+  pr->lr = lr;
+  pr->val_accuracy = -1.0f;
+  pr->val_loss = -1.0f;
+}
+
+/* A numeric failure says where in the run it happened. */
+static void
+step_error (UdmlError * err, UdmlStatus st, int epoch, int step)
+{
+  if (st == UDML_ERR_NUMERIC && err) {
+    char tmp[sizeof err->msg];
+    memcpy (tmp, err->msg, sizeof tmp);
+    udml_error_set (err, st, "epoch %d step %d: %s", epoch, step, tmp);
+  }
+}
+
 UdmlStatus
 udml_train_dist (UdmlModel * model, const UdmlDataset * train,
     const UdmlDataset * val, const UdmlTrainOptions * opt_in,
@@ -1082,9 +745,8 @@ udml_train_dist (UdmlModel * model, const UdmlDataset * train,
   UdmlTrainOptions opt;
   UdmlTrainer *tr = NULL;
   UdmlWork vws;
-  int *perm = NULL, *order = NULL, *ybuf = NULL, *local = NULL, *rows = NULL;
+  RunBuffers run = { 0 };
   int n_all, n_rows = 0;
-  uint8_t *levels = NULL;
   int M, batch, steps, epoch = 0, step = 0, seen = 0;
   int64_t global_step = 0;
   double loss_sum = 0.0, correct_sum = 0.0;
@@ -1125,22 +787,10 @@ udml_train_dist (UdmlModel * model, const UdmlDataset * train,
     udml_trainer_set_reduce (tr, &dist->reduce);
     tr->rank = dist->rank;
   }
-  perm = malloc ((size_t) n_all * sizeof (int));
-  order = malloc ((size_t) batch * sizeof (int));
-  ybuf = malloc ((size_t) batch * sizeof (int));
-  levels = malloc ((size_t) batch * M);
-  if (dist) {
-    local = malloc ((size_t) n_all * sizeof (int));
-    rows = malloc ((size_t) batch * sizeof (int));
-  }
-  if (!perm || !order || !ybuf || !levels || (dist && (!local || !rows))) {
+  if (!alloc_run (&run, n_all, batch, M, train, dist)) {
     st = udml_error_set (err, UDML_ERR_NOMEM, "train: out of memory");
     goto out;
   }
-  for (int i = 0; dist && i < n_all; i++)
-    local[i] = -1;
-  for (int i = 0; dist && i < train->n; i++)
-    local[dist->index[i]] = i;
   if (val && (st = udml_work_init (&vws, model, batch, 0, err)) != UDML_OK)
     goto out;
 
@@ -1161,37 +811,28 @@ udml_train_dist (UdmlModel * model, const UdmlDataset * train,
     float lr = epoch >= sched.lr_drop ? opt.lr * 0.1f : opt.lr;
     UdmlTrainProgress pr;
 
-    shuffle (perm, n_all, opt.seed, epoch);
-    memset (&pr, 0, sizeof pr);
-    pr.epoch = epoch;
-    pr.epochs = opt.epochs;
-    pr.steps_per_epoch = steps;
-    pr.stage = phase == UDML_PHASE_STAGE1 ? 1 : 2;
-    pr.lr = lr;
-    pr.val_accuracy = -1.0f;
-    pr.val_loss = -1.0f;
+    shuffle (run.perm, n_all, opt.seed, epoch);
+    progress_begin (&pr, epoch, opt.epochs, steps, phase, lr);
 
     for (; step < steps; step++) {
       const float *xs[UDML_MAX_MODALITIES];
       UdmlLossParts parts;
 
       if (dist)
-        n_rows = gather_rows (tr, train, local, perm + (size_t) step * batch,
-            batch, xs, ybuf, rows);
+        n_rows =
+            gather_rows (tr, train, run.local, run.perm + (size_t) step * batch,
+            batch, xs, run.ybuf, run.rows);
       else
-        gather_batch (tr, train, perm + (size_t) step * batch, batch, xs, ybuf);
+        gather_batch (tr, train, run.perm + (size_t) step * batch, batch, xs,
+            run.ybuf);
       if (phase != UDML_PHASE_STAGE1)
-        draw_levels (levels, order, batch, M, opt.seed, global_step);
-      st = udml_trainer_step_rows (tr, batch, rows, n_rows, xs, ybuf,
-          phase != UDML_PHASE_STAGE1 ? levels : NULL, phase,
+        draw_levels (run.levels, run.order, batch, M, opt.seed, global_step);
+      st = udml_trainer_step_rows (tr, batch, run.rows, n_rows, xs, run.ybuf,
+          phase != UDML_PHASE_STAGE1 ? run.levels : NULL, phase,
           (uint64_t) global_step, lr, &parts, err);
       tr->data_rows = NULL;
       if (st != UDML_OK) {
-        if (st == UDML_ERR_NUMERIC && err) {
-          char tmp[sizeof err->msg];
-          memcpy (tmp, err->msg, sizeof tmp);
-          udml_error_set (err, st, "epoch %d step %d: %s", epoch, step, tmp);
-        }
+        step_error (err, st, epoch, step);
         goto out;
       }
       global_step++;
@@ -1241,11 +882,6 @@ udml_train_dist (UdmlModel * model, const UdmlDataset * train,
 out:
   udml_work_clear (&vws);
   udml_trainer_free (tr);
-  free (perm);
-  free (order);
-  free (ybuf);
-  free (levels);
-  free (local);
-  free (rows);
+  free_run (&run);
   return st;
 }
