@@ -68,20 +68,23 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
     udml_feature_set_clear (&set);
     return 0;
   }
-  /* what the trainer relies on: one row per usable item, each label the
-   * item's bound label (so in [0, K)), finite features */
-  if (set.n != FUZZ_FC_ITEMS - udml_data_list_count_bad (&fc.list))
-    fuzz_fail ("feature cache rows differ from the usable items");
+  /* what the trainer relies on: one row per window of each usable item,
+   * each label the item's bound label (so in [0, K)), finite features */
   for (int i = 0; i < FUZZ_FC_ITEMS; i++) {
     const UdmlDataItem *it = &fc.list.items[i];
     if (it->error)
       continue;
-    if (set.y[gi] < 0 || set.y[gi] >= fc.cfg.n_classes)
-      fuzz_fail ("feature cache gave a label outside the model's classes");
-    if (set.y[gi] != it->y)
-      fuzz_fail ("feature cache gave a label other than the item's");
-    gi++;
+    if (it->n_windows < 0 || gi + it->n_windows > set.n)
+      fuzz_fail ("feature cache rows differ from the usable items' windows");
+    for (int w = 0; w < it->n_windows; w++, gi++) {
+      if (set.y[gi] < 0 || set.y[gi] >= fc.cfg.n_classes)
+        fuzz_fail ("feature cache gave a label outside the model's classes");
+      if (set.y[gi] != it->y)
+        fuzz_fail ("feature cache gave a label other than the item's");
+    }
   }
+  if (gi != set.n)
+    fuzz_fail ("feature cache rows differ from the usable items' windows");
   for (int m = 0; m < set.n_mod; m++)
     for (size_t j = 0; j < (size_t) set.n * set.F[m]; j++)
       if (!isfinite (set.x[m][j]))

@@ -10,7 +10,7 @@
 #include "fuzz-common.h"
 #include "udml-data.h"
 
-#define FUZZ_FC_MAGIC "UDMLFC01"
+#define FUZZ_FC_MAGIC "UDMLFC02"
 #define FUZZ_FC_ITEMS 4
 
 static const char fuzz_fc_manifest[] =
@@ -43,7 +43,7 @@ fuzz_featcache_setup (FuzzFeatcache * fc)
     if (fc->list.items[i].error
         && !(fc->errors[i] = strdup (fc->list.items[i].error)))
       return -1;
-  fc->key = udml_data_cache_key (&fc->list, &fc->cfg);
+  fc->key = udml_data_cache_key (&fc->list, &fc->cfg, fc->cfg.features.hop_ns);
   return 0;
 }
 

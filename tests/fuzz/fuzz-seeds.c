@@ -159,6 +159,7 @@ seed_featcache (FuzzFeatcache * fc, const char *name, const int *good,
     UdmlDataItem *it = &fc->list.items[i];
     free (it->error);
     it->error = good[i] ? NULL : strdup ("No such file or directory");
+    it->n_windows = good[i] ? 1 : 0;
     if (good[i])
       set.y[set.n++] = y[i];
   }

@@ -36,7 +36,7 @@ rc=0
 "$target" \
   -max_total_time="${UDML_FUZZ_TIME:-60}" \
   -timeout=10 -rss_limit_mb=2048 -max_len=16384 \
-  -print_final_stats=1 \
+  -print_final_stats=1 -error_exitcode=1 \
   -artifact_prefix="$artifacts/$kind-" \
   "$@" "$work/corpus" "$work/seeds" "${committed[@]}" || rc=$?
 exit $rc
