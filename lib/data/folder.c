@@ -52,7 +52,8 @@ list_entries (const char *dir, int want_dir, char ***out, int *n_out)
     n++;
   }
   closedir (d);
-  qsort (names, (size_t) n, sizeof *names, cmp_names);
+  if (n > 0)                    /* qsort wants a non-NULL base */
+    qsort (names, (size_t) n, sizeof *names, cmp_names);
   *out = names;
   *n_out = n;
   return 0;

@@ -168,7 +168,8 @@ udml_data_choose_labels (UdmlConfig * cfg, const UdmlDataList * const *lists,
       goto out;
     }
   } else {
-    qsort (data.v, (size_t) data.n, sizeof *data.v, cmp_str);
+    if (data.n > 0)
+      qsort (data.v, (size_t) data.n, sizeof *data.v, cmp_str);
   }
   const Names *use = labels_text ? &fixed : &data;
   if ((st = check_names (use, err)) != UDML_OK)
