@@ -142,8 +142,8 @@ out:
   return ret;
 }
 
-static void
-json_mods (JsonBuilder * b, const char *key, const UdmlConfig * cfg,
+void
+eval_json_mods (JsonBuilder * b, const char *key, const UdmlConfig * cfg,
     const double *v)
 {
   json_builder_set_member_name (b, key);
@@ -172,8 +172,8 @@ eval_degrade_json (JsonBuilder * b, const UdmlConfig * cfg,
     json_builder_add_int_value (b, p->level);
     json_builder_set_member_name (b, "accuracy");
     json_builder_add_double_value (b, p->accuracy);
-    json_mods (b, "weight", cfg, p->weight);
-    json_mods (b, "noise", cfg, p->noise);
+    eval_json_mods (b, "weight", cfg, p->weight);
+    eval_json_mods (b, "noise", cfg, p->noise);
     json_builder_end_object (b);
   }
   json_builder_end_array (b);

@@ -46,4 +46,8 @@ void eval_degrade_print (FILE * f, const UdmlConfig * cfg,
 int eval_degrade_plots (const char *dir, const char *const *paths,
     const UdmlConfig * const *cfgs, const DegradeResults * r, int n_models);
 
+/* {"audio": v[0], "video": v[1], ...} as member key. */
+void eval_json_mods (JsonBuilder * b, const char *key, const UdmlConfig * cfg,
+    const double *v);
+
 #endif /* UDML_EVAL_DEGRADE_H */

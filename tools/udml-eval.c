@@ -278,20 +278,6 @@ out:
   return ret;
 }
 
-/* {"audio": v[0], "video": v[1], ...} as member key. */
-static void
-json_mods (JsonBuilder * b, const char *key, const UdmlConfig * cfg,
-    const double *v)
-{
-  json_builder_set_member_name (b, key);
-  json_builder_begin_object (b);
-  for (int m = 0; m < cfg->n_modalities; m++) {
-    json_builder_set_member_name (b, cfg->mod[m].name);
-    json_builder_add_double_value (b, v[m]);
-  }
-  json_builder_end_object (b);
-}
-
 static void
 json_double (JsonBuilder * b, const char *key, double v)
 {
@@ -343,10 +329,10 @@ json_sweep (JsonBuilder * b, const ModelEval * me)
     json_builder_add_int_value (b, p->level);
     json_double (b, "accuracy", p->accuracy);
     json_double (b, "macro_f1", p->macro_f1);
-    json_mods (b, "weight", cfg, p->weight);
-    json_mods (b, "uncertainty_weight", cfg, p->uncertainty_weight);
-    json_mods (b, "alpha", cfg, p->alpha);
-    json_mods (b, "noise", cfg, p->noise);
+    eval_json_mods (b, "weight", cfg, p->weight);
+    eval_json_mods (b, "uncertainty_weight", cfg, p->uncertainty_weight);
+    eval_json_mods (b, "alpha", cfg, p->alpha);
+    eval_json_mods (b, "noise", cfg, p->noise);
     json_builder_end_object (b);
   }
   json_builder_end_array (b);
