@@ -297,6 +297,24 @@ write_body (Writer * w, uint64_t key, const UdmlDataList * list,
     put (w, set->x[m], (size_t) set->n * set->F[m] * sizeof (float));
 }
 
+/* Creates the folders of path's directory that do not exist yet, so a
+ * fresh --cache-dir works. */
+static void
+make_parents (const char *path)
+{
+  char *dir = udml_data_strdup (path);
+  if (!dir)
+    return;
+  for (char *p = dir + 1; *p; p++) {
+    if (*p != '/')
+      continue;
+    *p = '\0';
+    mkdir (dir, 0777);          /* EEXIST is fine; fopen reports the rest */
+    *p = '/';
+  }
+  free (dir);
+}
+
 UdmlStatus
 udml_data_cache_write (const char *path, uint64_t key,
     const UdmlDataList * list, const UdmlFeatureSet * set, UdmlError * err)
@@ -308,6 +326,7 @@ udml_data_cache_write (const char *path, uint64_t key,
     return udml_error_set (err, UDML_ERR_ARG,
         "%s: %d feature rows for %d windows of the usable items", path,
         set->n, rows);
+  make_parents (path);
   char *tmp = udml_data_printf ("%s.tmp.%ld", path, (long) getpid ());
   Writer w = { tmp ? fopen (tmp, "wb") : NULL, UDML_DATA_HASH_INIT, 0 };
   int ok = 0;

@@ -635,8 +635,11 @@ gst_udml_fuse_model_set_location (GstUdmlFuseModel * fm,
 gdouble
 gst_udml_fuse_model_noise_calibration (GstUdmlFuseModel * fm, gint m)
 {
-  /* model files carry no calibration yet: unknown */
-  (void) fm;
-  (void) m;
-  return 0.0;
+  gdouble sigma = 0.0;
+
+  g_mutex_lock (&fm->lock);
+  if (fm->session)
+    sigma = udml_model_calibration (fm->session->model, m);
+  g_mutex_unlock (&fm->lock);
+  return sigma;
 }
