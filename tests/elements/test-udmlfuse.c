@@ -36,6 +36,7 @@ static gchar *model_c;          /* compatible inputs, 5 classes */
 static gchar *model_bad;        /* 32x32 frames: does not fit model_a */
 static gchar *model_corrupt;
 static gchar *model_truncated;
+static gchar *model_cal;        /* model_a's config, calibrated per modality */
 
 /* set on the next element fuse_setup creates (GST_UDML_FUSE_FORWARD_HOOK) */
 static GstUdmlFuseForwardHook *setup_hook;
@@ -47,8 +48,19 @@ static GstStaticPadTemplate any_sink = GST_STATIC_PAD_TEMPLATE ("sink",
 
 /* ------------------------------------------------------------- models */
 
+static gchar *make_model_cal (const gchar * name, guint64 seed,
+    gint n_classes, gint frame, const gfloat * calibration);
+
 static gchar *
 make_model (const gchar * name, guint64 seed, gint n_classes, gint frame)
+{
+  return make_model_cal (name, seed, n_classes, frame, NULL);
+}
+
+/* calibration: one clean-noise p99 per modality, in model order, or NULL */
+static gchar *
+make_model_cal (const gchar * name, guint64 seed, gint n_classes, gint frame,
+    const gfloat * calibration)
 {
   UdmlConfig cfg;
   UdmlError err = { 0 };
@@ -68,10 +80,26 @@ make_model (const gchar * name, guint64 seed, gint n_classes, gint frame)
   model = udml_model_new (&cfg, seed, &err);
   if (model == NULL)
     g_error ("udml_model_new: %s", err.msg);
+  for (v = 0; calibration && v < cfg.n_modalities; v++)
+    udml_model_set_calibration (model, v, calibration[v]);
   if (udml_model_save (model, path, &err) != UDML_OK)
     g_error ("udml_model_save %s: %s", path, err.msg);
   udml_model_free (model);
   return path;
+}
+
+/* model_a's config with the audio calibration above and the video one
+ * below any sigma-hat */
+static gchar *
+make_cal_model (void)
+{
+  UdmlConfig cfg;
+  gfloat cal[UDML_MAX_MODALITIES];
+
+  udml_config_default (&cfg);
+  cal[udml_config_find (&cfg, UDML_MODALITY_AUDIO)] = 1e9f;
+  cal[udml_config_find (&cfg, UDML_MODALITY_VIDEO)] = 1e-9f;
+  return make_model_cal ("cal.udml", 1, 10, 64, cal);
 }
 
 static void
@@ -85,6 +113,7 @@ setup_models (void)
   model_a = make_model ("a.udml", 1, 10, 64);
   model_c = make_model ("c.udml", 2, 5, 64);
   model_bad = make_model ("bad.udml", 3, 10, 32);
+  model_cal = make_cal_model ();
   model_corrupt = g_build_filename (tmpdir, "corrupt.udml", NULL);
   g_file_set_contents (model_corrupt, "UDML this is not a model file", -1,
       NULL);
@@ -98,7 +127,7 @@ static void
 remove_models (void)
 {
   const gchar *files[] = { model_a, model_c, model_bad, model_corrupt,
-    model_truncated
+    model_truncated, model_cal
   };
   guint i;
 
@@ -2131,13 +2160,14 @@ GST_END_TEST;
 
 /* Audio has no data in [3, 7) s (GAP events) of a 12 s stream. */
 static void
-run_audio_hole (Msgs * m, guint alert_windows, gdouble alert_noise)
+run_audio_hole_model (Msgs * m, const gchar * model, guint alert_windows,
+    gdouble alert_noise)
 {
   Fuse f;
   GstClockTime t;
 
-  fuse_setup (&f, FALSE, VCAPS, ACAPS, "alert-windows", alert_windows,
-      "alert-noise", alert_noise, NULL);
+  fuse_setup (&f, FALSE, VCAPS, ACAPS, "model", model, "alert-windows",
+      alert_windows, "alert-noise", alert_noise, NULL);
   for (t = 0; t < 12 * GST_SECOND; t += FRAME_DUR) {
     fail_unless_equals_int (gst_harness_push (f.v,
             make_video (GST_VIDEO_FORMAT_GRAY8, 64, 48, t, FRAME_DUR, 5)),
@@ -2156,6 +2186,12 @@ run_audio_hole (Msgs * m, guint alert_windows, gdouble alert_noise)
   msgs_drain (m, f.bus);
   fuse_teardown (&f);
   fail_unless (m->windows->len == 12, "%u windows", m->windows->len);
+}
+
+static void
+run_audio_hole (Msgs * m, guint alert_windows, gdouble alert_noise)
+{
+  run_audio_hole_model (m, model_a, alert_windows, alert_noise);
 }
 
 GST_START_TEST (test_alert_absent)
@@ -2213,6 +2249,35 @@ GST_START_TEST (test_alert_windows_zero)
   /* ... and not with alerts off */
   run_audio_hole (&m, 0, 0.0);
   fail_unless_equals_int (m.n_warnings, 0);
+  msgs_clear (&m);
+}
+
+GST_END_TEST;
+
+/* alert-noise 0 takes each modality's threshold from the model: video's
+ * is below every sigma-hat, audio's above (only its hole raises) */
+GST_START_TEST (test_alert_model_calibration)
+{
+  Msgs m;
+  gchar *got;
+  guint i;
+
+  run_audio_hole_model (&m, model_cal, 3, 0.0);
+  fail_unless_equals_int (m.n_warnings, 0);
+  got = got_alerts (m.alerts, "video");
+  fail_unless_equals_string (got, "raised@2 ");
+  g_free (got);
+  got = got_alerts (m.alerts, "audio");
+  fail_unless_equals_string (got, "raised@5 cleared@9 ");
+  g_free (got);
+  for (i = 0; i < m.alerts->len; i++) {
+    const GstStructure *a = g_ptr_array_index (m.alerts, i);
+    gboolean video = g_str_equal (alert_str (a, "modality"), "video");
+    gdouble thr = -1;
+
+    fail_unless (gst_structure_get_double (a, "threshold", &thr));
+    assert_close (thr, video ? 1e-9 : 1e9, 0, 1e-6, "model calibration");
+  }
   msgs_clear (&m);
 }
 
@@ -2542,6 +2607,7 @@ udmlfuse_suite (void)
   tcase_add_test (tc, test_alert_raise_clear);
   tcase_add_test (tc, test_alert_absent);
   tcase_add_test (tc, test_alert_windows_zero);
+  tcase_add_test (tc, test_alert_model_calibration);
   tcase_add_test (tc, test_min_confidence_unknown);
   tcase_add_test (tc, test_source_name);
 #ifndef UDML_TEST_NO_DECODE
