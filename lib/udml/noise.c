@@ -444,24 +444,16 @@ UdmlStatus
 udml_degrade_video (UdmlDegrade kind, int level, float *x, int c, int h,
     int w, UdmlRng * rng, UdmlError * err)
 {
+  /* 0 for bad arguments too: udml_degrade_video_ws reports those */
+  size_t bytes = udml_degrade_video_ws_size (kind, level, h, w);
+  void *ws = bytes ? malloc (bytes) : NULL;
   UdmlStatus st;
-  void *ws = NULL;
-  size_t bytes;
 
-  if (!x || !rng)
-    return udml_error_set (err, UDML_ERR_ARG, "degrade: frame or rng is NULL");
-  if ((st = check_kind_level (kind, level, UDML_MODALITY_VIDEO, err)))
-    return st;
-  if ((st = check_video_dims (c, h, w, err)))
-    return st;
-  if (level == 1 && kind != UDML_DEGRADE_BLOCKY && kind != UDML_DEGRADE_FREEZE)
-    return UDML_OK;
-  bytes = video_ws_bytes (kind, level, h, w);
-  if (bytes && !(ws = malloc (bytes)))
+  if (bytes && !ws)
     return udml_error_set (err, UDML_ERR_NOMEM,
         "degrade: %zu bytes of workspace for %s", bytes,
         udml_degrade_name (kind));
-  st = degrade_video_ws (kind, level, x, c, h, w, rng, ws, err);
+  st = udml_degrade_video_ws (kind, level, x, c, h, w, rng, ws, bytes, err);
   free (ws);
   return st;
 }
