@@ -34,25 +34,8 @@ bn_backward (float *din, float *dgamma, float *dbeta, const float *dout,
     double sdy = 0.0, sdyx = 0.0;
     for (int i = 0; i < n; i++) {
       size_t off = ((size_t) i * C + c) * HW;
-      const float *g = dout + off, *x = in + off;
-      const float *o = relu_out ? relu_out + off : NULL;
-      float a[8] = { 0 }, b[8] = { 0 };
-      int j = 0;
-      for (; j + 8 <= HW; j += 8)
-        for (int k = 0; k < 8; k++) {
-          float gk = !o || o[j + k] > 0.0f ? g[j + k] : 0.0f;
-          a[k] += gk;
-          b[k] += gk * (x[j + k] - mean[c]);
-        }
-      for (; j < HW; j++) {
-        float gj = !o || o[j] > 0.0f ? g[j] : 0.0f;
-        sdy += gj;
-        sdyx += (double) gj * (x[j] - mean[c]);
-      }
-      for (int k = 0; k < 8; k++) {
-        sdy += a[k];
-        sdyx += b[k];
-      }
+      udml_bn_backward_sums (&sdy, &sdyx, dout + off,
+          relu_out ? relu_out + off : NULL, in + off, mean[c], HW);
     }
     s[c] = sdy;
     s[C + c] = sdyx * rstd[c];  /* sum dy xhat */
@@ -69,13 +52,9 @@ bn_backward (float *din, float *dgamma, float *dbeta, const float *dout,
     float a = (float) s[c], bq = (float) (s[C + c] * rstd[c]);
     for (int i = 0; i < n; i++) {
       size_t off = ((size_t) i * C + c) * HW;
-      const float *g = dout + off, *x = in + off;
-      const float *o = relu_out ? relu_out + off : NULL;
-      float *dx = din + off;
-      for (int j = 0; j < HW; j++) {
-        float gj = !o || o[j] > 0.0f ? g[j] : 0.0f;
-        dx[j] = k * (fM * gj - a - (x[j] - mean[c]) * bq);
-      }
+      udml_bn_backward_apply (din + off, dout + off,
+          relu_out ? relu_out + off : NULL, in + off, mean[c], k, fM, a, bq,
+          HW, 1);
     }
   }
 }

@@ -382,6 +382,82 @@ udml_batchnorm_relu_forward_eval (float *out, const float *in,
   bn_forward_eval (out, in, gamma, beta, run_mean, run_var, N, C, HW, 1);
 }
 
+/* dy of a batch-norm backward row: dout, masked by relu_out > 0 when the
+ * ReLU followed.  Unconditional loads, so the select is a vector mask. */
+#define BN_DY8(gj, g, o, i) do {                                        \
+    memcpy (gj, (g) + (i), sizeof gj);                                  \
+    if (o) {                                                            \
+      float oj_[8];                                                     \
+      memcpy (oj_, (o) + (i), sizeof oj_);                              \
+      for (int j_ = 0; j_ < 8; j_++)                                    \
+        gj[j_] = oj_[j_] > 0.0f ? gj[j_] : 0.0f;                        \
+    }                                                                   \
+  } while (0)
+
+void
+udml_bn_backward_sums (double *sdy, double *sdyx, const float *dout,
+    const float *relu_out, const float *x, float m, int n)
+{
+  float acc[8] = { 0 }, acc2[8] = { 0 };
+  double s = 0.0, t = 0.0;
+  int i = 0;
+
+  /* two copies of the loop: the mask test hoisted out of it */
+  if (relu_out)
+    for (; i + 8 <= n; i += 8) {
+      float gj[8];
+      BN_DY8 (gj, dout, relu_out, i);
+      for (int j = 0; j < 8; j++) {
+        acc[j] += gj[j];
+        acc2[j] += gj[j] * (x[i + j] - m);
+      }
+  } else
+    for (; i + 8 <= n; i += 8)
+      for (int j = 0; j < 8; j++) {
+        acc[j] += dout[i + j];
+        acc2[j] += dout[i + j] * (x[i + j] - m);
+      }
+  for (; i < n; i++) {
+    float gj = !relu_out || relu_out[i] > 0.0f ? dout[i] : 0.0f;
+    s += gj;
+    t += (double) gj *(x[i] - m);
+  }
+  for (int j = 0; j < 8; j++) {
+    s += acc[j];
+    t += acc2[j];
+  }
+  *sdy += s;
+  *sdyx += t;
+}
+
+void
+udml_bn_backward_apply (float *dx, const float *dout, const float *relu_out,
+    const float *x, float m, float k, float fM, float a, float bq, int n,
+    int set)
+{
+  int i = 0;
+
+  for (; i + 8 <= n; i += 8) {
+    float gj[8], t[8];
+    if (relu_out) {
+      BN_DY8 (gj, dout, relu_out, i);
+    } else {
+      memcpy (gj, dout + i, sizeof gj);
+    }
+    if (set)
+      memset (t, 0, sizeof t);
+    else
+      memcpy (t, dx + i, sizeof t);
+    for (int j = 0; j < 8; j++)
+      t[j] += k * (fM * gj[j] - a - (x[i + j] - m) * bq);
+    memcpy (dx + i, t, sizeof t);
+  }
+  for (; i < n; i++) {
+    float gj = !relu_out || relu_out[i] > 0.0f ? dout[i] : 0.0f;
+    dx[i] = (set ? 0.0f : dx[i]) + k * (fM * gj - a - (x[i] - m) * bq);
+  }
+}
+
 /* y = gamma xhat + beta, xhat = (x - mean) rstd with batch statistics:
  * dx = gamma rstd / M (M dy - sum dy - xhat sum (dy xhat)).  With relu_out,
  * dy is first masked by the ReLU that followed (relu_out > 0); with set,
@@ -397,30 +473,11 @@ bn_backward (float *din, float *dgamma, float *dbeta, const float *dout,
     float m = mean[c], r = rstd[c];
     double sdy = 0.0, sdyx = 0.0;
 
+    /* sum dy (x - m) = sum dy x - m sum dy; done directly for accuracy */
     for (int n = 0; n < N; n++) {
       size_t off = ((size_t) n * C + c) * HW;
-      const float *g = dout + off, *x = in + off;
-      const float *o = relu_out ? relu_out + off : NULL;
-      /* sum dy (x - m) = sum dy x - m sum dy; done directly for accuracy */
-      float acc[8] = { 0 }, acc2[8] = { 0 };
-      double s = 0.0;
-      int i = 0;
-      for (; i + 8 <= HW; i += 8)
-        for (int j = 0; j < 8; j++) {
-          float gj = !o || o[i + j] > 0.0f ? g[i + j] : 0.0f;
-          acc[j] += gj;
-          acc2[j] += gj * (x[i + j] - m);
-        }
-      for (; i < HW; i++) {
-        float gj = !o || o[i] > 0.0f ? g[i] : 0.0f;
-        s += gj;
-        sdyx += (double) gj * (x[i] - m);
-      }
-      for (int j = 0; j < 8; j++)
-        s += acc[j];
-      sdy += s;
-      for (int j = 0; j < 8; j++)
-        sdyx += acc2[j];
+      udml_bn_backward_sums (&sdy, &sdyx, dout + off,
+          relu_out ? relu_out + off : NULL, in + off, m, HW);
     }
     sdyx *= r;                  /* sum dy xhat */
 
@@ -432,27 +489,11 @@ bn_backward (float *din, float *dgamma, float *dbeta, const float *dout,
       float k = (float) (gamma[c] * r / M);
       float a = (float) sdy;
       float bq = (float) (sdyx * r);    /* xhat * sdyx = (x - m) * r * sdyx */
-      float fM = (float) M;
       for (int n = 0; n < N; n++) {
         size_t off = ((size_t) n * C + c) * HW;
-        const float *g = dout + off, *x = in + off;
-        const float *o = relu_out ? relu_out + off : NULL;
-        float *dx = din + off;
-        int i = 0;
-        for (; i + 8 <= HW; i += 8) {
-          float t[8];
-          for (int j = 0; j < 8; j++) {
-            float gj = !o || o[i + j] > 0.0f ? g[i + j] : 0.0f;
-            t[j] = (set ? 0.0f : dx[i + j])
-                + k * (fM * gj - a - (x[i + j] - m) * bq);
-          }
-          for (int j = 0; j < 8; j++)
-            dx[i + j] = t[j];
-        }
-        for (; i < HW; i++) {
-          float gj = !o || o[i] > 0.0f ? g[i] : 0.0f;
-          dx[i] = (set ? 0.0f : dx[i]) + k * (fM * gj - a - (x[i] - m) * bq);
-        }
+        udml_bn_backward_apply (din + off, dout + off,
+            relu_out ? relu_out + off : NULL, in + off, m, k, (float) M, a, bq,
+            HW, set);
       }
     }
   }
@@ -556,6 +597,27 @@ maxpool2_backward (float *din, const float *dout, const float *in, int N,
       const float *r1 = r0 + W;
       float *d0 = dx + (size_t) (2 * oy) * W;
       float *d1 = d0 + W;
+      if (set) {
+        for (int ox = 0; ox < Wo; ox++) {
+          float a = r0[2 * ox], b = r0[2 * ox + 1];
+          float c = r1[2 * ox], d = r1[2 * ox + 1];
+          float gv = g[oy * Wo + ox];
+          float m = a > b ? a : b, m2 = c > d ? c : d;
+          m = m > m2 ? m : m2;
+          int fa = a == m;
+          int fb = (b == m) & !fa;
+          int fc = (c == m) & !(fa | fb);
+          int fd = !(fa | fb | fc);
+          /* + 0: -0 becomes 0, as 0 + gv * 0 does in the += form */
+          d0[2 * ox] = gv * fa + 0.0f;
+          d0[2 * ox + 1] = gv * fb + 0.0f;
+          d1[2 * ox] = gv * fc + 0.0f;
+          d1[2 * ox + 1] = gv * fd + 0.0f;
+        }
+        if (W % 2)
+          d0[W - 1] = d1[W - 1] = 0.0f;
+        continue;
+      }
       for (int ox = 0; ox < Wo; ox++) {
         float a = r0[2 * ox], b = r0[2 * ox + 1];
         float c = r1[2 * ox], d = r1[2 * ox + 1];
@@ -566,21 +628,10 @@ maxpool2_backward (float *din, const float *dout, const float *in, int N,
         int fb = (b == m) & !fa;
         int fc = (c == m) & !(fa | fb);
         int fd = !(fa | fb | fc);
-        if (set) {
-          d0[2 * ox] = fa ? gv : 0.0f;
-          d0[2 * ox + 1] = fb ? gv : 0.0f;
-          d1[2 * ox] = fc ? gv : 0.0f;
-          d1[2 * ox + 1] = fd ? gv : 0.0f;
-        } else {
-          d0[2 * ox] += gv * fa;
-          d0[2 * ox + 1] += gv * fb;
-          d1[2 * ox] += gv * fc;
-          d1[2 * ox + 1] += gv * fd;
-        }
-      }
-      if (set && W % 2) {
-        d0[W - 1] = 0.0f;
-        d1[W - 1] = 0.0f;
+        d0[2 * ox] += gv * fa;
+        d0[2 * ox + 1] += gv * fb;
+        d1[2 * ox] += gv * fc;
+        d1[2 * ox + 1] += gv * fd;
       }
     }
     if (set && H % 2)

@@ -70,6 +70,14 @@ void udml_batchnorm_relu_forward_eval (float *out, const float *in,
 /* Backward of ReLU (BN (in)): dout is the gradient of relu_out, the
  * forward output (NULL: no ReLU, dout is the gradient of BN (in)).
  * din written. */
+/* The row loops of the batch-norm backward, for callers that sum the
+ * statistics elsewhere (over workers): *sdy += sum dy, *sdyx += sum dy
+ * (x - m); then dx (+)= k (fM dy - a - (x - m) bq).  dy = dout masked by
+ * relu_out > 0 (NULL: dout).  n floats per row. */
+void udml_bn_backward_sums (double *sdy, double *sdyx, const float *dout,
+    const float *relu_out, const float *x, float m, int n);
+void udml_bn_backward_apply (float *dx, const float *dout, const float *relu_out,
+    const float *x, float m, float k, float fM, float a, float bq, int n, int set);
 void udml_batchnorm_relu_backward_set (float *din, float *dgamma, float *dbeta,
     const float *dout, const float *relu_out, const float *in, const float *mean,
     const float *rstd, const float *gamma, int N, int C, int HW);
