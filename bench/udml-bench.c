@@ -10,7 +10,8 @@
  *   train2_samples_per_s     the same with the batch split across 2 workers
  *                            (UdmlTrainOptions.threads), 1 BLAS thread each
  *   train2_speedup_wall      train1 wall time / train2 wall time
- *   train2_work_ratio, train2_cpu_share   why it falls short of 2 (below)
+ *   train2_work_ratio, train2_cpu_share, train2_worker0_wait_ms
+ *                            why it falls short of 2 (in main)
  *   allocs_per_train_step_2threads   the same count with 2 workers
  *   allocs_per_forward, allocs_per_train_step   malloc/calloc/realloc and
  *                            aligned_alloc/posix_memalign calls
@@ -28,7 +29,10 @@
  *   the default model's shapes (batch 1 inference, batch 64 training) and
  *   prints op_<phase>_<op>_ms= lines, each the sum over layers, median.
  */
+#define _GNU_SOURCE             /* RTLD_NEXT */
+#include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +102,24 @@ posix_memalign (void **out, size_t align, size_t n)
     return ENOMEM;
   *out = p;
   return 0;
+}
+
+/* Time the calling thread waits in pthread_barrier_wait: with 2 workers,
+ * worker 0 waiting for worker 1 (batch-norm sums, the loss, the sum of
+ * the gradient arenas, the end of the pass). */
+static int (*real_barrier_wait) (pthread_barrier_t *);
+static _Thread_local double barrier_wait_s;
+
+static double now (void);
+
+int
+pthread_barrier_wait (pthread_barrier_t * b)
+{
+  double t0 = now ();
+  int r = real_barrier_wait (b);
+
+  barrier_wait_s += now () - t0;
+  return r;
 }
 
 static long
@@ -391,6 +413,7 @@ typedef struct
   double ms;                    /* wall clock, median */
   double cpu_ms;                /* calling thread's CPU time, median */
   double proc_ms;               /* CPU time of the whole process, median */
+  double wait_ms;               /* calling thread in barriers, median */
   double allocs;
 } Timing;
 
@@ -464,6 +487,7 @@ bench_train (UdmlModel * model, int threads, int batch, UdmlPhase phase,
   double *t = malloc (reps * sizeof (double));
   double *tc = malloc (reps * sizeof (double));
   double *tp = malloc (reps * sizeof (double));
+  double *tb = malloc (reps * sizeof (double));
   UdmlLossParts parts;
   UdmlRng rng;
   Timing out;
@@ -477,7 +501,7 @@ bench_train (UdmlModel * model, int threads, int batch, UdmlPhase phase,
   tr = udml_trainer_new (model, &opt, batch, &err);
   if (!tr)
     die ("udml_trainer_new", &err);
-  if (!y || !levels || !t || !tc || !tp)
+  if (!y || !levels || !t || !tc || !tp || !tb)
     die ("batch buffers", NULL);
 
   udml_rng_seed (&rng, 2, 0);
@@ -509,11 +533,13 @@ bench_train (UdmlModel * model, int threads, int batch, UdmlPhase phase,
   for (int k = 0; k < reps; k++) {
     double t0 = now (), c0 = cpu_now (), p0 =
         clock_s (CLOCK_PROCESS_CPUTIME_ID);
+    barrier_wait_s = 0.0;
     if (udml_trainer_step (tr, batch, cx, y,
             phase == UDML_PHASE_STAGE1 ? NULL : levels, phase, 100 + k, 1e-4f,
             &parts, &err))
       die ("udml_trainer_step", &err);
     tp[k] = clock_s (CLOCK_PROCESS_CPUTIME_ID) - p0;
+    tb[k] = barrier_wait_s;
     tc[k] = cpu_now () - c0;
     t[k] = now () - t0;
   }
@@ -521,7 +547,9 @@ bench_train (UdmlModel * model, int threads, int batch, UdmlPhase phase,
   out.ms = median (t, reps) * 1e3;
   out.cpu_ms = median (tc, reps) * 1e3;
   out.proc_ms = median (tp, reps) * 1e3;
+  out.wait_ms = median (tb, reps) * 1e3;
   free (tp);
+  free (tb);
   for (int m = 0; m < cfg->n_modalities; m++)
     free (x[m]);
   free (y);
@@ -591,6 +619,10 @@ main (int argc, char **argv)
       return usage ();
   }
 
+  real_barrier_wait = (int (*)(pthread_barrier_t *)) dlsym (RTLD_NEXT,
+      "pthread_barrier_wait");
+  if (!real_barrier_wait)
+    die ("dlsym pthread_barrier_wait", NULL);
   udml_set_num_threads (1);
   if (big)
     config_big (&cfg);
@@ -658,7 +690,8 @@ main (int argc, char **argv)
   /* Two workers splitting the batch, one BLAS thread each. Wall clock is
    * the figure; the CPU times say why it falls short of 2x: work_ratio is
    * the CPU time of both workers over train1's (1.0: the split adds no
-   * work), cpu_share the cores they got (1.0: both ran all the time). */
+   * work), cpu_share the cores they got (1.0: both ran all the time),
+   * worker0_wait the time worker 0 spent in the pool's barriers. */
   tr2 = bench_train (model, 2, batch, UDML_PHASE_STAGE1, quick ? 3 : 15);
   printf ("train2_step_ms_wall=%.1f\n", tr2.ms);
   printf ("train2_samples_per_s=%.1f\n", batch / (tr2.ms * 1e-3));
@@ -667,6 +700,9 @@ main (int argc, char **argv)
   printf ("train2_process_cpu_ms=%.1f\n", tr2.proc_ms);
   printf ("train2_work_ratio=%.2f\n", tr2.proc_ms / tr1.cpu_ms);
   printf ("train2_cpu_share=%.2f\n", tr2.proc_ms / (2.0 * tr2.ms));
+  printf ("train2_worker0_wait_ms=%.1f\n", tr2.wait_ms);
+  /* what a core per worker would give, barrier waits left out */
+  printf ("train2_speedup_cpu=%.2f\n", tr1.cpu_ms / tr2.cpu_ms);
 
   printf ("allocs_per_forward=%.2f\n", fwd.allocs);
   printf ("allocs_per_train_step=%.2f\n",

@@ -89,17 +89,9 @@ bn_train (float *out, float *mean, float *rstd, float *run_mean,
     float shift = (beta ? beta[c] : 0.0f) - mean[c] * scale;
 
     rstd[c] = r;
-    for (int i = 0; i < n; i++) {
-      const float *x = in + ((size_t) i * C + c) * HW;
-      float *y = out + ((size_t) i * C + c) * HW;
-      if (relu)
-        for (int j = 0; j < HW; j++) {
-          float v = x[j] * scale + shift;
-          y[j] = v > 0.0f ? v : 0.0f;
-      } else
-        for (int j = 0; j < HW; j++)
-          y[j] = x[j] * scale + shift;
-    }
+    for (int i = 0; i < n; i++)
+      udml_affine (out + ((size_t) i * C + c) * HW,
+          in + ((size_t) i * C + c) * HW, HW, scale, shift, relu);
     if (run_mean && fw->worker == 0) {
       double uvar = M > 1 ? s[c] / (M - 1) : var;
       run_mean[c] =

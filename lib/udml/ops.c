@@ -95,6 +95,13 @@ affine_relu (float *y, const float *x, size_t n, float scale, float shift)
   }
 }
 
+void
+udml_affine (float *y, const float *x, size_t n, float scale, float shift,
+    int relu)
+{
+  (relu ? affine_relu : affine) (y, x, n, scale, shift);
+}
+
 /* ------------------------------------------------------------------ conv2d */
 
 /* One image's column matrix; k = 1 does not touch it (col may be NULL). */

@@ -67,6 +67,10 @@ void udml_batchnorm_relu_forward_train (float *out, float *mean, float *rstd,
 void udml_batchnorm_relu_forward_eval (float *out, const float *in,
     const float *gamma, const float *beta, const float *run_mean,
     const float *run_var, int N, int C, int HW);
+/* y = x scale + shift, then max (y, 0) when relu; y may equal x.  The
+ * apply pass of a batch norm whose statistics come from elsewhere. */
+void udml_affine (float *y, const float *x, size_t n, float scale, float shift,
+    int relu);
 /* Backward of ReLU (BN (in)): dout is the gradient of relu_out, the
  * forward output (NULL: no ReLU, dout is the gradient of BN (in)).
  * din written. */
