@@ -810,7 +810,7 @@ test_losses (void)
 static void
 test_fused (int N, int C, int H, int W)
 {
-  size_t HW = (size_t) H * W, n = (size_t) N * C * HW;
+  size_t HW = (size_t) H * W, n = (size_t) N *C * HW;
   float *in = falloc (n), *g = falloc (n), *gam = falloc (C), *bet = falloc (C);
   float *mean = falloc (C), *rstd = falloc (C), *rm = falloc (C),
       *rv = falloc (C);
