@@ -16,8 +16,13 @@
 #      median video weight in noisy vs clean windows (tests/pipelines/score.py).
 #
 # usage: bench/throughput.sh [--data DIR] [--clips N] [--repeat R] [--out DIR]
+#                            [--spec big]
 #   --data DIR   AV-digits source data with fsdd/ and mnist/ (../shared/data
 #                relative to the source tree by default)
+#   --spec big   step 2 only, with a model of the bigger input spec (96x96
+#                RGB, 2 frames at 15 fps, 0.5 s windows), saved untrained by
+#                udml-bench --spec big --save-model: inference speed does
+#                not depend on the weights, so step 3 is skipped
 # Environment: UDML_BUILD_DIR (default build/), UDML_MODEL.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,19 +30,23 @@ data=$src/../shared/data
 clips=300
 repeat=3
 out=""
+spec=default
 while [ $# -gt 0 ]; do
   case $1 in
     --data) data=$2; shift 2 ;;
     --clips) clips=$2; shift 2 ;;
     --repeat) repeat=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    *) echo "usage: bench/throughput.sh [--data DIR] [--clips N] [--repeat R] [--out DIR]" >&2; exit 2 ;;
+    --spec) spec=$2; shift 2 ;;
+    *) echo "usage: bench/throughput.sh [--data DIR] [--clips N] [--repeat R] [--out DIR] [--spec big]" >&2; exit 2 ;;
   esac
 done
+case $spec in
+  default|big) ;;
+  *) echo "throughput.sh: error: --spec '$spec': expected default or big" >&2; exit 2 ;;
+esac
 export UDML_BUILD_DIR=${UDML_BUILD_DIR:-$src/build}
-export UDML_MODEL=${UDML_MODEL:-$src/models/avdigits.udml}
 export UDML_THREADS=1
-[ -r "$UDML_MODEL" ] || { echo "throughput.sh: error: model '$UDML_MODEL' not readable" >&2; exit 1; }
 command -v taskset >/dev/null || { echo "throughput.sh: error: taskset not found (util-linux)" >&2; exit 1; }
 
 if [ -z "$out" ]; then
@@ -45,6 +54,15 @@ if [ -z "$out" ]; then
   trap 'rm -rf "$out"' EXIT
 fi
 mkdir -p "$out"
+
+if [ "$spec" = big ]; then
+  bench=$UDML_BUILD_DIR/bench/udml-bench
+  [ -x "$bench" ] || { echo "throughput.sh: error: '$bench' not built" >&2; exit 1; }
+  "$bench" --spec big --save-model "$out/big.udml"
+  export UDML_MODEL=$out/big.udml
+fi
+export UDML_MODEL=${UDML_MODEL:-$src/models/avdigits.udml}
+[ -r "$UDML_MODEL" ] || { echo "throughput.sh: error: model '$UDML_MODEL' not readable" >&2; exit 1; }
 
 if [ -n "${BENCH_STREAM:-}" ]; then
   stream=$BENCH_STREAM
@@ -92,12 +110,13 @@ PY
 }
 
 echo "# udmlfuse throughput ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg))"
-echo "model: $UDML_MODEL; stream: $clips clips, ${duration} s; median of $repeat runs"
+echo "model: $UDML_MODEL (spec $spec); stream: $clips clips, ${duration} s; median of $repeat runs"
 echo
 echo "| input | stream | wall | x real time | CPU (user+sys) | x real time per CPU-second |"
 echo "|---|---|---|---|---|---|"
 throughput 64x64 ""
 throughput 640x480 "videoscale ! video/x-raw,width=640,height=480 ! "
+[ "$spec" = big ] && exit 0
 
 echo
 echo "## accuracy and video weight, clean vs udmlnoise level 8 bursts (2 s period, duty 0.5)"

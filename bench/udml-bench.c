@@ -8,8 +8,10 @@
  *   train1_samples_per_s     batch-64 training steps, 1 thread
  *   train1_bound_fraction    (3 x forward FLOPs x 64 / sgemm rate) / step time
  *   train2_samples_per_s     the same with the batch split across 2 workers
- *                            (UdmlTrainOptions.threads), 1 BLAS thread each;
+ *                            (UdmlTrainOptions.threads), 1 BLAS thread each
  *   train2_speedup_wall      train1 wall time / train2 wall time
+ *   train2_work_ratio, train2_cpu_share, train2_worker0_wait_ms
+ *                            why it falls short of 2 (in main)
  *   allocs_per_train_step_2threads   the same count with 2 workers
  *   allocs_per_forward, allocs_per_train_step   malloc/calloc/realloc and
  *                            aligned_alloc/posix_memalign calls
@@ -18,13 +20,19 @@
  * and linears analytically (2 per multiply-add); everything else (BN, ReLU,
  * pooling, im2col, losses, noise) is overhead by this measure.
  *
- * Usage: udml-bench [--quick] [--only forward|train1] [--ops]
+ * Usage: udml-bench [--quick] [--only forward|train1|train2] [--ops]
+ *                   [--spec default|big] [--save-model PATH]
  *   --only runs one part (for a profiler); it skips the sgemm rate too.
+ *   --spec big: the bigger input spec (96x96 RGB, 2 frames, 0.5 s windows).
+ *   --save-model writes the (untrained) model of the spec and exits.
  *   --ops times each kernel of the encoder and the Gaussian heads alone at
  *   the default model's shapes (batch 1 inference, batch 64 training) and
  *   prints op_<phase>_<op>_ms= lines, each the sum over layers, median.
  */
+#define _GNU_SOURCE             /* RTLD_NEXT */
+#include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +45,7 @@
 #include "trainer.h"
 #include "ops.h"
 #include "internal.h"
+#include "udml-data.h"
 
 /* ------------------------------------------------------ allocation counter */
 
@@ -93,6 +102,24 @@ posix_memalign (void **out, size_t align, size_t n)
     return ENOMEM;
   *out = p;
   return 0;
+}
+
+/* Time the calling thread waits in pthread_barrier_wait: with 2 workers,
+ * worker 0 waiting for worker 1 (batch-norm sums, the loss, the sum of
+ * the gradient arenas, the end of the pass). */
+static int (*real_barrier_wait) (pthread_barrier_t *);
+static _Thread_local double barrier_wait_s;
+
+static double now (void);
+
+int
+pthread_barrier_wait (pthread_barrier_t * b)
+{
+  double t0 = now ();
+  int r = real_barrier_wait (b);
+
+  barrier_wait_s += now () - t0;
+  return r;
 }
 
 static long
@@ -213,12 +240,12 @@ forward_flops (const UdmlConfig * cfg)
 
 /* ------------------------------------------------------ per-op profile */
 
+/* As the model runs them: BN and ReLU fused (bn_relu; BN alone in the 1x1
+ * heads), every backward writing its din (no zeroing pass). */
 enum
-{ OP_CONV_F, OP_BN_F, OP_RELU_F, OP_POOL_F, OP_CONV_B, OP_BN_B, OP_RELU_B,
-  OP_POOL_B, OP_ZERO, N_OPS
-};
-static const char *const op_names[N_OPS] = { "conv_fwd", "bn_fwd", "relu_fwd",
-  "pool_fwd", "conv_bwd", "bn_bwd", "relu_bwd", "pool_bwd", "zero"
+{ OP_CONV_F, OP_BN_F, OP_POOL_F, OP_CONV_B, OP_BN_B, OP_POOL_B, N_OPS };
+static const char *const op_names[N_OPS] = { "conv_fwd", "bn_relu_fwd",
+  "pool_fwd", "conv_bwd", "bn_relu_bwd", "pool_bwd"
 };
 
 typedef struct
@@ -259,14 +286,14 @@ secs (double t0)
 }
 
 /* One pass over every layer as the model runs it (forward, then for
- * training the backward with the model's zeroing), op times added to t. */
+ * training the backward), op times added to t. */
 static void
 ops_pass (const Layer * L, int nl, int N, int train, float *x, float *y,
     float *z, float *g, float *wt, float *dw, float *col, float *st, double *t)
 {
   for (int i = 0; i < nl; i++) {
     const Layer *l = &L[i];
-    size_t hw = (size_t) l->h * l->w, map = (size_t) N *l->co * hw;
+    size_t hw = (size_t) l->h * l->w;
     float *mean = st, *rstd = st + l->co, *gam = st + 2 * l->co,
         *bet = st + 3 * l->co, *rm = st + 4 * l->co, *rv = st + 5 * l->co;
     float *b = l->k == 1 ? st + 6 * l->co : NULL;
@@ -277,16 +304,13 @@ ops_pass (const Layer * L, int nl, int N, int train, float *x, float *y,
     t[OP_CONV_F] += secs (t0);
     t0 = cpu_now ();
     if (train)
-      udml_batchnorm_forward_train (z, mean, rstd, rm, rv, y, gam, bet, N,
+      (l->k == 3 ? udml_batchnorm_relu_forward_train :
+          udml_batchnorm_forward_train) (z, mean, rstd, rm, rv, y, gam, bet, N,
           l->co, hw);
     else
-      udml_batchnorm_forward_eval (z, y, gam, bet, rm, rv, N, l->co, hw);
+      (l->k == 3 ? udml_batchnorm_relu_forward_eval :
+          udml_batchnorm_forward_eval) (z, y, gam, bet, rm, rv, N, l->co, hw);
     t[OP_BN_F] += secs (t0);
-    if (l->k == 1)
-      continue;
-    t0 = cpu_now ();
-    udml_relu_forward (z, z, map);
-    t[OP_RELU_F] += secs (t0);
     if (l->pool) {
       t0 = cpu_now ();
       udml_maxpool2_forward (y, z, N, l->co, l->h, l->w);
@@ -297,43 +321,23 @@ ops_pass (const Layer * L, int nl, int N, int train, float *x, float *y,
     return;
   for (int i = nl - 1; i >= 0; i--) {
     const Layer *l = &L[i];
-    size_t hw = (size_t) l->h * l->w, map = (size_t) N *l->co * hw;
-    size_t in_size = (size_t) N * l->ci * hw;
+    size_t hw = (size_t) l->h * l->w;
     float *mean = st, *rstd = st + l->co, *gam = st + 2 * l->co;
     float *db = l->k == 1 ? st + 6 * l->co : NULL;
     double t0;
     if (l->pool) {
       t0 = cpu_now ();
-      memset (y, 0, map * sizeof (float));
-      t[OP_ZERO] += secs (t0);
-      t0 = cpu_now ();
-      udml_maxpool2_backward (y, g, z, N, l->co, l->h, l->w);
+      udml_maxpool2_backward_set (y, g, z, N, l->co, l->h, l->w);
       t[OP_POOL_B] += secs (t0);
     }
-    if (l->k == 3) {
-      t0 = cpu_now ();
-      memset (y, 0, map * sizeof (float));
-      t[OP_ZERO] += secs (t0);
-      t0 = cpu_now ();
-      udml_relu_backward (y, g, z, map);
-      t[OP_RELU_B] += secs (t0);
-    }
     t0 = cpu_now ();
-    memset (z, 0, map * sizeof (float));
-    t[OP_ZERO] += secs (t0);
-    t0 = cpu_now ();
-    udml_batchnorm_backward (z, gam, gam, g, x, mean, rstd, gam, N, l->co, hw);
+    udml_batchnorm_relu_backward_set (y, gam, gam, g, l->k == 3 ? z : NULL, x,
+        mean, rstd, gam, N, l->co, hw);
     t[OP_BN_B] += secs (t0);
     /* the first stage of a modality needs no input gradient */
-    int din = l->ci != 1;
-    if (din) {
-      t0 = cpu_now ();
-      memset (y, 0, in_size * sizeof (float));
-      t[OP_ZERO] += secs (t0);
-    }
     t0 = cpu_now ();
-    udml_conv2d_backward (din ? y : NULL, dw, db, col, z, x, wt, N, l->ci,
-        l->co, l->h, l->w, l->k);
+    udml_conv2d_backward_set (l->ci != 1 ? z : NULL, dw, db, col, y, x, wt, N,
+        l->ci, l->co, l->h, l->w, l->k);
     t[OP_CONV_B] += secs (t0);
   }
 }
@@ -408,6 +412,8 @@ typedef struct
 {
   double ms;                    /* wall clock, median */
   double cpu_ms;                /* calling thread's CPU time, median */
+  double proc_ms;               /* CPU time of the whole process, median */
+  double wait_ms;               /* calling thread in barriers, median */
   double allocs;
 } Timing;
 
@@ -480,6 +486,8 @@ bench_train (UdmlModel * model, int threads, int batch, UdmlPhase phase,
   uint8_t *levels = malloc ((size_t) batch * cfg->n_modalities);
   double *t = malloc (reps * sizeof (double));
   double *tc = malloc (reps * sizeof (double));
+  double *tp = malloc (reps * sizeof (double));
+  double *tb = malloc (reps * sizeof (double));
   UdmlLossParts parts;
   UdmlRng rng;
   Timing out;
@@ -493,7 +501,7 @@ bench_train (UdmlModel * model, int threads, int batch, UdmlPhase phase,
   tr = udml_trainer_new (model, &opt, batch, &err);
   if (!tr)
     die ("udml_trainer_new", &err);
-  if (!y || !levels || !t || !tc)
+  if (!y || !levels || !t || !tc || !tp || !tb)
     die ("batch buffers", NULL);
 
   udml_rng_seed (&rng, 2, 0);
@@ -523,17 +531,25 @@ bench_train (UdmlModel * model, int threads, int batch, UdmlPhase phase,
       die ("udml_trainer_step", &err);
   a0 = allocs ();
   for (int k = 0; k < reps; k++) {
-    double t0 = now (), c0 = cpu_now ();
+    double t0 = now (), c0 = cpu_now (), p0 =
+        clock_s (CLOCK_PROCESS_CPUTIME_ID);
+    barrier_wait_s = 0.0;
     if (udml_trainer_step (tr, batch, cx, y,
             phase == UDML_PHASE_STAGE1 ? NULL : levels, phase, 100 + k, 1e-4f,
             &parts, &err))
       die ("udml_trainer_step", &err);
+    tp[k] = clock_s (CLOCK_PROCESS_CPUTIME_ID) - p0;
+    tb[k] = barrier_wait_s;
     tc[k] = cpu_now () - c0;
     t[k] = now () - t0;
   }
   out.allocs = (double) (allocs () - a0) / reps;
   out.ms = median (t, reps) * 1e3;
   out.cpu_ms = median (tc, reps) * 1e3;
+  out.proc_ms = median (tp, reps) * 1e3;
+  out.wait_ms = median (tb, reps) * 1e3;
+  free (tp);
+  free (tb);
   for (int m = 0; m < cfg->n_modalities; m++)
     free (x[m]);
   free (y);
@@ -545,11 +561,38 @@ bench_train (UdmlModel * model, int threads, int batch, UdmlPhase phase,
   return out;
 }
 
+/* The bigger input spec of docs/scale.md: what udml-train builds from
+ * --window 0.5 --video-size 96x96 --video-format rgb --fps 15 --frames 2. */
+static void
+config_big (UdmlConfig * cfg)
+{
+  UdmlSpecParams p;
+  UdmlError err = { 0 };
+
+  udml_spec_params_default (&p);
+  p.window_s = 0.5;
+  p.width = p.height = 96;
+  p.channels = 3;
+  p.fps = 15;
+  p.frames = 2;
+  if (udml_data_config_build (cfg, &p, &err) != UDML_OK
+      || udml_config_validate (cfg, &err) != UDML_OK)
+    die ("big spec", &err);
+}
+
+static int
+usage (void)
+{
+  fprintf (stderr, "usage: udml-bench [--quick] [--only forward|train1|train2] "
+      "[--ops] [--spec default|big] [--save-model PATH]\n");
+  return 2;
+}
+
 int
 main (int argc, char **argv)
 {
-  int quick = 0, batch = 64;
-  const char *only = NULL;
+  int quick = 0, batch = 64, big = 0;
+  const char *only = NULL, *save = NULL;
   int ops = 0;
   UdmlConfig cfg;
   UdmlError err = { 0 };
@@ -562,23 +605,44 @@ main (int argc, char **argv)
       quick = 1;
     else if (!strcmp (argv[i], "--only") && i + 1 < argc
         && (!strcmp (argv[i + 1], "forward")
-            || !strcmp (argv[i + 1], "train1")))
+            || !strcmp (argv[i + 1], "train1")
+            || !strcmp (argv[i + 1], "train2")))
       only = argv[++i];
     else if (!strcmp (argv[i], "--ops"))
       ops = 1;
-    else {
-      fprintf (stderr,
-          "usage: udml-bench [--quick] [--only forward|train1] [--ops]\n");
-      return 2;
-    }
+    else if (!strcmp (argv[i], "--spec") && i + 1 < argc
+        && (!strcmp (argv[i + 1], "default") || !strcmp (argv[i + 1], "big")))
+      big = !strcmp (argv[++i], "big");
+    else if (!strcmp (argv[i], "--save-model") && i + 1 < argc)
+      save = argv[++i];
+    else
+      return usage ();
   }
 
+  real_barrier_wait = (int (*)(pthread_barrier_t *)) dlsym (RTLD_NEXT,
+      "pthread_barrier_wait");
+  if (!real_barrier_wait)
+    die ("dlsym pthread_barrier_wait", NULL);
   udml_set_num_threads (1);
-  udml_config_default (&cfg);
+  if (big)
+    config_big (&cfg);
+  else
+    udml_config_default (&cfg);
   model = udml_model_new (&cfg, 42, &err);
   if (!model)
     die ("udml_model_new", &err);
+  if (save) {
+    /* untrained: inference speed does not depend on the weights */
+    if (udml_model_save (model, save, &err) != UDML_OK)
+      die (save, &err);
+    udml_model_free (model);
+    return 0;
+  }
   flops = forward_flops (&cfg);
+  printf ("spec=%s\n", big ? "big" : "default");
+  for (int m = 0; m < cfg.n_modalities; m++)
+    printf ("input_%s=%dx%dx%d\n", cfg.mod[m].name, cfg.mod[m].in_c,
+        cfg.mod[m].in_h, cfg.mod[m].in_w);
   if (ops) {
     sgemm_gflops (1024, quick ? 3 : 9, &gf_wall, &gf);
     printf ("sgemm_gflops=%.1f\n", gf);
@@ -590,8 +654,10 @@ main (int argc, char **argv)
     if (!strcmp (only, "forward"))
       fwd = bench_forward (model, quick ? 100 : 2000);
     else
-      tr1 = bench_train (model, 1, batch, UDML_PHASE_STAGE1, quick ? 15 : 60);
-    printf ("%s_ms=%.3f\n", only, only[0] == 'f' ? fwd.cpu_ms : tr1.cpu_ms);
+      tr1 = bench_train (model, only[5] == '2' ? 2 : 1, batch,
+          UDML_PHASE_STAGE1, quick ? 15 : 60);
+    printf ("%s_ms=%.3f\n", only, only[0] == 'f' ? fwd.cpu_ms :
+        only[5] == '2' ? tr1.ms : tr1.cpu_ms);
     udml_model_free (model);
     return 0;
   }
@@ -621,11 +687,22 @@ main (int argc, char **argv)
   printf ("train1_noisy_samples_per_s=%.1f\n", batch / (tr1n.cpu_ms * 1e-3));
   printf ("train1_noisy_bound_fraction=%.3f\n", bound_ms / tr1n.cpu_ms);
 
-  /* two threads: only wall time means anything */
+  /* Two workers splitting the batch, one BLAS thread each. Wall clock is
+   * the figure; the CPU times say why it falls short of 2x: work_ratio is
+   * the CPU time of both workers over train1's (1.0: the split adds no
+   * work), cpu_share the cores they got (1.0: both ran all the time),
+   * worker0_wait the time worker 0 spent in the pool's barriers. */
   tr2 = bench_train (model, 2, batch, UDML_PHASE_STAGE1, quick ? 3 : 15);
   printf ("train2_step_ms_wall=%.1f\n", tr2.ms);
   printf ("train2_samples_per_s=%.1f\n", batch / (tr2.ms * 1e-3));
   printf ("train2_speedup_wall=%.2f\n", tr1.ms / tr2.ms);
+  printf ("train2_worker0_cpu_ms=%.1f\n", tr2.cpu_ms);
+  printf ("train2_process_cpu_ms=%.1f\n", tr2.proc_ms);
+  printf ("train2_work_ratio=%.2f\n", tr2.proc_ms / tr1.cpu_ms);
+  printf ("train2_cpu_share=%.2f\n", tr2.proc_ms / (2.0 * tr2.ms));
+  printf ("train2_worker0_wait_ms=%.1f\n", tr2.wait_ms);
+  /* what a core per worker would give, barrier waits left out */
+  printf ("train2_speedup_cpu=%.2f\n", tr1.cpu_ms / tr2.cpu_ms);
 
   printf ("allocs_per_forward=%.2f\n", fwd.allocs);
   printf ("allocs_per_train_step=%.2f\n",

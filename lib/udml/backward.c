@@ -12,42 +12,30 @@
 #include "model.h"
 #include "ops.h"
 
-/* udml_batchnorm_backward over a batch split across workers: each worker
- * accumulates its own part of dgamma and dbeta (the gradient arenas are
- * summed later), while dx needs sum dy and sum dy xhat over the whole
- * batch: dx = gamma rstd / M (M dy - sum dy - xhat sum (dy xhat)). */
+/* udml_batchnorm_relu_backward_set over a batch split across workers:
+ * each worker accumulates its own part of dgamma and dbeta (the gradient
+ * arenas are summed later), while dx needs sum dy and sum dy xhat over the
+ * whole batch: dx = gamma rstd / M (M dy - sum dy - xhat sum (dy xhat)).
+ * dy is dout masked by relu_out > 0 (relu_out NULL: no ReLU); din written. */
 static void
 bn_backward (float *din, float *dgamma, float *dbeta, const float *dout,
-    const float *in, const float *mean, const float *rstd, const float *gamma,
-    int n, int C, int HW, const UdmlForward * fw)
+    const float *relu_out, const float *in, const float *mean,
+    const float *rstd, const float *gamma, int n, int C, int HW,
+    const UdmlForward * fw)
 {
   double M = (double) fw->n_global * HW, *s = fw->red;
 
   if (!fw->sync) {
-    udml_batchnorm_backward (din, dgamma, dbeta, dout, in, mean, rstd, gamma,
-        n, C, HW);
+    udml_batchnorm_relu_backward_set (din, dgamma, dbeta, dout, relu_out, in,
+        mean, rstd, gamma, n, C, HW);
     return;
   }
   for (int c = 0; c < C; c++) {
     double sdy = 0.0, sdyx = 0.0;
     for (int i = 0; i < n; i++) {
-      const float *g = dout + ((size_t) i * C + c) * HW;
-      const float *x = in + ((size_t) i * C + c) * HW;
-      float a[8] = { 0 }, b[8] = { 0 };
-      int j = 0;
-      for (; j + 8 <= HW; j += 8)
-        for (int k = 0; k < 8; k++) {
-          a[k] += g[j + k];
-          b[k] += g[j + k] * (x[j + k] - mean[c]);
-        }
-      for (; j < HW; j++) {
-        sdy += g[j];
-        sdyx += (double) g[j] * (x[j] - mean[c]);
-      }
-      for (int k = 0; k < 8; k++) {
-        sdy += a[k];
-        sdyx += b[k];
-      }
+      size_t off = ((size_t) i * C + c) * HW;
+      udml_bn_backward_sums (&sdy, &sdyx, dout + off,
+          relu_out ? relu_out + off : NULL, in + off, mean[c], HW);
     }
     s[c] = sdy;
     s[C + c] = sdyx * rstd[c];  /* sum dy xhat */
@@ -63,29 +51,28 @@ bn_backward (float *din, float *dgamma, float *dbeta, const float *dout,
     float k = (float) (gamma[c] * rstd[c] / M), fM = (float) M;
     float a = (float) s[c], bq = (float) (s[C + c] * rstd[c]);
     for (int i = 0; i < n; i++) {
-      const float *g = dout + ((size_t) i * C + c) * HW;
-      const float *x = in + ((size_t) i * C + c) * HW;
-      float *dx = din + ((size_t) i * C + c) * HW;
-      for (int j = 0; j < HW; j++)
-        dx[j] += k * (fM * g[j] - a - (x[j] - mean[c]) * bq);
+      size_t off = ((size_t) i * C + c) * HW;
+      udml_bn_backward_apply (din + off, dout + off,
+          relu_out ? relu_out + off : NULL, in + off, mean[c], k, fM, a, bq,
+          HW, 1);
     }
   }
 }
 
+/* A 1x1 head: dconv (scratch) from BN, then d(input) into din, written
+ * when set, else added. */
 static void
 conv_bn_backward (UdmlModel * model, const UdmlConvBn * cb, float *grads,
     float *din, float *dconv, const float *dout, const float *conv,
     const float *mean, const float *rstd, float *col, const float *in, int n,
-    const UdmlForward * fw)
+    int set, const UdmlForward * fw)
 {
-  size_t map = (size_t) n * cb->co * cb->h * cb->wd;
-
-  memset (dconv, 0, map * sizeof (float));
   bn_backward (dconv, udml_model_tensor_ptr (model, cb->gamma,
-          grads), udml_model_tensor_ptr (model, cb->beta, grads), dout, conv,
-      mean, rstd, udml_model_tensor_ptr (model, cb->gamma, NULL), n, cb->co,
-      cb->h * cb->wd, fw);
-  udml_conv2d_backward (din, udml_model_tensor_ptr (model, cb->w, grads),
+          grads), udml_model_tensor_ptr (model, cb->beta, grads), dout, NULL,
+      conv, mean, rstd, udml_model_tensor_ptr (model, cb->gamma, NULL), n,
+      cb->co, cb->h * cb->wd, fw);
+  (set ? udml_conv2d_backward_set : udml_conv2d_backward) (din,
+      udml_model_tensor_ptr (model, cb->w, grads),
       cb->b >= 0 ? udml_model_tensor_ptr (model, cb->b, grads) : NULL, col,
       dconv, in, udml_model_tensor_ptr (model, cb->w, NULL), n, cb->ci, cb->co,
       cb->h, cb->wd, cb->k);
@@ -99,7 +86,6 @@ modality_backward (UdmlModel * model, UdmlWork * ws, int m, int n,
   UdmlModWork *mw = &ws->mod[m];
   int C = lay->C, hw = lay->h * lay->w, Hd = model->cfg.est_hidden, S =
       lay->n_stages;
-  size_t total = (size_t) n * C * hw;
   float *a = ws->ga, *b = ws->gb, *dmu = ws->dmu[m], *dl = ws->dl[m];
   const float *X = mw->act[S - 1];
 
@@ -119,61 +105,48 @@ modality_backward (UdmlModel * model, UdmlWork * ws, int m, int n,
       udml_model_tensor_ptr (model, lay->fc1_b, grads), ws->dh, mw->sn,
       udml_model_tensor_ptr (model, lay->fc1_w, NULL), n, C, Hd);
 
-  /* f = GAP(z), z = mu + eps * exp(l/2) */
-  memset (a, 0, total * sizeof (float));
-  udml_gap_backward (a, df, n, C, hw);
-  for (size_t j = 0; j < total; j++) {
-    dmu[j] += a[j];
-    if (fw->train)
-      dl[j] += a[j] * mw->eps[j] * mw->sd[j] * 0.5f;
-    /* the clamp passes no gradient where active */
-    if (mw->lv[j] < -UDML_LOGVAR_CLAMP || mw->lv[j] > UDML_LOGVAR_CLAMP)
-      dl[j] = 0.0f;
+  /* f = GAP(z), z = mu + eps * exp(l/2); dz = df / HW at every position */
+  for (size_t nc = 0; nc < (size_t) n * C; nc++) {
+    float g = df[nc] / hw;
+    for (size_t j = nc * hw; j < (nc + 1) * hw; j++) {
+      dmu[j] += g;
+      if (fw->train)
+        dl[j] += g * mw->eps[j] * mw->sd[j] * 0.5f;
+      /* the clamp passes no gradient where active */
+      if (mw->lv[j] < -UDML_LOGVAR_CLAMP || mw->lv[j] > UDML_LOGVAR_CLAMP)
+        dl[j] = 0.0f;
+    }
   }
 
-  /* both heads into dX (a) */
-  memset (a, 0, total * sizeof (float));
+  /* both heads into dX (a): the first writes it, the second adds */
   conv_bn_backward (model, &lay->mu, grads, a, b, dmu, mw->mu_conv, mw->mu_mean,
-      mw->mu_rstd, ws->col, X, n, fw);
+      mw->mu_rstd, ws->col, X, n, 1, fw);
   conv_bn_backward (model, &lay->lv, grads, a, b, dl, mw->lv_conv, mw->lv_mean,
-      mw->lv_rstd, ws->col, X, n, fw);
+      mw->lv_rstd, ws->col, X, n, 0, fw);
 
-  /* encoder, last stage first; a holds the gradient of the stage output */
+  /* encoder, last stage first; a holds the gradient of the stage output.
+   * Every kernel here writes its din, so nothing is zeroed first. */
   for (int i = S - 1; i >= 0; i--) {
     const UdmlConvBn *cb = &lay->enc[i];
-    size_t map = (size_t) n * cb->co * cb->h * cb->wd;
     const float *in = i > 0 ? mw->pool[i - 1] : mw->x;
     float *t;
 
     if (i < S - 1) {
-      memset (b, 0, map * sizeof (float));
-      udml_maxpool2_backward (b, a, mw->act[i], n, cb->co, cb->h, cb->wd);
+      udml_maxpool2_backward_set (b, a, mw->act[i], n, cb->co, cb->h, cb->wd);
       t = a;
       a = b;
       b = t;
     }
-    memset (b, 0, map * sizeof (float));
-    udml_relu_backward (b, a, mw->act[i], map);
-    /* b: d(BN out); dconv into a, d(input) into b after the swap */
-    {
-      size_t in_size = (size_t) n * cb->ci * cb->h * cb->wd;
-      float *dconv = a;
-      memset (dconv, 0, map * sizeof (float));
-      bn_backward (dconv, udml_model_tensor_ptr (model, cb->gamma,
-              grads), udml_model_tensor_ptr (model, cb->beta, grads), b,
-          mw->conv[i], mw->bn_mean[i], mw->bn_rstd[i],
-          udml_model_tensor_ptr (model, cb->gamma, NULL), n, cb->co,
-          cb->h * cb->wd, fw);
-      if (i > 0)
-        memset (b, 0, in_size * sizeof (float));
-      udml_conv2d_backward (i > 0 ? b : NULL, udml_model_tensor_ptr (model,
-              cb->w, grads), NULL, ws->col, dconv, in,
-          udml_model_tensor_ptr (model, cb->w, NULL), n, cb->ci, cb->co, cb->h,
-          cb->wd, 3);
-    }
-    t = a;
-    a = b;
-    b = t;
+    /* a: d(ReLU out); d(conv out) into b through the ReLU mask and BN,
+     * then d(input) into a */
+    bn_backward (b, udml_model_tensor_ptr (model, cb->gamma, grads),
+        udml_model_tensor_ptr (model, cb->beta, grads), a, mw->act[i],
+        mw->conv[i], mw->bn_mean[i], mw->bn_rstd[i],
+        udml_model_tensor_ptr (model, cb->gamma, NULL), n, cb->co,
+        cb->h * cb->wd, fw);
+    udml_conv2d_backward_set (i > 0 ? a : NULL, udml_model_tensor_ptr (model,
+            cb->w, grads), NULL, ws->col, b, in, udml_model_tensor_ptr (model,
+            cb->w, NULL), n, cb->ci, cb->co, cb->h, cb->wd, 3);
   }
 }
 

@@ -58,12 +58,13 @@ row_sq_dev (const float *x, int n, float m)
 static void
 bn_train (float *out, float *mean, float *rstd, float *run_mean,
     float *run_var, const float *in, const float *gamma, const float *beta,
-    int n, int C, int HW, const UdmlForward * fw)
+    int n, int C, int HW, int relu, const UdmlForward * fw)
 {
   double M = (double) fw->n_global * HW, *s = fw->red;
 
   if (!fw->sync) {
-    udml_batchnorm_forward_train (out, mean, rstd, run_mean, run_var, in,
+    (relu ? udml_batchnorm_relu_forward_train :
+        udml_batchnorm_forward_train) (out, mean, rstd, run_mean, run_var, in,
         gamma, beta, n, C, HW);
     return;
   }
@@ -88,12 +89,9 @@ bn_train (float *out, float *mean, float *rstd, float *run_mean,
     float shift = (beta ? beta[c] : 0.0f) - mean[c] * scale;
 
     rstd[c] = r;
-    for (int i = 0; i < n; i++) {
-      const float *x = in + ((size_t) i * C + c) * HW;
-      float *y = out + ((size_t) i * C + c) * HW;
-      for (int j = 0; j < HW; j++)
-        y[j] = x[j] * scale + shift;
-    }
+    for (int i = 0; i < n; i++)
+      udml_affine (out + ((size_t) i * C + c) * HW,
+          in + ((size_t) i * C + c) * HW, HW, scale, shift, relu);
     if (run_mean && fw->worker == 0) {
       double uvar = M > 1 ? s[c] / (M - 1) : var;
       run_mean[c] =
@@ -196,10 +194,11 @@ udml_model_draw (const UdmlModel * model, int m, const int *rows, int n,
   }
 }
 
+/* out = BN (conv (in)), then max (out, 0) in the same pass when relu. */
 static void
 conv_bn_forward (UdmlModel * model, const UdmlConvBn * cb, float *conv,
     float *out, float *mean, float *rstd, float *col, const float *in, int n,
-    const UdmlForward * fw)
+    int relu, const UdmlForward * fw)
 {
   int hw = cb->h * cb->wd;
   const float *b =
@@ -213,9 +212,10 @@ conv_bn_forward (UdmlModel * model, const UdmlConvBn * cb, float *conv,
             NULL) : NULL, fw->update_stats ? udml_model_tensor_ptr (model,
             cb->run_var, NULL) : NULL, conv, udml_model_tensor_ptr (model,
             cb->gamma, NULL), udml_model_tensor_ptr (model, cb->beta, NULL), n,
-        cb->co, hw, fw);
+        cb->co, hw, relu, fw);
   else
-    udml_batchnorm_forward_eval (out, conv, udml_model_tensor_ptr (model,
+    (relu ? udml_batchnorm_relu_forward_eval :
+        udml_batchnorm_forward_eval) (out, conv, udml_model_tensor_ptr (model,
             cb->gamma, NULL), udml_model_tensor_ptr (model, cb->beta, NULL),
         udml_model_tensor_ptr (model, cb->run_mean, NULL),
         udml_model_tensor_ptr (model, cb->run_var, NULL), n, cb->co, hw);
@@ -234,11 +234,9 @@ modality_forward (UdmlModel * model, UdmlWork * ws, int m, int n,
 
   for (int i = 0; i < lay->n_stages; i++) {
     const UdmlConvBn *cb = &lay->enc[i];
-    size_t map = (size_t) n * cb->co * cb->h * cb->wd;
 
     conv_bn_forward (model, cb, mw->conv[i], mw->act[i], mw->bn_mean[i],
-        mw->bn_rstd[i], ws->col, in, n, fw);
-    udml_relu_forward (mw->act[i], mw->act[i], map);
+        mw->bn_rstd[i], ws->col, in, n, 1, fw);
     if (i < lay->n_stages - 1) {
       udml_maxpool2_forward (mw->pool[i], mw->act[i], n, cb->co, cb->h, cb->wd);
       in = mw->pool[i];
@@ -249,9 +247,9 @@ modality_forward (UdmlModel * model, UdmlWork * ws, int m, int n,
 
   /* Gaussian embedding: mu = BN(conv1x1 X), l = clamp(BN(conv1x1 X)) */
   conv_bn_forward (model, &lay->mu, mw->mu_conv, mw->mu, mw->mu_mean,
-      mw->mu_rstd, ws->col, in, n, fw);
+      mw->mu_rstd, ws->col, in, n, 0, fw);
   conv_bn_forward (model, &lay->lv, mw->lv_conv, mw->lv, mw->lv_mean,
-      mw->lv_rstd, ws->col, in, n, fw);
+      mw->lv_rstd, ws->col, in, n, 0, fw);
   for (size_t j = 0; j < total; j++) {
     float l = mw->lv[j];
     l = l < -UDML_LOGVAR_CLAMP ? -UDML_LOGVAR_CLAMP : l >
@@ -298,7 +296,7 @@ modality_forward (UdmlModel * model, UdmlWork * ws, int m, int n,
     if (fw->train)
       bn_train (mw->sn, mw->sn_mean, mw->sn_rstd,
           fw->update_stats ? run_mean : NULL, run_var, mw->s, NULL, NULL, n,
-          C, 1, fw);
+          C, 1, 0, fw);
     else
       udml_batchnorm_forward_eval (mw->sn, mw->s, NULL, NULL, run_mean,
           run_var, n, C, 1);

@@ -74,6 +74,34 @@ affine (float *y, const float *x, size_t n, float scale, float shift)
     y[i] = x[i] * scale + shift;
 }
 
+/* y = max (x * scale + shift, 0): batch norm and ReLU in one pass. */
+static void
+affine_relu (float *y, const float *x, size_t n, float scale, float shift)
+{
+  size_t i = 0;
+
+  for (; i + 8 <= n; i += 8) {
+    float t[8];
+    for (int j = 0; j < 8; j++) {
+      float v = x[i + j] * scale + shift;
+      t[j] = v > 0.0f ? v : 0.0f;
+    }
+    for (int j = 0; j < 8; j++)
+      y[i + j] = t[j];
+  }
+  for (; i < n; i++) {
+    float v = x[i] * scale + shift;
+    y[i] = v > 0.0f ? v : 0.0f;
+  }
+}
+
+void
+udml_affine (float *y, const float *x, size_t n, float scale, float shift,
+    int relu)
+{
+  (relu ? affine_relu : affine) (y, x, n, scale, shift);
+}
+
 /* ------------------------------------------------------------------ conv2d */
 
 /* One image's column matrix; k = 1 does not touch it (col may be NULL). */
@@ -117,9 +145,12 @@ im2col (float *col, const float *in, int Ci, int H, int W, int k)
       }
 }
 
-/* Adjoint of im2col: din += scatter (col). */
+/* Adjoint of im2col: din += scatter (col), or din = scatter (col) when
+ * set.  Writing starts from the first tap (ky = kx = 0), whose rows cover
+ * din but its last p rows and columns: those are zeroed, the other taps add
+ * in the same order as the accumulating form, so both give the same sums. */
 static void
-col2im_add (float *din, const float *col, int Ci, int H, int W, int k)
+col2im (float *din, const float *col, int Ci, int H, int W, int k, int set)
 {
   int p = k / 2;
   size_t HW = (size_t) H * W;
@@ -133,6 +164,17 @@ col2im_add (float *din, const float *col, int Ci, int H, int W, int k)
         int x0 = dx < 0 ? -dx : 0;
         int x1 = dx > 0 ? W - dx : W;
 
+        if (set && ky == 0 && kx == 0) {
+          /* dst[y, x] = src[y + p, x + p] for y < H - p, x < W - p */
+          for (int y = 0; y < H; y++) {
+            float *d = dst + (size_t) y * W;
+            int n = y + p < H && W > p ? W - p : 0;
+            if (n > 0)
+              memcpy (d, src + (size_t) (y + p) * W + p, n * sizeof (float));
+            memset (d + n, 0, (W - n) * sizeof (float));
+          }
+          continue;
+        }
         for (int y = 0; y < H; y++, src += W) {
           int sy = y + ky - p;
           if (sy < 0 || sy >= H)
@@ -171,10 +213,10 @@ udml_conv2d_forward (float *out, float *col, const float *in, const float *w,
   }
 }
 
-void
-udml_conv2d_backward (float *din, float *dw, float *db, float *col,
+static void
+conv2d_backward (float *din, float *dw, float *db, float *col,
     const float *dout, const float *in, const float *w, int N, int Ci, int Co,
-    int H, int W, int k)
+    int H, int W, int k, int set)
 {
   int HW = H * W;
   int CK = Ci * k * k;
@@ -201,17 +243,33 @@ udml_conv2d_backward (float *din, float *dw, float *db, float *col,
     if (din) {
       float *dx = din + (size_t) n * Ci * HW;
       if (k == 1) {
-        /* dx (Ci x HW) += w^T (Ci x Co) . g (Co x HW) */
+        /* dx (Ci x HW) (+)= w^T (Ci x Co) . g (Co x HW) */
         cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, Ci, HW, Co,
-            1.0f, w, Ci, g, HW, 1.0f, dx, HW);
+            1.0f, w, Ci, g, HW, set ? 0.0f : 1.0f, dx, HW);
       } else {
         /* dcol (CK x HW) = w^T (CK x Co) . g (Co x HW), then scatter */
         cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, CK, HW, Co,
             1.0f, w, CK, g, HW, 0.0f, col, HW);
-        col2im_add (dx, col, Ci, H, W, k);
+        col2im (dx, col, Ci, H, W, k, set);
       }
     }
   }
+}
+
+void
+udml_conv2d_backward (float *din, float *dw, float *db, float *col,
+    const float *dout, const float *in, const float *w, int N, int Ci, int Co,
+    int H, int W, int k)
+{
+  conv2d_backward (din, dw, db, col, dout, in, w, N, Ci, Co, H, W, k, 0);
+}
+
+void
+udml_conv2d_backward_set (float *din, float *dw, float *db, float *col,
+    const float *dout, const float *in, const float *w, int N, int Ci, int Co,
+    int H, int W, int k)
+{
+  conv2d_backward (din, dw, db, col, dout, in, w, N, Ci, Co, H, W, k, 1);
 }
 
 /* ------------------------------------------------------------------ linear */
@@ -248,10 +306,10 @@ udml_linear_backward (float *din, float *dw, float *db, const float *dout,
 
 /* --------------------------------------------------------------- batchnorm */
 
-void
-udml_batchnorm_forward_train (float *out, float *mean, float *rstd,
+static void
+bn_forward_train (float *out, float *mean, float *rstd,
     float *run_mean, float *run_var, const float *in, const float *gamma,
-    const float *beta, int N, int C, int HW)
+    const float *beta, int N, int C, int HW, int relu)
 {
   double M = (double) N * HW;
 
@@ -271,8 +329,8 @@ udml_batchnorm_forward_train (float *out, float *mean, float *rstd,
     mean[c] = m;
     rstd[c] = r;
     for (int n = 0; n < N; n++)
-      affine (out + ((size_t) n * C + c) * HW, in + ((size_t) n * C + c) * HW,
-          HW, scale, shift);
+      (relu ? affine_relu : affine) (out + ((size_t) n * C + c) * HW,
+          in + ((size_t) n * C + c) * HW, HW, scale, shift);
     if (run_mean) {
       double uvar = M > 1 ? ss / (M - 1) : var;
       run_mean[c] =
@@ -283,26 +341,138 @@ udml_batchnorm_forward_train (float *out, float *mean, float *rstd,
   }
 }
 
-void
-udml_batchnorm_forward_eval (float *out, const float *in, const float *gamma,
+static void
+bn_forward_eval (float *out, const float *in, const float *gamma,
     const float *beta, const float *run_mean, const float *run_var, int N,
-    int C, int HW)
+    int C, int HW, int relu)
 {
   for (int c = 0; c < C; c++) {
     float scale = (gamma ? gamma[c] : 1.0f) / sqrtf (run_var[c] + UDML_BN_EPS);
     float shift = (beta ? beta[c] : 0.0f) - run_mean[c] * scale;
     for (int n = 0; n < N; n++)
-      affine (out + ((size_t) n * C + c) * HW, in + ((size_t) n * C + c) * HW,
-          HW, scale, shift);
+      (relu ? affine_relu : affine) (out + ((size_t) n * C + c) * HW,
+          in + ((size_t) n * C + c) * HW, HW, scale, shift);
+  }
+}
+
+void
+udml_batchnorm_forward_train (float *out, float *mean, float *rstd,
+    float *run_mean, float *run_var, const float *in, const float *gamma,
+    const float *beta, int N, int C, int HW)
+{
+  bn_forward_train (out, mean, rstd, run_mean, run_var, in, gamma, beta, N, C,
+      HW, 0);
+}
+
+void
+udml_batchnorm_relu_forward_train (float *out, float *mean, float *rstd,
+    float *run_mean, float *run_var, const float *in, const float *gamma,
+    const float *beta, int N, int C, int HW)
+{
+  bn_forward_train (out, mean, rstd, run_mean, run_var, in, gamma, beta, N, C,
+      HW, 1);
+}
+
+void
+udml_batchnorm_forward_eval (float *out, const float *in, const float *gamma,
+    const float *beta, const float *run_mean, const float *run_var, int N,
+    int C, int HW)
+{
+  bn_forward_eval (out, in, gamma, beta, run_mean, run_var, N, C, HW, 0);
+}
+
+void
+udml_batchnorm_relu_forward_eval (float *out, const float *in,
+    const float *gamma, const float *beta, const float *run_mean,
+    const float *run_var, int N, int C, int HW)
+{
+  bn_forward_eval (out, in, gamma, beta, run_mean, run_var, N, C, HW, 1);
+}
+
+/* dy of a batch-norm backward row: dout, masked by relu_out > 0 when the
+ * ReLU followed.  Unconditional loads, so the select is a vector mask. */
+#define BN_DY8(gj, g, o, i) do {                                        \
+    memcpy (gj, (g) + (i), sizeof gj);                                  \
+    if (o) {                                                            \
+      float oj_[8];                                                     \
+      memcpy (oj_, (o) + (i), sizeof oj_);                              \
+      for (int j_ = 0; j_ < 8; j_++)                                    \
+        gj[j_] = oj_[j_] > 0.0f ? gj[j_] : 0.0f;                        \
+    }                                                                   \
+  } while (0)
+
+void
+udml_bn_backward_sums (double *sdy, double *sdyx, const float *dout,
+    const float *relu_out, const float *x, float m, int n)
+{
+  float acc[8] = { 0 }, acc2[8] = { 0 };
+  double s = 0.0, t = 0.0;
+  int i = 0;
+
+  /* two copies of the loop: the mask test hoisted out of it */
+  if (relu_out)
+    for (; i + 8 <= n; i += 8) {
+      float gj[8];
+      BN_DY8 (gj, dout, relu_out, i);
+      for (int j = 0; j < 8; j++) {
+        acc[j] += gj[j];
+        acc2[j] += gj[j] * (x[i + j] - m);
+      }
+  } else
+    for (; i + 8 <= n; i += 8)
+      for (int j = 0; j < 8; j++) {
+        acc[j] += dout[i + j];
+        acc2[j] += dout[i + j] * (x[i + j] - m);
+      }
+  for (; i < n; i++) {
+    float gj = !relu_out || relu_out[i] > 0.0f ? dout[i] : 0.0f;
+    s += gj;
+    t += (double) gj *(x[i] - m);
+  }
+  for (int j = 0; j < 8; j++) {
+    s += acc[j];
+    t += acc2[j];
+  }
+  *sdy += s;
+  *sdyx += t;
+}
+
+void
+udml_bn_backward_apply (float *dx, const float *dout, const float *relu_out,
+    const float *x, float m, float k, float fM, float a, float bq, int n,
+    int set)
+{
+  int i = 0;
+
+  for (; i + 8 <= n; i += 8) {
+    float gj[8], t[8];
+    if (relu_out) {
+      BN_DY8 (gj, dout, relu_out, i);
+    } else {
+      memcpy (gj, dout + i, sizeof gj);
+    }
+    if (set)
+      memset (t, 0, sizeof t);
+    else
+      memcpy (t, dx + i, sizeof t);
+    for (int j = 0; j < 8; j++)
+      t[j] += k * (fM * gj[j] - a - (x[i + j] - m) * bq);
+    memcpy (dx + i, t, sizeof t);
+  }
+  for (; i < n; i++) {
+    float gj = !relu_out || relu_out[i] > 0.0f ? dout[i] : 0.0f;
+    dx[i] = (set ? 0.0f : dx[i]) + k * (fM * gj - a - (x[i] - m) * bq);
   }
 }
 
 /* y = gamma xhat + beta, xhat = (x - mean) rstd with batch statistics:
- * dx = gamma rstd / M (M dy - sum dy - xhat sum (dy xhat)). */
-void
-udml_batchnorm_backward (float *din, float *dgamma, float *dbeta,
-    const float *dout, const float *in, const float *mean, const float *rstd,
-    const float *gamma, int N, int C, int HW)
+ * dx = gamma rstd / M (M dy - sum dy - xhat sum (dy xhat)).  With relu_out,
+ * dy is first masked by the ReLU that followed (relu_out > 0); with set,
+ * din is written rather than accumulated. */
+static void
+bn_backward (float *din, float *dgamma, float *dbeta, const float *dout,
+    const float *relu_out, const float *in, const float *mean,
+    const float *rstd, const float *gamma, int N, int C, int HW, int set)
 {
   double M = (double) N * HW;
 
@@ -310,20 +480,11 @@ udml_batchnorm_backward (float *din, float *dgamma, float *dbeta,
     float m = mean[c], r = rstd[c];
     double sdy = 0.0, sdyx = 0.0;
 
+    /* sum dy (x - m) = sum dy x - m sum dy; done directly for accuracy */
     for (int n = 0; n < N; n++) {
-      const float *g = dout + ((size_t) n * C + c) * HW;
-      const float *x = in + ((size_t) n * C + c) * HW;
-      sdy += sum_f (g, HW);
-      /* sum dy (x - m) = sum dy x - m sum dy; done directly for accuracy */
-      float acc[8] = { 0 };
-      int i = 0;
-      for (; i + 8 <= HW; i += 8)
-        for (int j = 0; j < 8; j++)
-          acc[j] += g[i + j] * (x[i + j] - m);
-      for (; i < HW; i++)
-        sdyx += (double) g[i] * (x[i] - m);
-      for (int j = 0; j < 8; j++)
-        sdyx += acc[j];
+      size_t off = ((size_t) n * C + c) * HW;
+      udml_bn_backward_sums (&sdy, &sdyx, dout + off,
+          relu_out ? relu_out + off : NULL, in + off, m, HW);
     }
     sdyx *= r;                  /* sum dy xhat */
 
@@ -336,23 +497,32 @@ udml_batchnorm_backward (float *din, float *dgamma, float *dbeta,
       float a = (float) sdy;
       float bq = (float) (sdyx * r);    /* xhat * sdyx = (x - m) * r * sdyx */
       for (int n = 0; n < N; n++) {
-        const float *g = dout + ((size_t) n * C + c) * HW;
-        const float *x = in + ((size_t) n * C + c) * HW;
-        float *dx = din + ((size_t) n * C + c) * HW;
-        float fM = (float) M;
-        int i = 0;
-        for (; i + 8 <= HW; i += 8) {
-          float t[8];
-          for (int j = 0; j < 8; j++)
-            t[j] = dx[i + j] + k * (fM * g[i + j] - a - (x[i + j] - m) * bq);
-          for (int j = 0; j < 8; j++)
-            dx[i + j] = t[j];
-        }
-        for (; i < HW; i++)
-          dx[i] += k * (fM * g[i] - a - (x[i] - m) * bq);
+        size_t off = ((size_t) n * C + c) * HW;
+        udml_bn_backward_apply (din + off, dout + off,
+            relu_out ? relu_out + off : NULL, in + off, m, k, (float) M, a, bq,
+            HW, set);
       }
     }
   }
+}
+
+void
+udml_batchnorm_backward (float *din, float *dgamma, float *dbeta,
+    const float *dout, const float *in, const float *mean, const float *rstd,
+    const float *gamma, int N, int C, int HW)
+{
+  bn_backward (din, dgamma, dbeta, dout, NULL, in, mean, rstd, gamma, N, C, HW,
+      0);
+}
+
+void
+udml_batchnorm_relu_backward_set (float *din, float *dgamma, float *dbeta,
+    const float *dout, const float *relu_out, const float *in,
+    const float *mean, const float *rstd, const float *gamma, int N, int C,
+    int HW)
+{
+  bn_backward (din, dgamma, dbeta, dout, relu_out, in, mean, rstd, gamma, N, C,
+      HW, 1);
 }
 
 /* -------------------------------------------------------------------- relu */
@@ -417,10 +587,11 @@ udml_maxpool2_forward (float *out, const float *in, int N, int C, int H, int W)
 }
 
 /* The gradient goes to the first maximum in row-major window order.
- * Branch-free: the argmax of random data is unpredictable. */
-void
-udml_maxpool2_backward (float *din, const float *dout, const float *in, int N,
-    int C, int H, int W)
+ * Branch-free: the argmax of random data is unpredictable.  With set, din
+ * is written, the odd last row and column (outside every window) zeroed. */
+static void
+maxpool2_backward (float *din, const float *dout, const float *in, int N,
+    int C, int H, int W, int set)
 {
   int Ho = H / 2, Wo = W / 2;
 
@@ -433,6 +604,27 @@ udml_maxpool2_backward (float *din, const float *dout, const float *in, int N,
       const float *r1 = r0 + W;
       float *d0 = dx + (size_t) (2 * oy) * W;
       float *d1 = d0 + W;
+      if (set) {
+        for (int ox = 0; ox < Wo; ox++) {
+          float a = r0[2 * ox], b = r0[2 * ox + 1];
+          float c = r1[2 * ox], d = r1[2 * ox + 1];
+          float gv = g[oy * Wo + ox];
+          float m = a > b ? a : b, m2 = c > d ? c : d;
+          m = m > m2 ? m : m2;
+          int fa = a == m;
+          int fb = (b == m) & !fa;
+          int fc = (c == m) & !(fa | fb);
+          int fd = !(fa | fb | fc);
+          /* + 0: -0 becomes 0, as 0 + gv * 0 does in the += form */
+          d0[2 * ox] = gv * fa + 0.0f;
+          d0[2 * ox + 1] = gv * fb + 0.0f;
+          d1[2 * ox] = gv * fc + 0.0f;
+          d1[2 * ox + 1] = gv * fd + 0.0f;
+        }
+        if (W % 2)
+          d0[W - 1] = d1[W - 1] = 0.0f;
+        continue;
+      }
       for (int ox = 0; ox < Wo; ox++) {
         float a = r0[2 * ox], b = r0[2 * ox + 1];
         float c = r1[2 * ox], d = r1[2 * ox + 1];
@@ -449,7 +641,23 @@ udml_maxpool2_backward (float *din, const float *dout, const float *in, int N,
         d1[2 * ox + 1] += gv * fd;
       }
     }
+    if (set && H % 2)
+      memset (dx + (size_t) (H - 1) * W, 0, W * sizeof (float));
   }
+}
+
+void
+udml_maxpool2_backward (float *din, const float *dout, const float *in, int N,
+    int C, int H, int W)
+{
+  maxpool2_backward (din, dout, in, N, C, H, W, 0);
+}
+
+void
+udml_maxpool2_backward_set (float *din, const float *dout, const float *in,
+    int N, int C, int H, int W)
+{
+  maxpool2_backward (din, dout, in, N, C, H, W, 1);
 }
 
 /* --------------------------------------------------------------------- gap */

@@ -3,7 +3,9 @@
  *
  * Conventions (llm.c style): outputs first, raw pointers and explicit dims,
  * tensors are row-major NCHW, every backward ACCUMULATES (+=) into its
- * gradient outputs, any gradient pointer may be NULL to skip it. Each
+ * gradient outputs, any gradient pointer may be NULL to skip it.  The
+ * *_set variants WRITE (=) their din instead (no zeroing pass before
+ * them); their parameter gradients still accumulate. Each
  * BLAS-backed kernel has a naive *_ref twin used by the tests.
  *
  * Dimensions: the glossary in udml.h.
@@ -24,6 +26,9 @@ void udml_conv2d_forward (float *out, float *col, const float *in, const float *
     const float *b, int N, int Ci, int Co, int H, int W, int k);
 /* din: like in; dw: like w; db: Co. */
 void udml_conv2d_backward (float *din, float *dw, float *db, float *col,
+    const float *dout, const float *in, const float *w, int N, int Ci, int Co,
+    int H, int W, int k);
+void udml_conv2d_backward_set (float *din, float *dw, float *db, float *col,
     const float *dout, const float *in, const float *w, int N, int Ci, int Co,
     int H, int W, int k);
 void udml_conv2d_forward_ref (float *out, const float *in, const float *w,
@@ -55,6 +60,31 @@ void udml_batchnorm_forward_eval (float *out, const float *in, const float *gamm
 void udml_batchnorm_backward (float *din, float *dgamma, float *dbeta,
     const float *dout, const float *in, const float *mean, const float *rstd,
     const float *gamma, int N, int C, int HW);
+/* BN followed by ReLU in one pass: out = max (BN (in), 0). */
+void udml_batchnorm_relu_forward_train (float *out, float *mean, float *rstd,
+    float *run_mean, float *run_var, const float *in, const float *gamma,
+    const float *beta, int N, int C, int HW);
+void udml_batchnorm_relu_forward_eval (float *out, const float *in,
+    const float *gamma, const float *beta, const float *run_mean,
+    const float *run_var, int N, int C, int HW);
+/* y = x scale + shift, then max (y, 0) when relu; y may equal x.  The
+ * apply pass of a batch norm whose statistics come from elsewhere. */
+void udml_affine (float *y, const float *x, size_t n, float scale, float shift,
+    int relu);
+/* Backward of ReLU (BN (in)): dout is the gradient of relu_out, the
+ * forward output (NULL: no ReLU, dout is the gradient of BN (in)).
+ * din written. */
+/* The row loops of the batch-norm backward, for callers that sum the
+ * statistics elsewhere (over workers): *sdy += sum dy, *sdyx += sum dy
+ * (x - m); then dx (+)= k (fM dy - a - (x - m) bq).  dy = dout masked by
+ * relu_out > 0 (NULL: dout).  n floats per row. */
+void udml_bn_backward_sums (double *sdy, double *sdyx, const float *dout,
+    const float *relu_out, const float *x, float m, int n);
+void udml_bn_backward_apply (float *dx, const float *dout, const float *relu_out,
+    const float *x, float m, float k, float fM, float a, float bq, int n, int set);
+void udml_batchnorm_relu_backward_set (float *din, float *dgamma, float *dbeta,
+    const float *dout, const float *relu_out, const float *in, const float *mean,
+    const float *rstd, const float *gamma, int N, int C, int HW);
 
 void udml_relu_forward (float *out, const float *in, size_t n);
 /* out is the forward output. */
@@ -64,6 +94,8 @@ void udml_relu_backward (float *din, const float *dout, const float *out, size_t
 void udml_maxpool2_forward (float *out, const float *in, int N, int C, int H, int W);
 void udml_maxpool2_backward (float *din, const float *dout, const float *in, int N,
     int C, int H, int W);
+void udml_maxpool2_backward_set (float *din, const float *dout, const float *in,
+    int N, int C, int H, int W);
 
 /* Global average pool. out: N x C; in: N x C x HW. */
 void udml_gap_forward (float *out, const float *in, int N, int C, int HW);

@@ -802,6 +802,107 @@ test_losses (void)
   free (d20);
 }
 
+/* ----------------------------------------------------- fused and _set */
+
+/* The fused and writing kernels against the accumulating ones they replace:
+ * zero, then ReLU backward, BN backward, pool backward, conv backward.  The
+ * _set outputs start as garbage, so a missed element shows. */
+static void
+test_fused (int N, int C, int H, int W)
+{
+  size_t HW = (size_t) H * W, n = (size_t) N *C * HW;
+  float *in = falloc (n), *g = falloc (n), *gam = falloc (C), *bet = falloc (C);
+  float *mean = falloc (C), *rstd = falloc (C), *rm = falloc (C),
+      *rv = falloc (C);
+  float *y0 = falloc (n), *y1 = falloc (n), *t = falloc (n);
+  float *d0 = falloc (n), *d1 = falloc (n);
+  float *dg0 = falloc (C), *db0 = falloc (C), *dg1 = falloc (C),
+      *db1 = falloc (C);
+  float *w = falloc ((size_t) C * C * 9), *dw0 = falloc ((size_t) C * C * 9),
+      *dw1 = falloc ((size_t) C * C * 9), *col = falloc (C * 9 * HW);
+  char what[96];
+
+  fill (in, n, -2, 2);
+  fill (g, n, -1, 1);
+  fill (gam, C, 0.5f, 1.5f);
+  fill (bet, C, -0.5f, 0.5f);
+  fill (rm, C, -0.2f, 0.2f);
+  fill (rv, C, 0.5f, 2.0f);
+  fill (w, (size_t) C * C * 9, -0.5f, 0.5f);
+
+  /* forward: BN + ReLU in one pass, training and eval */
+  udml_batchnorm_forward_train (y0, mean, rstd, NULL, NULL, in, gam, bet, N, C,
+      HW);
+  udml_relu_forward (y0, y0, n);
+  udml_batchnorm_relu_forward_train (y1, mean, rstd, NULL, NULL, in, gam, bet,
+      N, C, HW);
+  snprintf (what, sizeof what, "bn_relu_forward_train %dx%dx%dx%d", N, C, H, W);
+  check_close (what, y1, y0, n, 0.0, 0.0);
+  udml_batchnorm_forward_eval (t, in, gam, bet, rm, rv, N, C, HW);
+  udml_relu_forward (t, t, n);
+  udml_batchnorm_relu_forward_eval (d1, in, gam, bet, rm, rv, N, C, HW);
+  snprintf (what, sizeof what, "bn_relu_forward_eval %dx%dx%dx%d", N, C, H, W);
+  check_close (what, d1, t, n, 0.0, 0.0);
+
+  /* backward through ReLU and BN: y0 is the ReLU output */
+  memset (t, 0, n * sizeof (float));
+  udml_relu_backward (t, g, y0, n);
+  memset (d0, 0, n * sizeof (float));
+  udml_batchnorm_backward (d0, dg0, db0, t, in, mean, rstd, gam, N, C, HW);
+  fill (d1, n, 1e6f, 2e6f);
+  udml_batchnorm_relu_backward_set (d1, dg1, db1, g, y0, in, mean, rstd, gam,
+      N, C, HW);
+  snprintf (what, sizeof what, "bn_relu_backward_set din %dx%dx%dx%d", N, C, H,
+      W);
+  check_close (what, d1, d0, n, 0.0, 0.0);
+  snprintf (what, sizeof what, "bn_relu_backward_set dgamma %dx%d", N, C);
+  check_close (what, dg1, dg0, C, 0.0, 0.0);
+  snprintf (what, sizeof what, "bn_relu_backward_set dbeta %dx%d", N, C);
+  check_close (what, db1, db0, C, 0.0, 0.0);
+
+  /* max pool backward (odd H, W: the last row and column get 0) */
+  memset (d0, 0, n * sizeof (float));
+  udml_maxpool2_backward (d0, g, in, N, C, H, W);
+  fill (d1, n, 1e6f, 2e6f);
+  udml_maxpool2_backward_set (d1, g, in, N, C, H, W);
+  snprintf (what, sizeof what, "maxpool2_backward_set %dx%dx%dx%d", N, C, H, W);
+  check_close (what, d1, d0, n, 0.0, 0.0);
+
+  /* conv backward, both kernel sizes */
+  for (int k = 1; k <= 3; k += 2) {
+    memset (d0, 0, n * sizeof (float));
+    udml_conv2d_backward (d0, dw0, NULL, col, g, in, w, N, C, C, H, W, k);
+    fill (d1, n, 1e6f, 2e6f);
+    udml_conv2d_backward_set (d1, dw1, NULL, col, g, in, w, N, C, C, H, W, k);
+    snprintf (what, sizeof what, "conv2d_backward_set k=%d %dx%dx%dx%d", k, N,
+        C, H, W);
+    check_close (what, d1, d0, n, 0.0, 0.0);
+    check_close (what, dw1, dw0, (size_t) C * C * k * k, 0.0, 0.0);
+  }
+
+  free (in);
+  free (g);
+  free (gam);
+  free (bet);
+  free (mean);
+  free (rstd);
+  free (rm);
+  free (rv);
+  free (y0);
+  free (y1);
+  free (t);
+  free (d0);
+  free (d1);
+  free (dg0);
+  free (db0);
+  free (dg1);
+  free (db1);
+  free (w);
+  free (dw0);
+  free (dw1);
+  free (col);
+}
+
 int
 main (void)
 {
@@ -831,6 +932,11 @@ main (void)
   test_conv_ref (2, 64, 128, 8, 12, 3); /* the deep layers' short rows */
   test_linear (1, 128, 64);
   test_linear (13, 33, 10);
+
+  /* (c) fused and writing kernels against the ones they replace */
+  test_fused (2, 3, 7, 9);
+  test_fused (3, 4, 6, 11);     /* HW past the 8-wide blocks, even H */
+  test_fused (1, 2, 1, 3);      /* rows shorter than the padding */
 
   return test_summary ("test-ops");
 }
