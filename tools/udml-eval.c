@@ -747,7 +747,7 @@ parse_options (int argc, char **argv, EvalOptions * o)
     {"windows", 0, 0, G_OPTION_ARG_FILENAME, &o->windows,
           "write every clean window's result as JSON Lines, keyed as "
           "udmlfuse's records (window k of a row starts at the row's start "
-          "+ k * the model's hop, in the clip's stream time)",
+          "+ k * hop, in the clip's stream time)",
         "FILE"},
     {"plot-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->plot_dir,
         "degradations: one SVG per kind, DIR/degrade-KIND.svg", "DIR"},
