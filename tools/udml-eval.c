@@ -13,6 +13,7 @@
 #include <json-glib/json-glib.h>
 
 #include "eval-degrade.h"
+#include "eval-windows.h"
 #include "plot.h"
 #include "tool.h"
 #include "udml.h"
@@ -179,9 +180,24 @@ sweep_average (SweepPoint * p, const UdmlFeatureSet * set,
   }
 }
 
+static void
+json_double (JsonBuilder * b, const char *key, double v)
+{
+  json_builder_set_member_name (b, key);
+  json_builder_add_double_value (b, v);
+}
+
+static void
+json_string (JsonBuilder * b, const char *key, const char *v)
+{
+  json_builder_set_member_name (b, key);
+  json_builder_add_string_value (b, v);
+}
+
 static int
 eval_model (ModelEval * me, const UdmlFeatureSet * set, int protos,
-    uint64_t seed, int batch, UdmlInferMode mode, int quiet)
+    uint64_t seed, int batch, UdmlInferMode mode, int quiet,
+    const WindowsOut * wo)
 {
   const UdmlConfig *cfg = me->cfg;
   UdmlError err = { 0 };
@@ -227,6 +243,8 @@ eval_model (ModelEval * me, const UdmlFeatureSet * set, int protos,
         }
     }
     if (run_all (inf, set, work, batch, mode, res))
+      goto out;
+    if (cd->salt < 0 && wo && eval_write_windows (wo, me->path, cfg, set, res))
       goto out;
     CondResult *r = &me->res[me->n_res++];
     r->condition = cd->name;
@@ -276,20 +294,6 @@ out:
   free (res);
   udml_infer_free (inf);
   return ret;
-}
-
-static void
-json_double (JsonBuilder * b, const char *key, double v)
-{
-  json_builder_set_member_name (b, key);
-  json_builder_add_double_value (b, v);
-}
-
-static void
-json_string (JsonBuilder * b, const char *key, const char *v)
-{
-  json_builder_set_member_name (b, key);
-  json_builder_add_string_value (b, v);
 }
 
 static void
@@ -553,8 +557,10 @@ typedef struct
   gboolean json, quiet, skip_bad, no_cache;
   int protos;
   char *plot, *plot_video, *plot_audio, *csv, *cache_dir, *plot_dir;
+  char *windows;
   const char *mode_name;
   long threads, batch;
+  int64_t hop_ns;               /* 0: each model's hop */
   uint64_t seed;
   UdmlInferMode mode;
 } EvalOptions;
@@ -591,9 +597,15 @@ parse_protocols (char **names)
 
 static void
 parse_values (EvalOptions * o, char **protocols, const char *seed,
-    const char *threads, const char *batch, const char *mode)
+    const char *threads, const char *batch, const char *mode, const char *hop)
 {
   o->protos = parse_protocols (protocols);
+  if (hop) {
+    double h;
+    /* the element's window-hop floor */
+    tool_opt_double ("--hop", hop, 0.01, 60, "seconds in [0.01, 60]", &h);
+    o->hop_ns = (int64_t) (h * 1e9 + 0.5);
+  }
   if (seed) {
     char *end;
     errno = 0;
@@ -620,12 +632,16 @@ static void
 parse_options (int argc, char **argv, EvalOptions * o)
 {
   char **protocols = NULL, *seed = NULL, *threads = NULL, *batch = NULL;
-  char *mode = NULL;
+  char *mode = NULL, *hop = NULL;
   const GOptionEntry entries[] = {
     {"protocol", 0, 0, G_OPTION_ARG_STRING_ARRAY, &protocols,
           "clean, table3, sweep-video, sweep-audio, degradations or all "
           "(all but degradations); repeatable",
         "P"},
+    {"hop", 0, 0, G_OPTION_ARG_STRING, &hop,
+          "step between the windows of a test clip (the model's hop, "
+          "udmlfuse's default window-hop)",
+        "SECONDS"},
     {"seed", 0, 0, G_OPTION_ARG_STRING, &seed,
         "seed of the corruption draws (20240607); printed", "S"},
     {"json", 0, 0, G_OPTION_ARG_NONE, &o->json,
@@ -638,6 +654,11 @@ parse_options (int argc, char **argv, EvalOptions * o)
         "the same for the video sweep only", "FILE"},
     {"plot-audio", 0, 0, G_OPTION_ARG_FILENAME, &o->plot_audio,
         "the same for the audio sweep only", "FILE"},
+    {"windows", 0, 0, G_OPTION_ARG_FILENAME, &o->windows,
+          "write every clean window's result as JSON Lines, keyed as "
+          "udmlfuse's records (window k of a row starts at the row's start "
+          "+ k * hop, in the clip's stream time)",
+        "FILE"},
     {"plot-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->plot_dir,
         "degradations: one SVG per kind, DIR/degrade-KIND.svg", "DIR"},
     {"mode", 0, 0, G_OPTION_ARG_STRING, &mode, "inference terms: as-trained, "
@@ -662,12 +683,13 @@ parse_options (int argc, char **argv, EvalOptions * o)
   o->models = tool_parse (entries, "MODEL... TEST.csv",
       "Evaluates models on a test manifest with the protocol of method.md 6.",
       NULL, argc, argv);
-  parse_values (o, protocols, seed, threads, batch, mode);
+  parse_values (o, protocols, seed, threads, batch, mode, hop);
   g_strfreev (protocols);
   g_free (seed);
   g_free (threads);
   g_free (batch);
   g_free (mode);
+  g_free (hop);
 
   int n_pos = (int) g_strv_length (o->models);
   if (n_pos < 2)
@@ -681,6 +703,9 @@ parse_options (int argc, char **argv, EvalOptions * o)
     tool_usage_error ("--plot/--csv need a sweep protocol");
   if (o->plot_dir && !(o->protos & PROTO_DEGRADE))
     tool_usage_error ("--plot-dir needs --protocol degradations (or all)");
+  if (o->windows && !(o->protos & PROTO_CLEAN))
+    tool_usage_error ("--windows needs the clean protocol (clean, table3 "
+        "or all)");
 }
 
 static void
@@ -693,15 +718,20 @@ options_clear (EvalOptions * o)
   g_free (o->csv);
   g_free (o->cache_dir);
   g_free (o->plot_dir);
+  g_free (o->windows);
 }
 
 /* Every output file, before any evaluation. */
 static int
 check_outputs (const EvalOptions * o)
 {
-  const char *opts[] = { "--csv", "--plot", "--plot-video", "--plot-audio" };
-  const char *paths[] = { o->csv, o->plot, o->plot_video, o->plot_audio };
-  for (int i = 0; i < 4; i++)
+  const char *opts[] = { "--csv", "--plot", "--plot-video", "--plot-audio",
+    "--windows"
+  };
+  const char *paths[] = { o->csv, o->plot, o->plot_video, o->plot_audio,
+    o->windows
+  };
+  for (int i = 0; i < 5; i++)
     if (paths[i] && tool_check_output (opts[i], paths[i]))
       return -1;
   return 0;
@@ -732,13 +762,14 @@ load_models (ModelEval * me, const EvalOptions * o)
   return 0;
 }
 
-/* Features per distinct feature configuration (models usually share one). */
+/* Features per distinct feature configuration (models usually share one),
+ * with the list each came from. */
 static int
 load_sets (ModelEval * me, const EvalOptions * o, UdmlFeatureSet * sets,
-    int *n_sets)
+    UdmlDataList * lists, int *n_sets)
 {
   ToolDataOptions dopt = { o->skip_bad, o->cache_dir, o->no_cache, o->quiet,
-    0
+    o->hop_ns
   };
   for (int k = 0; k < o->n_models; k++) {
     uint64_t key = udml_data_config_key (me[k].cfg);
@@ -752,7 +783,9 @@ load_sets (ModelEval * me, const EvalOptions * o, UdmlFeatureSet * sets,
     }
     udml_feature_set_init (&sets[*n_sets], me[k].cfg);
     me[k].set_index = (*n_sets)++;
-    if (tool_load_features (o->test, me[k].cfg, &dopt, &sets[*n_sets - 1])) {
+    if (tool_read_list (o->test, &lists[*n_sets - 1])
+        || tool_extract (&lists[*n_sets - 1], me[k].cfg, &dopt,
+            &sets[*n_sets - 1])) {
       tool_error ("%s: cannot evaluate model %s on this manifest", o->test,
           me[k].path);
       return -1;
@@ -805,7 +838,7 @@ eval_degradations (ModelEval * me, const EvalOptions * o,
     const UdmlFeatureSet * sets)
 {
   ToolDataOptions dopt =
-      { o->skip_bad, o->cache_dir, o->no_cache, o->quiet, 0 };
+      { o->skip_bad, o->cache_dir, o->no_cache, o->quiet, o->hop_ns };
   int ret = 0;
   for (int k = 0; k < o->n_models && !ret; k++) {
     UdmlWaveSet waves;
@@ -831,12 +864,15 @@ main (int argc, char **argv)
 {
   EvalOptions o;
   UdmlFeatureSet sets[MAX_MODELS];
+  UdmlDataList lists[MAX_MODELS];
   int n_sets = 0, ret = 1;
   ModelEval *me = NULL;
+  FILE *wf = NULL;
 
   tool_init (PROG);
   parse_options (argc, argv, &o);
   memset (sets, 0, sizeof sets);
+  memset (lists, 0, sizeof lists);
   if (check_outputs (&o))
     goto out;
   udml_set_log_func (tool_log, NULL);
@@ -846,15 +882,32 @@ main (int argc, char **argv)
     tool_error ("out of memory");
     goto out;
   }
-  if (load_models (me, &o) || load_sets (me, &o, sets, &n_sets))
+  if (load_models (me, &o) || load_sets (me, &o, sets, lists, &n_sets))
     goto out;
+  if (o.windows && !(wf = fopen (o.windows, "w"))) {
+    tool_error ("--windows %s: %s", o.windows, strerror (errno));
+    goto out;
+  }
 
   if (!o.quiet)
     tool_note ("corruption seed %llu", (unsigned long long) o.seed);
-  for (int k = 0; k < o.n_models; k++)
+  for (int k = 0; k < o.n_models; k++) {
+    WindowsOut wo = { wf, &lists[me[k].set_index],
+      o.hop_ns > 0 ? o.hop_ns : me[k].cfg->features.hop_ns
+    };
     if (eval_model (&me[k], &sets[me[k].set_index], o.protos, o.seed,
-            (int) o.batch, o.mode, o.quiet))
+            (int) o.batch, o.mode, o.quiet, wf ? &wo : NULL))
       goto out;
+  }
+  if (wf) {
+    /* fclose reports only the last flush; earlier flushes set ferror */
+    int bad = ferror (wf) | fclose (wf);
+    wf = NULL;
+    if (bad) {
+      tool_error ("--windows %s: write failed", o.windows);
+      goto out;
+    }
+  }
   if ((o.protos & PROTO_DEGRADE) && eval_degradations (me, &o, sets))
     goto out;
   if (write_outputs (&o, me, sets[0].n))
@@ -866,8 +919,12 @@ out:
     udml_model_free (me[k].model);
     eval_degrade_clear (&me[k].deg);
   }
-  for (int s = 0; s < n_sets; s++)
+  for (int s = 0; s < n_sets; s++) {
     udml_feature_set_clear (&sets[s]);
+    udml_data_list_clear (&lists[s]);
+  }
+  if (wf)
+    fclose (wf);
   free (me);
   options_clear (&o);
   return tool_finish (ret);

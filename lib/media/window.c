@@ -325,6 +325,12 @@ udml_media_windower_gap (UdmlWindower * w, UdmlModalityKind kind,
 
   if (kind == UDML_MODALITY_AUDIO) {
     int64_t e = ns_to_samples (w, end);
+    /* a step within the jitter pushes snap over is no gap: declaring it
+     * would leave a hole and shift the audio that follows (container
+     * timestamps rounded to 1 ms do this on every few buffers) */
+    if (w->a_last_end >= 0 && e >= w->a_last_end
+        && e - w->a_last_end <= ns_to_samples (w, SNAP_NS))
+      return;
     if (e > w->a_pos)
       w->a_pos = e;
     w->a_last_end = e;

@@ -26,6 +26,7 @@ typedef struct
   AVStream *st;
   AVFrame *frame;
   int64_t next;
+  int frame_size;               /* samples per audio frame */
 } Out;
 
 static unsigned rng_state = 1;
@@ -99,6 +100,7 @@ open_stream (AVFormatContext * fmt, Out * o, const char *name, int w, int h,
     o->frame->format = o->enc->sample_fmt;
     o->frame->sample_rate = rate;
     o->frame->nb_samples = o->enc->frame_size > 0 ? o->enc->frame_size : 1024;
+    o->frame_size = o->frame->nb_samples;
     av_channel_layout_copy (&o->frame->ch_layout, &o->enc->ch_layout);
   }
   if ((e = av_frame_get_buffer (o->frame, 0)) < 0)
@@ -253,6 +255,12 @@ main (int argc, char **argv)
         goto out;
       v.next++;
     } else {
+      /* a short last frame, so the audio ends with the video; whole frames
+       * would run up to one frame (FLAC: ~0.1 s) past it */
+      if (n_samples - a.next < a.frame_size && (a.enc->codec->capabilities
+              & (AV_CODEC_CAP_SMALL_LAST_FRAME
+                  | AV_CODEC_CAP_VARIABLE_FRAME_SIZE)))
+        a.frame->nb_samples = (int) (n_samples - a.next);
       fill_audio (a.frame, argv[7], a.next, rate, level);
       if (encode (fmt, &a, a.frame))
         goto out;
