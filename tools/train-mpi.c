@@ -79,20 +79,23 @@ tool_mpi_size (void)
  * dist_index. *offset: good rows of the previous manifests, all ranks. */
 static int
 load_shard (const char *manifest, const UdmlConfig * cfg,
-    const ToolDataOptions * opt, UdmlFeatureSet * set, int *n_index,
-    int *offset)
+    const ToolDataOptions * opt, UdmlFeatureSet * set, UdmlWaveSet * waves,
+    int *n_index, int *offset)
 {
   UdmlDataList list;
   UdmlFeatureSet got;
+  UdmlWaveSet got_waves;
   UdmlExtractReport rep;
   UdmlError err = { 0 };
-  UdmlExtractOptions xo =
-      { opt->cache_dir, opt->no_cache, NULL, NULL, opt->hop_ns };
+  UdmlExtractOptions xo = { opt->cache_dir, opt->no_cache, NULL, NULL,
+    opt->hop_ns, waves ? &got_waves : NULL
+  };
   UdmlDataItem *tmp = NULL;
   int *orig = NULL, *good = NULL, total = 0, mine = 0, bad = 0, n_bad = 0;
   int ret = 1, agree[2];
 
   memset (&got, 0, sizeof got);
+  memset (&got_waves, 0, sizeof got_waves);
   memset (&rep, 0, sizeof rep);
   udml_feature_set_init (&got, cfg);
   if (udml_data_list_read (&list, manifest, &err) != UDML_OK) {
@@ -148,7 +151,10 @@ load_shard (const char *manifest, const UdmlConfig * cfg,
         rep.cache_path);
   set->n_bad += n_bad;
   bad = n_bad && !opt->skip_bad;
-  if (!bad && udml_feature_set_append (set, &got, &err) != UDML_OK) {
+  /* the waveforms of this shard's rows only, in the same order */
+  if (!bad && (udml_feature_set_append (set, &got, &err) != UDML_OK
+          || (waves && udml_wave_set_append (waves, &got_waves,
+                  &err) != UDML_OK))) {
     tool_error ("%s: %s", manifest, err.msg);
     bad = 1;
   }
@@ -194,6 +200,7 @@ out:
   if (list.items)
     udml_data_list_clear (&list);
   udml_feature_set_clear (&got);
+  udml_wave_set_clear (&got_waves);
   free (tmp);
   free (orig);
   free (good);
@@ -203,14 +210,14 @@ out:
 int
 tool_mpi_load (char **manifests, int n_manifests, const char *val_manifest,
     const UdmlConfig * cfg, const ToolDataOptions * opt,
-    UdmlFeatureSet * train, UdmlFeatureSet * val)
+    UdmlFeatureSet * train, UdmlFeatureSet * val, UdmlWaveSet * waves)
 {
   int n_index = 0, offset = 0, bad = 0;
 
   udml_feature_set_init (train, cfg);
   udml_feature_set_init (val, cfg);
   for (int i = 0; i < n_manifests; i++)
-    bad |= load_shard (manifests[i], cfg, opt, train, &n_index, &offset);
+    bad |= load_shard (manifests[i], cfg, opt, train, waves, &n_index, &offset);
   /* validation is rank 0's alone: it reports progress */
   if (val_manifest && mpi_rank == 0)
     bad |= tool_load_features (val_manifest, cfg, opt, val);
