@@ -55,25 +55,11 @@ degrade_format_kinds (DegradeMask mask, char *buf, size_t n)
 int
 degrade_visible (UdmlDegrade kind, const UdmlConfig * cfg, int m)
 {
-  /* a model input holds one frame: a frozen stream looks clean */
-  return udml_degrade_applies (kind, cfg->mod[m].kind)
-      && kind != UDML_DEGRADE_FREEZE;
-}
-
-int
-degrade_waves_append (UdmlWaveSet * dst, const UdmlWaveSet * src)
-{
-  size_t rows = (size_t) dst->n + src->n;
-  float *p = realloc (dst->pcm, (rows ? rows : 1) * src->len * sizeof (float));
-  if (!p)
-    return 1;
-  memcpy (p + (size_t) dst->n * src->len, src->pcm,
-      (size_t) src->n * src->len * sizeof (float));
-  dst->pcm = p;
-  dst->n += src->n;
-  dst->len = src->len;
-  dst->rate = src->rate;
-  return 0;
+  /* a frozen stream looks clean to an input of one frame */
+  if (kind == UDML_DEGRADE_FREEZE)
+    return cfg->mod[m].kind == UDML_MODALITY_VIDEO
+        && cfg->features.frames_per_window >= 2;
+  return udml_degrade_applies (kind, cfg->mod[m].kind);
 }
 
 int
@@ -86,7 +72,7 @@ tool_load_waveforms (const char *manifest, const UdmlConfig * cfg,
   UdmlExtractReport rep;
   UdmlError err = { 0 };
   UdmlExtractOptions xo =
-      { opt->cache_dir, opt->no_cache, NULL, NULL, opt->hop_ns };
+      { opt->cache_dir, opt->no_cache, NULL, NULL, opt->hop_ns, &got };
   double t0 = tool_now ();
   int ret = 1;
 
@@ -96,18 +82,13 @@ tool_load_waveforms (const char *manifest, const UdmlConfig * cfg,
     tool_error ("%s", err.msg);
     return 1;
   }
-  /* the extraction (from the cache as a rule) marks the rows that failed,
-   * so the waveforms are those of the feature rows */
+  /* the extraction (from the cache as a rule) marks the rows that failed
+   * and counts each item's windows, so the waveforms are those of the
+   * feature rows */
   if (udml_data_list_bind (&list, cfg, &err) != UDML_OK
       || udml_data_extract (&list, cfg, &xo, &feats, &rep, &err) != UDML_OK
-      || udml_data_waveforms (&list, cfg, &got, &err) != UDML_OK) {
+      || udml_wave_set_append (waves, &got, &err) != UDML_OK) {
     tool_error ("%s", err.msg);
-    goto out;
-  }
-  /* one per clip: the callers compare with their feature rows, which are
-   * one per window */
-  if (degrade_waves_append (waves, &got)) {
-    tool_error ("out of memory");
     goto out;
   }
   if (!opt->quiet)
@@ -121,15 +102,77 @@ out:
   return ret;
 }
 
+/* The bank rows of one list, up to per of each label (count: taken so far). */
+static int
+babble_list (const UdmlDataList * list, const UdmlConfig * cfg, int per,
+    int *count, UdmlWaveSet * bank, int **y)
+{
+  int64_t hop = cfg->features.hop_ns;
+  for (int i = 0; i < list->n_items; i++) {
+    const UdmlDataItem *it = &list->items[i];
+    UdmlMediaClip clip;
+    UdmlError err = { 0 };
+    if (it->error || it->y < 0 || count[it->y] >= per)
+      continue;
+    memset (&clip, 0, sizeof clip);
+    /* a row that does not decode now is left out, the same in every
+     * process; its own error is reported with the features */
+    if (udml_media_decode_file (it->a_path, &cfg->features, &clip,
+            &err) != UDML_OK || !clip.pcm) {
+      udml_media_clip_clear (&clip);
+      continue;
+    }
+    int64_t t0 = it->end_s >= 0 ? (int64_t) (it->start_s * 1e9 + 0.5) : 0;
+    int *ny = realloc (*y, (size_t) (bank->n + 1) * sizeof (int));
+    if (ny)
+      *y = ny;
+    UdmlStatus st = ny ? udml_wave_set_add (bank, clip.pcm, clip.n_samples,
+        t0, hop, 1, &err) : UDML_ERR_NOMEM;
+    udml_media_clip_clear (&clip);
+    if (st != UDML_OK) {
+      tool_error ("%s: %s", list->origin, ny ? err.msg : "out of memory");
+      return 1;
+    }
+    (*y)[bank->n - 1] = it->y;
+    count[it->y]++;
+  }
+  return 0;
+}
+
+int
+degrade_load_babble (UdmlDataList * lists, int n_lists,
+    const UdmlConfig * cfg, UdmlWaveSet * bank, int **y)
+{
+  int count[UDML_MAX_CLASSES] = { 0 };
+  int K = cfg->n_classes > 0 ? cfg->n_classes : 1;
+  int per = DEGRADE_BABBLE_BANK / K > 0 ? DEGRADE_BABBLE_BANK / K : 1;
+
+  udml_wave_set_init (bank, cfg);
+  *y = NULL;
+  for (int i = 0; i < n_lists; i++) {
+    UdmlError err = { 0 };
+    if (udml_data_list_bind (&lists[i], cfg, &err) != UDML_OK) {
+      tool_error ("%s", err.msg);
+      return 1;
+    }
+    if (babble_list (&lists[i], cfg, per, count, bank, y))
+      return 1;
+  }
+  return 0;
+}
+
 struct Degrader
 {
   const UdmlConfig *cfg;
   const UdmlWaveSet *waves;
   const int *y;
+  const UdmlWaveSet *bank;      /* babble's other speech, or NULL */
+  const int *bank_y;
   UdmlMel *mel;
   UdmlMediaBlocky *blocky;
   UdmlDegradeStream *stream;
   float *pcm;                   /* len */
+  float *other;                 /* len: babble's other speech */
   void *vws;                    /* video workspace, the largest any kind needs */
   size_t vws_bytes;
 };
@@ -143,6 +186,7 @@ degrader_free (Degrader * dg)
   udml_media_blocky_free (dg->blocky);
   udml_degrade_stream_free (dg->stream);
   free (dg->pcm);
+  free (dg->other);
   free (dg->vws);
   free (dg);
 }
@@ -175,7 +219,8 @@ degrader_new (const UdmlConfig * cfg, const UdmlWaveSet * waves, const int *y)
   if (waves && waves->n > 0) {
     if (!(dg->mel = udml_media_mel_new (&cfg->features, &err)))
       goto fail;
-    if (!(dg->pcm = malloc (waves->len * sizeof (float))))
+    if (!(dg->pcm = malloc (waves->len * sizeof (float)))
+        || !(dg->other = malloc (waves->len * sizeof (float))))
       goto nomem;
   }
   if (!(dg->stream = udml_degrade_stream_new ()))
@@ -190,18 +235,42 @@ fail:
   return NULL;
 }
 
-/* Babble of sample i: the waveform of the next sample of another class
- * (any other sample when all share one). */
-static const float *
-other_speech (const Degrader * dg, int i)
+void
+degrader_set_babble (Degrader * dg, const UdmlWaveSet * bank, const int *y)
 {
-  int n = dg->waves->n;
+  dg->bank = bank && bank->n > 0 && dg->waves && bank->len == dg->waves->len
+      ? bank : NULL;
+  dg->bank_y = y;
+}
+
+/* Babble of sample i into dg->other: with a bank, one of its rows of
+ * another class (any when all share one) drawn from rng; else the
+ * waveform of the next sample of another class. */
+static void
+other_speech (Degrader * dg, int i, UdmlRng * rng)
+{
+  const UdmlWaveSet *w = dg->waves;
+  int n = w->n;
+  if (dg->bank) {
+    int yi = dg->y ? dg->y[i] : -1, n_other = 0, pick;
+    for (int j = 0; j < dg->bank->n; j++)
+      n_other += dg->bank_y[j] != yi;
+    pick = (int) (udml_rng_u64 (rng) % (uint64_t) (n_other ? n_other
+            : dg->bank->n));
+    for (int j = 0; j < dg->bank->n; j++)
+      if ((!n_other || dg->bank_y[j] != yi) && pick-- == 0) {
+        udml_wave_set_row (dg->bank, j, dg->other);
+        return;
+      }
+  }
   for (int d = 1; d < n; d++) {
     int j = (i + d) % n;
-    if (!dg->y || dg->y[j] != dg->y[i])
-      return dg->waves->pcm + (size_t) j *dg->waves->len;
+    if (!dg->y || dg->y[j] != dg->y[i]) {
+      udml_wave_set_row (w, j, dg->other);
+      return;
+    }
   }
-  return dg->waves->pcm + (size_t) ((i + 1) % n) * dg->waves->len;
+  udml_wave_set_row (w, (i + 1) % n, dg->other);
 }
 
 UdmlStatus
@@ -222,6 +291,10 @@ degrader_apply (Degrader * dg, UdmlDegrade kind, int level, int m, int i,
     int c = dg->cfg->features.frame_channels > 0
         ? dg->cfg->features.frame_channels : s->in_c;
     size_t frame = (size_t) c * s->in_h * s->in_w;
+    if (kind == UDML_DEGRADE_FREEZE) {
+      udml_degrade_freeze_frames (x, s->in_c / c, frame, level);
+      return UDML_OK;
+    }
     for (int t = 0; t < s->in_c / c; t++) {
       float *xf = x + t * frame;
       UdmlStatus st = kind == UDML_DEGRADE_BLOCKY
@@ -245,9 +318,12 @@ degrader_apply (Degrader * dg, UdmlDegrade kind, int level, int m, int i,
   memset (&p, 0, sizeof p);
   p.rate = w->rate;
   p.channels = 1;
-  p.other = other_speech (dg, i);
-  p.n_other = w->len;
-  memcpy (dg->pcm, w->pcm + (size_t) i * w->len, w->len * sizeof (float));
+  if (kind == UDML_DEGRADE_BABBLE) {
+    other_speech (dg, i, rng);
+    p.other = dg->other;
+    p.n_other = w->len;
+  }
+  udml_wave_set_row (w, i, dg->pcm);
   udml_degrade_stream_reset (dg->stream);
   UdmlStatus st = udml_degrade_audio (dg->stream, kind, level, &p, dg->pcm,
       w->len, rng, err);
@@ -290,12 +366,36 @@ degrade_noise_needs_waves (const DegradeNoise * dn, const UdmlConfig * cfg)
 }
 
 int
-degrade_noise_start (DegradeNoise * dn, const UdmlConfig * cfg,
-    const UdmlWaveSet * waves, const int *y)
+degrade_noise_has (const DegradeNoise * dn, const UdmlConfig * cfg,
+    UdmlDegrade kind)
 {
-  g_mutex_init (&dn->lock);
-  dn->dg = degrader_new (cfg, waves, y);
-  return dn->dg ? 0 : 1;
+  for (int m = 0; m < cfg->n_modalities; m++)
+    for (int k = 0; k < dn->n_kinds[m]; k++)
+      if (dn->kinds[m][k] == kind)
+        return 1;
+  return 0;
+}
+
+int
+degrade_noise_start (DegradeNoise * dn, const UdmlConfig * cfg,
+    const UdmlWaveSet * waves, const int *y, int n_threads,
+    const UdmlWaveSet * bank, const int *bank_y)
+{
+  int n = n_threads > 0 ? n_threads : 1;
+  dn->slots = calloc ((size_t) n, sizeof *dn->slots);
+  if (!dn->slots) {
+    tool_error ("degradations: out of memory");
+    return 1;
+  }
+  for (; dn->n_slots < n; dn->n_slots++) {
+    DegradeSlot *sl = &dn->slots[dn->n_slots];
+    if (!(sl->dg = degrader_new (cfg, waves, y)))
+      return 1;
+    if (bank)
+      degrader_set_babble (sl->dg, bank, bank_y);
+    g_mutex_init (&sl->lock);
+  }
+  return 0;
 }
 
 UdmlStatus
@@ -304,20 +404,28 @@ degrade_noise_func (void *user, int m, int level, int row, float *x,
 {
   DegradeNoise *dn = user;
   UdmlDegrade kind = dn->kinds[m][udml_rng_u64 (rng) % dn->n_kinds[m]];
-  g_mutex_lock (&dn->lock);
-  UdmlStatus st = degrader_apply (dn->dg, kind, level, m, row, x, rng, err);
-  g_mutex_unlock (&dn->lock);
-  return st;
+  /* one slot per worker: a free one is found in a pass or two; the
+   * Degraders are alike, so which one serves changes nothing */
+  for (int k = 0;; k = (k + 1) % dn->n_slots) {
+    DegradeSlot *sl = &dn->slots[k];
+    if (!g_mutex_trylock (&sl->lock))
+      continue;
+    UdmlStatus st = degrader_apply (sl->dg, kind, level, m, row, x, rng, err);
+    g_mutex_unlock (&sl->lock);
+    return st;
+  }
 }
 
 void
 degrade_noise_clear (DegradeNoise * dn)
 {
-  if (dn->dg) {
-    degrader_free (dn->dg);
-    g_mutex_clear (&dn->lock);
+  for (int k = 0; k < dn->n_slots; k++) {
+    degrader_free (dn->slots[k].dg);
+    g_mutex_clear (&dn->slots[k].lock);
   }
-  dn->dg = NULL;
+  free (dn->slots);
+  dn->slots = NULL;
+  dn->n_slots = 0;
 }
 
 static int

@@ -64,17 +64,26 @@ int
 tool_extract (UdmlDataList * list, const UdmlConfig * cfg,
     const ToolDataOptions * opt, UdmlFeatureSet * set)
 {
+  return tool_extract_waves (list, cfg, opt, set, NULL);
+}
+
+int
+tool_extract_waves (UdmlDataList * list, const UdmlConfig * cfg,
+    const ToolDataOptions * opt, UdmlFeatureSet * set, UdmlWaveSet * waves)
+{
   const char *name = list->origin;
   UdmlFeatureSet got;
+  UdmlWaveSet got_waves;
   UdmlExtractReport rep;
   UdmlError err = { 0 };
   Progress pr = { name, tool_now () };
   UdmlExtractOptions xo = { opt->cache_dir, opt->no_cache, NULL, &pr,
-    opt->hop_ns
+    opt->hop_ns, waves ? &got_waves : NULL
   };
   int ret = 1;
 
   memset (&got, 0, sizeof got);
+  memset (&got_waves, 0, sizeof got_waves);
   if (!opt->quiet && isatty (2))
     xo.progress = on_progress;
   if (udml_data_list_bind (list, cfg, &err) != UDML_OK
@@ -105,13 +114,15 @@ tool_extract (UdmlDataList * list, const UdmlConfig * cfg,
     tool_error ("%s: no usable windows", name);
     goto out;
   }
-  if (udml_feature_set_append (set, &got, &err) != UDML_OK) {
+  if (udml_feature_set_append (set, &got, &err) != UDML_OK
+      || (waves && udml_wave_set_append (waves, &got_waves, &err) != UDML_OK)) {
     tool_error ("%s: %s", name, err.msg);
     goto out;
   }
   ret = 0;
 out:
   udml_feature_set_clear (&got);
+  udml_wave_set_clear (&got_waves);
   return ret;
 }
 

@@ -70,6 +70,9 @@ int tool_read_list (const char *path, UdmlDataList * list);
  * window and appends them to set, reporting as tool_load_features. */
 int tool_extract (UdmlDataList * list, const UdmlConfig * cfg,
     const ToolDataOptions * opt, UdmlFeatureSet * set);
+/* The same, also appending the rows' waveforms to waves (initialised). */
+int tool_extract_waves (UdmlDataList * list, const UdmlConfig * cfg,
+    const ToolDataOptions * opt, UdmlFeatureSet * set, UdmlWaveSet * waves);
 
 /* Reads the manifest (or folder per class), binds it to cfg's labels, extracts (or loads from
  * the cache) the features and appends the good rows to set. Prints every

@@ -75,24 +75,28 @@ tool_mpi_size (void)
 }
 
 /* Rows r, r + R, ... of one manifest: decoded (or read from this shard's
- * own cache) into set; the global index of each good row appended to
- * dist_index. *offset: good rows of the previous manifests, all ranks. */
+ * own cache) into set; the global index of each of their windows appended
+ * to dist_index. *offset: windows of the previous manifests, all ranks. */
 static int
 load_shard (const char *manifest, const UdmlConfig * cfg,
-    const ToolDataOptions * opt, UdmlFeatureSet * set, int *n_index,
-    int *offset)
+    const ToolDataOptions * opt, UdmlFeatureSet * set, UdmlWaveSet * waves,
+    int *n_index, int *offset)
 {
   UdmlDataList list;
   UdmlFeatureSet got;
+  UdmlWaveSet got_waves;
   UdmlExtractReport rep;
   UdmlError err = { 0 };
-  UdmlExtractOptions xo =
-      { opt->cache_dir, opt->no_cache, NULL, NULL, opt->hop_ns };
+  UdmlExtractOptions xo = { opt->cache_dir, opt->no_cache, NULL, NULL,
+    opt->hop_ns, waves ? &got_waves : NULL
+  };
   UdmlDataItem *tmp = NULL;
-  int *orig = NULL, *good = NULL, total = 0, mine = 0, bad = 0, n_bad = 0;
+  int *orig = NULL, *good = NULL, *wins = NULL;
+  int total = 0, mine = 0, bad = 0, n_bad = 0;
   int ret = 1, agree[2];
 
   memset (&got, 0, sizeof got);
+  memset (&got_waves, 0, sizeof got_waves);
   memset (&rep, 0, sizeof rep);
   udml_feature_set_init (&got, cfg);
   if (udml_data_list_read (&list, manifest, &err) != UDML_OK) {
@@ -103,7 +107,8 @@ load_shard (const char *manifest, const UdmlConfig * cfg,
   tmp = malloc ((size_t) total * sizeof *tmp);
   orig = malloc ((size_t) total * sizeof (int));
   good = calloc ((size_t) total, sizeof (int));
-  if (!tmp || !orig || !good) {
+  wins = calloc ((size_t) total, sizeof (int));
+  if (!tmp || !orig || !good || !wins) {
     tool_error ("%s: out of memory", manifest);
     goto out;
   }
@@ -133,6 +138,7 @@ load_shard (const char *manifest, const UdmlConfig * cfg,
     const UdmlDataItem *it = &list.items[j];
     if (!it->error) {
       good[orig[j]] = 1;
+      wins[orig[j]] = it->n_windows;
       continue;
     }
     n_bad++;
@@ -148,7 +154,10 @@ load_shard (const char *manifest, const UdmlConfig * cfg,
         rep.cache_path);
   set->n_bad += n_bad;
   bad = n_bad && !opt->skip_bad;
-  if (!bad && udml_feature_set_append (set, &got, &err) != UDML_OK) {
+  /* the waveforms of this shard's rows only, in the same order */
+  if (!bad && (udml_feature_set_append (set, &got, &err) != UDML_OK
+          || (waves && udml_wave_set_append (waves, &got_waves,
+                  &err) != UDML_OK))) {
     tool_error ("%s: %s", manifest, err.msg);
     bad = 1;
   }
@@ -156,36 +165,40 @@ load_shard (const char *manifest, const UdmlConfig * cfg,
 out:
   /* every rank takes part in the sums, also after a failure */
   sum_int (good, total);
+  sum_int (wins, total);
   agree[0] = ret || bad;
   agree[1] = n_bad;
   sum_int (agree, 2);
   if (agree[0])
     ret = 1;
   if (!ret) {
-    int g = 0, *grown = realloc (dist_index,
-        (size_t) (*n_index + mine + 1) * sizeof (int));
+    int g = 0, w = 0, *grown = realloc (dist_index,
+        (size_t) (*n_index + got.n + 1) * sizeof (int));
     if (!grown) {
       tool_error ("%s: out of memory", manifest);
       ret = 1;
     } else {
       dist_index = grown;
+      /* an item's windows are consecutive rows, as in one process */
       for (int i = 0, j = 0; i < total; i++) {
         if (j < mine && orig[j] == i && good[i])
-          dist_index[(*n_index)++] = *offset + g;
+          for (int k = 0; k < wins[i]; k++)
+            dist_index[(*n_index)++] = *offset + w + k;
         if (j < mine && orig[j] == i)
           j++;
         g += good[i];
+        w += wins[i];
       }
       if (!opt->quiet)
         tool_note ("%s: %d clips over %d ranks (%d on this rank%s), %d bad%s",
             manifest, g, mpi_size, rep.n_good,
             rep.from_cache ? ", from its feature cache" : "", agree[1],
             agree[1] && opt->skip_bad ? " skipped" : "");
-      if (g == 0) {
-        tool_error ("%s: no usable rows", manifest);
+      if (w == 0) {
+        tool_error ("%s: no usable windows", manifest);
         ret = 1;
       }
-      *offset += g;
+      *offset += w;
     }
   } else if (agree[1] && !opt->skip_bad && mpi_rank == 0) {
     tool_error ("%s: %d bad row%s; fix them or pass --skip-bad", manifest,
@@ -194,23 +207,25 @@ out:
   if (list.items)
     udml_data_list_clear (&list);
   udml_feature_set_clear (&got);
+  udml_wave_set_clear (&got_waves);
   free (tmp);
   free (orig);
   free (good);
+  free (wins);
   return ret;
 }
 
 int
 tool_mpi_load (char **manifests, int n_manifests, const char *val_manifest,
     const UdmlConfig * cfg, const ToolDataOptions * opt,
-    UdmlFeatureSet * train, UdmlFeatureSet * val)
+    UdmlFeatureSet * train, UdmlFeatureSet * val, UdmlWaveSet * waves)
 {
   int n_index = 0, offset = 0, bad = 0;
 
   udml_feature_set_init (train, cfg);
   udml_feature_set_init (val, cfg);
   for (int i = 0; i < n_manifests; i++)
-    bad |= load_shard (manifests[i], cfg, opt, train, &n_index, &offset);
+    bad |= load_shard (manifests[i], cfg, opt, train, waves, &n_index, &offset);
   /* validation is rank 0's alone: it reports progress */
   if (val_manifest && mpi_rank == 0)
     bad |= tool_load_features (val_manifest, cfg, opt, val);

@@ -18,11 +18,12 @@ int tool_mpi_rank (void);
 int tool_mpi_size (void);
 
 /* This rank's shard of the manifests into train (validation only on rank
- * 0); every rank returns the same verdict: 0, or 1 when any rank found the
+ * 0), and with waves (initialised) the shard's waveforms, row for row;
+ * every rank returns the same verdict: 0, or 1 when any rank found the
  * data unusable (each rank reports its own rows). */
 int tool_mpi_load (char **manifests, int n_manifests, const char *val_manifest,
     const UdmlConfig * cfg, const ToolDataOptions * opt,
-    UdmlFeatureSet * train, UdmlFeatureSet * val);
+    UdmlFeatureSet * train, UdmlFeatureSet * val, UdmlWaveSet * waves);
 
 /* The distribution of the loaded shard for udml_train_dist. (transfer none) */
 const UdmlTrainDist *tool_mpi_dist (void);

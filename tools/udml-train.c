@@ -58,6 +58,7 @@ typedef struct
   double last_val_loss;
   float last_acc, last_loss;
   int last_epoch;
+  int first_epoch;              /* of this session */
 } Progress;
 
 static int
@@ -73,6 +74,7 @@ on_progress (const UdmlTrainProgress * p, void *user)
 
   if (pr->done0 < 0) {
     pr->done0 = done - 1;
+    pr->first_epoch = p->epoch;
     pr->t0 = now;
   }
   double rate = (done - pr->done0) / (now - pr->t0 + 1e-9);
@@ -149,6 +151,7 @@ typedef struct
   char **manifests;             /* (transfer full) */
   int n_manifests;
   gboolean skip_bad, task_grad, no_cache, quiet, verbose;
+  gboolean feature_noise;       /* --noise features: the trainer's own */
   int policy;
   long epochs, batch, threads, seed;
   double lr, beta, est_norm;
@@ -332,11 +335,12 @@ parse_options (int argc, char **argv, TrainOptions * o)
     {"no-cache", 0, 0, G_OPTION_ARG_NONE, &o->no_cache,
         "always decode, never read or write a feature cache", NULL},
     {"noise", 0, 0, G_OPTION_ARG_STRING, &o->noise,
-          "degradation kinds drawn in stage 2, 'all' for every kind a "
-          "modality can see (default: Gaussian and salt noise on the features)",
+          "degradation kinds drawn in stage 2 (all: every kind a modality "
+          "can see); 'features' for the trainer's Gaussian noise on the "
+          "features instead (all)",
         "KIND,..."},
     {"hold-out", 0, 0, G_OPTION_ARG_STRING, &o->hold_out,
-        "kinds left out of stage 2 (implies --noise all)", "KIND,..."},
+        "kinds left out of stage 2", "KIND,..."},
     {"quiet", 'q', 0, G_OPTION_ARG_NONE, &o->quiet, "no progress output", NULL},
     {"verbose", 'v', 0, G_OPTION_ARG_NONE, &o->verbose,
         "also print the core's informational log", NULL},
@@ -389,8 +393,12 @@ parse_options (int argc, char **argv, TrainOptions * o)
   g_free (h_batch);
   g_free (h_est);
   o->n_manifests = (int) g_strv_length (o->manifests);
-  o->kinds = o->noise ? degrade_parse_kinds ("--noise", o->noise)
-      : DEGRADE_ALL;
+  o->feature_noise = o->noise && strcmp (o->noise, "features") == 0;
+  if (o->feature_noise && o->hold_out)
+    tool_usage_error ("--hold-out leaves degradation kinds out; "
+        "--noise features draws none");
+  o->kinds = o->feature_noise ? 0 : o->noise
+      ? degrade_parse_kinds ("--noise", o->noise) : DEGRADE_ALL;
   if (o->hold_out)
     o->kinds &= ~degrade_parse_kinds ("--hold-out", o->hold_out);
   if (!o->out)
@@ -467,10 +475,13 @@ choose_labels (const TrainOptions * o, UdmlConfig * cfg, UdmlDataList * lists,
   return ret;
 }
 
-/* Every data source, all problems reported before stopping. */
+/* Every data source, all problems reported before stopping; with waves,
+ * also the training rows' waveforms (each rank its shard's), and with
+ * bank the other speech of babble. */
 static int
 load_data (const TrainOptions * o, UdmlConfig * cfg,
-    UdmlFeatureSet * train, UdmlFeatureSet * val)
+    UdmlFeatureSet * train, UdmlFeatureSet * val, UdmlWaveSet * waves,
+    UdmlWaveSet * bank, int **bank_y)
 {
   ToolDataOptions dopt = { o->skip_bad, o->cache_dir, o->no_cache, o->quiet,
     llround (o->hop_s * 1e9)
@@ -496,19 +507,23 @@ load_data (const TrainOptions * o, UdmlConfig * cfg,
   }
   if (!bad && choose_labels (o, cfg, lists, n))
     bad = 1;
+  if (waves)
+    udml_wave_set_init (waves, cfg);
+  if (!bad && bank && degrade_load_babble (lists, n, cfg, bank, bank_y))
+    bad = 1;
   if (!bad && tool_mpi_size () > 1) {   /* each rank decodes its shard */
     if (o->val_split > 0) {
       tool_error ("--val-split needs one process: give --val");
       bad = 1;
     } else {
       bad = tool_mpi_load (o->manifests, o->n_manifests, o->val, cfg, &dopt,
-          train, val) ? 1 : 0;
+          train, val, waves) ? 1 : 0;
     }
   } else if (!bad) {
     udml_feature_set_init (train, cfg);
     udml_feature_set_init (val, cfg);
     for (int i = 0; i < n; i++)
-      bad |= tool_extract (&lists[i], cfg, &dopt, train);
+      bad |= tool_extract_waves (&lists[i], cfg, &dopt, train, waves);
     for (int i = 0; i < n_val; i++)
       bad |= tool_extract (&vals[i], cfg, &dopt, val);
   }
@@ -548,48 +563,47 @@ train_options (const TrainOptions * o, UdmlTrainOptions * opt, Progress * pr)
   }
 }
 
-/* The stage-2 kinds on the training rows: waveforms when an audio kind is
- * drawn (decoded again, held in memory only). */
-static int
-setup_noise (TrainOptions * o, const UdmlConfig * cfg,
-    const UdmlFeatureSet * train, DegradeNoise * dn, UdmlWaveSet * waves)
+/* The stage-2 kinds each modality draws, before any decoding (a modality
+ * left with none is a usage error). */
+static void
+plan_noise (TrainOptions * o, const UdmlConfig * cfg, DegradeNoise * dn)
 {
-  ToolDataOptions dopt = { o->skip_bad, o->cache_dir, o->no_cache, o->quiet,
-    llround (o->hop_s * 1e9)
-  };
-  char names[256];
-  memset (waves, 0, sizeof *waves);
-  if (!o->noise && !o->hold_out)        /* the trainer's own noise */
-    return 0;
+  if (o->feature_noise)
+    return;
   degrade_noise_plan (dn, cfg, o->kinds);
   o->kinds = 0;                 /* what is drawn: the kinds some modality sees */
   for (int m = 0; m < cfg->n_modalities; m++)
     for (int k = 0; k < dn->n_kinds[m]; k++)
       o->kinds |= 1u << dn->kinds[m][k];
-  /* each rank holds only its shard's features; the waveforms are not
-   * sharded */
-  if (degrade_noise_needs_waves (dn, cfg) && tool_mpi_size () > 1) {
-    tool_error ("audio degradation kinds need one process (--noise with "
-        "video kinds only works across ranks)");
+}
+
+/* The noise hook on the training rows and their waveforms (loaded with
+ * the features when an audio kind is drawn). */
+static int
+setup_noise (TrainOptions * o, const UdmlConfig * cfg,
+    const UdmlFeatureSet * train, DegradeNoise * dn, const UdmlWaveSet * waves,
+    const UdmlWaveSet * bank, const int *bank_y)
+{
+  char names[256];
+  if (o->feature_noise)
+    return 0;
+  if (degrade_noise_needs_waves (dn, cfg) && waves->n != train->n) {
+    tool_error ("%d training windows but %d waveforms", train->n, waves->n);
     return -1;
   }
-  if (degrade_noise_needs_waves (dn, cfg)) {
-    for (int i = 0; i < o->n_manifests; i++)
-      if (tool_load_waveforms (o->manifests[i], cfg, &dopt, waves))
-        return -1;
-    if (waves->n != train->n) {
-      tool_error ("%d training windows from %d clips: the audio kinds need "
-          "one window per clip (--hop no shorter than the clips)", train->n,
-          waves->n);
-      return -1;
-    }
-  }
-  if (degrade_noise_start (dn, cfg, waves, train->y))
+  if (degrade_noise_start (dn, cfg, waves, train->y, (int) o->threads,
+          bank->n > 0 ? bank : NULL, bank_y))
     return -1;
   o->dn = dn;
   degrade_format_kinds (o->kinds, names, sizeof names);
-  if (!o->quiet)
+  if (!o->quiet) {
     tool_note ("stage-2 kinds: %s", names);
+    if (waves->n > 0)
+      tool_note ("waveforms of %d windows in %.1f MB%s", waves->n,
+          (double) (waves->n_pcm * sizeof (float) + (size_t) waves->n
+              * (sizeof *waves->off + sizeof *waves->n_valid)) / 1e6,
+          tool_mpi_size () > 1 ? " on this rank" : "");
+  }
   return 0;
 }
 
@@ -668,7 +682,8 @@ set_provenance (UdmlModel * model, int argc, char **argv,
       "train_time_s=%.1f%s\n" "train_hop_s=%g\n",
       cmd, o->seed, udml_policy_name (cfg->policy), opt->epochs, opt->batch,
       opt->lr, opt->beta, opt->beta < 0 ? " (scaled to the map size)" : "",
-      opt->estimator_task_grad, o->threads, kinds, data, train->n,
+      opt->estimator_task_grad, o->threads,
+      o->feature_noise ? "features" : kinds, data, train->n,
       train->n_bad, o->val ? o->val : o->val_split > 0 ? "split" : "none",
       val->n, pr->last_acc, pr->last_val_acc, date, train_s,
       o->resume ? " (this session, resumed)" : "", o->hop_s);
@@ -701,7 +716,7 @@ train_and_save (int argc, char **argv, const TrainOptions * o,
 {
   UdmlTrainOptions opt;
   UdmlError err = { 0 };
-  Progress pr = { isatty (2), o->quiet, 0, 0, -1, -1, -1, 0, 0, 0 };
+  Progress pr = { isatty (2), o->quiet, 0, 0, -1, -1, -1, 0, 0, 0, 0 };
   char el[32];
 
   train_options (o, &opt, &pr);
@@ -743,12 +758,17 @@ train_and_save (int argc, char **argv, const TrainOptions * o,
   if (o->ckpt_default)
     unlink (o->ckpt);
   if (!o->quiet) {
+    const UdmlTrainDist *d = tool_mpi_dist ();
+    int n = tool_mpi_size () > 1 ? d->n_global : train->n;
+    /* this session's epochs (a resumed run trains fewer) */
+    double rate = (pr.last_epoch + 1 - pr.first_epoch) * (double) n
+        / (train_s > 0 ? train_s : 1e-9);
     fmt_duration (el, sizeof el, train_s);
     if (val->n > 0)
-      tool_note ("wrote %s (train time %s, validation accuracy %.4f)", o->out,
-          el, pr.last_val_acc);
+      tool_note ("wrote %s (train time %s, %.0f samples/s, validation "
+          "accuracy %.4f)", o->out, el, rate, pr.last_val_acc);
     else
-      tool_note ("wrote %s (train time %s)", o->out, el);
+      tool_note ("wrote %s (train time %s, %.0f samples/s)", o->out, el, rate);
   }
   return 0;
 }
@@ -762,7 +782,8 @@ main (int argc, char **argv)
   UdmlError err = { 0 };
   UdmlFeatureSet train, val;
   DegradeNoise dn;
-  UdmlWaveSet waves;
+  UdmlWaveSet waves, bank;
+  int *bank_y = NULL;
   int ret = 1;
 
   tool_init (PROG);
@@ -773,14 +794,22 @@ main (int argc, char **argv)
   memset (&val, 0, sizeof val);
   memset (&dn, 0, sizeof dn);
   memset (&waves, 0, sizeof waves);
+  memset (&bank, 0, sizeof bank);
   udml_set_log_func (tool_log, &o.verbose);
   udml_set_num_threads (1);
 
   /* every output path before any decoding or training */
   if (tool_check_output ("--out", o.out)
       || tool_check_output ("--checkpoint", o.ckpt)
-      || setup_config (&o, &cfg) || load_data (&o, &cfg, &train, &val)
-      || setup_noise (&o, &cfg, &train, &dn, &waves))
+      || setup_config (&o, &cfg))
+    goto out;
+  plan_noise (&o, &cfg, &dn);
+  int need_waves = !o.feature_noise && degrade_noise_needs_waves (&dn, &cfg);
+  int need_bank = !o.feature_noise
+      && degrade_noise_has (&dn, &cfg, UDML_DEGRADE_BABBLE);
+  if (load_data (&o, &cfg, &train, &val, need_waves ? &waves : NULL,
+          need_bank ? &bank : NULL, &bank_y)
+      || setup_noise (&o, &cfg, &train, &dn, &waves, &bank, bank_y))
     goto out;
   model = udml_model_new (&cfg, (uint64_t) o.seed, &err);
   if (!model) {
@@ -795,6 +824,8 @@ out:
   udml_feature_set_clear (&val);
   degrade_noise_clear (&dn);
   udml_wave_set_clear (&waves);
+  udml_wave_set_clear (&bank);
+  free (bank_y);
   options_clear (&o);
   return tool_mpi_finish (tool_finish (ret));
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* features.c — feature sets, the model/feature-spec agreement and window-0
- * extraction of a data list through lib/media, with the feature cache. */
+/* features.c — feature sets, the model/feature-spec agreement and the
+ * extraction of every window of a data list through lib/media, with the
+ * feature cache (and, on request, the windows' waveforms). */
 #include "data-internal.h"
 
 #include <errno.h>
@@ -232,12 +233,13 @@ feature_set_grow (UdmlFeatureSet * set, int n, int *cap)
   return 0;
 }
 
-/* Every window of one item that fits, appended to out. Returns 0, or -1
- * with the reason in it->error (left NULL when even that could not be
- * allocated, or when out could not grow). */
+/* Every window of one item that fits, appended to out (and their
+ * waveforms to waves, when not NULL). Returns 0, or -1 with the reason in
+ * it->error (left NULL when even that could not be allocated, or when out
+ * or waves could not grow). */
 static int
 decode_item (UdmlDataItem * it, const UdmlConfig * cfg, int64_t hop,
-    UdmlWindower * win, UdmlFeatureSet * out, int *cap)
+    UdmlWindower * win, UdmlFeatureSet * out, int *cap, UdmlWaveSet * waves)
 {
   const UdmlFeatureSpec *spec = &cfg->features;
   int m_audio = udml_config_find (cfg, UDML_MODALITY_AUDIO);
@@ -288,6 +290,13 @@ decode_item (UdmlDataItem * it, const UdmlConfig * cfg, int64_t hop,
     out->y[out->n++] = it->y;
     it->n_windows++;
   }
+  /* the decoded audio serves the waveforms too: no second decode */
+  if (waves && pa->pcm && udml_wave_set_add (waves, pa->pcm, pa->n_samples,
+          t0, hop, it->n_windows, &e) != UDML_OK) {
+    out->n -= it->n_windows;
+    it->n_windows = 0;
+    goto out;
+  }
   ret = 0;
 out:
   udml_media_clip_clear (&ca);
@@ -310,7 +319,8 @@ decode_all (UdmlDataList * list, const UdmlConfig * cfg,
   for (int i = 0; i < list->n_items; i++) {
     UdmlDataItem *it = &list->items[i];
     it->n_windows = 0;
-    if (!it->error && decode_item (it, cfg, hop, win, out, &cap)
+    if (!it->error && decode_item (it, cfg, hop, win, out, &cap,
+            opt ? opt->waves : NULL)
         && !it->error) {
       udml_media_windower_free (win);
       return udml_error_set (err, UDML_ERR_NOMEM, "%s: out of memory",
@@ -356,6 +366,8 @@ udml_data_extract (UdmlDataList * list, const UdmlConfig * cfg,
 
   memset (report, 0, sizeof *report);
   udml_feature_set_init (out, cfg);
+  if (opt && opt->waves)
+    udml_wave_set_init (opt->waves, cfg);
   st = cache_path (list, opt, key, report->cache_path,
       sizeof report->cache_path, err);
   if (st != UDML_OK)
@@ -381,6 +393,11 @@ udml_data_extract (UdmlDataList * list, const UdmlConfig * cfg,
         && udml_data_cache_write (report->cache_path, key, list, out,
             &cerr) != UDML_OK)
       report->cache_write_failed = 1;
+  } else if (opt && opt->waves) {
+    /* the cache holds features only: the audio is decoded for them */
+    st = udml_data_waveforms (list, cfg, hop, opt->waves, err);
+    if (st != UDML_OK)
+      return st;
   }
   report->n_bad = udml_data_list_count_bad (list);
   report->n_good = list->n_items - report->n_bad;

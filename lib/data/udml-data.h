@@ -142,6 +142,8 @@ typedef struct {
   void *progress_user;
   int64_t hop_ns;            /* step between the windows of a clip; 0: the
                               * model's hop */
+  struct UdmlWaveSet *waves; /* non-NULL: also every row's waveform (set up
+                              * here), as udml_data_waveforms gives them */
 } UdmlExtractOptions;
 
 typedef struct {
@@ -169,28 +171,52 @@ UdmlStatus udml_data_extract (UdmlDataList *list, const UdmlConfig *cfg,
 
 /* ------------------------------------------------------------- waveforms */
 
-/* Window-0 mono waveforms at the model rate, for the audio degradation
- * kinds (which act before log-mel): pcm is N x len, full scale 1, row i
- * the i-th usable item. Held in memory only, never cached. */
-typedef struct {
-  int n;
-  size_t len;            /* samples in the window, udml_data_wave_length */
+/* Mono waveforms of feature rows at the model rate, for the audio
+ * degradation kinds (which act before log-mel). Each clip (or segment)
+ * keeps once the span its windows cover, so overlapping windows share
+ * their samples: row r is the len samples from pcm + off[r], of which the
+ * first n_valid[r] are the media's and the rest zero (past its end, as
+ * the windower pads). Full scale 1; held in memory only, never cached. */
+typedef struct UdmlWaveSet {
+  int n;                 /* rows */
+  size_t len;            /* samples per window, udml_data_wave_length */
   int rate;              /* cfg->features.sample_rate */
-  float *pcm;
+  float *pcm;            /* n_pcm samples: the spans of every clip */
+  size_t n_pcm;
+  size_t *off;           /* n: first sample of row r in pcm */
+  size_t *n_valid;       /* n: samples of row r in pcm (<= len) */
+  size_t cap_pcm;        /* allocated (bookkeeping) */
+  int cap_rows;
 } UdmlWaveSet;
 
-/* Samples of window 0 under cfg (rounded as the windower rounds). */
+/* Samples of a window under cfg (rounded as the windower rounds). */
 size_t udml_data_wave_length (const UdmlConfig *cfg);
 
-/* Decodes the waveform of every usable item of list (after
- * udml_data_extract, so row i matches row i of its features); the window
- * is zero-padded past the clip's end, as the windower pads it, so
- * udml_media_mel_compute on a row gives that row's audio features.
- * Fills out (initialised here); a decode that fails now is
- * UDML_ERR_MISMATCH naming the row. */
-UdmlStatus udml_data_waveforms (const UdmlDataList *list, const UdmlConfig *cfg,
-    UdmlWaveSet *out, UdmlError *err);
+/* An empty set of cfg's window length and rate. */
+void udml_wave_set_init (UdmlWaveSet *set, const UdmlConfig *cfg);
 void udml_wave_set_clear (UdmlWaveSet *set);
+
+/* Appends the rows of n_windows windows of one decoded clip (pcm: n mono
+ * samples at set->rate), the first starting t0_ns into it, hop_ns apart:
+ * the windows udml_media_clip_window reads, placed as it places them. */
+UdmlStatus udml_wave_set_add (UdmlWaveSet *set, const float *pcm, size_t n,
+    int64_t t0_ns, int64_t hop_ns, int n_windows, UdmlError *err);
+
+/* Appends src's rows (same length and rate) to dst. */
+UdmlStatus udml_wave_set_append (UdmlWaveSet *dst, const UdmlWaveSet *src,
+    UdmlError *err);
+
+/* Row r's window into out (len samples), zero-padded:
+ * udml_media_mel_compute on it gives that row's audio features. */
+void udml_wave_set_row (const UdmlWaveSet *set, int r, float *out);
+
+/* Decodes the waveform of every row of list after udml_data_extract at the
+ * same hop_ns (0: the model's hop), it->n_windows rows per usable item, so
+ * row r matches feature row r. Fills out (initialised here); a decode that
+ * fails now is UDML_ERR_MISMATCH naming the row. udml_data_extract keeps
+ * them itself, without a second decode, when given UdmlExtractOptions.waves. */
+UdmlStatus udml_data_waveforms (const UdmlDataList *list, const UdmlConfig *cfg,
+    int64_t hop_ns, UdmlWaveSet *out, UdmlError *err);
 
 /* ------------------------------------------------------------------ cache */
 

@@ -589,8 +589,16 @@ def main():
                   and crow[0]["weight_audio"] != "" and crow[0]["weight_voice"] == ""
                   and crow[-1]["weight_voice"] != "" and crow[-1]["weight_audio"] == "")
         check(ok, "--csv: a column per modality name of any model, empty where absent")
+        long_rows = []
+        for i in range(8):
+            lab = i % 4
+            a = "clips/long%02d.wav" % i
+            write_wav(os.path.join(d, a), 300 + 250 * lab + 10 * i, seconds=2.0)
+            long_rows.append((a, rows[lab][1], str(lab)))
+        long = manifest("long.csv", long_rows)
         check_threads(tools, d, good)
-        check_mpi(tools, d, good)
+        check_windows(tools, d, long)
+        check_mpi(tools, d, good, long)
     return report()
 
 
@@ -611,11 +619,13 @@ def check_threads(tools, d, good):
     models = {}
     # These clips have flat regions (max-pool ties, near-constant channels)
     # where rounding differences flip decisions and grow fast at the default
-    # rate; a small rate keeps 20 steps comparable. test-train checks the
-    # split at its own training settings.
+    # rate; a small rate keeps 20 steps comparable. The degradation kinds
+    # drawn by default (clamped, clipped, muted inputs) add such plateaus:
+    # 0.0003 flips a tie within 15 steps (rel. 5e-4), 0.0001 does not.
+    # test-train checks the split at its own training settings.
     for name, t in (("t1", "1"), ("t2", "2"), ("t2b", "2")):
         models[name] = os.path.join(d, "threads-%s.udml" % name)
-        p = run([train, "-q", "--epochs", "3", "--batch", "4", "--lr", "0.0003", "--seed", "5", "--hop", "1",
+        p = run([train, "-q", "--epochs", "3", "--batch", "4", "--lr", "0.0001", "--seed", "5", "--hop", "1",
                  "--threads", t, "--out", models[name], good])
         check(p.returncode == 0, "--threads %s trains" % t)
         if p.returncode != 0:
@@ -633,6 +643,35 @@ def check_threads(tools, d, good):
     check(p.returncode == 2, "--compare with one model is a usage error")
 
 
+# stage 2 on clips of 3 windows at --hop 0.5: audio kinds and babble too.
+# A rate this small leaves a flipped max-pool tie below the tolerance while
+# the batch-norm statistics still show any draw that differs (babble from
+# the next clip of the shard: rel. 0.08)
+WINDOWS_ARGS = ["--epochs", "3", "--batch", "4", "--lr", "0.00001", "--seed", "5", "--hop", "0.5",
+                "--noise", "babble,dropout,muffle,gaussian,occlusion,blur"]
+
+
+def check_windows(tools, d, long):
+    """The audio kinds act on the waveform of every window of a clip: a run
+    at 3 windows per clip trains with them, and the degradations protocol
+    on clips of 2 windows at the model's hop finds level 1 of every audio
+    kind (log-mel from each window's waveform) equal to the clean features."""
+    train = os.path.join(tools, "udml-train")
+    out = os.path.join(d, "windows-1.udml")
+    p = run([train] + WINDOWS_ARGS + ["--out", out, long])
+    check(p.returncode == 0 and "waveforms of 24 windows" in p.stderr
+          and "stage-2 kinds: gaussian, blur, occlusion, babble, dropout, muffle" in p.stderr,
+          "audio kinds train on clips of 3 windows each")
+    if p.returncode != 0:
+        print(p.stderr[-2000:])
+        return
+    p = run([os.path.join(tools, "udml-eval"), "--json", "--protocol", "degradations", out, long])
+    check(p.returncode == 0 and "one window per clip" not in p.stderr,
+          "eval --protocol degradations keeps the audio kinds on clips of 2 windows")
+    if p.returncode == 0:
+        check_degradation_points(json.loads(p.stdout)["models"][0], "clips of 2 windows")
+
+
 def mpi_built(train):
     """udml-train linked with MPI (meson option mpi) and mpirun present."""
     p = subprocess.run(["ldd", train], capture_output=True, text=True)
@@ -640,9 +679,11 @@ def mpi_built(train):
     return "libmpi" in p.stdout and found.returncode == 0
 
 
-def check_mpi(tools, d, good):
-    """mpirun -np 2: the single-process model to rounding, progress from rank 0
-    only; a killed rank ends the job, the checkpoint resumes in one process."""
+def check_mpi(tools, d, good, long):
+    """mpirun -np 2: the single-process model to rounding (every kind by
+    default; audio kinds on clips of several windows too), progress from
+    rank 0 only; a killed rank ends the job, the checkpoint resumes in one
+    process."""
     train = os.path.join(tools, "udml-train")
     if not mpi_built(train):
         print("skip: udml-train built without MPI")
@@ -650,7 +691,7 @@ def check_mpi(tools, d, good):
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
                OMPI_MCA_rmaps_base_oversubscribe="1")
     mpirun = ["mpirun", "-np", "2", "--oversubscribe", train]
-    args = ["--epochs", "3", "--batch", "4", "--lr", "0.0003", "--seed", "5", "--hop", "1"]
+    args = ["--epochs", "3", "--batch", "4", "--lr", "0.0001", "--seed", "5", "--hop", "1"]
     one = os.path.join(d, "threads-t1.udml")     # check_threads: the same run, 1 process
     two = os.path.join(d, "mpi-2.udml")
     p = run(mpirun + args + ["--out", two, good], env=env)
@@ -666,6 +707,21 @@ def check_mpi(tools, d, good):
     rel = float(c.get("max_rel_diff", "inf"))
     check(c["rc"] == 0 and rel <= 1e-4,
           "2 ranks equal 1 process after 15 steps (max_rel_diff %g <= 1e-4)" % rel)
+
+    # each rank holds its shard's waveforms; babble and every draw agree
+    one = os.path.join(d, "windows-1.udml")      # check_windows: 1 process
+    two = os.path.join(d, "windows-2.udml")
+    p = run(mpirun + WINDOWS_ARGS + ["--out", two, long], env=env)
+    check(p.returncode == 0 and os.path.exists(two),
+          "mpirun -np 2 trains with audio kinds on clips of 3 windows")
+    if p.returncode != 0:
+        print(p.stderr[-2000:])
+    else:
+        c = compare(tools, one, two)
+        rel = float(c.get("max_rel_diff", "inf"))
+        check(c["rc"] == 0 and rel <= 1e-4,
+              "with audio kinds, 2 ranks equal 1 process after 18 steps (max_rel_diff %g "
+              "<= 1e-4)" % rel)
 
     # kill a rank after the first checkpoint: the job ends, the checkpoint
     # resumes in a single process
