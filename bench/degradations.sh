@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The two degradation experiments of docs/results.md on AV-digits:
+#   kinds           udml and static trained with every kind (the shipped
+#                   model's recipe), evaluated on every kind and level;
+#                   prints the must-show checks
+#   generalisation  udml, static and pe trained without the held-out kinds
+#                   (HELD_OUT), evaluated on all of them
+#
+#   bench/degradations.sh DATA_DIR [WORK_DIR]
+#
+# DATA_DIR holds fsdd/ and mnist/. WORK_DIR (default degradations-work/)
+# keeps data, models, logs and JSON: finished models are kept and an
+# interrupted training resumes. Environment:
+#   BUILD     build directory (build)     EPOCHS 30   SEED 1
+#   TEST      test manifest, relative to WORK_DIR (avdigits/test.csv)
+#   HELD_OUT  motion,occlusion,blocky,dropout,hum
+#   PARTS     "kinds generalisation"
+#   JOBS      trainings run at once (2)
+set -euo pipefail
+
+if [ $# -lt 1 ]; then
+  echo "usage: $0 DATA_DIR [WORK_DIR]" >&2
+  exit 2
+fi
+root="$(cd "$(dirname "$0")/.." && pwd)"
+data="$(cd "$1" && pwd)"
+work="${2:-degradations-work}"
+build="${BUILD:-$root/build}"
+epochs="${EPOCHS:-30}"
+seed="${SEED:-1}"
+test_csv="${TEST:-avdigits/test.csv}"
+held_out="${HELD_OUT:-motion,occlusion,blocky,dropout,hum}"
+parts="${PARTS:-kinds generalisation}"
+jobs="${JOBS:-2}"
+tools="$build/tools"
+[ -x "$tools/udml-train" ] || ninja -C "$build" >/dev/null
+mkdir -p "$work"
+cd "$work"
+mkdir -p logs cache runs
+
+[ -f avdigits/test.csv ] || "$tools/udml-avdigits" --fsdd "$data/fsdd" \
+  --mnist "$data/mnist" --out avdigits --variant avdigits 2>logs/avdigits.log
+
+# train NAME POLICY NOISE-OPTIONS...: runs/NAME.udml, kept when it exists
+train() {
+  local name=$1 policy=$2
+  shift 2
+  local model="runs/$name.udml" resume=()
+  [ -f "$model" ] && return 0
+  [ -f "$model.ckpt" ] && resume=(--resume "$model.ckpt")
+  echo "degradations: training $name" >&2
+  "$tools/udml-train" -q --policy "$policy" --epochs "$epochs" --lr 0.01 \
+    --seed "$seed" --cache-dir cache --val avdigits/val.csv "$@" \
+    "${resume[@]}" --out "$model" avdigits/train.csv >"logs/$name.log" 2>&1
+}
+
+runs=()
+for p in $parts; do
+  case $p in
+    kinds) runs+=("all-udml udml --noise all" "all-static static --noise all") ;;
+    generalisation)
+      for pol in udml static pe; do
+        runs+=("gen-$pol $pol --hold-out $held_out")
+      done ;;
+    *) echo "degradations: unknown part $p" >&2; exit 2 ;;
+  esac
+done
+for r in "${runs[@]}"; do
+  # shellcheck disable=SC2086
+  train $r &
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+done
+wait
+
+rc=0
+for p in $parts; do
+  case $p in
+    kinds)
+      "$tools/udml-eval" -q --json --protocol clean --protocol degradations \
+        --cache-dir cache runs/all-udml.udml runs/all-static.udml "$test_csv" \
+        >kinds.json
+      python3 "$root/bench/degradations.py" kinds kinds.json --vs static \
+        | tee kinds.md || rc=1 ;;
+    generalisation)
+      "$tools/udml-eval" -q --json --protocol clean --protocol degradations \
+        --cache-dir cache runs/gen-udml.udml runs/gen-static.udml \
+        runs/gen-pe.udml "$test_csv" >generalisation.json
+      python3 "$root/bench/degradations.py" generalisation \
+        generalisation.json --held-out "$held_out" | tee generalisation.md ;;
+  esac
+done
+exit $rc
