@@ -30,7 +30,7 @@ export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
 # Tests that load the plugin into an uninstrumented program (gst-launch,
 # Python with gi) or run a whole GStreamer application: with the runtimes
 # preloaded and leak checking off (one-time allocations of other plugins).
-uninstrumented='test-annotate\|test-owntask\|test-monitor-faults\|test-monitor-faults-gaussian\|read-meta'
+uninstrumented='test-annotate\|test-owntask\|test-eval-windows\|test-monitor-faults\|test-monitor-faults-gaussian\|read-meta'
 
 mapfile -t tests < <(meson test -C "$dir" --list 2>/dev/null |
   sed -n 's|^[^ ]* / ||p' |
