@@ -37,14 +37,16 @@ def ranks(xs):
     return r
 
 
-def spearman(xs, ys):
+def spearman(xs, ys, undefined=0.0):
+    """Rank correlation, ties at their mean rank; `undefined` when xs or ys
+    is constant."""
     rx, ry = ranks(xs), ranks(ys)
     n = len(xs)
     mx, my = sum(rx) / n, sum(ry) / n
     cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
     vx = sum((a - mx) ** 2 for a in rx) ** 0.5
     vy = sum((b - my) ** 2 for b in ry) ** 0.5
-    return cov / (vx * vy) if vx > 0 and vy > 0 else 0.0
+    return cov / (vx * vy) if vx > 0 and vy > 0 else undefined
 
 
 def curves(model):

@@ -118,33 +118,16 @@ done
 for pid in "${pids[@]}"; do wait "$pid"; done
 
 EPOCHS="$epochs" LR="$lr" SEED="$seed" EVAL_SEED="$eval_seed" VARIANTS="$variants" \
-POLICIES="$policies" python3 - "$work" "$root/docs/results.md" <<'PY'
+POLICIES="$policies" python3 - "$work" "$root/docs/results.md" "$root/bench" <<'PY'
 import json, os, re, sys
 
 work, out = sys.argv[1], sys.argv[2]
+sys.path.insert(0, sys.argv[3])
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from degradations import spearman
 variants = os.environ["VARIANTS"].split()
 policies = os.environ["POLICIES"].split()
 conds = ["clean", "gaussian-5", "gaussian-10", "salt-5", "salt-10"]
-
-
-def spearman(xs, ys):
-    def ranks(v):
-        order = sorted(range(len(v)), key=lambda i: v[i])
-        r = [0.0] * len(v)
-        i = 0
-        while i < len(order):
-            j = i
-            while j + 1 < len(order) and v[order[j + 1]] == v[order[i]]:
-                j += 1
-            for k in range(i, j + 1):
-                r[order[k]] = (i + j) / 2.0
-            i = j + 1
-        return r
-    rx, ry = ranks(xs), ranks(ys)
-    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
-    num = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
-    den = (sum((a - mx) ** 2 for a in rx) * sum((b - my) ** 2 for b in ry)) ** 0.5
-    return num / den if den else float("nan")
 
 
 def wall(v, p):
@@ -289,7 +272,7 @@ for v in variants:
         sw = [s for s in m["sweep"] if s["modality"] == "video"]
         lv = [s["level"] for s in sw if s["level"] >= 2]
         wv = [s["weight"]["video"] for s in sw if s["level"] >= 2]
-        rho = spearman(lv, wv)
+        rho = spearman(lv, wv, undefined=float("nan"))
         hi = [s["weight"]["video"] for s in sw if s["level"] >= 8]
         L.append("| video weight falls with video noise, levels 2..11 (Spearman <= -0.9) "
                  "| %s | rho = %.3f | %s |" % (v, rho, verdict(rho <= -0.9)))
