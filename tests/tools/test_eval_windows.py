@@ -15,35 +15,22 @@ video, so the element gives no record past the last window either. Needs
 GST_PLUGIN_PATH_1_0 holding the plugin (skipped, exit 77, without it).
 Exit status carries the verdict.
 """
+import functools
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
+
+sys.dont_write_bytecode = True  # no __pycache__ beside the sources
+import tooltest  # noqa: E402
+from tooltest import check, report  # noqa: E402
 
 ATOL = 1e-5
 SPEC = ["--window", "0.5", "--video-format", "rgb", "--frames", "2",
         "--video-size", "32x32", "--widths", "8,16", "--fps", "10"]
-failures = []
-
-
-def check(cond, what):
-    print(("ok: " if cond else "FAIL: ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-
-
-def run(args):
-    t0 = time.time()
-    p = subprocess.run(args, capture_output=True, text=True, timeout=120)
-    print("$ %s -> %d (%.1f s)" % (" ".join(os.path.basename(a) if i == 0 else a
-                                            for i, a in enumerate(args)),
-                                  p.returncode, time.time() - t0), flush=True)
-    if p.returncode != 0:
-        print(p.stderr[-1500:])
-    return p
+# the tail of standard error shown when a command fails
+run = functools.partial(tooltest.run, quiet=(0,), tail=1500, timeout=120)
 
 
 def make_clip(make, path, size, fps, secs, rate, video, audio, seed):
@@ -166,13 +153,7 @@ def main():
                 check(not tail, "mkv: no record without a result (got windows %s)"
                       % tail)
 
-    if failures:
-        print("%d failure(s):" % len(failures))
-        for f in failures:
-            print("  -", f)
-        return 1
-    print("all checks passed")
-    return 0
+    return report()
 
 
 if __name__ == "__main__":

@@ -22,26 +22,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, flush=True)
-    else:
-        print("ok:", what, flush=True)
-
-
-def run(args, **kw):
-    t0 = time.time()
-    p = subprocess.run(args, capture_output=True, text=True, **kw)
-    print("$ %s -> %d (%.1f s)" % (" ".join(os.path.basename(a) if i == 0 else a
-                                            for i, a in enumerate(args)),
-                                  p.returncode, time.time() - t0), flush=True)
-    return p
+sys.dont_write_bytecode = True  # no __pycache__ beside the sources
+from tooltest import check, report, run  # noqa: E402
 
 
 MAKE_CLIP = None
@@ -310,13 +293,7 @@ def main():
         check_segments(train, d, os.path.join(d, "clips"))
         check_element(out, d, labels_of(inspect, out) or [])
 
-    if failures:
-        print("%d failure(s):" % len(failures))
-        for f in failures:
-            print("  -", f)
-        return 1
-    print("all checks passed")
-    return 0
+    return report()
 
 
 if __name__ == "__main__":

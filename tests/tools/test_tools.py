@@ -15,6 +15,7 @@ before any work, lost standard output, a directory where a file belongs.
 Exit status carries the verdict.
 """
 import csv
+import functools
 import json
 import math
 import os
@@ -27,15 +28,12 @@ import time
 import zlib
 import xml.etree.ElementTree as ET
 
-failures = []
+sys.dont_write_bytecode = True  # no __pycache__ beside the sources
+import tooltest  # noqa: E402
+from tooltest import check, report  # noqa: E402
 
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, flush=True)
-    else:
-        print("ok:", what, flush=True)
+# standard error shown for any exit status but the tools' own 0, 1, 2, 130
+run = functools.partial(tooltest.run, quiet=(0, 1, 2, 130))
 
 
 def write_wav(path, freq, rate=8000, seconds=1.0):
@@ -58,17 +56,6 @@ def write_pgm(path, label, size=28):
     with open(path, "wb") as f:
         f.write(b"P5\n%d %d\n255\n" % (size, size))
         f.write(bytes(px))
-
-
-def run(args, **kw):
-    t0 = time.time()
-    p = subprocess.run(args, capture_output=True, text=True, **kw)
-    print("$ %s -> %d (%.1f s)" % (" ".join(os.path.basename(a) if i == 0 else a
-                                            for i, a in enumerate(args)),
-                                  p.returncode, time.time() - t0), flush=True)
-    if p.returncode not in (0, 1, 2, 130):
-        print(p.stderr)
-    return p
 
 
 def set_meta(path, out, key, value, prefix=None):
@@ -752,16 +739,6 @@ def check_mpi(tools, d, good, long):
           "the checkpoint of 2 ranks resumes in 1 process")
     if p.returncode != 0:
         print(p.stderr)
-
-
-def report():
-    if failures:
-        print("%d check(s) failed:" % len(failures))
-        for f in failures:
-            print("  -", f)
-        return 1
-    print("all checks passed")
-    return 0
 
 
 if __name__ == "__main__":
