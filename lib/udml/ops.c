@@ -586,9 +586,25 @@ udml_maxpool2_forward (float *out, const float *in, int N, int C, int H, int W)
   }
 }
 
-/* The gradient goes to the first maximum in row-major window order.
- * Branch-free: the argmax of random data is unpredictable.  With set, din
- * is written, the odd last row and column (outside every window) zeroed. */
+/* gv to the first maximum of the window (a b / c d) in row-major order, 0
+ * to the others.  Branch-free: the argmax of random data is unpredictable. */
+static inline void
+maxpool2_window_grad (float dw[4], float gv, float a, float b, float c, float d)
+{
+  float m = a > b ? a : b, m2 = c > d ? c : d;
+  m = m > m2 ? m : m2;
+  int fa = a == m;
+  int fb = (b == m) & !fa;
+  int fc = (c == m) & !(fa | fb);
+  int fd = !(fa | fb | fc);
+  dw[0] = gv * fa;
+  dw[1] = gv * fb;
+  dw[2] = gv * fc;
+  dw[3] = gv * fd;
+}
+
+/* With set, din is written, the odd last row and column (outside every
+ * window) zeroed. */
 static void
 maxpool2_backward (float *din, const float *dout, const float *in, int N,
     int C, int H, int W, int set)
@@ -606,39 +622,27 @@ maxpool2_backward (float *din, const float *dout, const float *in, int N,
       float *d1 = d0 + W;
       if (set) {
         for (int ox = 0; ox < Wo; ox++) {
-          float a = r0[2 * ox], b = r0[2 * ox + 1];
-          float c = r1[2 * ox], d = r1[2 * ox + 1];
-          float gv = g[oy * Wo + ox];
-          float m = a > b ? a : b, m2 = c > d ? c : d;
-          m = m > m2 ? m : m2;
-          int fa = a == m;
-          int fb = (b == m) & !fa;
-          int fc = (c == m) & !(fa | fb);
-          int fd = !(fa | fb | fc);
+          float dw[4];
+          maxpool2_window_grad (dw, g[oy * Wo + ox], r0[2 * ox],
+              r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1]);
           /* + 0: -0 becomes 0, as 0 + gv * 0 does in the += form */
-          d0[2 * ox] = gv * fa + 0.0f;
-          d0[2 * ox + 1] = gv * fb + 0.0f;
-          d1[2 * ox] = gv * fc + 0.0f;
-          d1[2 * ox + 1] = gv * fd + 0.0f;
+          d0[2 * ox] = dw[0] + 0.0f;
+          d0[2 * ox + 1] = dw[1] + 0.0f;
+          d1[2 * ox] = dw[2] + 0.0f;
+          d1[2 * ox + 1] = dw[3] + 0.0f;
         }
         if (W % 2)
           d0[W - 1] = d1[W - 1] = 0.0f;
         continue;
       }
       for (int ox = 0; ox < Wo; ox++) {
-        float a = r0[2 * ox], b = r0[2 * ox + 1];
-        float c = r1[2 * ox], d = r1[2 * ox + 1];
-        float gv = g[oy * Wo + ox];
-        float m = a > b ? a : b, m2 = c > d ? c : d;
-        m = m > m2 ? m : m2;
-        int fa = a == m;
-        int fb = (b == m) & !fa;
-        int fc = (c == m) & !(fa | fb);
-        int fd = !(fa | fb | fc);
-        d0[2 * ox] += gv * fa;
-        d0[2 * ox + 1] += gv * fb;
-        d1[2 * ox] += gv * fc;
-        d1[2 * ox + 1] += gv * fd;
+        float dw[4];
+        maxpool2_window_grad (dw, g[oy * Wo + ox], r0[2 * ox], r0[2 * ox + 1],
+            r1[2 * ox], r1[2 * ox + 1]);
+        d0[2 * ox] += dw[0];
+        d0[2 * ox + 1] += dw[1];
+        d1[2 * ox] += dw[2];
+        d1[2 * ox + 1] += dw[3];
       }
     }
     if (set && H % 2)
