@@ -64,6 +64,9 @@ typedef enum {
 typedef struct UdmlResampler UdmlResampler;
 UdmlResampler *udml_media_resampler_new (const UdmlFeatureSpec *spec, UdmlError *err);
 void udml_media_resampler_free (UdmlResampler *r);
+/* Forgets the input: the samples the filter holds back are dropped (a
+ * flush, or data that does not follow on). NULL is a no-op. */
+void udml_media_resampler_reset (UdmlResampler *r);
 /* in: in[0] holds n_in interleaved frames of channels samples in fmt;
  * in == NULL drains what the filter holds back. Writes at most out_cap
  * samples, sets *n_out. */

@@ -161,10 +161,11 @@ make_video (GstVideoFormat fmt, gint w, gint h, GstClockTime pts,
   return buf;
 }
 
-/* A 440 Hz tone, continuous across buffers. */
+/* A 440 Hz tone of amplitude amp (0 = silence), continuous across
+ * buffers. */
 static GstBuffer *
-make_audio (GstAudioFormat fmt, gint rate, gint channels, GstClockTime pts,
-    GstClockTime dur)
+make_audio_amp (GstAudioFormat fmt, gint rate, gint channels,
+    GstClockTime pts, GstClockTime dur, gdouble amp)
 {
   gint n = (gint) gst_util_uint64_scale_round (dur, rate, GST_SECOND);
   guint64 s0 = gst_util_uint64_scale_round (pts, rate, GST_SECOND);
@@ -176,7 +177,7 @@ make_audio (GstAudioFormat fmt, gint rate, gint channels, GstClockTime pts,
 
   fail_unless (gst_buffer_map (buf, &map, GST_MAP_WRITE));
   for (i = 0; i < n; i++) {
-    double x = 0.25 * sin (2 * G_PI * 440.0 * (double) (s0 + i) / rate);
+    double x = amp * sin (2 * G_PI * 440.0 * (double) (s0 + i) / rate);
     for (c = 0; c < channels; c++) {
       if (bps == 2)
         ((gint16 *) map.data)[i * channels + c] = (gint16) (x * 32767);
@@ -188,6 +189,13 @@ make_audio (GstAudioFormat fmt, gint rate, gint channels, GstClockTime pts,
   GST_BUFFER_PTS (buf) = pts;
   GST_BUFFER_DURATION (buf) = dur;
   return buf;
+}
+
+static GstBuffer *
+make_audio (GstAudioFormat fmt, gint rate, gint channels, GstClockTime pts,
+    GstClockTime dur)
+{
+  return make_audio_amp (fmt, rate, channels, pts, dur, 0.25);
 }
 
 /* ------------------------------------------------------------ harness */
@@ -1433,6 +1441,85 @@ GST_START_TEST (test_flushing_seek)
 
 GST_END_TEST;
 
+#define ACAPS_44K \
+    "audio/x-raw,format=F32LE,layout=interleaved,rate=44100,channels=1"
+
+/* Interleaves 100 ms of video and of audio from t0 to t1, the audio at rate
+ * Hz with amplitude amp (0 = silence); the audio buffer that starts at t is
+ * stamped t + jitter[t / 100 ms % n_jitter] (jitter NULL: none). */
+static void
+push_av_tone (Fuse * f, gint rate, gdouble amp, GstClockTime t0,
+    GstClockTime t1, const gint64 * jitter, guint n_jitter)
+{
+  GstClockTime t;
+
+  for (t = t0; t < t1; t += FRAME_DUR) {
+    GstBuffer *abuf = make_audio_amp (GST_AUDIO_FORMAT_F32LE, rate, 1, t,
+        FRAME_DUR, amp);
+
+    if (jitter)
+      GST_BUFFER_PTS (abuf) = t + jitter[(t / FRAME_DUR) % n_jitter];
+    fail_unless_equals_int (gst_harness_push (f->v,
+            make_video (GST_VIDEO_FORMAT_GRAY8, 64, 48, t, FRAME_DUR,
+                (guint8) (t / FRAME_DUR))), GST_FLOW_OK);
+    fail_unless_equals_int (gst_harness_push (f->a, abuf), GST_FLOW_OK);
+  }
+}
+
+/* Records of 1.2 s of silence at 44.1 kHz, after a flush of 2.2 s of a
+ * full-scale tone (loud_before) or in a fresh element. */
+static GPtrArray *
+run_silence_after (gboolean loud_before)
+{
+  Fuse f;
+  Msgs m;
+  GPtrArray *out;
+
+  fuse_setup (&f, FALSE, VCAPS, ACAPS_44K, NULL);
+  msgs_init (&m);
+  if (loud_before) {
+    push_av_tone (&f, 44100, 1.0, 0, 2200 * MS, NULL, 0);
+    msgs_wait_windows (&m, f.bus, 2, 20 * GST_SECOND);
+    fail_unless (m.windows->len == 2, "%u windows before the flush",
+        m.windows->len);
+    push_flush (&f);
+    g_ptr_array_set_size (m.windows, 0);
+  }
+  push_av_tone (&f, 44100, 0.0, 0, 1200 * MS, NULL, 0);
+  push_eos (&f);
+  wait_eos (&f);
+  msgs_drain (&m, f.bus);
+  out = g_ptr_array_ref (m.windows);
+  msgs_clear (&m);
+  fuse_teardown (&f);
+  return out;
+}
+
+/* The samples the resampler holds back at a flush belong to the old
+ * stream: the windows after it are those of a fresh element. */
+GST_START_TEST (test_flush_resets_resampler)
+{
+  GPtrArray *fresh = run_silence_after (FALSE);
+  GPtrArray *flushed = run_silence_after (TRUE);
+  guint i;
+
+  fail_unless (fresh->len == 2, "%u windows", fresh->len);
+  fail_unless (flushed->len == fresh->len, "%u windows after the flush",
+      flushed->len);
+  for (i = 0; i < fresh->len; i++) {
+    const GstStructure *a = g_ptr_array_index (flushed, i);
+    const GstStructure *b = g_ptr_array_index (fresh, i);
+
+    assert_same_result (a, b);
+    assert_close (mod_double (a, "audio", "noise"), mod_double (b, "audio",
+            "noise"), 1e-6, 0, "audio noise after the flush");
+  }
+  g_ptr_array_unref (fresh);
+  g_ptr_array_unref (flushed);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_state_cycling)
 {
   const GstState seq[] = { GST_STATE_READY, GST_STATE_PAUSED,
@@ -2592,6 +2679,7 @@ udmlfuse_suite (void)
   tcase_add_test (tc, test_live_overload_drops);
   tcase_add_test (tc, test_flushing_seek);
   tcase_add_test (tc, test_seek_keeps_grid);
+  tcase_add_test (tc, test_flush_resets_resampler);
   tcase_add_test (tc, test_release_primary_pad);
   tcase_add_test (tc, test_state_cycling);
   tcase_add_test (tc, test_bad_model);
