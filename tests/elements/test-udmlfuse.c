@@ -1373,10 +1373,10 @@ assert_same_result (const GstStructure * a, const GstStructure * b)
   for (i = 0; i < gst_value_array_get_size (pa); i++)
     assert_close (g_value_get_double (gst_value_array_get_value (pa, i)),
         g_value_get_double (gst_value_array_get_value (pb, i)), 1e-6, 0,
-        "probability after the seek");
+        "probability");
   for (i = 0; i < 2; i++)
     assert_close (mod_double (a, mods[i], "weight"), mod_double (b, mods[i],
-            "weight"), 1e-6, 0, "weight after the seek");
+            "weight"), 1e-6, 0, "weight");
 }
 
 /* After a flushing seek the grid stays on stream time: window k is
@@ -1516,6 +1516,102 @@ GST_START_TEST (test_flush_resets_resampler)
   }
   g_ptr_array_unref (fresh);
   g_ptr_array_unref (flushed);
+}
+
+GST_END_TEST;
+
+/* Records and alerts of video and 16 kHz audio over [0, end), the audio
+ * stamped with jitter (see push_av_tone) and none in [hole, hole +
+ * hole_len) (hole_len 0: no hole). */
+static void
+run_jittered (Msgs * m, const gint64 * jitter, guint n_jitter,
+    GstClockTime hole, GstClockTime hole_len, GstClockTime end)
+{
+  Fuse f;
+  GstClockTime t, resume = hole + hole_len;
+
+  fuse_setup (&f, FALSE, VCAPS, ACAPS, NULL);
+  if (hole_len) {
+    /* the audio after the hole is queued before the video of the hole,
+     * which waits for it */
+    push_av_tone (&f, AUDIO_RATE, 0.25, 0, hole, NULL, 0);
+    fail_unless_equals_int (gst_harness_push (f.a,
+            make_audio (GST_AUDIO_FORMAT_F32LE, AUDIO_RATE, 1, resume,
+                FRAME_DUR)), GST_FLOW_OK);
+    for (t = hole; t <= resume; t += FRAME_DUR)
+      fail_unless_equals_int (gst_harness_push (f.v,
+              make_video (GST_VIDEO_FORMAT_GRAY8, 64, 48, t, FRAME_DUR,
+                  (guint8) (t / FRAME_DUR))), GST_FLOW_OK);
+    push_av_tone (&f, AUDIO_RATE, 0.25, resume + FRAME_DUR, end, NULL, 0);
+  } else {
+    push_av_tone (&f, AUDIO_RATE, 0.25, 0, end, jitter, n_jitter);
+  }
+  push_eos (&f);
+  wait_eos (&f);
+  msgs_init (m);
+  msgs_drain (m, f.bus);
+  fuse_teardown (&f);
+}
+
+/* Audio timestamps jittering by up to 0.5 ms are contiguous data: no gap,
+ * no shifted sample, the windows and alerts of exact timestamps. A 200 ms
+ * hole is a gap: its window lacks 20 % of its audio, the audio after it
+ * stays in place. A 10 s hole, longer than the windower's horizon, is
+ * declared as soon as the audio after it is queued: the video windows in
+ * between go on without audio. */
+GST_START_TEST (test_audio_jitter_no_gap)
+{
+  const gint64 jitter[] = { 0, -500 * GST_USECOND, -250 * GST_USECOND,
+    500 * GST_USECOND
+  };
+  Msgs clean, jit, hole;
+  guint i;
+
+  run_jittered (&clean, NULL, 0, 0, 0, 3 * GST_SECOND);
+  run_jittered (&jit, jitter, G_N_ELEMENTS (jitter), 0, 0, 3 * GST_SECOND);
+  run_jittered (&hole, NULL, 0, 1200 * MS, 200 * MS, 3 * GST_SECOND);
+  fail_unless (clean.windows->len == 3, "%u windows", clean.windows->len);
+  fail_unless (jit.windows->len == 3, "%u windows with jitter",
+      jit.windows->len);
+  fail_unless_equals_int (jit.alerts->len, clean.alerts->len);
+  for (i = 0; i < 3; i++) {
+    const GstStructure *a = g_ptr_array_index (jit.windows, i);
+    const GstStructure *b = g_ptr_array_index (clean.windows, i);
+
+    fail_if (win_bool (a, "gap"), "window %u is a gap", i);
+    assert_close (mod_double (a, "audio", "coverage"), 1.0, 0, 0,
+        "audio coverage with jitter");
+    assert_same_result (a, b);
+    assert_close (mod_double (a, "audio", "noise"), mod_double (b, "audio",
+            "noise"), 1e-6, 0, "audio noise with jitter");
+  }
+
+  fail_unless (hole.windows->len == 3, "%u windows with a hole",
+      hole.windows->len);
+  assert_close (mod_double (g_ptr_array_index (hole.windows, 1), "audio",
+          "coverage"), 0.8, 1e-6, 0, "audio coverage of the window with "
+      "the 200 ms hole");
+  assert_same_result (g_ptr_array_index (hole.windows, 2),
+      g_ptr_array_index (clean.windows, 2));
+  assert_close (mod_double (g_ptr_array_index (hole.windows, 2), "audio",
+          "noise"), mod_double (g_ptr_array_index (clean.windows, 2),
+          "audio", "noise"), 1e-6, 0, "audio noise after the hole");
+  msgs_clear (&hole);
+
+  run_jittered (&hole, NULL, 0, GST_SECOND, 10 * GST_SECOND, 12 * GST_SECOND);
+  fail_unless (hole.windows->len == 12, "%u windows with a 10 s hole",
+      hole.windows->len);
+  for (i = 0; i < 12; i++) {
+    const GstStructure *a = g_ptr_array_index (hole.windows, i);
+
+    fail_unless_equals_uint64 (win_index (a), i);
+    fail_if (win_bool (a, "gap"), "window %u is a gap", i);
+    fail_unless (mod_present (a, "video"), "window %u: no video", i);
+    fail_unless_equals_int (mod_present (a, "audio"), i == 0 || i == 11);
+  }
+  msgs_clear (&clean);
+  msgs_clear (&jit);
+  msgs_clear (&hole);
 }
 
 GST_END_TEST;
@@ -2680,6 +2776,7 @@ udmlfuse_suite (void)
   tcase_add_test (tc, test_flushing_seek);
   tcase_add_test (tc, test_seek_keeps_grid);
   tcase_add_test (tc, test_flush_resets_resampler);
+  tcase_add_test (tc, test_audio_jitter_no_gap);
   tcase_add_test (tc, test_release_primary_pad);
   tcase_add_test (tc, test_state_cycling);
   tcase_add_test (tc, test_bad_model);
