@@ -408,6 +408,16 @@ msgs_wait_windows (Msgs * m, GstBus * bus, guint n, GstClockTime timeout)
   }
 }
 
+/* Ends every input, waits for EOS on the output and takes the messages
+ * then on the bus into m. */
+static void
+finish_run (Fuse * f, Msgs * m)
+{
+  push_eos (f);
+  wait_eos (f);
+  msgs_drain (m, f->bus);
+}
+
 static const GstStructure *
 win_mod (const GstStructure * s, const gchar * name)
 {
@@ -670,10 +680,8 @@ GST_START_TEST (test_window_timestamps)
 
   fuse_setup (&f, FALSE, VCAPS, ACAPS, "window-hop", 500 * MS, NULL);
   push_av (&f, 0, 3500 * MS);
-  push_eos (&f);
-  wait_eos (&f);
   msgs_init (&m);
-  msgs_drain (&m, f.bus);
+  finish_run (&f, &m);
   /* windows start every 0.5 s while data remains: 0.0 .. 3.0 */
   fail_unless (m.windows->len == 7, "%u windows", m.windows->len);
   for (i = 0; i < m.windows->len; i++) {
@@ -754,10 +762,8 @@ GST_START_TEST (test_message_meta_json)
   fuse_setup (&f, FALSE, VCAPS, ACAPS, "attach-mode", 1, "json-location",
       json, NULL);
   push_av (&f, 0, 2000 * MS);
-  push_eos (&f);
-  wait_eos (&f);
   msgs_init (&m);
-  msgs_drain (&m, f.bus);
+  finish_run (&f, &m);
   fail_unless (m.windows->len == 2, "%u windows", m.windows->len);
   fail_unless (m.model_events->len >= 1, "no udmlfuse-model message");
 
@@ -960,10 +966,8 @@ run_clip (Msgs * m, const gchar * acaps, GstAudioFormat afmt, gint rate,
     fail_unless_equals_int (gst_harness_push (f.a,
             make_audio (afmt, rate, channels, t, d)), GST_FLOW_OK);
   }
-  push_eos (&f);
-  wait_eos (&f);
   msgs_init (m);
-  msgs_drain (m, f.bus);
+  finish_run (&f, m);
   fuse_teardown (&f);
 }
 
@@ -1041,10 +1045,8 @@ GST_START_TEST (test_gap_events)
                 FRAME_DUR)));
   }
   push_av (&f, 2 * GST_SECOND, 3 * GST_SECOND);
-  push_eos (&f);
-  wait_eos (&f);
   msgs_init (&m);
-  msgs_drain (&m, f.bus);
+  finish_run (&f, &m);
   fail_unless (m.windows->len == 3, "%u windows", m.windows->len);
   s = g_ptr_array_index (m.windows, 1);
   check_record (s, 10);
@@ -1328,33 +1330,67 @@ push_flush_to (Fuse * f, GstClockTime start)
     fail_unless (gst_harness_push_event (hs[i], gst_event_new_segment (&seg)));
 }
 
-/* Records of a run over [0, 3 s) with a flushing seek to seek (0 = none)
- * after the first 2.2 s; only the records after the seek are returned. */
+#define ACAPS_44K \
+    "audio/x-raw,format=F32LE,layout=interleaved,rate=44100,channels=1"
+
+/* Interleaves 100 ms of video and of audio from t0 to t1, the audio at rate
+ * Hz with amplitude amp (0 = silence); the audio buffer that starts at t is
+ * stamped t + jitter[t / 100 ms % n_jitter] (jitter NULL: none). */
+static void
+push_av_tone (Fuse * f, gint rate, gdouble amp, GstClockTime t0,
+    GstClockTime t1, const gint64 * jitter, guint n_jitter)
+{
+  GstClockTime t;
+
+  for (t = t0; t < t1; t += FRAME_DUR) {
+    GstBuffer *abuf = make_audio_amp (GST_AUDIO_FORMAT_F32LE, rate, 1, t,
+        FRAME_DUR, amp);
+
+    if (jitter)
+      GST_BUFFER_PTS (abuf) = t + jitter[(t / FRAME_DUR) % n_jitter];
+    fail_unless_equals_int (gst_harness_push (f->v,
+            make_video (GST_VIDEO_FORMAT_GRAY8, 64, 48, t, FRAME_DUR,
+                (guint8) (t / FRAME_DUR))), GST_FLOW_OK);
+    fail_unless_equals_int (gst_harness_push (f->a, abuf), GST_FLOW_OK);
+  }
+}
+
+/* Records of video and audio (acaps, rate Hz, amplitude amp) over [seek,
+ * end); with flush, after [0, 2.2 s) of amplitude amp_before and a
+ * flushing seek to seek. Only the records after the seek are returned. */
 static GPtrArray *
-run_with_seek (GstClockTime seek)
+run_after_seek (const gchar * acaps, gint rate, gdouble amp_before,
+    gdouble amp, gboolean flush, GstClockTime seek, GstClockTime end)
 {
   Fuse f;
   Msgs m;
   GPtrArray *out;
 
-  fuse_setup (&f, FALSE, VCAPS, ACAPS, NULL);
+  fuse_setup (&f, FALSE, VCAPS, acaps, NULL);
   msgs_init (&m);
-  if (seek) {
-    push_av (&f, 0, 2200 * MS);
+  if (flush) {
+    push_av_tone (&f, rate, amp_before, 0, 2200 * MS, NULL, 0);
     msgs_wait_windows (&m, f.bus, 2, 20 * GST_SECOND);
     fail_unless (m.windows->len == 2, "%u windows before the seek",
         m.windows->len);
     push_flush_to (&f, seek);
     g_ptr_array_set_size (m.windows, 0);
   }
-  push_av (&f, seek, 3 * GST_SECOND);
-  push_eos (&f);
-  wait_eos (&f);
-  msgs_drain (&m, f.bus);
+  push_av_tone (&f, rate, amp, seek, end, NULL, 0);
+  finish_run (&f, &m);
   out = g_ptr_array_ref (m.windows);
   msgs_clear (&m);
   fuse_teardown (&f);
   return out;
+}
+
+/* Records of a run over [0, 3 s) with a flushing seek to seek (0 = none)
+ * after the first 2.2 s; only the records after the seek are returned. */
+static GPtrArray *
+run_with_seek (GstClockTime seek)
+{
+  return run_after_seek (ACAPS, AUDIO_RATE, 0.25, 0.25, seek != 0, seek,
+      3 * GST_SECOND);
 }
 
 static void
@@ -1425,9 +1461,7 @@ GST_START_TEST (test_flushing_seek)
       m.windows->len);
   push_flush (&f);
   push_av (&f, 0, 1200 * MS);
-  push_eos (&f);
-  wait_eos (&f);
-  msgs_drain (&m, f.bus);
+  finish_run (&f, &m);
   fail_unless (m.windows->len == 4, "%u windows", m.windows->len);
   for (i = 0; i < 4; i++)
     fail_unless_equals_uint64 (win_index (g_ptr_array_index (m.windows, i)),
@@ -1441,66 +1475,15 @@ GST_START_TEST (test_flushing_seek)
 
 GST_END_TEST;
 
-#define ACAPS_44K \
-    "audio/x-raw,format=F32LE,layout=interleaved,rate=44100,channels=1"
-
-/* Interleaves 100 ms of video and of audio from t0 to t1, the audio at rate
- * Hz with amplitude amp (0 = silence); the audio buffer that starts at t is
- * stamped t + jitter[t / 100 ms % n_jitter] (jitter NULL: none). */
-static void
-push_av_tone (Fuse * f, gint rate, gdouble amp, GstClockTime t0,
-    GstClockTime t1, const gint64 * jitter, guint n_jitter)
-{
-  GstClockTime t;
-
-  for (t = t0; t < t1; t += FRAME_DUR) {
-    GstBuffer *abuf = make_audio_amp (GST_AUDIO_FORMAT_F32LE, rate, 1, t,
-        FRAME_DUR, amp);
-
-    if (jitter)
-      GST_BUFFER_PTS (abuf) = t + jitter[(t / FRAME_DUR) % n_jitter];
-    fail_unless_equals_int (gst_harness_push (f->v,
-            make_video (GST_VIDEO_FORMAT_GRAY8, 64, 48, t, FRAME_DUR,
-                (guint8) (t / FRAME_DUR))), GST_FLOW_OK);
-    fail_unless_equals_int (gst_harness_push (f->a, abuf), GST_FLOW_OK);
-  }
-}
-
-/* Records of 1.2 s of silence at 44.1 kHz, after a flush of 2.2 s of a
- * full-scale tone (loud_before) or in a fresh element. */
-static GPtrArray *
-run_silence_after (gboolean loud_before)
-{
-  Fuse f;
-  Msgs m;
-  GPtrArray *out;
-
-  fuse_setup (&f, FALSE, VCAPS, ACAPS_44K, NULL);
-  msgs_init (&m);
-  if (loud_before) {
-    push_av_tone (&f, 44100, 1.0, 0, 2200 * MS, NULL, 0);
-    msgs_wait_windows (&m, f.bus, 2, 20 * GST_SECOND);
-    fail_unless (m.windows->len == 2, "%u windows before the flush",
-        m.windows->len);
-    push_flush (&f);
-    g_ptr_array_set_size (m.windows, 0);
-  }
-  push_av_tone (&f, 44100, 0.0, 0, 1200 * MS, NULL, 0);
-  push_eos (&f);
-  wait_eos (&f);
-  msgs_drain (&m, f.bus);
-  out = g_ptr_array_ref (m.windows);
-  msgs_clear (&m);
-  fuse_teardown (&f);
-  return out;
-}
-
 /* The samples the resampler holds back at a flush belong to the old
  * stream: the windows after it are those of a fresh element. */
 GST_START_TEST (test_flush_resets_resampler)
 {
-  GPtrArray *fresh = run_silence_after (FALSE);
-  GPtrArray *flushed = run_silence_after (TRUE);
+  /* 1.2 s of silence at 44.1 kHz, alone or after a full-scale tone */
+  GPtrArray *fresh = run_after_seek (ACAPS_44K, 44100, 0, 0, FALSE, 0,
+      1200 * MS);
+  GPtrArray *flushed = run_after_seek (ACAPS_44K, 44100, 1.0, 0, TRUE, 0,
+      1200 * MS);
   guint i;
 
   fail_unless (fresh->len == 2, "%u windows", fresh->len);
@@ -1546,10 +1529,8 @@ run_jittered (Msgs * m, const gint64 * jitter, guint n_jitter,
   } else {
     push_av_tone (&f, AUDIO_RATE, 0.25, 0, end, jitter, n_jitter);
   }
-  push_eos (&f);
-  wait_eos (&f);
   msgs_init (m);
-  msgs_drain (m, f.bus);
+  finish_run (&f, m);
   fuse_teardown (&f);
 }
 
@@ -2002,9 +1983,7 @@ GST_START_TEST (test_reload_failure_reverts)
 
   /* the running model still classifies */
   push_av (&f, 1200 * MS, 2200 * MS);
-  push_eos (&f);
-  wait_eos (&f);
-  msgs_drain (&m, f.bus);
+  finish_run (&f, &m);
   fail_unless (m.windows->len == 3, "%u windows", m.windows->len);
   fail_unless_equals_int (n_probs (g_ptr_array_index (m.windows, 1)), 10);
   g_signal_handlers_disconnect_by_data (f.e, &nt);
@@ -2054,9 +2033,7 @@ GST_START_TEST (test_reload)
   /* a compatible model with 5 classes is swapped in */
   g_object_set (f.e, "model", model_c, NULL);
   push_av (&f, 2200 * MS, 3200 * MS);
-  push_eos (&f);
-  wait_eos (&f);
-  msgs_drain (&m, f.bus);
+  finish_run (&f, &m);
   fail_unless (m.windows->len == 4, "%u windows", m.windows->len);
   check_record (g_ptr_array_index (m.windows, 2), 5);
   fail_unless_equals_int (n_probs (g_ptr_array_index (m.windows, 3)), 5);
@@ -2138,9 +2115,7 @@ GST_START_TEST (test_forward_unlocked)
   o.e = f.e;
   msgs_init (&m);
   push_av (&f, 0, 3000 * MS);
-  push_eos (&f);
-  wait_eos (&f);
-  msgs_drain (&m, f.bus);
+  finish_run (&f, &m);
   fail_unless (o.thread != NULL, "the forward-pass hook never ran");
   g_thread_join (o.thread);
 
@@ -2182,9 +2157,7 @@ GST_START_TEST (test_enabled_and_policy)
   msgs_wait_windows (&m, f.bus, 1, 20 * GST_SECOND);
   g_object_set (apad, "enabled", FALSE, NULL);
   push_av (&f, 1100 * MS, 2000 * MS);
-  push_eos (&f);
-  wait_eos (&f);
-  msgs_drain (&m, f.bus);
+  finish_run (&f, &m);
   gst_object_unref (apad);
   fail_unless (m.windows->len == 2, "%u windows", m.windows->len);
   /* static policy: equal weights */
@@ -2265,9 +2238,7 @@ GST_START_TEST (test_alert_raise_clear)
   fail_unless (m.windows->len == 9, "%u windows", m.windows->len);
   g_object_set (f.e, "alert-noise", HIGH_THRESHOLD, NULL);
   push_av (&f, 9 * GST_SECOND, 13 * GST_SECOND);
-  push_eos (&f);
-  wait_eos (&f);
-  msgs_drain (&m, f.bus);
+  finish_run (&f, &m);
   fuse_teardown (&f);
   fail_unless (m.windows->len == 13, "%u windows", m.windows->len);
 
@@ -2363,10 +2334,8 @@ run_audio_hole_model (Msgs * m, const gchar * model, guint alert_windows,
               make_audio (GST_AUDIO_FORMAT_F32LE, AUDIO_RATE, 1, t,
                   FRAME_DUR)), GST_FLOW_OK);
   }
-  push_eos (&f);
-  wait_eos (&f);
   msgs_init (m);
-  msgs_drain (m, f.bus);
+  finish_run (&f, m);
   fuse_teardown (&f);
   fail_unless (m->windows->len == 12, "%u windows", m->windows->len);
 }
@@ -2480,10 +2449,8 @@ GST_START_TEST (test_min_confidence_unknown)
   fuse_setup (&f, FALSE, VCAPS, ACAPS, "attach-mode", 1, "min-confidence",
       1.0, "json-location", json, NULL);
   push_av (&f, 0, 2000 * MS);
-  push_eos (&f);
-  wait_eos (&f);
   msgs_init (&m);
-  msgs_drain (&m, f.bus);
+  finish_run (&f, &m);
   fail_unless (m.windows->len == 2, "%u windows", m.windows->len);
   for (i = 0; i < m.windows->len; i++) {
     const GstStructure *s = g_ptr_array_index (m.windows, i);
@@ -2532,10 +2499,8 @@ GST_START_TEST (test_min_confidence_unknown)
   /* the threshold just below the window's confidence keeps its label */
   fuse_setup (&f, FALSE, VCAPS, ACAPS, "min-confidence", conf - 1e-6, NULL);
   push_av (&f, GST_SECOND, 2000 * MS);
-  push_eos (&f);
-  wait_eos (&f);
   msgs_init (&m);
-  msgs_drain (&m, f.bus);
+  finish_run (&f, &m);
   fail_unless (m.windows->len == 1, "%u windows", m.windows->len);
   check_record (g_ptr_array_index (m.windows, 0), 10);
   msgs_clear (&m);
@@ -2560,10 +2525,8 @@ GST_START_TEST (test_source_name)
   fail_unless_equals_string (prop, name);
   g_free (prop);
   push_av (&f, 0, GST_SECOND);
-  push_eos (&f);
-  wait_eos (&f);
   msgs_init (&m);
-  msgs_drain (&m, f.bus);
+  finish_run (&f, &m);
   fail_unless (m.windows->len == 1, "%u windows", m.windows->len);
   fail_unless_equals_string (gst_structure_get_string (g_ptr_array_index
           (m.windows, 0), "source"), name);
@@ -2702,10 +2665,8 @@ check_clip_identical (const gchar * file)
     GST_BUFFER_DURATION (b) = gst_util_uint64_scale (n, GST_SECOND, AUDIO_RATE);
     fail_unless_equals_int (gst_harness_push (f.a, b), GST_FLOW_OK);
   }
-  push_eos (&f);
-  wait_eos (&f);
   msgs_init (&m);
-  msgs_drain (&m, f.bus);
+  finish_run (&f, &m);
   fail_unless (m.windows->len >= 1, "%s: no window", file);
   s = g_ptr_array_index (m.windows, 0);
   fail_unless_equals_uint64 (win_index (s), 0);
