@@ -1503,6 +1503,70 @@ GST_START_TEST (test_flush_resets_resampler)
 
 GST_END_TEST;
 
+/* Audio only at 44.1 kHz: silence over running time [1.5 s, 3 s), alone
+ * or after a full-scale tone over [0, 1 s) and a new segment (no flush)
+ * that moves running time on by 0.5 s. */
+static GPtrArray *
+run_segment_restart (gboolean tone_before)
+{
+  Fuse f;
+  Msgs m;
+  GPtrArray *out;
+  GstSegment seg;
+  GstClockTime t, t0 = 1500 * MS;
+
+  fuse_setup (&f, FALSE, NULL, ACAPS_44K, NULL);
+  if (tone_before) {
+    for (t = 0; t < GST_SECOND; t += FRAME_DUR)
+      fail_unless_equals_int (gst_harness_push (f.a,
+              make_audio_amp (GST_AUDIO_FORMAT_F32LE, 44100, 1, t, FRAME_DUR,
+                  1.0)), GST_FLOW_OK);
+    gst_segment_init (&seg, GST_FORMAT_TIME);
+    seg.base = t0;
+    fail_unless (gst_harness_push_event (f.a, gst_event_new_segment (&seg)));
+    t0 = 0;
+  }
+  for (t = t0; t < t0 + 1500 * MS; t += FRAME_DUR)
+    fail_unless_equals_int (gst_harness_push (f.a,
+            make_audio_amp (GST_AUDIO_FORMAT_F32LE, 44100, 1, t, FRAME_DUR,
+                0)), GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (f.a, gst_event_new_eos ()));
+  wait_eos (&f);
+  msgs_init (&m);
+  msgs_drain (&m, f.bus);
+  out = g_ptr_array_ref (m.windows);
+  msgs_clear (&m);
+  fuse_teardown (&f);
+  return out;
+}
+
+/* At a new segment the resampler's tail goes after the data before it:
+ * the windows after are those of the new data alone. */
+GST_START_TEST (test_segment_restarts_resampler)
+{
+  GPtrArray *alone = run_segment_restart (FALSE);
+  GPtrArray *after = run_segment_restart (TRUE);
+  guint i;
+
+  fail_unless (alone->len == 2, "%u windows", alone->len);
+  fail_unless (after->len == 3, "%u windows after the tone", after->len);
+  for (i = 0; i < 2; i++) {
+    const GstStructure *a = g_ptr_array_index (after, i + 1);
+    const GstStructure *b = g_ptr_array_index (alone, i);
+
+    assert_same_result (a, b);
+    assert_close (mod_double (a, "audio", "noise"), mod_double (b, "audio",
+            "noise"), 1e-6, 0, "audio noise after the new segment");
+    assert_close (mod_double (a, "audio", "coverage"), mod_double (b,
+            "audio", "coverage"), 0, 0, "audio coverage after the new "
+        "segment");
+  }
+  g_ptr_array_unref (alone);
+  g_ptr_array_unref (after);
+}
+
+GST_END_TEST;
+
 /* Records and alerts of video and 16 kHz audio over [0, end), the audio
  * stamped with jitter (see push_av_tone) and none in [hole, hole +
  * hole_len) (hole_len 0: no hole). */
@@ -2737,6 +2801,7 @@ udmlfuse_suite (void)
   tcase_add_test (tc, test_flushing_seek);
   tcase_add_test (tc, test_seek_keeps_grid);
   tcase_add_test (tc, test_flush_resets_resampler);
+  tcase_add_test (tc, test_segment_restarts_resampler);
   tcase_add_test (tc, test_audio_jitter_no_gap);
   tcase_add_test (tc, test_release_primary_pad);
   tcase_add_test (tc, test_state_cycling);
