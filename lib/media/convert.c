@@ -51,6 +51,17 @@ udml_media_resampler_free (UdmlResampler * r)
   free (r);
 }
 
+/* Dropping the context drops what its filter holds; the next input
+ * configures a fresh one. */
+void
+udml_media_resampler_reset (UdmlResampler * r)
+{
+  if (!r)
+    return;
+  swr_free (&r->swr);
+  r->in_fmt = r->in_rate = r->in_channels = 0;
+}
+
 static UdmlStatus
 resampler_configure (UdmlResampler * r, int av_fmt, int rate, int channels,
     UdmlError * err)

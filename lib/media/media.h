@@ -64,6 +64,9 @@ typedef enum {
 typedef struct UdmlResampler UdmlResampler;
 UdmlResampler *udml_media_resampler_new (const UdmlFeatureSpec *spec, UdmlError *err);
 void udml_media_resampler_free (UdmlResampler *r);
+/* Forgets the input: the samples the filter holds back are dropped (a
+ * flush, or data that does not follow on). NULL is a no-op. */
+void udml_media_resampler_reset (UdmlResampler *r);
 /* in: in[0] holds n_in interleaved frames of channels samples in fmt;
  * in == NULL drains what the filter holds back. Writes at most out_cap
  * samples, sets *n_out. */
@@ -110,6 +113,15 @@ typedef struct {
                               * (EOS, timeout) and covers less than it */
   int gap;                   /* no data from start_ns to end_ns */
 } UdmlMediaWindow;
+
+/* Timestamp jitter that is no gap: data (or a gap) starting within this
+ * of where the data before it ended continues it. Container timestamps
+ * rounded to 1 ms and resampler delay move every few buffers this way. */
+#define UDML_MEDIA_JITTER_NS INT64_C(20000000)
+/* 1 if next_ns is within UDML_MEDIA_JITTER_NS of end_ns (either side):
+ * the windower places such data right after the data before it, and
+ * declares no gap for such a step. */
+int udml_media_contiguous (int64_t end_ns, int64_t next_ns);
 
 typedef struct UdmlWindower UdmlWindower;
 UdmlWindower *udml_media_windower_new (const UdmlFeatureSpec *spec, UdmlError *err);

@@ -17,7 +17,6 @@
 #include "media.h"
 
 #define HORIZON_NS INT64_C(4000000000)  /* lookahead kept beyond a window */
-#define SNAP_NS INT64_C(20000000)       /* timestamp jitter still "contiguous" */
 #define MAX_SLOTS 512
 #define NS INT64_C(1000000000)
 
@@ -81,6 +80,19 @@ static int64_t
 samples_to_ns (const UdmlWindower * w, int64_t s)
 {
   return av_rescale_rnd (s, NS, w->spec.sample_rate, AV_ROUND_NEAR_INF);
+}
+
+int
+udml_media_contiguous (int64_t end_ns, int64_t next_ns)
+{
+  return llabs (next_ns - end_ns) <= UDML_MEDIA_JITTER_NS;
+}
+
+/* The same on the sample grid: a step of samples a -> b. */
+static int
+contiguous_samples (const UdmlWindower * w, int64_t a, int64_t b)
+{
+  return udml_media_contiguous (samples_to_ns (w, a), samples_to_ns (w, b));
 }
 
 static int64_t
@@ -273,8 +285,7 @@ udml_media_windower_push_audio (UdmlWindower * w, int64_t pts_ns,
   int64_t s0 = ns_to_samples (w, pts_ns), s, lo, hi;
 
   /* Rounding of timestamps (or resampler delay) must not open holes. */
-  if (w->a_last_end >= 0
-      && llabs (s0 - w->a_last_end) <= ns_to_samples (w, SNAP_NS))
+  if (w->a_last_end >= 0 && contiguous_samples (w, w->a_last_end, s0))
     s0 = w->a_last_end;
   w->a_last_end = s0 + (int64_t) n;
   if (s0 + (int64_t) n > w->a_pos)
@@ -326,10 +337,9 @@ udml_media_windower_gap (UdmlWindower * w, UdmlModalityKind kind,
   if (kind == UDML_MODALITY_AUDIO) {
     int64_t e = ns_to_samples (w, end);
     /* a step within the jitter pushes snap over is no gap: declaring it
-     * would leave a hole and shift the audio that follows (container
-     * timestamps rounded to 1 ms do this on every few buffers) */
-    if (w->a_last_end >= 0 && e >= w->a_last_end
-        && e - w->a_last_end <= ns_to_samples (w, SNAP_NS))
+     * would leave a hole, or move the end back into the data, and shift
+     * the audio that follows */
+    if (w->a_last_end >= 0 && contiguous_samples (w, w->a_last_end, e))
       return;
     if (e > w->a_pos)
       w->a_pos = e;

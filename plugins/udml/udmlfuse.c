@@ -147,8 +147,11 @@ reset_windows (GstUdmlFuse * self)
 
   GST_OBJECT_LOCK (self);
   for (k = 0; k < 2; k++)
-    if (self->pads[k])
+    if (self->pads[k]) {
       self->pads[k]->pos = GST_CLOCK_TIME_NONE;
+      /* the data held from before is dropped */
+      gst_udml_fuse_pad_restart (self->pads[k], &self->conv, NULL);
+    }
   GST_OBJECT_UNLOCK (self);
   gst_udml_publisher_reset (&self->pub);
   self->started = FALSE;
@@ -491,6 +494,10 @@ gst_udml_fuse_sink_event (GstAggregator * agg, GstAggregatorPad * aggpad,
         gst_event_unref (event);
         return FALSE;
       }
+      /* queued events reach here on the src task, after the data before
+       * them: the old data's resampler tail goes out where it belongs */
+      if (self->windower)
+        gst_udml_fuse_pad_restart (pad, &self->conv, self->windower);
       if (gst_udml_fuse_is_primary (self, pad)) {
         /* output buffers keep their timestamps: mirror the segment */
         self->primary_segment = *seg;

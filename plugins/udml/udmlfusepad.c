@@ -445,6 +445,20 @@ gst_udml_fuse_pad_drain (GstUdmlFusePad * pad, GstUdmlFuseConvert * conv,
   pad->audio_end += gst_util_uint64_scale_int (n_out, GST_SECOND, conv->rate);
 }
 
+void
+gst_udml_fuse_pad_restart (GstUdmlFusePad * pad, GstUdmlFuseConvert * conv,
+    UdmlWindower * windower)
+{
+  if (pad->kind != UDML_MODALITY_AUDIO)
+    return;
+  if (windower)
+    gst_udml_fuse_pad_drain (pad, conv, windower);
+  /* what swresample still holds would come out at the next data's time */
+  udml_media_resampler_reset (conv->resampler);
+  pad->audio_end = pad->audio_in_end = GST_CLOCK_TIME_NONE;
+  pad->drained = FALSE;
+}
+
 gboolean
 gst_udml_fuse_pad_feed (GstUdmlFusePad * pad, GstUdmlFuseConvert * conv,
     UdmlWindower * windower, GstBuffer * buf, GstClockTime rt, GstClockTime dur)

@@ -90,6 +90,12 @@ gboolean gst_udml_fuse_pad_feed (GstUdmlFusePad * pad,
 void gst_udml_fuse_pad_drain (GstUdmlFusePad * pad,
     GstUdmlFuseConvert * conv, UdmlWindower * windower);
 
+/* The audio pad's data starts afresh (a flush: windower NULL; a new
+ * segment: the resampler's tail first goes to windower as at EOS). The
+ * samples the resampler holds never reach the new data. No-op for video. */
+void gst_udml_fuse_pad_restart (GstUdmlFusePad * pad,
+    GstUdmlFuseConvert * conv, UdmlWindower * windower);
+
 /* Duration of a buffer without one, from its size (audio) or the frame
  * rate (video); GST_CLOCK_TIME_NONE if unknown. */
 GstClockTime gst_udml_fuse_pad_duration (GstUdmlFusePad * pad,

@@ -184,7 +184,9 @@ pop_one (GstUdmlFuse * self, GstUdmlFusePad * pad)
 
 /* A pad whose next buffer starts after the end of its data so far has no
  * data in between: declaring it lets the windows of the other input go on
- * (a timestamp jump would otherwise stall them until the ring overflows). */
+ * (a timestamp jump would otherwise stall them until the ring overflows).
+ * A step within the windower's jitter tolerance is no gap: the windower
+ * joins such data to the data before it. */
 static void
 declare_head_gaps (GstUdmlFuse * self, GstUdmlFusePad * pads[2])
 {
@@ -202,7 +204,8 @@ declare_head_gaps (GstUdmlFuse * self, GstUdmlFusePad * pads[2])
       continue;
     rt = gst_udml_fuse_pad_running_time (pads[k], GST_BUFFER_PTS (head));
     gst_buffer_unref (head);
-    if (GST_CLOCK_TIME_IS_VALID (rt) && rt > pads[k]->pos) {
+    if (GST_CLOCK_TIME_IS_VALID (rt) && rt > pads[k]->pos
+        && !udml_media_contiguous ((gint64) pads[k]->pos, (gint64) rt)) {
       udml_media_windower_gap (self->windower, pads[k]->kind,
           grid_time (self, pads[k]->pos), (gint64) (rt - pads[k]->pos));
       pads[k]->pos = rt;

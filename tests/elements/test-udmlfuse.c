@@ -161,10 +161,11 @@ make_video (GstVideoFormat fmt, gint w, gint h, GstClockTime pts,
   return buf;
 }
 
-/* A 440 Hz tone, continuous across buffers. */
+/* A 440 Hz tone of amplitude amp (0 = silence), continuous across
+ * buffers. */
 static GstBuffer *
-make_audio (GstAudioFormat fmt, gint rate, gint channels, GstClockTime pts,
-    GstClockTime dur)
+make_audio_amp (GstAudioFormat fmt, gint rate, gint channels,
+    GstClockTime pts, GstClockTime dur, gdouble amp)
 {
   gint n = (gint) gst_util_uint64_scale_round (dur, rate, GST_SECOND);
   guint64 s0 = gst_util_uint64_scale_round (pts, rate, GST_SECOND);
@@ -176,7 +177,7 @@ make_audio (GstAudioFormat fmt, gint rate, gint channels, GstClockTime pts,
 
   fail_unless (gst_buffer_map (buf, &map, GST_MAP_WRITE));
   for (i = 0; i < n; i++) {
-    double x = 0.25 * sin (2 * G_PI * 440.0 * (double) (s0 + i) / rate);
+    double x = amp * sin (2 * G_PI * 440.0 * (double) (s0 + i) / rate);
     for (c = 0; c < channels; c++) {
       if (bps == 2)
         ((gint16 *) map.data)[i * channels + c] = (gint16) (x * 32767);
@@ -188,6 +189,13 @@ make_audio (GstAudioFormat fmt, gint rate, gint channels, GstClockTime pts,
   GST_BUFFER_PTS (buf) = pts;
   GST_BUFFER_DURATION (buf) = dur;
   return buf;
+}
+
+static GstBuffer *
+make_audio (GstAudioFormat fmt, gint rate, gint channels, GstClockTime pts,
+    GstClockTime dur)
+{
+  return make_audio_amp (fmt, rate, channels, pts, dur, 0.25);
 }
 
 /* ------------------------------------------------------------ harness */
@@ -398,6 +406,16 @@ msgs_wait_windows (Msgs * m, GstBus * bus, guint n, GstClockTime timeout)
     if (msg)
       msgs_take (m, msg);
   }
+}
+
+/* Ends every input, waits for EOS on the output and takes the messages
+ * then on the bus into m. */
+static void
+finish_run (Fuse * f, Msgs * m)
+{
+  push_eos (f);
+  wait_eos (f);
+  msgs_drain (m, f->bus);
 }
 
 static const GstStructure *
@@ -662,10 +680,8 @@ GST_START_TEST (test_window_timestamps)
 
   fuse_setup (&f, FALSE, VCAPS, ACAPS, "window-hop", 500 * MS, NULL);
   push_av (&f, 0, 3500 * MS);
-  push_eos (&f);
-  wait_eos (&f);
   msgs_init (&m);
-  msgs_drain (&m, f.bus);
+  finish_run (&f, &m);
   /* windows start every 0.5 s while data remains: 0.0 .. 3.0 */
   fail_unless (m.windows->len == 7, "%u windows", m.windows->len);
   for (i = 0; i < m.windows->len; i++) {
@@ -746,10 +762,8 @@ GST_START_TEST (test_message_meta_json)
   fuse_setup (&f, FALSE, VCAPS, ACAPS, "attach-mode", 1, "json-location",
       json, NULL);
   push_av (&f, 0, 2000 * MS);
-  push_eos (&f);
-  wait_eos (&f);
   msgs_init (&m);
-  msgs_drain (&m, f.bus);
+  finish_run (&f, &m);
   fail_unless (m.windows->len == 2, "%u windows", m.windows->len);
   fail_unless (m.model_events->len >= 1, "no udmlfuse-model message");
 
@@ -952,10 +966,8 @@ run_clip (Msgs * m, const gchar * acaps, GstAudioFormat afmt, gint rate,
     fail_unless_equals_int (gst_harness_push (f.a,
             make_audio (afmt, rate, channels, t, d)), GST_FLOW_OK);
   }
-  push_eos (&f);
-  wait_eos (&f);
   msgs_init (m);
-  msgs_drain (m, f.bus);
+  finish_run (&f, m);
   fuse_teardown (&f);
 }
 
@@ -1033,10 +1045,8 @@ GST_START_TEST (test_gap_events)
                 FRAME_DUR)));
   }
   push_av (&f, 2 * GST_SECOND, 3 * GST_SECOND);
-  push_eos (&f);
-  wait_eos (&f);
   msgs_init (&m);
-  msgs_drain (&m, f.bus);
+  finish_run (&f, &m);
   fail_unless (m.windows->len == 3, "%u windows", m.windows->len);
   s = g_ptr_array_index (m.windows, 1);
   check_record (s, 10);
@@ -1320,33 +1330,67 @@ push_flush_to (Fuse * f, GstClockTime start)
     fail_unless (gst_harness_push_event (hs[i], gst_event_new_segment (&seg)));
 }
 
-/* Records of a run over [0, 3 s) with a flushing seek to seek (0 = none)
- * after the first 2.2 s; only the records after the seek are returned. */
+#define ACAPS_44K \
+    "audio/x-raw,format=F32LE,layout=interleaved,rate=44100,channels=1"
+
+/* Interleaves 100 ms of video and of audio from t0 to t1, the audio at rate
+ * Hz with amplitude amp (0 = silence); the audio buffer that starts at t is
+ * stamped t + jitter[t / 100 ms % n_jitter] (jitter NULL: none). */
+static void
+push_av_tone (Fuse * f, gint rate, gdouble amp, GstClockTime t0,
+    GstClockTime t1, const gint64 * jitter, guint n_jitter)
+{
+  GstClockTime t;
+
+  for (t = t0; t < t1; t += FRAME_DUR) {
+    GstBuffer *abuf = make_audio_amp (GST_AUDIO_FORMAT_F32LE, rate, 1, t,
+        FRAME_DUR, amp);
+
+    if (jitter)
+      GST_BUFFER_PTS (abuf) = t + jitter[(t / FRAME_DUR) % n_jitter];
+    fail_unless_equals_int (gst_harness_push (f->v,
+            make_video (GST_VIDEO_FORMAT_GRAY8, 64, 48, t, FRAME_DUR,
+                (guint8) (t / FRAME_DUR))), GST_FLOW_OK);
+    fail_unless_equals_int (gst_harness_push (f->a, abuf), GST_FLOW_OK);
+  }
+}
+
+/* Records of video and audio (acaps, rate Hz, amplitude amp) over [seek,
+ * end); with flush, after [0, 2.2 s) of amplitude amp_before and a
+ * flushing seek to seek. Only the records after the seek are returned. */
 static GPtrArray *
-run_with_seek (GstClockTime seek)
+run_after_seek (const gchar * acaps, gint rate, gdouble amp_before,
+    gdouble amp, gboolean flush, GstClockTime seek, GstClockTime end)
 {
   Fuse f;
   Msgs m;
   GPtrArray *out;
 
-  fuse_setup (&f, FALSE, VCAPS, ACAPS, NULL);
+  fuse_setup (&f, FALSE, VCAPS, acaps, NULL);
   msgs_init (&m);
-  if (seek) {
-    push_av (&f, 0, 2200 * MS);
+  if (flush) {
+    push_av_tone (&f, rate, amp_before, 0, 2200 * MS, NULL, 0);
     msgs_wait_windows (&m, f.bus, 2, 20 * GST_SECOND);
     fail_unless (m.windows->len == 2, "%u windows before the seek",
         m.windows->len);
     push_flush_to (&f, seek);
     g_ptr_array_set_size (m.windows, 0);
   }
-  push_av (&f, seek, 3 * GST_SECOND);
-  push_eos (&f);
-  wait_eos (&f);
-  msgs_drain (&m, f.bus);
+  push_av_tone (&f, rate, amp, seek, end, NULL, 0);
+  finish_run (&f, &m);
   out = g_ptr_array_ref (m.windows);
   msgs_clear (&m);
   fuse_teardown (&f);
   return out;
+}
+
+/* Records of a run over [0, 3 s) with a flushing seek to seek (0 = none)
+ * after the first 2.2 s; only the records after the seek are returned. */
+static GPtrArray *
+run_with_seek (GstClockTime seek)
+{
+  return run_after_seek (ACAPS, AUDIO_RATE, 0.25, 0.25, seek != 0, seek,
+      3 * GST_SECOND);
 }
 
 static void
@@ -1365,10 +1409,10 @@ assert_same_result (const GstStructure * a, const GstStructure * b)
   for (i = 0; i < gst_value_array_get_size (pa); i++)
     assert_close (g_value_get_double (gst_value_array_get_value (pa, i)),
         g_value_get_double (gst_value_array_get_value (pb, i)), 1e-6, 0,
-        "probability after the seek");
+        "probability");
   for (i = 0; i < 2; i++)
     assert_close (mod_double (a, mods[i], "weight"), mod_double (b, mods[i],
-            "weight"), 1e-6, 0, "weight after the seek");
+            "weight"), 1e-6, 0, "weight");
 }
 
 /* After a flushing seek the grid stays on stream time: window k is
@@ -1417,9 +1461,7 @@ GST_START_TEST (test_flushing_seek)
       m.windows->len);
   push_flush (&f);
   push_av (&f, 0, 1200 * MS);
-  push_eos (&f);
-  wait_eos (&f);
-  msgs_drain (&m, f.bus);
+  finish_run (&f, &m);
   fail_unless (m.windows->len == 4, "%u windows", m.windows->len);
   for (i = 0; i < 4; i++)
     fail_unless_equals_uint64 (win_index (g_ptr_array_index (m.windows, i)),
@@ -1429,6 +1471,192 @@ GST_START_TEST (test_flushing_seek)
   fail_unless (!win_bool (g_ptr_array_index (m.windows, 2), "partial"));
   msgs_clear (&m);
   fuse_teardown (&f);
+}
+
+GST_END_TEST;
+
+/* The samples the resampler holds back at a flush belong to the old
+ * stream: the windows after it are those of a fresh element. */
+GST_START_TEST (test_flush_resets_resampler)
+{
+  /* 1.2 s of silence at 44.1 kHz, alone or after a full-scale tone */
+  GPtrArray *fresh = run_after_seek (ACAPS_44K, 44100, 0, 0, FALSE, 0,
+      1200 * MS);
+  GPtrArray *flushed = run_after_seek (ACAPS_44K, 44100, 1.0, 0, TRUE, 0,
+      1200 * MS);
+  guint i;
+
+  fail_unless (fresh->len == 2, "%u windows", fresh->len);
+  fail_unless (flushed->len == fresh->len, "%u windows after the flush",
+      flushed->len);
+  for (i = 0; i < fresh->len; i++) {
+    const GstStructure *a = g_ptr_array_index (flushed, i);
+    const GstStructure *b = g_ptr_array_index (fresh, i);
+
+    assert_same_result (a, b);
+    assert_close (mod_double (a, "audio", "noise"), mod_double (b, "audio",
+            "noise"), 1e-6, 0, "audio noise after the flush");
+  }
+  g_ptr_array_unref (fresh);
+  g_ptr_array_unref (flushed);
+}
+
+GST_END_TEST;
+
+/* Audio only at 44.1 kHz: silence over running time [1.5 s, 3 s), alone
+ * or after a full-scale tone over [0, 1 s) and a new segment (no flush)
+ * that moves running time on by 0.5 s. */
+static GPtrArray *
+run_segment_restart (gboolean tone_before)
+{
+  Fuse f;
+  Msgs m;
+  GPtrArray *out;
+  GstSegment seg;
+  GstClockTime t, t0 = 1500 * MS;
+
+  fuse_setup (&f, FALSE, NULL, ACAPS_44K, NULL);
+  if (tone_before) {
+    for (t = 0; t < GST_SECOND; t += FRAME_DUR)
+      fail_unless_equals_int (gst_harness_push (f.a,
+              make_audio_amp (GST_AUDIO_FORMAT_F32LE, 44100, 1, t, FRAME_DUR,
+                  1.0)), GST_FLOW_OK);
+    gst_segment_init (&seg, GST_FORMAT_TIME);
+    seg.base = t0;
+    fail_unless (gst_harness_push_event (f.a, gst_event_new_segment (&seg)));
+    t0 = 0;
+  }
+  for (t = t0; t < t0 + 1500 * MS; t += FRAME_DUR)
+    fail_unless_equals_int (gst_harness_push (f.a,
+            make_audio_amp (GST_AUDIO_FORMAT_F32LE, 44100, 1, t, FRAME_DUR,
+                0)), GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (f.a, gst_event_new_eos ()));
+  wait_eos (&f);
+  msgs_init (&m);
+  msgs_drain (&m, f.bus);
+  out = g_ptr_array_ref (m.windows);
+  msgs_clear (&m);
+  fuse_teardown (&f);
+  return out;
+}
+
+/* At a new segment the resampler's tail goes after the data before it:
+ * the windows after are those of the new data alone. */
+GST_START_TEST (test_segment_restarts_resampler)
+{
+  GPtrArray *alone = run_segment_restart (FALSE);
+  GPtrArray *after = run_segment_restart (TRUE);
+  guint i;
+
+  fail_unless (alone->len == 2, "%u windows", alone->len);
+  fail_unless (after->len == 3, "%u windows after the tone", after->len);
+  for (i = 0; i < 2; i++) {
+    const GstStructure *a = g_ptr_array_index (after, i + 1);
+    const GstStructure *b = g_ptr_array_index (alone, i);
+
+    assert_same_result (a, b);
+    assert_close (mod_double (a, "audio", "noise"), mod_double (b, "audio",
+            "noise"), 1e-6, 0, "audio noise after the new segment");
+    assert_close (mod_double (a, "audio", "coverage"), mod_double (b,
+            "audio", "coverage"), 0, 0, "audio coverage after the new "
+        "segment");
+  }
+  g_ptr_array_unref (alone);
+  g_ptr_array_unref (after);
+}
+
+GST_END_TEST;
+
+/* Records and alerts of video and 16 kHz audio over [0, end), the audio
+ * stamped with jitter (see push_av_tone) and none in [hole, hole +
+ * hole_len) (hole_len 0: no hole). */
+static void
+run_jittered (Msgs * m, const gint64 * jitter, guint n_jitter,
+    GstClockTime hole, GstClockTime hole_len, GstClockTime end)
+{
+  Fuse f;
+  GstClockTime t, resume = hole + hole_len;
+
+  fuse_setup (&f, FALSE, VCAPS, ACAPS, NULL);
+  if (hole_len) {
+    /* the audio after the hole is queued before the video of the hole,
+     * which waits for it */
+    push_av_tone (&f, AUDIO_RATE, 0.25, 0, hole, NULL, 0);
+    fail_unless_equals_int (gst_harness_push (f.a,
+            make_audio (GST_AUDIO_FORMAT_F32LE, AUDIO_RATE, 1, resume,
+                FRAME_DUR)), GST_FLOW_OK);
+    for (t = hole; t <= resume; t += FRAME_DUR)
+      fail_unless_equals_int (gst_harness_push (f.v,
+              make_video (GST_VIDEO_FORMAT_GRAY8, 64, 48, t, FRAME_DUR,
+                  (guint8) (t / FRAME_DUR))), GST_FLOW_OK);
+    push_av_tone (&f, AUDIO_RATE, 0.25, resume + FRAME_DUR, end, NULL, 0);
+  } else {
+    push_av_tone (&f, AUDIO_RATE, 0.25, 0, end, jitter, n_jitter);
+  }
+  msgs_init (m);
+  finish_run (&f, m);
+  fuse_teardown (&f);
+}
+
+/* Audio timestamps jittering by up to 0.5 ms are contiguous data: no gap,
+ * no shifted sample, the windows and alerts of exact timestamps. A 200 ms
+ * hole is a gap: its window lacks 20 % of its audio, the audio after it
+ * stays in place. A 10 s hole, longer than the windower's horizon, is
+ * declared as soon as the audio after it is queued: the video windows in
+ * between go on without audio. */
+GST_START_TEST (test_audio_jitter_no_gap)
+{
+  const gint64 jitter[] = { 0, -500 * GST_USECOND, -250 * GST_USECOND,
+    500 * GST_USECOND
+  };
+  Msgs clean, jit, hole;
+  guint i;
+
+  run_jittered (&clean, NULL, 0, 0, 0, 3 * GST_SECOND);
+  run_jittered (&jit, jitter, G_N_ELEMENTS (jitter), 0, 0, 3 * GST_SECOND);
+  run_jittered (&hole, NULL, 0, 1200 * MS, 200 * MS, 3 * GST_SECOND);
+  fail_unless (clean.windows->len == 3, "%u windows", clean.windows->len);
+  fail_unless (jit.windows->len == 3, "%u windows with jitter",
+      jit.windows->len);
+  fail_unless_equals_int (jit.alerts->len, clean.alerts->len);
+  for (i = 0; i < 3; i++) {
+    const GstStructure *a = g_ptr_array_index (jit.windows, i);
+    const GstStructure *b = g_ptr_array_index (clean.windows, i);
+
+    fail_if (win_bool (a, "gap"), "window %u is a gap", i);
+    assert_close (mod_double (a, "audio", "coverage"), 1.0, 0, 0,
+        "audio coverage with jitter");
+    assert_same_result (a, b);
+    assert_close (mod_double (a, "audio", "noise"), mod_double (b, "audio",
+            "noise"), 1e-6, 0, "audio noise with jitter");
+  }
+
+  fail_unless (hole.windows->len == 3, "%u windows with a hole",
+      hole.windows->len);
+  assert_close (mod_double (g_ptr_array_index (hole.windows, 1), "audio",
+          "coverage"), 0.8, 1e-6, 0, "audio coverage of the window with "
+      "the 200 ms hole");
+  assert_same_result (g_ptr_array_index (hole.windows, 2),
+      g_ptr_array_index (clean.windows, 2));
+  assert_close (mod_double (g_ptr_array_index (hole.windows, 2), "audio",
+          "noise"), mod_double (g_ptr_array_index (clean.windows, 2),
+          "audio", "noise"), 1e-6, 0, "audio noise after the hole");
+  msgs_clear (&hole);
+
+  run_jittered (&hole, NULL, 0, GST_SECOND, 10 * GST_SECOND, 12 * GST_SECOND);
+  fail_unless (hole.windows->len == 12, "%u windows with a 10 s hole",
+      hole.windows->len);
+  for (i = 0; i < 12; i++) {
+    const GstStructure *a = g_ptr_array_index (hole.windows, i);
+
+    fail_unless_equals_uint64 (win_index (a), i);
+    fail_if (win_bool (a, "gap"), "window %u is a gap", i);
+    fail_unless (mod_present (a, "video"), "window %u: no video", i);
+    fail_unless_equals_int (mod_present (a, "audio"), i == 0 || i == 11);
+  }
+  msgs_clear (&clean);
+  msgs_clear (&jit);
+  msgs_clear (&hole);
 }
 
 GST_END_TEST;
@@ -1819,9 +2047,7 @@ GST_START_TEST (test_reload_failure_reverts)
 
   /* the running model still classifies */
   push_av (&f, 1200 * MS, 2200 * MS);
-  push_eos (&f);
-  wait_eos (&f);
-  msgs_drain (&m, f.bus);
+  finish_run (&f, &m);
   fail_unless (m.windows->len == 3, "%u windows", m.windows->len);
   fail_unless_equals_int (n_probs (g_ptr_array_index (m.windows, 1)), 10);
   g_signal_handlers_disconnect_by_data (f.e, &nt);
@@ -1871,9 +2097,7 @@ GST_START_TEST (test_reload)
   /* a compatible model with 5 classes is swapped in */
   g_object_set (f.e, "model", model_c, NULL);
   push_av (&f, 2200 * MS, 3200 * MS);
-  push_eos (&f);
-  wait_eos (&f);
-  msgs_drain (&m, f.bus);
+  finish_run (&f, &m);
   fail_unless (m.windows->len == 4, "%u windows", m.windows->len);
   check_record (g_ptr_array_index (m.windows, 2), 5);
   fail_unless_equals_int (n_probs (g_ptr_array_index (m.windows, 3)), 5);
@@ -1955,9 +2179,7 @@ GST_START_TEST (test_forward_unlocked)
   o.e = f.e;
   msgs_init (&m);
   push_av (&f, 0, 3000 * MS);
-  push_eos (&f);
-  wait_eos (&f);
-  msgs_drain (&m, f.bus);
+  finish_run (&f, &m);
   fail_unless (o.thread != NULL, "the forward-pass hook never ran");
   g_thread_join (o.thread);
 
@@ -1999,9 +2221,7 @@ GST_START_TEST (test_enabled_and_policy)
   msgs_wait_windows (&m, f.bus, 1, 20 * GST_SECOND);
   g_object_set (apad, "enabled", FALSE, NULL);
   push_av (&f, 1100 * MS, 2000 * MS);
-  push_eos (&f);
-  wait_eos (&f);
-  msgs_drain (&m, f.bus);
+  finish_run (&f, &m);
   gst_object_unref (apad);
   fail_unless (m.windows->len == 2, "%u windows", m.windows->len);
   /* static policy: equal weights */
@@ -2082,9 +2302,7 @@ GST_START_TEST (test_alert_raise_clear)
   fail_unless (m.windows->len == 9, "%u windows", m.windows->len);
   g_object_set (f.e, "alert-noise", HIGH_THRESHOLD, NULL);
   push_av (&f, 9 * GST_SECOND, 13 * GST_SECOND);
-  push_eos (&f);
-  wait_eos (&f);
-  msgs_drain (&m, f.bus);
+  finish_run (&f, &m);
   fuse_teardown (&f);
   fail_unless (m.windows->len == 13, "%u windows", m.windows->len);
 
@@ -2180,10 +2398,8 @@ run_audio_hole_model (Msgs * m, const gchar * model, guint alert_windows,
               make_audio (GST_AUDIO_FORMAT_F32LE, AUDIO_RATE, 1, t,
                   FRAME_DUR)), GST_FLOW_OK);
   }
-  push_eos (&f);
-  wait_eos (&f);
   msgs_init (m);
-  msgs_drain (m, f.bus);
+  finish_run (&f, m);
   fuse_teardown (&f);
   fail_unless (m->windows->len == 12, "%u windows", m->windows->len);
 }
@@ -2297,10 +2513,8 @@ GST_START_TEST (test_min_confidence_unknown)
   fuse_setup (&f, FALSE, VCAPS, ACAPS, "attach-mode", 1, "min-confidence",
       1.0, "json-location", json, NULL);
   push_av (&f, 0, 2000 * MS);
-  push_eos (&f);
-  wait_eos (&f);
   msgs_init (&m);
-  msgs_drain (&m, f.bus);
+  finish_run (&f, &m);
   fail_unless (m.windows->len == 2, "%u windows", m.windows->len);
   for (i = 0; i < m.windows->len; i++) {
     const GstStructure *s = g_ptr_array_index (m.windows, i);
@@ -2349,10 +2563,8 @@ GST_START_TEST (test_min_confidence_unknown)
   /* the threshold just below the window's confidence keeps its label */
   fuse_setup (&f, FALSE, VCAPS, ACAPS, "min-confidence", conf - 1e-6, NULL);
   push_av (&f, GST_SECOND, 2000 * MS);
-  push_eos (&f);
-  wait_eos (&f);
   msgs_init (&m);
-  msgs_drain (&m, f.bus);
+  finish_run (&f, &m);
   fail_unless (m.windows->len == 1, "%u windows", m.windows->len);
   check_record (g_ptr_array_index (m.windows, 0), 10);
   msgs_clear (&m);
@@ -2377,10 +2589,8 @@ GST_START_TEST (test_source_name)
   fail_unless_equals_string (prop, name);
   g_free (prop);
   push_av (&f, 0, GST_SECOND);
-  push_eos (&f);
-  wait_eos (&f);
   msgs_init (&m);
-  msgs_drain (&m, f.bus);
+  finish_run (&f, &m);
   fail_unless (m.windows->len == 1, "%u windows", m.windows->len);
   fail_unless_equals_string (gst_structure_get_string (g_ptr_array_index
           (m.windows, 0), "source"), name);
@@ -2519,10 +2729,8 @@ check_clip_identical (const gchar * file)
     GST_BUFFER_DURATION (b) = gst_util_uint64_scale (n, GST_SECOND, AUDIO_RATE);
     fail_unless_equals_int (gst_harness_push (f.a, b), GST_FLOW_OK);
   }
-  push_eos (&f);
-  wait_eos (&f);
   msgs_init (&m);
-  msgs_drain (&m, f.bus);
+  finish_run (&f, &m);
   fail_unless (m.windows->len >= 1, "%s: no window", file);
   s = g_ptr_array_index (m.windows, 0);
   fail_unless_equals_uint64 (win_index (s), 0);
@@ -2592,6 +2800,9 @@ udmlfuse_suite (void)
   tcase_add_test (tc, test_live_overload_drops);
   tcase_add_test (tc, test_flushing_seek);
   tcase_add_test (tc, test_seek_keeps_grid);
+  tcase_add_test (tc, test_flush_resets_resampler);
+  tcase_add_test (tc, test_segment_restarts_resampler);
+  tcase_add_test (tc, test_audio_jitter_no_gap);
   tcase_add_test (tc, test_release_primary_pad);
   tcase_add_test (tc, test_state_cycling);
   tcase_add_test (tc, test_bad_model);

@@ -362,6 +362,27 @@ test_window (void)
     udml_media_windower_free (w);
   }
 
+  /* jitter: a gap ending 0.25 ms before the audio end neither moves that
+   * end back nor shifts the audio after it */
+  CHECK (udml_media_contiguous (0, UDML_MEDIA_JITTER_NS)
+      && udml_media_contiguous (0, -500000)
+      && !udml_media_contiguous (0, UDML_MEDIA_JITTER_NS + 1)
+      && !udml_media_contiguous (0, 200000000), "jitter tolerance");
+  {
+    UdmlWindower *w = udml_media_windower_new (&s, NULL);
+    UdmlMediaWindow win;
+    udml_media_windower_push_audio (w, 0, pcm, 4000);
+    udml_media_windower_gap (w, UDML_MODALITY_AUDIO, 249500000, 250000);
+    udml_media_windower_push_audio (w, 249750000, pcm + 4000, 4000);
+    udml_media_windower_gap (w, UDML_MODALITY_VIDEO, 0, 1000000000);
+    udml_media_windower_set_done (w, UDML_MODALITY_AUDIO, 1);
+    CHECK (udml_media_windower_next (w, 0, &win) == 1,
+        "window with jitter not ready");
+    CHECK (win.coverage[0] == 0.5f, "audio coverage with jitter %.6f, want "
+        "0.5 (8000 contiguous samples)", win.coverage[0]);
+    udml_media_windower_free (w);
+  }
+
   free (pcm);
   free (frames);
   free (whole.audio);
@@ -562,10 +583,41 @@ test_resample (void)
     free (hi);
     udml_media_resampler_free (r3);
   }
+  /* a reset drops what the filter holds: silence after a loud tone is
+   * silence from its first sample */
+  {
+    UdmlResampler *r4 = udml_media_resampler_new (&s, &err);
+    float *tone = malloc (4410 * sizeof (float));
+    const uint8_t *pl[1] = { (const uint8_t *) tone };
+    int held;
+
+    for (i = 0; i < 4410; i++)
+      tone[i] = (float) sin (2 * 3.14159265358979 * 440 * i / 44100.0);
+    CHECK (udml_media_resample (r4, UDML_MEDIA_SAMPLE_F32, 44100, 1, pl, 4410,
+            out, udml_media_resample_bound (r4, 44100, 4410), &got,
+            &err) == UDML_OK, "resample tone: %s", err.msg);
+    held = udml_media_resample_delay (r4);
+    CHECK (held > 0, "44.1 kHz -> 16 kHz holds no sample back");
+    udml_media_resampler_reset (r4);
+    CHECK (udml_media_resample_delay (r4) == 0, "%d samples held after a "
+        "reset", udml_media_resample_delay (r4));
+    memset (tone, 0, 4410 * sizeof (float));
+    CHECK (udml_media_resample (r4, UDML_MEDIA_SAMPLE_F32, 44100, 1, pl, 4410,
+            out, udml_media_resample_bound (r4, 44100, 4410), &got,
+            &err) == UDML_OK, "resample silence: %s", err.msg);
+    for (i = 0; i < got; i++)
+      if (out[i] != 0.0f)
+        break;
+    CHECK (got > 0 && i == got, "silence after a reset: sample %d of %d is "
+        "%g (%d were held)", i, got, i < got ? out[i] : 0.0f, held);
+    udml_media_resampler_reset (NULL);
+    free (tone);
+    udml_media_resampler_free (r4);
+  }
   udml_media_resampler_free (r);
   free (in);
   free (out);
-  printf ("ok   resampler (rate, RMS, downmix, rate change)\n");
+  printf ("ok   resampler (rate, RMS, downmix, rate change, reset)\n");
 }
 
 /* ------------------------------------------------------------- decoding */
