@@ -845,9 +845,9 @@ eval_degradations (ModelEval * me, const EvalOptions * o,
     const UdmlFeatureSet *set = &sets[me[k].set_index];
     ret = eval_degrade_load (o->test, me[k].cfg, &dopt, &waves);
     if (!ret && waves.pcm && waves.n != set->n) {
-      /* the waveforms are each clip's first window */
-      tool_warning ("%s: %d windows from %d clips: the audio kinds need one "
-          "window per clip and are left out", o->test, set->n, waves.n);
+      /* one waveform per feature row, unless the two extractions disagree */
+      tool_warning ("%s: %d feature rows but %d waveforms: the audio kinds "
+          "are left out", o->test, set->n, waves.n);
       udml_wave_set_clear (&waves);
     }
     if (!ret)
