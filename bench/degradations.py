@@ -91,7 +91,7 @@ def kinds_table(model, vs):
             ["%.3f" % lv[k]["noise"][mod] for k in (1, 11)]
         if vs:
             other = cv.get((mod, kind), {}).get(8)
-            cells.insert(head.index("acc L11"),
+            cells.insert(head.index("%s acc L8" % vs["policy"]),
                          "%.1f" % (100 * other["accuracy"]) if other else "–")
         print("| " + " | ".join(cells) + " |")
         if kind == "freeze":
