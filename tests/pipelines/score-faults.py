@@ -12,13 +12,10 @@ may stop first) are not scored.
 
 Also reports the predicted noise per faulted modality: clean windows (no
 overlap with any fault of that modality) vs faulted windows (inside one).
-With --skip-unseparated, exits 77 (skipped) when a faulted modality's
-lowest faulted sigma-hat is not above its highest clean one, since then no
-threshold can raise the alert: the model does not see that fault.
 
 usage: score-faults.py OUT.jsonl --end S --alert-windows N
-                       --fault MOD:START:END [...] [--skip-unseparated]
-Prints one JSON object; exit status 0 pass, 1 fail, 2 bad input, 77 skip.
+                       --fault MOD:START:END [...]
+Prints one JSON object; exit status 0 pass, 1 fail, 2 bad input.
 """
 import argparse
 import json
@@ -31,7 +28,6 @@ def main():
     ap.add_argument("--end", type=float, required=True)
     ap.add_argument("--alert-windows", type=int, required=True)
     ap.add_argument("--fault", action="append", default=[])
-    ap.add_argument("--skip-unseparated", action="store_true")
     a = ap.parse_args()
     try:
         faults = [(m, float(s), float(e)) for m, s, e in
@@ -71,10 +67,6 @@ def main():
         out["noise"][mod] = {
             "clean_max": max(clean), "clean_median": sorted(clean)[len(clean) // 2],
             "fault_min": min(faulted), "fault_median": sorted(faulted)[len(faulted) // 2]}
-        if a.skip_unseparated and min(faulted) <= max(clean):
-            out.setdefault("skipped", []).append(f"{mod}: faulted sigma-hat {min(faulted):.3f}.."
-                              f"{max(faulted):.3f} does not rise above clean "
-                              f"{min(clean):.3f}..{max(clean):.3f}")
         want = []
         for s, e in fs:
             want += [("raised", round((s - dur) / hop) + 1, round(s / hop) + n + 1),
@@ -91,9 +83,6 @@ def main():
     out["alert_list"] = [(al["modality"], al["state"], al.get("reason"),
                           al["window_index"]) for al in alerts]
     print(json.dumps(out))
-    if "skipped" in out and bad:
-        sys.stderr.write("score-faults.py: skipped: %s\n" % "; ".join(out["skipped"]))
-        return 77
     for b in bad:
         sys.stderr.write(f"score-faults.py: {b}\n")
     return 1 if bad else 0
