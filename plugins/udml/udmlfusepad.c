@@ -378,6 +378,10 @@ feed_audio (GstUdmlFusePad * pad, GstUdmlFuseConvert * conv,
     return FALSE;
   }
   n_in = bpf > 0 ? (gint) (map.size / bpf) : 0;
+  /* after a timestamp jump, what the filter holds belongs before the jump */
+  if (GST_CLOCK_TIME_IS_VALID (pad->audio_in_end)
+      && !udml_media_contiguous ((gint64) pad->audio_in_end, (gint64) rt))
+    gst_udml_fuse_pad_restart (pad, conv, windower);
   /* the output starts with the samples the filter held back, which belong
    * before rt */
   held = gst_util_uint64_scale_int (udml_media_resample_delay

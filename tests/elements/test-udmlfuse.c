@@ -1503,11 +1503,19 @@ GST_START_TEST (test_flush_resets_resampler)
 
 GST_END_TEST;
 
+typedef enum
+{
+  SILENCE_ALONE,
+  SILENCE_AFTER_SEGMENT,
+  SILENCE_AFTER_JUMP
+} SilenceRun;
+
 /* Audio only at 44.1 kHz: silence over running time [1.5 s, 3 s), alone
- * or after a full-scale tone over [0, 1 s) and a new segment (no flush)
- * that moves running time on by 0.5 s. */
+ * or after a full-scale tone over [0, 1 s), then either a new segment (no
+ * flush) that moves running time on by 0.5 s or a 0.5 s jump in the
+ * timestamps of the same segment. */
 static GPtrArray *
-run_segment_restart (gboolean tone_before)
+run_segment_restart (SilenceRun how)
 {
   Fuse f;
   Msgs m;
@@ -1516,11 +1524,12 @@ run_segment_restart (gboolean tone_before)
   GstClockTime t, t0 = 1500 * MS;
 
   fuse_setup (&f, FALSE, NULL, ACAPS_44K, NULL);
-  if (tone_before) {
+  if (how != SILENCE_ALONE)
     for (t = 0; t < GST_SECOND; t += FRAME_DUR)
       fail_unless_equals_int (gst_harness_push (f.a,
               make_audio_amp (GST_AUDIO_FORMAT_F32LE, 44100, 1, t, FRAME_DUR,
                   1.0)), GST_FLOW_OK);
+  if (how == SILENCE_AFTER_SEGMENT) {
     gst_segment_init (&seg, GST_FORMAT_TIME);
     seg.base = t0;
     fail_unless (gst_harness_push_event (f.a, gst_event_new_segment (&seg)));
@@ -1542,10 +1551,11 @@ run_segment_restart (gboolean tone_before)
 
 /* At a new segment the resampler's tail goes after the data before it:
  * the windows after are those of the new data alone. */
-GST_START_TEST (test_segment_restarts_resampler)
+static void
+check_silence_restarts (SilenceRun how)
 {
-  GPtrArray *alone = run_segment_restart (FALSE);
-  GPtrArray *after = run_segment_restart (TRUE);
+  GPtrArray *alone = run_segment_restart (SILENCE_ALONE);
+  GPtrArray *after = run_segment_restart (how);
   guint i;
 
   fail_unless (alone->len == 2, "%u windows", alone->len);
@@ -1563,6 +1573,19 @@ GST_START_TEST (test_segment_restarts_resampler)
   }
   g_ptr_array_unref (alone);
   g_ptr_array_unref (after);
+}
+
+GST_START_TEST (test_segment_restarts_resampler)
+{
+  check_silence_restarts (SILENCE_AFTER_SEGMENT);
+}
+
+GST_END_TEST;
+
+/* The same for a jump in the timestamps within one segment. */
+GST_START_TEST (test_jump_restarts_resampler)
+{
+  check_silence_restarts (SILENCE_AFTER_JUMP);
 }
 
 GST_END_TEST;
@@ -2802,6 +2825,7 @@ udmlfuse_suite (void)
   tcase_add_test (tc, test_seek_keeps_grid);
   tcase_add_test (tc, test_flush_resets_resampler);
   tcase_add_test (tc, test_segment_restarts_resampler);
+  tcase_add_test (tc, test_jump_restarts_resampler);
   tcase_add_test (tc, test_audio_jitter_no_gap);
   tcase_add_test (tc, test_release_primary_pad);
   tcase_add_test (tc, test_state_cycling);
