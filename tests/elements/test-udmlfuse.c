@@ -2297,6 +2297,13 @@ got_alerts (GPtrArray * alerts, const gchar * mod)
   return g_string_free (out, FALSE);
 }
 
+/* A macro, so that a failure names the test's line. */
+#define assert_alerts(alerts, mod, want) G_STMT_START {                    \
+  gchar *got_ = got_alerts (alerts, mod);                                 \
+  fail_unless_equals_string (got_, want);                                 \
+  g_free (got_);                                                          \
+} G_STMT_END
+
 /* The threshold moves instead of the noise: alert-noise is set below every
  * window's sigma-hat for windows [4, 9) of 13 and far above it otherwise.
  * Each change waits for the last window before it, and the data of the
@@ -2309,7 +2316,7 @@ GST_START_TEST (test_alert_raise_clear)
   Fuse f;
   Msgs m;
   gchar *json = g_build_filename (tmpdir, "alerts.jsonl", NULL);
-  gchar *text, **lines, *got;
+  gchar *text, **lines;
   guint i, n_lines, n_alert_lines = 0;
   gint64 last_window_line = -1;
 
@@ -2331,9 +2338,7 @@ GST_START_TEST (test_alert_raise_clear)
 
   /* raised at the third window over, cleared at the third below */
   for (i = 0; i < 2; i++) {
-    got = got_alerts (m.alerts, i ? "video" : "audio");
-    fail_unless_equals_string (got, "raised@6 cleared@11 ");
-    g_free (got);
+    assert_alerts (m.alerts, i ? "video" : "audio", "raised@6 cleared@11 ");
   }
   for (i = 0; i < m.alerts->len; i++) {
     const GstStructure *a = g_ptr_array_index (m.alerts, i);
@@ -2436,17 +2441,12 @@ run_audio_hole (Msgs * m, guint alert_windows, gdouble alert_noise)
 GST_START_TEST (test_alert_absent)
 {
   Msgs m;
-  gchar *got;
   guint i;
 
   /* a threshold no sigma-hat reaches: only absence raises */
   run_audio_hole (&m, 3, 1e9);
-  got = got_alerts (m.alerts, "audio");
-  fail_unless_equals_string (got, "raised@5 cleared@9 ");
-  g_free (got);
-  got = got_alerts (m.alerts, "video");
-  fail_unless_equals_string (got, "");
-  g_free (got);
+  assert_alerts (m.alerts, "audio", "raised@5 cleared@9 ");
+  assert_alerts (m.alerts, "video", "");
   for (i = 0; i < m.alerts->len; i++) {
     const GstStructure *a = g_ptr_array_index (m.alerts, i);
     gdouble noise = -1;
@@ -2498,17 +2498,12 @@ GST_END_TEST;
 GST_START_TEST (test_alert_model_calibration)
 {
   Msgs m;
-  gchar *got;
   guint i;
 
   run_audio_hole_model (&m, model_cal, 3, 0.0);
   fail_unless_equals_int (m.n_warnings, 0);
-  got = got_alerts (m.alerts, "video");
-  fail_unless_equals_string (got, "raised@2 ");
-  g_free (got);
-  got = got_alerts (m.alerts, "audio");
-  fail_unless_equals_string (got, "raised@5 cleared@9 ");
-  g_free (got);
+  assert_alerts (m.alerts, "video", "raised@2 ");
+  assert_alerts (m.alerts, "audio", "raised@5 cleared@9 ");
   for (i = 0; i < m.alerts->len; i++) {
     const GstStructure *a = g_ptr_array_index (m.alerts, i);
     gboolean video = g_str_equal (alert_str (a, "modality"), "video");
