@@ -183,13 +183,15 @@ UdmlStatus udml_media_clip_window (UdmlWindower *w, const UdmlMediaClip *audio_c
 /* -------------------------------------------- degradation kind "blocky" */
 
 /* UDML_DEGRADE_BLOCKY (method.md "Degradation kinds"): MJPEG through
- * libavcodec at qscale udml_media_blocky_qscale (level), coded at a size
- * whose shorter side is 64 pixels. Keeps codecs and scalers for the last
- * frame size. (transfer full) */
+ * libavcodec at JPEG quality udml_media_blocky_quality (level), coded at a
+ * size whose shorter side is at most udml_media_blocky_side (level) pixels,
+ * like a streaming bitrate ladder. Keeps codecs and scalers per level for
+ * the last frame size. (transfer full) */
 typedef struct UdmlMediaBlocky UdmlMediaBlocky;
 UdmlMediaBlocky *udml_media_blocky_new (UdmlError *err);
 void udml_media_blocky_free (UdmlMediaBlocky *b);
-int udml_media_blocky_qscale (int level);      /* 0 at level 1, 2 .. 31 */
+int udml_media_blocky_quality (int level);     /* 0 at level 1, 90 .. 1 */
+int udml_media_blocky_side (int level);        /* 0 at level 1, 64 .. 16 */
 /* In place on an 8-bit frame of 1 (grey) or 3 (R, G, B) components. */
 UdmlStatus udml_media_blocky_frame_u8 (UdmlMediaBlocky *b, int level, UdmlFrameU8 *frame,
     UdmlError *err);

@@ -85,6 +85,17 @@ salt_fraction (int e)
   return (float) e / 20.0f;
 }
 
+/* Share of waveform samples turned into clicks: one click already shows
+ * across a log-mel frame, so the share grows tenfold every three levels,
+ * 1/2000 at level 2 to 1/2 at 11, where a share of L/20 would saturate
+ * the spectrum from level 2 on. */
+static inline float
+click_fraction (int level)
+{
+  return 0.5f * powf (10.0f, -3.0f * (float) (UDML_NOISE_LEVELS - level) /
+      (float) (UDML_NOISE_LEVELS - 2));
+}
+
 void
 udml_noise_gaussian_planes (UdmlModalityKind kind, float *x, int channels,
     size_t plane, int level, UdmlRng * rng)
@@ -827,7 +838,7 @@ udml_degrade_audio (UdmlDegradeStream * st, UdmlDegrade kind, int level,
       break;
     }
     case UDML_DEGRADE_SALT:{
-      float frac = salt_fraction (level);
+      float frac = click_fraction (level);
       for (size_t i = 0; i < total; i++) {
         float u = udml_rng_uniform (rng);
         if (u < frac)
