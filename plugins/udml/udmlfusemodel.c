@@ -490,14 +490,40 @@ gst_udml_fuse_model_stop (GstUdmlFuseModel * fm)
 }
 
 /* Checks that a new model reads the same features and modalities, so the
- * windower, scaler and resampler built for the old one stay valid. */
+ * windower, scaler and resampler built for the old one stay valid; else
+ * *why names the first field that differs, with both values. */
 static gboolean
 models_compatible (const UdmlModel * a, const UdmlModel * b, gchar ** why)
 {
   const UdmlConfig *ca = udml_model_config (a), *cb = udml_model_config (b);
   const UdmlFeatureSpec *fa = &ca->features, *fb = &cb->features;
+  const struct
+  {
+    const gchar *name;
+    gdouble a, b;
+  } field[] = {
+    {"window (s)", fa->window_ns / 1e9, fb->window_ns / 1e9},
+    {"sample rate (Hz)", fa->sample_rate, fb->sample_rate},
+    {"FFT size", fa->n_fft, fb->n_fft},
+    {"FFT window length", fa->win_length, fb->win_length},
+    {"FFT hop", fa->hop_length, fb->hop_length},
+    {"mel bands", fa->n_mels, fb->n_mels},
+    {"lowest mel frequency (Hz)", fa->fmin, fb->fmin},
+    {"highest mel frequency (Hz)", fa->fmax, fb->fmax},
+    {"log floor", fa->log_floor, fb->log_floor},
+    {"frame width", fa->frame_width, fb->frame_width},
+    {"frame height", fa->frame_height, fb->frame_height},
+    {"frame channels", fa->frame_channels, fb->frame_channels},
+    {"frames per window", fa->frames_per_window, fb->frames_per_window},
+  };
   gint m;
 
+  for (gsize i = 0; i < G_N_ELEMENTS (field); i++)
+    if (field[i].a != field[i].b) {
+      *why = g_strdup_printf ("its %s is %g, the running model's is %g",
+          field[i].name, field[i].b, field[i].a);
+      return FALSE;
+    }
   if (ca->n_modalities != cb->n_modalities) {
     *why = g_strdup_printf ("%d modalities, the running model has %d",
         cb->n_modalities, ca->n_modalities);
@@ -512,18 +538,6 @@ models_compatible (const UdmlModel * a, const UdmlModel * b, gchar ** why)
           ma->name, ma->in_c, ma->in_h, ma->in_w);
       return FALSE;
     }
-  }
-  if (fa->sample_rate != fb->sample_rate || fa->n_fft != fb->n_fft
-      || fa->win_length != fb->win_length || fa->hop_length != fb->hop_length
-      || fa->n_mels != fb->n_mels || fa->fmin != fb->fmin
-      || fa->fmax != fb->fmax || fa->log_floor != fb->log_floor
-      || fa->frame_width != fb->frame_width
-      || fa->frame_height != fb->frame_height
-      || fa->frame_channels != fb->frame_channels
-      || fa->frames_per_window != fb->frames_per_window) {
-    *why = g_strdup ("different feature extraction (rate, mel or frame "
-        "configuration)");
-    return FALSE;
   }
   return TRUE;
 }

@@ -2116,6 +2116,10 @@ GST_START_TEST (test_reload)
   ev = g_ptr_array_index (m.model_events, m.model_events->len - 1);
   fail_unless_equals_string (gst_structure_get_string (ev, "event"),
       "reload-failed");
+  /* the refusal names the field that differs, with both values */
+  fail_unless (strstr (gst_structure_get_string (ev, "error"),
+          "frame width is 32, the running model's is 64") != NULL, "%s",
+      gst_structure_get_string (ev, "error"));
 
   /* a compatible model with 5 classes is swapped in */
   g_object_set (f.e, "model", model_c, NULL);
