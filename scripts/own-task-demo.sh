@@ -87,7 +87,9 @@ for f in "$work"/test/*/*; do
   # element reports that window with valid false
   read -r n ok np < <(python3 -c '
 import json, sys
-recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+# alert lines ({"event": ...}) sit between the window records
+recs = [r for r in (json.loads(l) for l in open(sys.argv[1]) if l.strip())
+        if "event" not in r]
 full = [r for r in recs if r["valid"]]
 print(len(full), sum(r["label"] == sys.argv[2] for r in full), len(recs) - len(full))' \
     "$out" "$label")
