@@ -744,12 +744,14 @@ train_and_save (int argc, char **argv, const TrainOptions * o,
     return 1;
   }
   float cal[UDML_MAX_MODALITIES];
-  if (degrade_calibrate (model, o->val ? val : train, opt.batch, cal))
+  /* validation windows (--val or --val-split), as the training windows
+   * read lower: the model has fitted them */
+  if (degrade_calibrate (model, val->n > 0 ? val : train, opt.batch, cal))
     return 1;
   for (int m = 0; m < udml_model_config (model)->n_modalities && !o->quiet; m++)
-    tool_note ("calibration %s: clean noise p99 %.4f (%s clips)",
+    tool_note ("calibration %s: clean noise p99 %.4f (%s windows)",
         udml_model_config (model)->mod[m].name, cal[m],
-        o->val ? "validation" : "training");
+        val->n > 0 ? "validation" : "training");
   set_provenance (model, argc, argv, o, &opt, train, val, &pr, train_s);
   if (udml_model_save (model, o->out, &err) != UDML_OK) {
     tool_error ("%s", err.msg);

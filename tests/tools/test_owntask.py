@@ -258,6 +258,9 @@ def main():
         check(split is not None and loaded(p2.stderr, "(validation split)") == split
               and loaded(p2.stderr, data) == loaded(p.stderr, data),
               "--val-split is deterministic")
+        check(p.stderr.count("clean noise p99") == 2
+              and p.stderr.count("(validation windows)") == 2,
+              "the clean-noise calibration is taken on the --val-split windows")
 
         p = run([inspect, out])
         s = p.stdout
