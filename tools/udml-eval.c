@@ -635,8 +635,8 @@ parse_options (int argc, char **argv, EvalOptions * o)
   char *mode = NULL, *hop = NULL;
   const GOptionEntry entries[] = {
     {"protocol", 0, 0, G_OPTION_ARG_STRING_ARRAY, &protocols,
-          "clean, table3, sweep-video, sweep-audio, degradations or all "
-          "(all but degradations); repeatable",
+          "clean, table3, sweep-video, sweep-audio, degradations or all; "
+          "repeatable (default: all but degradations)",
         "P"},
     {"hop", 0, 0, G_OPTION_ARG_STRING, &hop,
           "step between the windows of a test clip (the model's hop, "
