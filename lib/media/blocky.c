@@ -22,9 +22,9 @@
 
 #include "media.h"
 
-#define SIDE_TOP 64                 /* coded shorter side at level 2 ... */
-#define SIDE_LAST 16                /* ... and at level 11 */
-#define QUALITY_TOP 90              /* JPEG quality at level 2; 1 at 11 */
+#define SIDE_TOP 64             /* coded shorter side at level 2 ... */
+#define SIDE_LAST 16            /* ... and at level 11 */
+#define QUALITY_TOP 90          /* JPEG quality at level 2; 1 at 11 */
 #define PLANE_SLACK 64
 
 /* T.81 Annex K, tables K.1 (luminance) and K.2 (chrominance), row-major */
@@ -37,7 +37,7 @@ static const uint8_t annex_k[2][64] = {
   {17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99,
         24, 26, 56, 99, 99, 99, 99, 99, 47, 66, 99, 99, 99, 99, 99, 99,
         99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
-        99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99},
+      99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99},
 };
 
 /* The codecs and scalers of one level: its coded size differs. */
@@ -180,8 +180,8 @@ configure (UdmlMediaBlocky * b, int src_w, int src_h, UdmlError * err)
   memset (b->planes, 0, b->planes_bytes);
   /* the largest coded size is level 2's */
   coded_size (src_w, src_h, udml_media_blocky_side (2), &w, &h);
-  need = (size_t) w *h + 2 * (size_t) ((w + 1) / 2) * ((h + 1) / 2)
-      + PLANE_SLACK;
+  need = (size_t) ((w + 1) / 2) * ((h + 1) / 2);
+  need = (size_t) w *h + 2 * need + PLANE_SLACK;
   if (need > b->coded_bytes) {
     uint8_t *p = realloc (b->coded, need);
     if (!p)

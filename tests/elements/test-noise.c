@@ -1184,7 +1184,7 @@ speech (float *x, gsize n, guint32 seed)
     double t = (double) i / ARATE;
     x[i] = (float) (sin (2 * G_PI * 220 * t) + 0.6 * sin (2 * G_PI * 1230 *
             t) + 0.4 * sin (2 * G_PI * 3100 * t) *
-        (1.0 + sin (2 * G_PI * 3 * t)) + 0.3 * g_rand_double_range (r, -30.0, 30.0));
+        (1.0 + sin (2 * G_PI * 3 * t)) + 0.3 * g_rand_double_range (r, -1, 1));
     s2 += (double) x[i] * x[i];
   }
   g = 0.1 / sqrt (s2 / n);
