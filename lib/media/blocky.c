@@ -160,36 +160,41 @@ coded_size (int src_w, int src_h, int side, int *w, int *h)
   }
 }
 
+/* Grows *buf to at least need bytes (+ slack: the scalers' SIMD may read a
+ * little past a plane) and zeroes it. */
+static UdmlStatus
+zeroed (uint8_t ** buf, size_t *have, size_t need, UdmlError * err)
+{
+  need += PLANE_SLACK;
+  if (need > *have) {
+    uint8_t *p = realloc (*buf, need);
+    if (!p)
+      return udml_error_set (err, UDML_ERR_NOMEM, "blocky: %zu bytes", need);
+    *buf = p;
+    *have = need;
+  }
+  memset (*buf, 0, *have);
+  return UDML_OK;
+}
+
 /* Buffers for src_w x src_h frames; drops every level's coder. */
 static UdmlStatus
 configure (UdmlMediaBlocky * b, int src_w, int src_h, UdmlError * err)
 {
   int w, h;
-  /* slack: the scalers' SIMD may read a little past a plane */
-  size_t need = (size_t) 3 * src_w * src_h + PLANE_SLACK;
+  size_t chroma;
+  UdmlStatus s;
 
   close_coders (b);
   b->src_w = b->src_h = 0;
-  if (need > b->planes_bytes) {
-    uint8_t *p = realloc (b->planes, need);
-    if (!p)
-      return udml_error_set (err, UDML_ERR_NOMEM, "blocky: %zu bytes", need);
-    b->planes = p;
-    b->planes_bytes = need;
-  }
-  memset (b->planes, 0, b->planes_bytes);
   /* the largest coded size is level 2's */
   coded_size (src_w, src_h, udml_media_blocky_side (2), &w, &h);
-  need = (size_t) ((w + 1) / 2) * ((h + 1) / 2);
-  need = (size_t) w *h + 2 * need + PLANE_SLACK;
-  if (need > b->coded_bytes) {
-    uint8_t *p = realloc (b->coded, need);
-    if (!p)
-      return udml_error_set (err, UDML_ERR_NOMEM, "blocky: %zu bytes", need);
-    b->coded = p;
-    b->coded_bytes = need;
-  }
-  memset (b->coded, 0, b->coded_bytes);
+  chroma = (size_t) ((w + 1) / 2) * ((h + 1) / 2);
+  if ((s = zeroed (&b->planes, &b->planes_bytes, (size_t) 3 * src_w * src_h,
+              err))
+      || (s = zeroed (&b->coded, &b->coded_bytes, (size_t) w * h + 2 * chroma,
+              err)))
+    return s;
   b->src_w = src_w;
   b->src_h = src_h;
   return UDML_OK;
