@@ -1,17 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* blocky.c — the degradation kind "blocky" (method.md "Degradation kinds"):
  * compression artefacts made by a real codec, libavcodec's MJPEG, at a
- * JPEG quality that falls with the level: the quantisation tables are the
- * JPEG standard's (ITU-T T.81 Annex K) scaled as the IJG library scales them
- * for a quality 1..100. The core (lib/udml) has no libav, so this kind lives
- * here and the core returns UDML_ERR_UNSUPPORTED for it.
+ * falling bitrate, as a streaming ladder lowers quality and resolution
+ * together. Each level has a JPEG quality (the JPEG standard's ITU-T T.81
+ * Annex K tables scaled as the IJG library scales them) and a coded size.
+ * The core (lib/udml) has no libav, so this kind lives here and the core
+ * returns UDML_ERR_UNSUPPORTED for it.
  *
- * The frame is scaled down (area) so that its shorter side is
- * BLOCKY_SIDE pixels, the model input's, then converted to full-range
- * YCbCr 4:2:0 (JFIF), encoded, decoded and scaled back (bicubic). The 8x8
- * blocks are then the same share of a 640x480 camera frame as of the 64x64
- * model input. Frames no larger are encoded as they are. Colour conversion
- * is done here (JFIF matrix) so that libswscale only scales GRAY8 planes. */
+ * The frame is scaled down (area) so that its shorter side is the level's
+ * side (64 lines, the model input's, at level 2), then converted to
+ * full-range YCbCr 4:2:0 (JFIF), encoded, decoded and scaled back
+ * (bicubic). The 8x8 blocks are then the same share of a 640x480 camera
+ * frame as of the 64x64 model input. Frames no larger are encoded as they
+ * are. Colour conversion is done here (JFIF matrix) so that libswscale only
+ * scales GRAY8 planes. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
