@@ -20,6 +20,7 @@
 
 #include <libavcodec/avcodec.h>
 #include <libavutil/frame.h>
+#include <libavutil/mem.h>
 #include <libswscale/swscale.h>
 
 #include "media.h"
@@ -116,6 +117,9 @@ udml_media_blocky_new (UdmlError * err)
 static void
 coder_close (Coder * k)
 {
+  /* FFmpeg 5.1 frees intra_matrix with the context, not this one */
+  if (k->enc)
+    av_freep (&k->enc->chroma_intra_matrix);
   avcodec_free_context (&k->enc);
   avcodec_free_context (&k->dec);
   av_frame_free (&k->in);
@@ -230,8 +234,8 @@ coder_open (UdmlMediaBlocky * b, int level, UdmlError * err)
   k->enc->time_base = (AVRational) {
   1, 25};
   k->enc->flags |= AV_CODEC_FLAG_QSCALE;
-  /* freed with the context; MJPEG folds qscale into them per picture as
-   * (m * qscale) >> 3, so frames are sent at qscale 8 */
+  /* MJPEG folds qscale into them per picture as (m * qscale) >> 3, so
+   * frames are sent at qscale 8 */
   k->enc->intra_matrix = av_malloc (64 * sizeof (uint16_t));
   k->enc->chroma_intra_matrix = av_malloc (64 * sizeof (uint16_t));
   if (!k->enc->intra_matrix || !k->enc->chroma_intra_matrix)
