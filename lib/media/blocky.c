@@ -62,6 +62,8 @@ struct UdmlMediaBlocky
   size_t planes_bytes;
   uint8_t *coded;               /* the decoded planes, tightly packed */
   size_t coded_bytes;
+  uint8_t *bytes;               /* udml_media_blocky_planes' 8-bit frame */
+  size_t bytes_size;
 };
 
 /* level 2 .. 11 as t = 0 .. 1 */
@@ -148,6 +150,7 @@ udml_media_blocky_free (UdmlMediaBlocky * b)
   close_coders (b);
   free (b->planes);
   free (b->coded);
+  free (b->bytes);
   free (b);
 }
 
@@ -167,9 +170,9 @@ coded_size (int src_w, int src_h, int side, int *w, int *h)
 }
 
 /* Grows *buf to at least need bytes (+ slack: the scalers' SIMD may read a
- * little past a plane) and zeroes it. */
+ * little past a plane); kept across frames, so a stream allocates once. */
 static UdmlStatus
-zeroed (uint8_t ** buf, size_t *have, size_t need, UdmlError * err)
+grow (uint8_t ** buf, size_t *have, size_t need, UdmlError * err)
 {
   need += PLANE_SLACK;
   if (need > *have) {
@@ -179,7 +182,6 @@ zeroed (uint8_t ** buf, size_t *have, size_t need, UdmlError * err)
     *buf = p;
     *have = need;
   }
-  memset (*buf, 0, *have);
   return UDML_OK;
 }
 
@@ -196,11 +198,12 @@ configure (UdmlMediaBlocky * b, int src_w, int src_h, UdmlError * err)
   /* the largest coded size is level 2's */
   coded_size (src_w, src_h, udml_media_blocky_side (2), &w, &h);
   chroma = (size_t) ((w + 1) / 2) * ((h + 1) / 2);
-  if ((s = zeroed (&b->planes, &b->planes_bytes, (size_t) 3 * src_w * src_h,
-              err))
-      || (s = zeroed (&b->coded, &b->coded_bytes, (size_t) w * h + 2 * chroma,
+  if ((s = grow (&b->planes, &b->planes_bytes, (size_t) 3 * src_w * src_h, err))
+      || (s = grow (&b->coded, &b->coded_bytes, (size_t) w * h + 2 * chroma,
               err)))
     return s;
+  memset (b->planes, 0, b->planes_bytes);
+  memset (b->coded, 0, b->coded_bytes);
   b->src_w = src_w;
   b->src_h = src_h;
   return UDML_OK;
@@ -424,13 +427,16 @@ udml_media_blocky_planes (UdmlMediaBlocky * b, int level, float *x, int c,
   UdmlFrameU8 f = { {NULL}, c, w, h, (size_t) w, 1 };
   UdmlStatus s;
 
-  if (!x || c < 1 || h < 1 || w < 1)
+  if (!b || !x)
+    return udml_error_set (err, UDML_ERR_ARG, "blocky: state or frame NULL");
+  if (c < 1 || h < 1 || w < 1)
     return udml_error_set (err, UDML_ERR_DIMS,
         "blocky: frame of %d x %d pixels with %d components", w, h, c);
   if (level == 1)
     return UDML_OK;
-  if (!(u8 = malloc (n)))
-    return udml_error_set (err, UDML_ERR_NOMEM, "blocky: %zu bytes", n);
+  if ((s = grow (&b->bytes, &b->bytes_size, n, err)))
+    return s;
+  u8 = b->bytes;
   for (size_t i = 0; i < n; i++) {
     float v = x[i];
     u8[i] = (uint8_t) lrintf (v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v);
@@ -441,6 +447,5 @@ udml_media_blocky_planes (UdmlMediaBlocky * b, int level, float *x, int c,
   if (s == UDML_OK)
     for (size_t i = 0; i < n; i++)
       x[i] = u8[i];
-  free (u8);
   return s;
 }
