@@ -154,7 +154,7 @@ typedef struct
   gboolean feature_noise;       /* --noise features: the trainer's own */
   int policy;
   long epochs, batch, threads, seed;
-  double lr, beta, est_norm;
+  double lr, beta, lambda, est_norm;
   int ckpt_default;             /* ckpt is MODEL.ckpt: removed after success */
   char *noise, *hold_out;       /* --noise, --hold-out as given */
   DegradeMask kinds;            /* stage-2 degradation kinds */
@@ -177,12 +177,14 @@ static const char help_text[] =
     "scaled to the map size (method.md section 2). --est-norm 0 feeds the\n"
     "estimator raw input, as method.md. --estimator-task-grad lets the task\n"
     "loss train the estimator through the weights, as the reference code\n"
-    "does (off: only the estimator loss trains it, docs/method.md).";
+    "does (off: only the estimator loss trains it, docs/method.md). With\n"
+    "it, a small --lambda lets the task rather than the noise label set the\n"
+    "weights (docs/results.md, \"Degradations\").";
 
 static void
 parse_values (TrainOptions * o, const char *policy, const char *epochs,
     const char *seed, const char *threads, const char *batch, const char *lr,
-    const char *beta, const char *est_norm)
+    const char *beta, const char *lambda, const char *est_norm)
 {
   if (policy) {
     o->policy = udml_policy_from_name (policy);
@@ -197,6 +199,8 @@ parse_values (TrainOptions * o, const char *policy, const char *epochs,
   if (lr)
     tool_opt_double ("--lr", lr, 1e-300, 10, "a rate in (0, 10]", &o->lr);
   tool_opt_double ("--beta", beta, 0, 100, "a weight in [0, 100]", &o->beta);
+  tool_opt_double ("--lambda", lambda, 0, 100, "a weight in [0, 100]",
+      &o->lambda);
   tool_opt_double ("--est-norm", est_norm, 0, 16, "a scale in [0, 16]",
       &o->est_norm);
 }
@@ -295,7 +299,8 @@ parse_options (int argc, char **argv, TrainOptions * o)
 {
   SpecArgs sa = { 0 };
   char *policy = NULL, *epochs = NULL, *seed = NULL, *threads = NULL;
-  char *batch = NULL, *lr = NULL, *beta = NULL, *est_norm = NULL;
+  char *batch = NULL, *lr = NULL, *beta = NULL, *lambda = NULL;
+  char *est_norm = NULL;
   UdmlTrainOptions d;
   UdmlConfig dc;
   udml_train_options_default (&d);
@@ -305,6 +310,8 @@ parse_options (int argc, char **argv, TrainOptions * o)
   char *h_batch = g_strdup_printf ("batch size (%d)", d.batch);
   char *h_est = g_strdup_printf ("scale of the batch-normalised estimator "
       "input (%g)", (double) dc.est_norm);
+  char *h_lambda = g_strdup_printf ("weight of the estimator loss (%g)",
+      (double) d.lambda);
   const GOptionEntry entries[] = {
     {"out", 'o', 0, G_OPTION_ARG_FILENAME, &o->out,
         "model file to write (atomically)", "MODEL"},
@@ -315,6 +322,7 @@ parse_options (int argc, char **argv, TrainOptions * o)
     {"batch", 0, 0, G_OPTION_ARG_STRING, &batch, h_batch, "B"},
     {"beta", 0, 0, G_OPTION_ARG_STRING, &beta,
         "weight of the embedding KL term", "B"},
+    {"lambda", 0, 0, G_OPTION_ARG_STRING, &lambda, h_lambda, "L"},
     {"est-norm", 0, 0, G_OPTION_ARG_STRING, &est_norm, h_est, "K"},
     {"estimator-task-grad", 0, 0, G_OPTION_ARG_NONE, &o->task_grad,
         "let the task loss train the estimator", NULL},
@@ -371,12 +379,13 @@ parse_options (int argc, char **argv, TrainOptions * o)
   o->policy = UDML_POLICY_UDML;
   o->epochs = o->batch = -1;
   o->threads = o->seed = 1;
-  o->lr = o->beta = o->est_norm = -1;
+  o->lr = o->beta = o->lambda = o->est_norm = -1;
   udml_spec_params_default (&o->spec);
   o->manifests = tool_parse (entries, "--out MODEL DATA...",
       "Trains a model on labelled clips: folders per class or manifests.",
       help_text, argc, argv);
-  parse_values (o, policy, epochs, seed, threads, batch, lr, beta, est_norm);
+  parse_values (o, policy, epochs, seed, threads, batch, lr, beta, lambda,
+      est_norm);
   parse_spec (o, &sa);
   for (char **p = (char **)&sa; p < (char **) (&sa + 1); p++)
     g_free (*p);
@@ -387,11 +396,13 @@ parse_options (int argc, char **argv, TrainOptions * o)
   g_free (batch);
   g_free (lr);
   g_free (beta);
+  g_free (lambda);
   g_free (est_norm);
   g_free (h_epochs);
   g_free (h_lr);
   g_free (h_batch);
   g_free (h_est);
+  g_free (h_lambda);
   o->n_manifests = (int) g_strv_length (o->manifests);
   o->feature_noise = o->noise && strcmp (o->noise, "features") == 0;
   if (o->feature_noise && o->hold_out)
@@ -550,6 +561,8 @@ train_options (const TrainOptions * o, UdmlTrainOptions * opt, Progress * pr)
     opt->lr = (float) o->lr;
   if (o->beta >= 0)
     opt->beta = (float) o->beta;
+  if (o->lambda >= 0)
+    opt->lambda = (float) o->lambda;
   opt->estimator_task_grad = o->task_grad;
   opt->seed = (uint64_t) o->seed;
   opt->threads = (int) o->threads;
@@ -675,14 +688,14 @@ set_provenance (UdmlModel * model, int argc, char **argv,
   }
   snprintf (prov, sizeof prov,
       "tool=" PROG "\n" "command=%s\n" "seed=%ld\n" "policy=%s\n"
-      "epochs=%d\n" "batch=%d\n" "lr=%g\n" "beta=%g%s\n"
+      "epochs=%d\n" "batch=%d\n" "lr=%g\n" "beta=%g%s\n" "lambda=%g\n"
       "estimator_task_grad=%d\n" "threads=%ld\n" "noise=%s\n"
       "data=%s (%d windows, %d clips skipped)\n" "val=%s (%d windows)\n"
       "final_train_accuracy=%.4f\n" "final_val_accuracy=%.4f\n" "date=%s\n"
       "train_time_s=%.1f%s\n" "train_hop_s=%g\n",
       cmd, o->seed, udml_policy_name (cfg->policy), opt->epochs, opt->batch,
       opt->lr, opt->beta, opt->beta < 0 ? " (scaled to the map size)" : "",
-      opt->estimator_task_grad, o->threads,
+      opt->lambda, opt->estimator_task_grad, o->threads,
       o->feature_noise ? "features" : kinds, data, train->n,
       train->n_bad, o->val ? o->val : o->val_split > 0 ? "split" : "none",
       val->n, pr->last_acc, pr->last_val_acc, date, train_s,

@@ -18,6 +18,7 @@ import csv
 import functools
 import json
 import math
+import re
 import os
 import signal
 import struct
@@ -367,6 +368,7 @@ def main():
     tools = sys.argv[1]
     train = os.path.join(tools, "udml-train")
     evalt = os.path.join(tools, "udml-eval")
+    inspect = os.path.join(tools, "udml-inspect")
     for t in (train, evalt):
         if not os.access(t, os.X_OK):
             print("FAIL: tool not built:", t)
@@ -455,6 +457,20 @@ def main():
               "second run reads the feature cache")
         check(not os.path.exists(model + ".ckpt"), "default checkpoint removed after success")
 
+        # --lambda 0: nothing trains the estimator, whose last layer starts at
+        # zero, so every window reads sigma-hat 1; the default run does not
+        p = run([train, "--lambda", "-1", "--out", model, good])
+        check(p.returncode == 2 and "--lambda" in p.stderr, "--lambda -1: usage error")
+        lam = os.path.join(d, "lambda0.udml")
+        p = run(args[:-3] + ["--lambda", "0", "--out", lam, good])
+        shown = run([inspect, lam]).stdout
+        cal = re.findall(r"clean noise p99 (\S+)", shown)
+        check(p.returncode == 0 and cal == ["1", "1"] and "lambda=0\n" in shown,
+              "--lambda 0 leaves the estimator at sigma-hat 1 (calibration %s)" % cal)
+        cal = re.findall(r"clean noise p99 (\S+)", run([inspect, model]).stdout)
+        check(len(cal) == 2 and "1" not in cal, "the default lambda trains the estimator "
+              "(calibration %s)" % cal)
+
         # interrupt and resume
         model2 = os.path.join(d, "m2.udml")
         ckpt = os.path.join(d, "m2.ckpt")
@@ -536,7 +552,7 @@ def main():
 
         for i, m in enumerate(models):
             check_degradation_points(m, "--protocol all, model %d" % i)
-        check_degrade(train, evalt, os.path.join(tools, "udml-inspect"), good, d)
+        check_degrade(train, evalt, inspect, good, d)
         check_forged_cache(evalt, model, good, d)
         check_bad_input(tools, train, evalt, model, good, d)
 
