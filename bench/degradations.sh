@@ -13,6 +13,8 @@
 # keeps data, models, logs and JSON: finished models are kept and an
 # interrupted training resumes. Environment:
 #   BUILD     build directory (build)     EPOCHS 30   SEED 1
+#   STATIC_SEEDS  seeds of the static baseline in "kinds" (SEED); with
+#             several, the L8 check compares with their mean
 #   TEST      test manifest, relative to WORK_DIR (avdigits/test.csv)
 #   HELD_OUT  motion,occlusion,blocky,dropout,hum
 #   PARTS     "kinds generalisation"
@@ -33,6 +35,7 @@ test_csv="${TEST:-avdigits/test.csv}"
 held_out="${HELD_OUT:-motion,occlusion,blocky,dropout,hum}"
 parts="${PARTS:-kinds generalisation}"
 jobs="${JOBS:-2}"
+static_seeds="${STATIC_SEEDS:-$seed}"
 tools="$build/tools"
 [ -x "$tools/udml-train" ] || ninja -C "$build" >/dev/null
 mkdir -p "$work"
@@ -42,10 +45,10 @@ mkdir -p logs cache runs
 [ -f avdigits/test.csv ] || "$tools/udml-avdigits" --fsdd "$data/fsdd" \
   --mnist "$data/mnist" --out avdigits --variant avdigits 2>logs/avdigits.log
 
-# train NAME POLICY NOISE-OPTIONS...: runs/NAME.udml, kept when it exists
+# train NAME POLICY SEED NOISE-OPTIONS...: runs/NAME.udml, kept when it exists
 train() {
-  local name=$1 policy=$2
-  shift 2
+  local name=$1 policy=$2 seed=$3
+  shift 3
   local model="runs/$name.udml" resume=()
   [ -f "$model" ] && return 0
   [ -f "$model.ckpt" ] && resume=(--resume "$model.ckpt")
@@ -55,13 +58,24 @@ train() {
     "${resume[@]}" --out "$model" avdigits/train.csv >"logs/$name.log" 2>&1
 }
 
+# the first static seed keeps the name of a one-seed run
+static_name() {
+  [ "$1" = "${static_seeds%% *}" ] && echo all-static || echo "all-static-s$1"
+}
+
 runs=()
+static_models=()
 for p in $parts; do
   case $p in
-    kinds) runs+=("all-udml udml --noise all" "all-static static --noise all") ;;
+    kinds)
+      runs+=("all-udml udml $seed --noise all")
+      for s in $static_seeds; do
+        static_models+=("runs/$(static_name "$s").udml")
+        runs+=("$(static_name "$s") static $s --noise all")
+      done ;;
     generalisation)
       for pol in udml static pe; do
-        runs+=("gen-$pol $pol --hold-out $held_out")
+        runs+=("gen-$pol $pol $seed --hold-out $held_out")
       done ;;
     *) echo "degradations: unknown part $p" >&2; exit 2 ;;
   esac
@@ -78,7 +92,7 @@ for p in $parts; do
   case $p in
     kinds)
       "$tools/udml-eval" -q --json --protocol clean --protocol degradations \
-        --cache-dir cache runs/all-udml.udml runs/all-static.udml "$test_csv" \
+        --cache-dir cache runs/all-udml.udml "${static_models[@]}" "$test_csv" \
         >kinds.json
       python3 "$root/bench/degradations.py" kinds kinds.json --vs static \
         | tee kinds.md || rc=1 ;;
