@@ -18,8 +18,8 @@ import csv
 import functools
 import json
 import math
-import re
 import os
+import re
 import signal
 import struct
 import subprocess
