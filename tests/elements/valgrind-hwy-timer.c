@@ -7,8 +7,9 @@
  * function; nothing in the tests reads libhwy's timer. */
 #include <stdint.h>
 
-uint64_t udml_test_hwy_timer_resolution (void)
-    __asm__ ("_ZN3hwy8platform15TimerResolutionEv");
+uint64_t
+udml_test_hwy_timer_resolution (void)
+__asm__ ("_ZN3hwy8platform15TimerResolutionEv");
 
 uint64_t
 udml_test_hwy_timer_resolution (void)
