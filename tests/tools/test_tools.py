@@ -304,7 +304,7 @@ def check_bad_input(tools, train, evalt, model, good, d):
         p = run([t, "--help"])
         check(p.returncode == 0 and "Usage:" in p.stdout and "--help" in p.stdout,
               "%s --help: generated help, exit 0" % name)
-        p = run([t, "--no-such-option"])
+        p = run([t, "--no-such-option"], quiet=(2,))
         check(p.returncode == 2 and p.stderr.startswith(name + ": error: "),
               "%s: unknown option is a usage error in the tool's style" % name)
 
@@ -459,7 +459,7 @@ def main():
 
         # --lambda 0: nothing trains the estimator, whose last layer starts at
         # zero, so every window reads sigma-hat 1; the default run does not
-        p = run([train, "--lambda", "-1", "--out", model, good])
+        p = run([train, "--lambda", "-1", "--out", model, good], quiet=(2,))
         check(p.returncode == 2 and "--lambda" in p.stderr, "--lambda -1: usage error")
         lam = os.path.join(d, "lambda0.udml")
         p = run(args[:-3] + ["--lambda", "0", "--out", lam, good])
