@@ -73,10 +73,14 @@ def mean_model(models):
     a single training of the baseline moves by up to 2.5 points at L8."""
     if len(models) == 1:
         return models[0]
-    rows = [dict(r) for r in models[0]["degradations"]]
-    for i, r in enumerate(rows):
-        r["accuracy"] = sum(m["degradations"][i]["accuracy"]
-                            for m in models) / len(models)
+    def key(r):
+        return r["modality"], r["kind"], r["level"]
+    acc = {}
+    for m in models:
+        for r in m["degradations"]:
+            acc.setdefault(key(r), []).append(r["accuracy"])
+    rows = [dict(r, accuracy=sum(acc[key(r)]) / len(acc[key(r)]))
+            for r in models[0]["degradations"]]
     return {"policy": "%s mean of %d" % (models[0]["policy"], len(models)),
             "degradations": rows}
 
