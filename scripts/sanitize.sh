@@ -26,9 +26,10 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 # so the suppressions in tests/lsan.supp can match their frames.
 export ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0:detect_stack_use_after_return=1
 export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
-# No BLAS pool threads: LeakSanitizer stops every thread at exit, and twice a
-# tool's usage error (exit 2) came back as 1 under load with a pool thread
-# alive. The tools and the element run one BLAS thread anyway.
+# No BLAS pool threads: LeakSanitizer stops every thread at exit, and a
+# failure there (suspected, not reproduced) turned a tool's usage error
+# (exit 2) into 1 under load. The tools and the element run one BLAS thread
+# anyway.
 export OPENBLAS_NUM_THREADS=1
 
 # Tests that load the plugin into an uninstrumented program (gst-launch,
