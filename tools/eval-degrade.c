@@ -118,6 +118,7 @@ eval_degrade_run (const char *path, const UdmlModel * model,
           for (int s = 0; s < nb; s++) {
             correct += res[s].label == set->y[i + s];
             for (int j = 0; j < M; j++) {
+              p->unimodal[j] += res[s].mod[j].label == set->y[i + s];
               p->weight[j] += res[s].mod[j].weight;
               p->noise[j] += res[s].mod[j].noise;
             }
@@ -127,6 +128,7 @@ eval_degrade_run (const char *path, const UdmlModel * model,
         for (int j = 0; j < M && set->n; j++) {
           p->weight[j] /= set->n;
           p->noise[j] /= set->n;
+          p->unimodal[j] /= set->n;
         }
       }
       if (!quiet)
@@ -174,6 +176,7 @@ eval_degrade_json (JsonBuilder * b, const UdmlConfig * cfg,
     json_builder_add_double_value (b, p->accuracy);
     eval_json_mods (b, "weight", cfg, p->weight);
     eval_json_mods (b, "noise", cfg, p->noise);
+    eval_json_mods (b, "unimodal_accuracy", cfg, p->unimodal);
     json_builder_end_object (b);
   }
   json_builder_end_array (b);
@@ -192,6 +195,8 @@ eval_degrade_print (FILE * f, const UdmlConfig * cfg, const DegradeResults * r)
         fprintf (f, "  w-%-6s", cfg->mod[m].name);
       for (int m = 0; m < M; m++)
         fprintf (f, "  s-%-6s", cfg->mod[m].name);
+      for (int m = 0; m < M; m++)
+        fprintf (f, "  a-%-6s", cfg->mod[m].name);
       fputc ('\n', f);
     }
     fprintf (f, "  %5d %7.2f", p->level, 100 * p->accuracy);
@@ -199,6 +204,8 @@ eval_degrade_print (FILE * f, const UdmlConfig * cfg, const DegradeResults * r)
       fprintf (f, "  %8.4f", p->weight[m]);
     for (int m = 0; m < M; m++)
       fprintf (f, "  %8.4f", p->noise[m]);
+    for (int m = 0; m < M; m++)
+      fprintf (f, "  %8.2f", 100 * p->unimodal[m]);
     fputc ('\n', f);
   }
 }

@@ -16,6 +16,7 @@ typedef struct
   double accuracy;
   double weight[UDML_MAX_MODALITIES];   /* mean w/M */
   double noise[UDML_MAX_MODALITIES];    /* mean sigma-hat */
+  double unimodal[UDML_MAX_MODALITIES]; /* accuracy of each o_m alone */
 } DegradePoint;
 
 typedef struct

@@ -117,9 +117,11 @@ def check_degradation_points(m, what):
     check(isinstance(pts, list) and len(pts) > 0, "%s: degradations array" % what)
     if not pts:
         return
-    keys = all(set(p) == {"kind", "modality", "level", "accuracy", "weight", "noise"}
+    keys = all(set(p) == {"kind", "modality", "level", "accuracy", "weight", "noise",
+                          "unimodal_accuracy"}
                and set(p["weight"]) == {"audio", "video"}
-               and set(p["noise"]) == {"audio", "video"} for p in pts)
+               and set(p["noise"]) == {"audio", "video"}
+               and set(p["unimodal_accuracy"]) == {"audio", "video"} for p in pts)
     check(keys, "%s: degradation point keys" % what)
     if not keys:
         return
@@ -144,6 +146,13 @@ def check_degradation_points(m, what):
               + abs(p["accuracy"] - clean[-1]["accuracy"]) for p in clean)
     check(dev <= 1e-6, "%s: level 1 of the audio kinds (from the waveform) equals the clean "
           "features (max diff %.2e, atol 1e-6)" % (what, dev))
+    # and its unimodal accuracies are the clean protocol's
+    res = {r["condition"]: r for r in m.get("results", [])}
+    if "clean" in res:
+        dev = max(abs(p["unimodal_accuracy"][mod] - res["clean"]["accuracy_" + mod])
+                  for p in clean for mod in ("audio", "video"))
+        check(dev <= 1e-6, "%s: unimodal accuracies at level 1 equal the clean protocol's "
+              "(max diff %.2e, atol 1e-6)" % (what, dev))
 
 
 def check_degrade(train, evalt, inspect, good, d):
@@ -196,7 +205,8 @@ def check_degrade(train, evalt, inspect, good, d):
           "a file without the calibration key loads; the calibration shows as unknown")
 
     plots = os.path.join(d, "degrade-plots")
-    p = run([evalt, "--json", "--protocol", "degradations", "--plot-dir", plots, occ, good])
+    p = run([evalt, "--json", "--protocol", "clean", "--protocol", "degradations",
+             "--plot-dir", plots, occ, good])
     check(p.returncode == 0, "eval --protocol degradations runs")
     if p.returncode != 0:
         print(p.stderr)
