@@ -25,6 +25,8 @@
 /* audio SNR of level 2 and its step per level, dB */
 #define SNR_TOP_DB 30.0
 #define SNR_STEP_DB 5.0
+/* babble: talkers summed, the other speech read at n_other / T apart */
+#define BABBLE_TALKERS 4
 #define CLIP_DB_STEP 3.6
 #define DROPOUT_PERIOD_S 0.1
 #define MUFFLE_TOP_HZ 8000.0
@@ -770,6 +772,39 @@ wrap (int64_t t, int64_t n)
   return r < 0 ? r + n : r;
 }
 
+/* The babble at stream position t: BABBLE_TALKERS readings of the other
+ * speech, n_other / BABBLE_TALKERS apart. One talker at a low SNR is a
+ * clean utterance of other words, which neither a listener nor an
+ * estimator can tell from the wanted one; several make babble. */
+static float
+babble_at (const UdmlAudioParams * p, int64_t t)
+{
+  int64_t no = (int64_t) p->n_other, step = no / BABBLE_TALKERS;
+  float v = 0.0f;
+
+  for (int j = 0; j < BABBLE_TALKERS; j++)
+    v += p->other[wrap (t + j * step, no)];
+  return v;
+}
+
+/* The gain that puts the babble, by its RMS over one period of the other
+ * speech, at the SNR of level against ref; 0 for a silent one. */
+static float
+babble_gain (const UdmlAudioParams * p, double ref, int level)
+{
+  int64_t no = (int64_t) p->n_other, step = no / BABBLE_TALKERS;
+  double o = 0.0;
+
+  for (int64_t t = 0; t < no; t++) {
+    double v = 0.0;             /* summed in double, unlike the mix */
+    for (int j = 0; j < BABBLE_TALKERS; j++)
+      v += p->other[wrap (t + j * step, no)];
+    o += v * v;
+  }
+  o = sqrt (o / (double) p->n_other);
+  return o > 0.0 ? (float) (snr_amplitude (ref, level) / o) : 0.0f;
+}
+
 /* Butterworth 4th-order low-pass as two RBJ biquads (Q of the poles),
  * transposed direct form II; state z[section][2]. */
 static void
@@ -847,11 +882,9 @@ udml_degrade_audio (UdmlDegradeStream * st, UdmlDegrade kind, int level,
       break;
     }
     case UDML_DEGRADE_BABBLE:{
-      double o = rms (p->other, p->n_other);
-      float g = o > 0.0 ? (float) (snr_amplitude (ref, level) / o) : 0.0f;
+      float g = babble_gain (p, ref, level);
       for (size_t i = 0; i < n; i++) {
-        float v = g * p->other[wrap (p->t0 + (int64_t) i,
-                (int64_t) p->n_other)];
+        float v = g * babble_at (p, p->t0 + (int64_t) i);
         for (int c = 0; c < nc; c++)
           x[i * nc + c] += v;
       }

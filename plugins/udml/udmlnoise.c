@@ -18,8 +18,8 @@
  * interleaved samples. The SNR kinds (gaussian, babble, hum) are set against
  * a fixed reference RMS (property audio-reference, default -20 dBFS), so
  * the noise power does not follow the signal envelope. Babble mixes in the
- * stream's own clean mono mix of BABBLE_DELAY_S earlier: other words, not
- * the ones being said. Dropout spans and hum phase follow the stream's
+ * stream's own clean mono mix of 0.5, 1.5, 2.5 and 3.5 s earlier: four
+ * talkers of other words than the ones being said. Dropout spans and hum phase follow the stream's
  * sample position (stream time), across buffers.
  *
  * Bursts: with period > 0 noise is on during the first duty fraction of
@@ -60,7 +60,10 @@ GST_DEBUG_CATEGORY_STATIC (gst_udml_noise_debug);
 #define DEFAULT_AUDIO_REFERENCE -20.0
 
 #define MIN_LEVEL 1
-#define BABBLE_DELAY_S 1
+/* Babble's ring of the clean mix; the core reads its four talkers a
+ * quarter ring apart, here 0.5, 1.5, 2.5 and 3.5 s back (BABBLE_AHEAD). */
+#define BABBLE_RING_S 4
+#define BABBLE_AHEAD(n) ((n) / 8)
 
 /* The element's kinds are the core's, value for value. */
 G_STATIC_ASSERT ((gint) GST_UDML_NOISE_KIND_GAUSSIAN ==
@@ -308,10 +311,10 @@ noise_audio (GstUdmlNoise * self, guint8 * data, gsize size,
   p.rate = rate;
   p.channels = channels;
   p.ref_rms = (gfloat) pow (10.0, reference_db / 20.0);
-  /* The ring holds the clean mix by stream position; reading it half a ring
-   * ahead gives the mix of BABBLE_DELAY_S earlier, also for the frames of
-   * this buffer, which are stored first. */
-  babble_store (self, data, 0, n_frames, t0);
+  /* The ring holds the clean mix by stream position; read BABBLE_AHEAD
+   * ahead, it gives the mix of that much less than a ring earlier. Runs
+   * are stored just before they are degraded and are never longer than
+   * BABBLE_AHEAD, so no talker reads a frame after the one it degrades. */
   p.other = self->babble;
   p.n_other = self->babble_n;
 
@@ -330,11 +333,15 @@ noise_audio (GstUdmlNoise * self, guint8 * data, gsize size,
                 gst_util_uint64_scale_int (end, GST_SECOND, rate)) != on)
           break;
     }
+    if (BABBLE_AHEAD (self->babble_n) > 0
+        && end - i > BABBLE_AHEAD (self->babble_n))
+      end = i + BABBLE_AHEAD (self->babble_n);
+    babble_store (self, data, i, end, t0);
     if (!on)
       continue;
     p.t0 = t0 + (gint64) i;
     if (kind == GST_UDML_NOISE_KIND_BABBLE)
-      p.t0 += (gint64) self->babble_n / 2;
+      p.t0 += (gint64) BABBLE_AHEAD (self->babble_n);
     if (is_s16)
       st = udml_degrade_audio_s16 (self->stream, (UdmlDegrade) kind, level,
           &p, (gint16 *) data + off, end - i, &self->rng, &err);
@@ -371,8 +378,7 @@ gst_udml_noise_set_caps (GstBaseTransform * trans, GstCaps * incaps,
     if (!gst_audio_info_from_caps (&self->ainfo, incaps))
       goto invalid;
     self->is_video = FALSE;
-    /* babble reads the ring half its length behind the writes */
-    n = 2 * (gsize) BABBLE_DELAY_S *GST_AUDIO_INFO_RATE (&self->ainfo);
+    n = (gsize) BABBLE_RING_S *GST_AUDIO_INFO_RATE (&self->ainfo);
     if (n != self->babble_n) {
       g_free (self->babble);
       self->babble = g_new0 (gfloat, n);

@@ -1348,8 +1348,47 @@ GST_START_TEST (test_audio_kinds_element_agrees)
 
 GST_END_TEST;
 
-/* Babble mixes in the stream's own clean signal of one second earlier: on
- * the second second of a stream that is silent in its first, nothing. */
+/* The core's babble rule: four talkers, the other speech read a quarter of
+ * its length apart, together at the level's SNR against the reference. An
+ * impulse as the other speech shows each talker as one sample. */
+GST_START_TEST (test_babble_four_talkers)
+{
+  const gsize n = 4000;
+  float *x = g_new0 (float, n), *other = g_new0 (float, n);
+  UdmlAudioParams p = { ARATE, 1, 0, 0.1f, 0.0f, NULL, 0 };
+  UdmlRng rng;
+  UdmlError err;
+  double s2 = 0.0;
+  gsize i, hits = 0;
+
+  other[0] = 1.0f;
+  p.other = other;
+  p.n_other = n;
+  p.t0 = 250;
+  udml_rng_seed (&rng, 1, 2);
+  /* level 8: SNR 0 dB, the babble's RMS is the reference's */
+  fail_unless (udml_degrade_audio (NULL, UDML_DEGRADE_BABBLE, 8, &p, x, n,
+          &rng, &err) == UDML_OK, "%s", err.msg);
+  for (i = 0; i < n; i++) {
+    s2 += (double) x[i] * x[i];
+    if (x[i] != 0.0f) {
+      hits++;
+      fail_unless ((i + 250) % 1000 == 0, "a talker at sample %"
+          G_GSIZE_FORMAT ", not a quarter period apart", i);
+    }
+  }
+  fail_unless (hits == 4, "%" G_GSIZE_FORMAT " talkers, not 4", hits);
+  fail_unless (fabs (sqrt (s2 / n) - 0.1) < 1e-6, "babble RMS %.7f, not the "
+      "reference 0.1 at 0 dB", sqrt (s2 / n));
+  g_free (x);
+  g_free (other);
+}
+
+GST_END_TEST;
+
+/* Babble mixes in the stream's own clean signal of 0.5, 1.5, 2.5 and 3.5 s
+ * earlier: on the second second of a stream that is silent in its first,
+ * nothing in its first half, then the speech of its own first half. */
 GST_START_TEST (test_babble_uses_history)
 {
   GstHarness *h = noise_harness
@@ -1370,11 +1409,16 @@ GST_START_TEST (test_babble_uses_history)
   gst_buffer_unref (out);
   out = gst_harness_push_and_pull (h, b);
   fail_unless (gst_buffer_map (out, &map, GST_MAP_READ));
-  for (i = 0; i < n; i++)
+  for (i = 0; i < n / 2; i++)
+    changed += ((gfloat *) map.data)[i] != x[i];
+  fail_unless (changed == 0, "babble after a silent second changed %"
+      G_GSIZE_FORMAT " samples of the first half", changed);
+  for (i = n / 2; i < n; i++)
     changed += ((gfloat *) map.data)[i] != x[i];
   gst_buffer_unmap (out, &map);
-  fail_unless (changed == 0, "babble after a silent second changed %"
-      G_GSIZE_FORMAT " samples", changed);
+  fail_unless (changed > n / 4, "babble over the speech of half a second "
+      "earlier changed only %" G_GSIZE_FORMAT " samples", changed);
+  changed = 0;
   gst_buffer_unref (out);
   /* the third second hears the second */
   b = gst_buffer_new_wrapped (g_memdup2 (x, n * 4), n * 4);
@@ -1435,6 +1479,7 @@ udmlnoise_suite (void)
   tcase_add_test (tc, test_freeze);
   tcase_add_test (tc, test_audio_kinds_grow_with_level);
   tcase_add_test (tc, test_audio_kinds_element_agrees);
+  tcase_add_test (tc, test_babble_four_talkers);
   tcase_add_test (tc, test_babble_uses_history);
   return s;
 }

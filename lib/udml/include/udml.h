@@ -272,7 +272,7 @@ typedef enum {
   UDML_DEGRADE_OCCLUSION,     /* video: black centred patch, area (L-1)/10 */
   UDML_DEGRADE_BLOCKY,        /* video: MJPEG, lib/media (udml_media_blocky_*) */
   UDML_DEGRADE_FREEZE,        /* video: a new frame every L-th, 11 never */
-  UDML_DEGRADE_BABBLE,        /* audio: other speech at SNR 30 - 5 (L-2) dB */
+  UDML_DEGRADE_BABBLE,        /* audio: four talkers at SNR 30 - 5 (L-2) dB */
   UDML_DEGRADE_CLIP,          /* audio: gain 3.6 (L-1) dB, clipped at full scale */
   UDML_DEGRADE_DROPOUT,       /* audio: muted (L-1)/10 of every 100 ms */
   UDML_DEGRADE_MUFFLE,        /* audio: low-pass at 8000 * 2^-0.6 (L-1) Hz */
@@ -351,8 +351,9 @@ typedef struct {
   float ref_rms;         /* reference RMS (full scale 1) of the SNR kinds;
                             0: the buffer's own RMS */
   float mains_hz;        /* hum fundamental, 0 = 50 */
-  const float *other;    /* babble: mono speech at rate, read looped at
-                            (t0 + i) mod n_other; required for babble */
+  const float *other;    /* babble: mono speech at rate; four talkers read it
+                            looped at (t0 + i + j n_other / 4) mod n_other,
+                            j = 0..3; required for babble */
   size_t n_other;
 } UdmlAudioParams;
 
