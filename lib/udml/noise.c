@@ -787,21 +787,30 @@ babble_at (const UdmlAudioParams * p, int64_t t)
   return v;
 }
 
-/* The gain that puts the babble, by its RMS over one period of the other
- * speech, at the SNR of level against ref; 0 for a silent one. */
-static float
-babble_gain (const UdmlAudioParams * p, double ref, int level)
+double
+udml_degrade_babble_rms (const float *other, size_t n)
 {
-  int64_t no = (int64_t) p->n_other, step = no / BABBLE_TALKERS;
+  int64_t no = (int64_t) n, step = no / BABBLE_TALKERS;
   double o = 0.0;
 
+  if (!other || n == 0)
+    return 0.0;
   for (int64_t t = 0; t < no; t++) {
     double v = 0.0;             /* summed in double, unlike the mix */
     for (int j = 0; j < BABBLE_TALKERS; j++)
-      v += p->other[wrap (t + j * step, no)];
+      v += other[wrap (t + j * step, no)];
     o += v * v;
   }
-  o = sqrt (o / (double) p->n_other);
+  return sqrt (o / (double) no);
+}
+
+/* The gain that puts the babble at the SNR of level against ref; 0 for a
+ * silent one. */
+static float
+babble_gain (const UdmlAudioParams * p, double ref, int level)
+{
+  double o = p->other_rms > 0.0 ? p->other_rms :
+      udml_degrade_babble_rms (p->other, p->n_other);
   return o > 0.0 ? (float) (snr_amplitude (ref, level) / o) : 0.0f;
 }
 

@@ -109,6 +109,8 @@ struct _GstUdmlNoise
   UdmlMediaBlocky *blocky;
   gfloat *babble;               /* ring of the clean mono mix, babble_n */
   gsize babble_n;
+  gdouble babble_rms;           /* udml_degrade_babble_rms of the ring, */
+  gint64 babble_rms_at;         /* at this stream frame; -1: not yet */
 };
 
 GType
@@ -341,8 +343,20 @@ noise_audio (GstUdmlNoise * self, guint8 * data, gsize size,
     if (!on)
       continue;
     p.t0 = t0 + (gint64) i;
-    if (kind == GST_UDML_NOISE_KIND_BABBLE)
+    if (kind == GST_UDML_NOISE_KIND_BABBLE) {
+      /* the level of four seconds of history moves slowly: measured every
+       * BABBLE_AHEAD, not on every buffer */
+      if (self->babble_rms_at < 0 || ABS (p.t0 - self->babble_rms_at) >=
+          (gint64) BABBLE_AHEAD (self->babble_n)) {
+        self->babble_rms = udml_degrade_babble_rms (self->babble,
+            self->babble_n);
+        self->babble_rms_at = p.t0;
+      }
+      if (self->babble_rms <= 0.0)
+        continue;               /* silent history: nothing to mix in */
+      p.other_rms = self->babble_rms;
       p.t0 += (gint64) BABBLE_AHEAD (self->babble_n);
+    }
     if (is_s16)
       st = udml_degrade_audio_s16 (self->stream, (UdmlDegrade) kind, level,
           &p, (gint16 *) data + off, end - i, &self->rng, &err);
@@ -385,6 +399,7 @@ gst_udml_noise_set_caps (GstBaseTransform * trans, GstCaps * incaps,
       self->babble = g_new0 (gfloat, n);
       self->babble_n = n;
     }
+    self->babble_rms_at = -1;
   }
   udml_degrade_stream_reset (self->stream);
   GST_DEBUG_OBJECT (self, "configured for %" GST_PTR_FORMAT, incaps);
@@ -403,6 +418,7 @@ gst_udml_noise_start (GstBaseTransform * trans)
 
   self->counter = 0;
   self->next_sample = 0;
+  self->babble_rms_at = -1;
   self->stream = udml_degrade_stream_new ();
   self->blocky = udml_media_blocky_new (&err);
   if (!self->stream || !self->blocky) {
@@ -431,8 +447,10 @@ gst_udml_noise_sink_event (GstBaseTransform * trans, GstEvent * event)
   GstUdmlNoise *self = GST_UDML_NOISE (trans);
 
   /* a flush starts the held frame and the filters afresh */
-  if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP)
+  if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP) {
     udml_degrade_stream_reset (self->stream);
+    self->babble_rms_at = -1;
+  }
   return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
 }
 

@@ -1209,7 +1209,7 @@ GST_START_TEST (test_audio_kinds_grow_with_level)
   const gsize n = ARATE;
   float *clean = g_new (float, n), *x = g_new (float, n);
   float *other = g_new (float, n);
-  UdmlAudioParams p = { ARATE, 1, 0, 0.0f, 0.0f, NULL, 0 };
+  UdmlAudioParams p = { ARATE, 1, 0, 0.0f, 0.0f, NULL, 0, 0.0 };
   guint k;
 
   speech (clean, n, 1);
@@ -1276,7 +1276,7 @@ audio_agree_case (const gchar * format, UdmlDegrade kind, gint level)
   GstBuffer *in = gst_buffer_new_allocate (NULL, 2 * n * bps, NULL), *out;
   float *mono = g_new (float, n), *want = g_new (float, 2 * n);
   gint16 *want16 = g_new (gint16, 2 * n);
-  UdmlAudioParams p = { ARATE, 2, 0, 0.1f, 0.0f, NULL, 0 };
+  UdmlAudioParams p = { ARATE, 2, 0, 0.1f, 0.0f, NULL, 0, 0.0 };
   GstMapInfo map;
   UdmlRng rng;
   UdmlError err;
@@ -1355,7 +1355,7 @@ GST_START_TEST (test_babble_four_talkers)
 {
   const gsize n = 4000;
   float *x = g_new0 (float, n), *other = g_new0 (float, n);
-  UdmlAudioParams p = { ARATE, 1, 0, 0.1f, 0.0f, NULL, 0 };
+  UdmlAudioParams p = { ARATE, 1, 0, 0.1f, 0.0f, NULL, 0, 0.0 };
   UdmlRng rng;
   UdmlError err;
   double s2 = 0.0;
