@@ -19,8 +19,8 @@
  * a fixed reference RMS (property audio-reference, default -20 dBFS), so
  * the noise power does not follow the signal envelope. Babble mixes in the
  * stream's own clean mono mix of 0.5, 1.5, 2.5 and 3.5 s earlier: four
- * talkers of other words than the ones being said. Dropout spans and hum phase follow the stream's
- * sample position (stream time), across buffers.
+ * talkers of other words than the ones being said. Dropout spans and hum
+ * phase follow the stream's sample position (stream time), across buffers.
  *
  * Bursts: with period > 0 noise is on during the first duty fraction of
  * every period of stream time (per video frame by its timestamp, per audio

@@ -365,12 +365,12 @@ typedef struct {
  * the window's mono waveform before udml_media_mel_compute. */
 UdmlStatus udml_degrade_audio (UdmlDegradeStream *st, UdmlDegrade kind, int level,
     const UdmlAudioParams *p, float *x, size_t n, UdmlRng *rng, UdmlError *err);
-/* The RMS of the four talkers' sum over one period of other (n samples),
- * which babble scales to the level's SNR. */
-double udml_degrade_babble_rms (const float *other, size_t n);
 /* The same on signed 16-bit samples (full scale 32768), through float. */
 UdmlStatus udml_degrade_audio_s16 (UdmlDegradeStream *st, UdmlDegrade kind, int level,
     const UdmlAudioParams *p, int16_t *x, size_t n, UdmlRng *rng, UdmlError *err);
+/* The RMS of the four talkers' sum over one period of other (n samples),
+ * which babble scales to the level's SNR. */
+double udml_degrade_babble_rms (const float *other, size_t n);
 
 /* --------------------------------------------------------------- training */
 
