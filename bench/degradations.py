@@ -11,6 +11,10 @@ degradations` output (docs/results.md, issue "monitoring").
   degradations.py generalisation EVAL.json --held-out KIND,...
       accuracy at L8 / L11 of every model on seen and held-out kinds, and
       udml's weight ratio and Spearman on the held-out ones
+  degradations.py suppression AS_TRAINED.json NO_UNCERTAINTY.json [--level L]
+      per kind at level L (8), each model's accuracy as trained minus its
+      accuracy with --mode no-uncertainty: what the uncertainty term does
+      on the same network, free of the seed spread between networks
 
 Must-shows (kinds): for every kind but freeze, the degraded weight at L11
 is at most half the clean one and falls with the level (Spearman <= -0.8
@@ -160,14 +164,45 @@ def generalisation(models, held_out):
     print()
 
 
+def suppression(trained, plain, level):
+    """Rows of the paired table; the two files hold the same models."""
+    tm, pm = trained["models"], plain["models"]
+    if trained.get("mode") != "as-trained" or \
+            plain.get("mode") != "no-uncertainty":
+        sys.exit("degradations.py: suppression needs an as-trained and a "
+                 "no-uncertainty evaluation, in that order")
+    if [m["model"] for m in tm] != [m["model"] for m in pm]:
+        sys.exit("degradations.py: the two evaluations hold different models")
+    print("Accuracy at L%d as trained minus with --mode no-uncertainty, "
+          "points.\n" % level)
+    head = ["modality", "kind"] + [name(m) for m in tm] + ["mean"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    pc = [curves(m) for m in pm]
+    for key in curves(tm[0]):
+        d = [100 * (curves(t)[key][level]["accuracy"] -
+                    p[key][level]["accuracy"]) for t, p in zip(tm, pc)]
+        print("| " + " | ".join(list(key) + ["%+.1f" % x for x in d] +
+                                ["%+.1f" % (sum(d) / len(d))]) + " |")
+    print()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("what", choices=("kinds", "generalisation"))
+    ap.add_argument("what", choices=("kinds", "generalisation", "suppression"))
     ap.add_argument("json")
+    ap.add_argument("plain", nargs="?",
+                    help="suppression: the --mode no-uncertainty evaluation")
+    ap.add_argument("--level", type=int, default=8)
     ap.add_argument("--vs", help="policy to compare accuracy at L8 with "
                     "(the mean of its models when there are several)")
     ap.add_argument("--held-out", default="")
     a = ap.parse_args()
+    if a.what == "suppression":
+        if not a.plain:
+            sys.exit("degradations.py: suppression needs two evaluations")
+        suppression(json.load(open(a.json)), json.load(open(a.plain)), a.level)
+        return 0
     models = json.load(open(a.json))["models"]
     if a.what == "generalisation":
         generalisation(models, set(filter(None, a.held_out.split(","))))

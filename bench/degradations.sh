@@ -6,6 +6,9 @@
 #                   prints the must-show checks
 #   generalisation  udml, static and pe trained without the held-out kinds
 #                   (HELD_OUT), evaluated on all of them
+#   suppression     the kinds recipe's udml for each of UDML_SEEDS, evaluated
+#                   as trained and with --mode no-uncertainty: what the
+#                   uncertainty term does on the same network
 #
 #   bench/degradations.sh DATA_DIR [WORK_DIR]
 #
@@ -15,9 +18,10 @@
 #   BUILD     build directory (build)     EPOCHS 30   SEED 1
 #   STATIC_SEEDS  seeds of the static baseline in "kinds" (SEED); with
 #             several, the L8 check compares with their mean
+#   UDML_SEEDS    seeds of udml in "suppression" (SEED)
 #   TEST      test manifest, relative to WORK_DIR (avdigits/test.csv)
 #   HELD_OUT  motion,occlusion,blocky,dropout,hum
-#   PARTS     "kinds generalisation"
+#   PARTS     "kinds generalisation" (or any of the three)
 #   JOBS      trainings run at once (2)
 set -euo pipefail
 
@@ -36,6 +40,7 @@ held_out="${HELD_OUT:-motion,occlusion,blocky,dropout,hum}"
 parts="${PARTS:-kinds generalisation}"
 jobs="${JOBS:-2}"
 static_seeds="${STATIC_SEEDS:-$seed}"
+udml_seeds="${UDML_SEEDS:-$seed}"
 tools="$build/tools"
 [ -x "$tools/udml-train" ] || ninja -C "$build" >/dev/null
 mkdir -p "$work"
@@ -63,12 +68,18 @@ static_name() {
   [ "$1" = "${static_seeds%% *}" ] && echo all-static || echo "all-static-s$1"
 }
 
+# SEED's udml is the kinds part's
+udml_name() {
+  [ "$1" = "$seed" ] && echo all-udml || echo "all-udml-s$1"
+}
+
 runs=()
 static_models=()
+udml_models=()
 for p in $parts; do
   case $p in
     kinds)
-      runs+=("all-udml udml $seed --noise all")
+      runs+=("$(udml_name "$seed") udml $seed --noise all")
       for s in $static_seeds; do
         static_models+=("runs/$(static_name "$s").udml")
         runs+=("$(static_name "$s") static $s --noise all")
@@ -77,9 +88,16 @@ for p in $parts; do
       for pol in udml static pe; do
         runs+=("gen-$pol $pol $seed --hold-out $held_out")
       done ;;
+    suppression)
+      for s in $udml_seeds; do
+        udml_models+=("runs/$(udml_name "$s").udml")
+        runs+=("$(udml_name "$s") udml $s --noise all")
+      done ;;
     *) echo "degradations: unknown part $p" >&2; exit 2 ;;
   esac
 done
+# a run two parts share is trained once
+mapfile -t runs < <(printf '%s\n' "${runs[@]}" | awk '!seen[$0]++')
 for r in "${runs[@]}"; do
   # shellcheck disable=SC2086
   train $r &
@@ -102,6 +120,15 @@ for p in $parts; do
         runs/gen-pe.udml "$test_csv" >generalisation.json
       python3 "$root/bench/degradations.py" generalisation \
         generalisation.json --held-out "$held_out" | tee generalisation.md ;;
+    suppression)
+      for mode in as-trained no-uncertainty; do
+        "$tools/udml-eval" -q --json --mode "$mode" --protocol clean \
+          --protocol degradations --cache-dir cache "${udml_models[@]}" \
+          "$test_csv" >"suppression-$mode.json"
+      done
+      python3 "$root/bench/degradations.py" suppression \
+        suppression-as-trained.json suppression-no-uncertainty.json \
+        | tee suppression.md ;;
   esac
 done
 exit $rc
