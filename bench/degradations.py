@@ -178,10 +178,10 @@ def suppression(trained, plain, level):
     head = ["modality", "kind"] + [name(m) for m in tm] + ["mean"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
-    pc = [curves(m) for m in pm]
-    for key in curves(tm[0]):
-        d = [100 * (curves(t)[key][level]["accuracy"] -
-                    p[key][level]["accuracy"]) for t, p in zip(tm, pc)]
+    tc, pc = [curves(m) for m in tm], [curves(m) for m in pm]
+    for key in tc[0]:
+        d = [100 * (t[key][level]["accuracy"] - p[key][level]["accuracy"])
+             for t, p in zip(tc, pc)]
         print("| " + " | ".join(list(key) + ["%+.1f" % x for x in d] +
                                 ["%+.1f" % (sum(d) / len(d))]) + " |")
     print()
