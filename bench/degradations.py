@@ -187,6 +187,18 @@ def suppression(trained, plain, level):
     print()
 
 
+def load(path):
+    """An evaluation, or exit with a one-line error."""
+    try:
+        with open(path) as f:
+            ev = json.load(f)
+    except (OSError, ValueError) as e:
+        sys.exit("degradations.py: %s: %s" % (path, e))
+    if not isinstance(ev, dict) or not isinstance(ev.get("models"), list):
+        sys.exit("degradations.py: %s: not udml-eval --json output" % path)
+    return ev
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("what", choices=("kinds", "generalisation", "suppression"))
@@ -201,9 +213,9 @@ def main():
     if a.what == "suppression":
         if not a.plain:
             sys.exit("degradations.py: suppression needs two evaluations")
-        suppression(json.load(open(a.json)), json.load(open(a.plain)), a.level)
+        suppression(load(a.json), load(a.plain), a.level)
         return 0
-    models = json.load(open(a.json))["models"]
+    models = load(a.json)["models"]
     if a.what == "generalisation":
         generalisation(models, set(filter(None, a.held_out.split(","))))
         return 0

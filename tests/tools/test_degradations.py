@@ -111,6 +111,17 @@ def main():
         p = run(script, "suppression", trained, other)
         check(p.returncode != 0 and "different models" in p.stderr,
               "suppression: evaluations of different models are refused")
+        p = run(script, "kinds", os.path.join(d, "missing.json"))
+        check(p.returncode != 0 and "missing.json" in p.stderr
+              and "Traceback" not in p.stderr,
+              "a missing evaluation is a one-line error")
+        bad = os.path.join(d, "bad.json")
+        with open(bad, "w") as f:
+            f.write('{"models": [')
+        p = run(script, "suppression", bad, plain)
+        check(p.returncode != 0 and "bad.json" in p.stderr
+              and "Traceback" not in p.stderr,
+              "a truncated evaluation is a one-line error")
     return 1 if failed else 0
 
 
